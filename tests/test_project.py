@@ -1,0 +1,26 @@
+"Project-level checks: the README is generated from index.ipynb, CI runs the README's test command verbatim."
+import re, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def test_readme_in_sync_with_index_notebook():
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), '--check'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+def readme_command(heading):
+    "The first shell block after `heading` in the README."
+    text = (ROOT/'README.md').read_text()
+    section = text.split(heading, 1)[1]
+    return re.search(r'```sh\n(.*?)\n```', section, re.S).group(1).strip()
+
+def test_ci_runs_readme_commands_verbatim():
+    ci = (ROOT/'.ci'/'run').read_text()
+    assert readme_command('## Develop and test') in ci.splitlines()
+    install = readme_command('## Install').splitlines()[-1]
+    assert install in ci.splitlines()
+
+def test_package_metadata():
+    import awd_fastai
+    from importlib.metadata import version
+    assert version('awd_fastai') == awd_fastai.__version__
