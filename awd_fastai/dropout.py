@@ -33,10 +33,20 @@ def check_p(
         raise ValueError(f"`{name}` must be a dropout probability, a number in [0, 1); got {p!r}")
     return p
 
-# %% ../nbs/00_dropout.ipynb #9f72bc40
+# %% ../nbs/00_dropout.ipynb #31ef3752
 class KeepsMask:
     "Mixin for dropout layers: `last_mask` is the bool keep-mask (True = kept) of the most recent training forward."
-    _last_noise = None  # multiplicative mask(s) of the last training forward, or None
+    mask_count = 0  # number of masks drawn so far: tells a reader whether `last_mask` is new
+
+    @property
+    def _last_noise(self):
+        "Multiplicative mask(s) of the last training forward, or None"
+        return self.__dict__.get('_noise')
+
+    @_last_noise.setter
+    def _last_noise(self, noise):
+        self.__dict__['_noise'] = noise
+        self.__dict__['mask_count'] = self.mask_count + 1
 
     @property
     def last_mask(self):
@@ -48,7 +58,7 @@ class KeepsMask:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop('_last_noise', None)  # a mask is a record of the last batch, not part of the model
+        state.pop('_noise', None)  # a mask is a record of the last batch, not part of the model
         return state
 
 # %% ../nbs/00_dropout.ipynb #978f9b41
