@@ -1,0 +1,53 @@
+"End to end: `awd-fastai demo` from a fresh process writes every figure and the report; `plot` in another process redraws them identically."
+import re, shutil, subprocess, sys
+from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+FIGURES = ['naive_vs_locked.png', 'embedding.png', 'dropconnect.png', 'all_masks.png', 'mask_grid.png', 'masks.gif',
+           'drop_rates.png', 'learning_curve.png']
+
+def cli(*args, cwd=None):
+    exe = Path(sys.executable).parent/'awd-fastai'
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'import sys; from awd_fastai.cli import main; sys.exit(main())']
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, timeout=900)
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')
+    r = cli('demo', '--out', str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+def test_demo_writes_every_figure_and_the_report(demo):
+    for f in FIGURES + ['masks.npz', 'masks_naive.npz', 'history.json', 'index.html']:
+        assert (demo/f).stat().st_size > 0, f
+    page = (demo/'index.html').read_text()
+    assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES)   # the report shows every figure
+    assert page.count('<figcaption>') == len(FIGURES)
+
+def test_plot_in_a_new_process_redraws_identically(demo, tmp_path):
+    r = cli('plot', str(demo/'masks.npz'), '--out', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in FIGURES:
+        if f.endswith('.png'): np.testing.assert_array_equal(plt.imread(demo/f), plt.imread(tmp_path/f), err_msg=f)
+
+def test_recording_reloads_in_a_new_process(demo):
+    code = ("import sys, torch; from awd_fastai.recorder import MaskRecorder; r = MaskRecorder.load(sys.argv[1]); "
+            "print(len(r.names), sum(int(r[n].sum()) for n in r.names))")
+    out = subprocess.run([sys.executable, '-c', code, str(demo/'masks.npz')], capture_output=True, text=True, check=True).stdout
+    from awd_fastai.recorder import MaskRecorder
+    r = MaskRecorder.load(demo/'masks.npz')
+    assert out.split() == [str(len(r.names)), str(sum(int(r[n].sum()) for n in r.names))]
+
+def test_help_and_bad_input_exit_codes(tmp_path):
+    r = cli('--help')
+    assert r.returncode == 0 and 'demo' in r.stdout and 'plot' in r.stdout
+    (tmp_path/'bin.txt').write_bytes(b'\x00\x01\x02')
+    for args, msg in [(('train', '--data', str(tmp_path/'nope')), 'no such file'),
+                      (('train', '--data', str(tmp_path/'bin.txt')), 'binary'),
+                      (('demo', '--bs', '-3'), 'positive integer'),
+                      (('plot', str(tmp_path/'bin.txt')), 'not a MaskRecorder recording')]:
+        r = cli(*args)
+        assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
