@@ -2,7 +2,7 @@
 
 Markdown cells are copied; code cells become fenced Python; plain-text results follow as fenced text.
 Printed output (progress bars, warnings) and HTML outputs are left out."""
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,13 +17,17 @@ def _text(out):
 
 def _directive(line): return line.startswith('#|')
 
+def _nb_links(md:str) -> str:
+    "Relative links to notebooks are relative to nbs/; from the README they need the `nbs/` prefix."
+    return re.sub(r'\]\((?!https?:|#|/|nbs/)([^)]+\.ipynb[^)]*)\)', r'](nbs/\1)', md)
+
 def readme(nb_path=ROOT/'nbs'/'index.ipynb') -> str:
     "The README text for the notebook at `nb_path`."
     nb = json.loads(Path(nb_path).read_text())
     parts = ['<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->']
     for cell in nb['cells']:
         src = ''.join(cell['source'])
-        if cell['cell_type'] == 'markdown': parts.append(src.strip()); continue
+        if cell['cell_type'] == 'markdown': parts.append(_nb_links(src.strip())); continue
         lines = src.splitlines()
         if any(l.strip() in ('#| hide', '#|hide') for l in lines): continue
         code = '\n'.join(l for l in lines if not _directive(l)).strip()
