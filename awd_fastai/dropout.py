@@ -118,7 +118,7 @@ class PerStepEmbeddingDropout(EmbeddingDropout):
         self._last_noise = dropout_mask(out.data, out.shape, self.embed_p)  # (bs, seq_len, emb_sz)
         return out * self._last_noise
 
-# %% ../nbs/00_dropout.ipynb #f33472a4
+# %% ../nbs/00_dropout.ipynb #1f29998d
 warnings.filterwarnings('ignore', message='RNN module weights are not part of single contiguous chunk of memory')
 
 def _no_flatten(): "Weight dropout replaces the weights at every call: skip cuDNN's re-flattening."
@@ -135,11 +135,12 @@ class WeightDropout(KeepsMask, Module):
         if isinstance(layer_names, str) and getattr(module, 'bidirectional', False):
             names.append(layer_names+'_reverse')
         self.layer_names,self._implicit = names,set(names[1:]) if isinstance(layer_names, str) else set()
+        missing = [n for n in self.layer_names if not isinstance(getattr(module, n, None), nn.Parameter)]
+        if missing:   # checked before anything is changed: a refused module stays intact
+            have = [n for n,_ in module.named_parameters(recurse=False)]
+            raise ValueError(f"`layer_names`: {type(module).__name__} has no weight named {missing[0]!r} (it has {have})")
         for name in self.layer_names:
-            w = getattr(module, name, None)
-            if not isinstance(w, nn.Parameter):
-                have = [n for n,_ in module.named_parameters(recurse=False)]
-                raise ValueError(f"`layer_names`: {type(module).__name__} has no weight named {name!r} (it has {have})")
+            w = getattr(module, name)
             delattr(module, name)
             self.register_parameter(f'{name}_raw', nn.Parameter(w.data))
         if isinstance(module, nn.RNNBase): module.flatten_parameters = _no_flatten

@@ -37,7 +37,7 @@ def rnn_dropout(
     "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (naive) or a no-op `RNNDropout(0)`."
     return (PerStepDropout if mode == 'naive' else RNNDropout)(0. if mode == 'off' else p)
 
-# %% ../nbs/01_model.ipynb #34fdab60
+# %% ../nbs/01_model.ipynb #aaa69c3d
 _rnn_classes = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
 
 def _check_size(name, v):
@@ -123,6 +123,19 @@ class AWD_LSTM(Module):
         [r.reset() for r in self.rnns if hasattr(r, 'reset')]
         self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        "Refuse a checkpoint whose shapes differ from ours before anything is copied (PyTorch copies what matches, then raises)."
+        ours = self.state_dict()
+        bad = {k: (tuple(state_dict[prefix+k].shape), tuple(v.shape)) for k,v in ours.items()
+               if prefix+k in state_dict and state_dict[prefix+k].shape != v.shape}
+        if 'encoder.weight' in bad:
+            (n_ckpt, e_ckpt), (n, e) = bad['encoder.weight']
+            raise ValueError(f"the checkpoint was trained with a vocabulary of {n_ckpt} words (embeddings of size {e_ckpt}); "
+                             f"this model has {n} ({e}): build the learner from DataLoaders with the checkpoint's vocabulary, "
+                             f"or load the weights with `awd_learner(..., pretrained_fnames=(weights, vocab))`, which matches vocabularies")
+        if bad: raise ValueError(f"the checkpoint's shapes differ from this model's (checkpoint, model): {bad}")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
 # %% ../nbs/01_model.ipynb #c95485e4
 class LinearDecoder(Module):
     "Output layer of a language model: output dropout, then a linear map to the vocabulary (optionally tied)."
@@ -145,7 +158,7 @@ class LinearDecoder(Module):
         dp_inp = self.output_dp(input)
         return self.decoder(dp_inp), input, dp_inp  # (bs, sl, n_out), raw, dropped
 
-# %% ../nbs/01_model.ipynb #7c58e8c8
+# %% ../nbs/01_model.ipynb #5bc8a8b8
 awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm')
 
 def awd_lm(
@@ -162,7 +175,7 @@ def awd_lm(
     config.update(kwargs)
     if isinstance(drop_mult, bool) or not isinstance(drop_mult, (int, float)) or not drop_mult >= 0:
         raise ValueError(f"`drop_mult` must be a number >= 0; got {drop_mult!r}")
-    config = {k: v*drop_mult if k.endswith('_p') else v for k,v in config.items()}
+    config = {k: check_p(k, v)*drop_mult if k.endswith('_p') else v for k,v in config.items()}
     tie_weights, output_p, out_bias = (config.pop(k) for k in ('tie_weights', 'output_p', 'out_bias'))
     modes = dropout_modes(modes)
     encoder = AWD_LSTM(vocab_sz, modes=modes, **config)

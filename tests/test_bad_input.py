@@ -1,0 +1,308 @@
+"""Bad input: each row of the table in `nbs/07_errors.ipynb` is one test here. The concept: a mistake gets an error (or, for
+a model with no dropout layer, a warning) of a clear type whose message names the problem, and nothing is left half-done."""
+import io, json, re, struct, zipfile
+from pathlib import Path
+import numpy as np, pytest, torch, torch.nn as nn
+from fastai.callback.core import Callback, CancelFitException
+from fastai.data.core import DataLoaders
+from awd_fastai.dropout import (RNNDropout, PerStepDropout, EmbeddingDropout, PerStepEmbeddingDropout, WeightDropout,
+                                PerStepWeightDropout)
+from awd_fastai.model import AWD_LSTM, LinearDecoder, awd_lm, dropout_modes
+from awd_fastai.data import lm_dls, corpus_texts
+from awd_fastai.learner import awd_learner
+from awd_fastai.recorder import MaskRecorder, MaskRecord
+
+SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
+
+@pytest.fixture(scope='module')
+def dls(): return lm_dls(corpus_texts(20), bs=8, seq_len=20)
+
+@pytest.fixture(scope='module')
+def recording(dls, tmp_path_factory):
+    "A real recording file, from 5 training batches."
+    learn = awd_learner(dls, **SMALL, cbs=MaskRecorder())
+    learn.fit(1, 1e-2, cbs=StopAfter(5))
+    return learn.mask_recorder.save(tmp_path_factory.mktemp('rec')/'masks.npz')
+
+class StopAfter(Callback):
+    "Cancel the fit after `n` training batches (or before the first one with n=0)."
+    order = 100
+    def __init__(self, n): self.n = n
+    def before_fit(self):
+        if self.n == 0: raise CancelFitException()
+    def after_batch(self):
+        if self.training and self.train_iter >= self.n: raise CancelFitException()
+
+# ## Dropout probabilities outside [0, 1) or not numbers
+
+BAD_P = [-0.1, 1, 1.0, 1.5, float('nan'), float('inf'), '0.5', None, True, [0.1], torch.tensor(0.5)]
+
+def layer_makers():
+    "Each dropout layer and model entry point, with the name of its probability argument."
+    lstm = lambda: nn.LSTM(4, 4, batch_first=True)
+    return {
+        'RNNDropout': (lambda p: RNNDropout(p), 'p'),
+        'PerStepDropout': (lambda p: PerStepDropout(p), 'p'),
+        'EmbeddingDropout': (lambda p: EmbeddingDropout(nn.Embedding(5, 4), p), 'embed_p'),
+        'PerStepEmbeddingDropout': (lambda p: PerStepEmbeddingDropout(nn.Embedding(5, 4), p), 'embed_p'),
+        'WeightDropout': (lambda p: WeightDropout(lstm(), p), 'weight_p'),
+        'PerStepWeightDropout': (lambda p: PerStepWeightDropout(lstm(), p), 'weight_p'),
+        'LinearDecoder': (lambda p: LinearDecoder(5, 4, output_p=p), 'output_p'),
+        **{f'AWD_LSTM.{k}': ((lambda k: lambda p: AWD_LSTM(5, 4, 4, 1, **{k: p}))(k), k)
+           for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p')},
+        'awd_lm.output_p': (lambda p: awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, output_p=p), 'output_p'),
+        'awd_lm.hidden_p': (lambda p: awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, hidden_p=p), 'hidden_p'),
+    }
+
+def bad_p_cases():
+    for layer in layer_makers():
+        for p in BAD_P:
+            yield pytest.param(layer, p, id=f'{layer}-{p!r}')
+
+@pytest.mark.parametrize('layer, p', list(bad_p_cases()))
+def test_dropout_probability_outside_0_1_or_not_a_number(layer, p):
+    "Every probability argument refuses values outside [0, 1) and non-numbers, naming the argument and the value."
+    make, arg = layer_makers()[layer]
+    with pytest.raises(ValueError, match=rf"`{arg}` must be a dropout probability, a number in \[0, 1\); got"):
+        make(p)
+
+@pytest.mark.parametrize('layer', list(layer_makers()))
+@pytest.mark.parametrize('p', [0, 0.0, 0.5, 0.999, np.float32(0.3), np.float64(0.3)], ids=repr)
+def test_dropout_probability_in_range_is_accepted(layer, p):
+    "The same arguments accept any real number in [0, 1), numpy scalars included."
+    make, _ = layer_makers()[layer]
+    make(p)
+
+@pytest.mark.parametrize('drop_mult', [-1, float('nan'), '2', None, True])
+def test_drop_mult_not_a_non_negative_number(drop_mult):
+    with pytest.raises(ValueError, match='`drop_mult` must be a number >= 0'): awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, drop_mult=drop_mult)
+
+def test_drop_mult_pushing_a_probability_to_1_names_it():
+    "A `drop_mult` that pushes a probability to 1 or more is caught at the probability, which the message names."
+    with pytest.raises(ValueError, match='`input_p`'): awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, drop_mult=5.)   # input_p 0.25*5
+
+# ## WeightDropout on a module without the named weights
+
+def test_weight_dropout_on_module_without_the_weight():
+    "The message names the missing weight and lists the weights the module has."
+    with pytest.raises(ValueError, match=r"Linear has no weight named 'weight_hh_l0' \(it has \['weight', 'bias'\]\)"):
+        WeightDropout(nn.Linear(3, 3), 0.5)
+    with pytest.raises(ValueError, match="LSTM has no weight named 'weight_hh_l1'"):
+        WeightDropout(nn.LSTM(3, 3), 0.5, layer_names=['weight_hh_l0', 'weight_hh_l1'])
+
+def test_weight_dropout_failure_leaves_the_module_intact():
+    "A refused WeightDropout leaves the module as it was (its weights still parameters)."
+    lstm = nn.LSTM(3, 3)
+    with pytest.raises(ValueError): WeightDropout(lstm, 0.5, layer_names=['weight_hh_l0', 'nope'])
+    assert isinstance(lstm.weight_hh_l0, nn.Parameter)
+
+def test_per_step_weight_dropout_on_unsupported_module():
+    with pytest.raises(ValueError, match='PerStepWeightDropout needs a single-layer, batch-first'):
+        PerStepWeightDropout(nn.LSTM(3, 3, num_layers=2, batch_first=True), 0.5)
+
+# ## Unknown rnn_type, dropout site or mode; sizes
+
+@pytest.mark.parametrize('rnn_type', ['transformer', 'LSTM', '', None, 1])
+def test_unknown_rnn_type(rnn_type):
+    with pytest.raises(ValueError, match=r"`rnn_type` must be one of \('lstm', 'gru', 'rnn'\); got"):
+        AWD_LSTM(5, 4, 4, 1, rnn_type=rnn_type)
+
+def test_unknown_rnn_type_through_the_learner(dls):
+    with pytest.raises(ValueError, match='`rnn_type` must be one of'): awd_learner(dls, **SMALL, rnn_type='lstmm')
+
+def test_unknown_dropout_site_or_mode():
+    with pytest.raises(ValueError, match="unknown dropout site 'embedding'"): dropout_modes({'embedding': 'off'})
+    with pytest.raises(ValueError, match="unknown mode 'per-step' for 'hidden'"): dropout_modes({'hidden': 'per-step'})
+
+@pytest.mark.parametrize('size', [0, -1, 2.5, '4', True])
+def test_sizes_must_be_positive_integers(size):
+    with pytest.raises(ValueError, match='`n_hid` must be a positive integer'): AWD_LSTM(5, 4, size, 1)
+
+def test_unknown_model_option(dls):
+    "`awd_lm` names the unknown option and lists the options; `awd_learner` passes unknown keywords to fastai's `Learner`."
+    with pytest.raises(ValueError, match=r"unknown model option\(s\) \['nhid'\]; options are"): awd_lm(5, emb_sz=4, nhid=4)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nhid'"): awd_learner(dls, **SMALL, nhid=32)
+
+# ## awd_learner on DataLoaders that are not language-model DataLoaders
+
+def test_awd_learner_on_non_lm_dataloaders(dls):
+    "Plain DataLoaders, a classifier's DataLoaders, None or a list: the message says language-model DataLoaders are needed."
+    from fastai.text.all import TextDataLoaders
+    import pandas as pd
+    df = pd.DataFrame(dict(text=corpus_texts(20), label=[i % 2 for i in range(20)]))
+    clas = TextDataLoaders.from_df(df, text_col='text', label_col='label', bs=4, seq_len=20)
+    for bad in (DataLoaders(dls.train.dataset, dls.valid.dataset), clas, None, [dls.train, dls.valid]):
+        with pytest.raises(ValueError, match='`dls` must be language-model DataLoaders'): awd_learner(bad, **SMALL)
+
+# ## Vocabulary size mismatch when loading a checkpoint
+
+@pytest.fixture(scope='module')
+def checkpoint(dls, tmp_path_factory):
+    "A checkpoint saved by a learner on `dls`, and a learner whose DataLoaders have another vocabulary."
+    tmp = tmp_path_factory.mktemp('ckpt')
+    awd_learner(dls, **SMALL, path=tmp).save('lm')
+    other = awd_learner(lm_dls(corpus_texts(30), bs=8, seq_len=20), **SMALL, path=tmp)
+    assert len(other.dls.vocab) != len(dls.vocab)
+    return tmp, len(dls.vocab), other
+
+def test_checkpoint_with_another_vocab_size_is_refused(checkpoint):
+    "The error names the embedding and both vocabulary sizes (today it is torch's `size mismatch` error)."
+    _, n_ckpt, other = checkpoint
+    with pytest.raises((RuntimeError, ValueError)) as e: other.load('lm')
+    msg = str(e.value)
+    assert ('encoder' in msg or 'vocabulary' in msg) and str(n_ckpt) in msg and str(len(other.dls.vocab)) in msg, msg
+
+def test_checkpoint_with_another_vocab_size_leaves_model_unchanged(checkpoint):
+    _, _, other = checkpoint
+    before = {k: v.clone() for k, v in other.model.state_dict().items()}
+    with pytest.raises(ValueError, match='vocabulary'): other.load('lm')
+    for k, v in other.model.state_dict().items(): assert torch.equal(v, before[k]), k
+
+# ## MaskRecorder: no dropout layer, unknown names, every / budget <= 0
+
+def test_mask_recorder_on_model_without_dropout_layers(dls):
+    "Documented choice: a warning (not an error), so that a recorder left in a list of callbacks never stops a training run."
+    from fastai.text.all import language_model_learner, AWD_LSTM as FastaiAWD, awd_lstm_lm_config
+    learn = language_model_learner(dls, FastaiAWD, pretrained=False, config=dict(awd_lstm_lm_config, **SMALL))
+    rec = MaskRecorder()
+    with pytest.warns(UserWarning, match='the model has no awd_fastai dropout layer'):
+        learn.fit(1, cbs=[rec, StopAfter(0)])
+    assert rec.names == [] and len(rec) == 0
+
+def test_mask_recorder_unknown_name(dls):
+    "The message names the unknown name and lists the model's names; the learner stays usable."
+    learn = awd_learner(dls, **SMALL)
+    with pytest.raises(ValueError, match=r"unknown name\(s\) \['0.rnns.9.weight_hh_l0'\]; the model's names are \['0.encoder_dp'"):
+        learn.fit(1, cbs=MaskRecorder(names=['0.rnns.9.weight_hh_l0']))
+    learn.fit(1, 1e-3, cbs=[MaskRecorder(names=['0.input_dp']), StopAfter(2)])
+    assert learn.mask_recorder.names == ['0.input_dp']
+
+def test_mask_recorder_names_given_as_one_string(dls):
+    learn = awd_learner(dls, **SMALL)
+    learn.fit(1, 1e-3, cbs=[MaskRecorder(names='0.input_dp'), StopAfter(1)])
+    assert learn.mask_recorder.names == ['0.input_dp']
+
+@pytest.mark.parametrize('arg', ['every', 'budget', 'crop'])
+@pytest.mark.parametrize('value', [0, -1, 1.5, '2', True])
+def test_mask_recorder_every_budget_crop_not_positive_integers(arg, value):
+    with pytest.raises(ValueError, match=rf"`{arg}` must be a positive integer; got"): MaskRecorder(**{arg: value})
+
+# ## Loading a missing, truncated, corrupted or foreign recording file
+
+BAD_FILE = 'is not a MaskRecorder recording, or it is truncated or corrupted'
+
+def npz_bytes(**arrays) -> bytes:
+    bio = io.BytesIO(); np.savez(bio, **arrays); return bio.getvalue()
+
+def header(**h): return np.frombuffer(json.dumps(h).encode(), np.uint8)
+
+def test_load_missing_file_or_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecorder.load(tmp_path/'nope.npz')
+    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecorder.load(tmp_path)
+
+@pytest.mark.parametrize('frac', [0, 0.001, 0.3, 0.7, 0.999])
+def test_load_truncated_file(recording, tmp_path, frac):
+    data = recording.read_bytes()
+    (tmp_path/'t.npz').write_bytes(data[:int(frac*len(data))])
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'t.npz')
+
+@pytest.mark.parametrize('name, content', [
+    ('text', b'hello, not a recording'),
+    ('zip without header', None),
+    ('npz without header', npz_bytes(x=np.zeros(3))),
+    ('another format', npz_bytes(header=header(format='something else'))),
+    ('header not JSON', npz_bytes(header=np.frombuffer(b'\xff\xfe{', np.uint8))),
+    ('header not numbers', npz_bytes(header=np.zeros(3))),
+    ('object array', npz_bytes(header=np.array([{'format': 'awd_fastai.MaskRecord'}], dtype=object))),
+    ('mask shape disagrees with header', npz_bytes(
+        header=header(format='awd_fastai.MaskRecord', version=1, vocab=None, stride=1, thinned=0,
+                      tracks={'a': dict(layer='RNNDropout', shape=[8], crop=None, iters=[0, 1], epochs=[0, 0], ps=[.1, .1])}),
+        **{'mask/a': np.zeros((1, 1), np.uint8)})),
+])
+def test_load_foreign_file(tmp_path, name, content):
+    if content is None:
+        bio = io.BytesIO()
+        with zipfile.ZipFile(bio, 'w') as z: z.writestr('a.txt', 'hi')
+        content = bio.getvalue()
+    (tmp_path/'f.npz').write_bytes(content)
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'f.npz')
+
+def test_load_file_from_a_newer_version(tmp_path):
+    np.savez(tmp_path/'n.npz', header=header(format='awd_fastai.MaskRecord', version=99))
+    with pytest.raises(ValueError, match=r'written by a newer awd_fastai \(format version 99\)'): MaskRecorder.load(tmp_path/'n.npz')
+
+@pytest.mark.parametrize('h', [[1, 2], 'text', {'format': 'awd_fastai.MaskRecord', 'version': 1, 'vocab': None, 'stride': 1,
+                                                 'thinned': 0, 'tracks': 'x'}], ids=['list', 'string', 'tracks not a dict'])
+def test_load_header_of_the_wrong_json_type(tmp_path, h):
+    np.savez(tmp_path/'h.npz', header=np.frombuffer(json.dumps(h).encode(), np.uint8))
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'h.npz')
+
+def member_data_offset(data:bytes, name:str) -> int:
+    "Where the (compressed) data of zip member `name` starts in `data`."
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(name)
+    o = info.header_offset
+    n_name, n_extra = struct.unpack('<HH', data[o+26:o+30])   # local file header: 30 bytes, then name and extra field
+    return o + 30 + n_name + n_extra
+
+def test_load_file_with_a_corrupted_checksum(recording, tmp_path):
+    "Bit rot in the zip's central directory: the member's CRC-32 no longer matches its data."
+    data = bytearray(recording.read_bytes())
+    i = data.rfind(b'PK\x01\x02', 0, data.rfind(b'header.npy'))   # central directory entry of the header member
+    data[i+16] ^= 0xFF                                             # its CRC-32
+    (tmp_path/'c.npz').write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'c.npz')
+
+def test_load_file_with_corrupted_data(recording, tmp_path):
+    "Zeroed bytes at the start of a mask's compressed data (a deflate stream that no longer decodes)."
+    data = bytearray(recording.read_bytes())
+    name = next(n for n in zipfile.ZipFile(recording).namelist() if n.startswith('mask/'))
+    i = member_data_offset(bytes(data), name)
+    data[i:i+64] = bytes(64)
+    (tmp_path/'c.npz').write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'c.npz')
+
+class _Marker:
+    "Unpickling this creates a file: proof that loading ran code."
+    def __init__(self, path): self.path = path
+    def __reduce__(self): return (Path.touch, (Path(self.path),))
+
+def test_load_never_unpickles(tmp_path):
+    "A file with a pickled payload is refused without running it."
+    marker = tmp_path/'ran'
+    arr = np.empty((1, 1), dtype=object); arr[0, 0] = _Marker(marker)
+    h = header(format='awd_fastai.MaskRecord', version=1, vocab=None, stride=1, thinned=0,
+               tracks={'a': dict(layer='RNNDropout', shape=[8], crop=None, iters=[0], epochs=[0], ps=[.1])})
+    np.savez(tmp_path/'p.npz', header=h, **{'mask/a': arr, 'tokens/0': arr})   # np.savez pickles object arrays
+    with pytest.raises(ValueError): MaskRecorder.load(tmp_path/'p.npz')
+    assert not marker.exists()
+
+def test_save_to_missing_folder_or_a_folder(recording, tmp_path):
+    rec = MaskRecorder.load(recording)
+    with pytest.raises(FileNotFoundError, match='does not exist'): rec.save(tmp_path/'no'/'m.npz')
+    with pytest.raises(IsADirectoryError, match='is a folder'): rec.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+def test_load_per_rank_recordings_without_a_rank_or_incomplete(recording, tmp_path):
+    "A distributed run's files: `load` without `rank=` says which ranks exist; `load_ranks` refuses an incomplete set."
+    rec = MaskRecorder.load(recording)
+    for r in (0, 1, 2):
+        rec.rank, rec.world_size = r, 3
+        rec.save(tmp_path/'masks.npz')
+    with pytest.raises(FileNotFoundError, match=r'one file per rank \(ranks \[0, 1, 2\]\): pass `rank=`'):
+        MaskRecorder.load(tmp_path/'masks.npz')
+    (tmp_path/'masks.rank1.npz').unlink()
+    with pytest.raises(ValueError, match=r'incomplete or mixed set of per-rank recordings .* found ranks \[0, 2\]'):
+        MaskRecord.load_ranks(tmp_path/'masks.npz')
+    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecorder.load(tmp_path/'masks.npz', rank=1)
+    with pytest.raises(FileNotFoundError, match='no per-rank recordings'): MaskRecord.load_ranks(tmp_path/'other.npz')
+
+def test_error_table_names_existing_tests():
+    "Every test named in the docs' table of errors (nbs/07_errors.ipynb) exists in tests/."
+    root = Path(__file__).resolve().parents[1]
+    table = ''.join(''.join(c['source']) for c in json.loads((root/'nbs'/'07_errors.ipynb').read_text())['cells'])
+    found = re.findall(r'`(?:tests/\w+\.py::)?(test_\w+)(\*?)`', table)   # `test_x`, `tests/f.py::test_x`, `test_save_*`
+    named, prefixes = {n for n, star in found if not star}, {n for n, star in found if star}
+    defined = set(re.findall(r'^def (test_\w+)', ''.join(f.read_text() for f in (root/'tests').glob('test_*.py')), re.M))
+    assert named <= defined, sorted(named - defined)
+    assert prefixes and all(any(d.startswith(p) for d in defined) for p in prefixes)
+    assert len(named) >= 25

@@ -1,0 +1,151 @@
+"""Distributed training: an `awd_learner` with a `MaskRecorder` trains under fastai's `learn.distrib_ctx()` with PyTorch DDP
+in 2 CPU processes (gloo, launched with torchrun); each rank records its own masks. `DataParallel` and `.to(...)` keep working."""
+import json, os, subprocess, sys
+from pathlib import Path
+import numpy as np, pytest, torch
+from fastai.distributed import DistributedTrainer
+from fastai.callback.core import Callback, CancelFitException
+from awd_fastai.data import lm_dls, corpus_texts
+from awd_fastai.learner import awd_learner
+from awd_fastai.model import awd_lm
+from awd_fastai.recorder import MaskRecorder, MaskRecord, mask_layers
+from awd_fastai.distributed import LMDistributedTrainer
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
+NAMES = ['0.encoder_dp', '0.rnns.0.weight_hh_l0', '0.rnns.1.weight_hh_l0', '0.input_dp', '0.hidden_dps.0', '1.output_dp']
+
+@pytest.fixture(scope='module')
+def ddp(tmp_path_factory):
+    "Run `tests/ddp_train.py` in 2 processes; return its output folder and each rank's facts."
+    out = tmp_path_factory.mktemp('ddp')
+    env = {k: v for k, v in os.environ.items() if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')}
+    env.update(OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+           str(ROOT/'tests'/'ddp_train.py'), str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    return out, [json.loads((out/f'facts{k}.json').read_text()) for k in range(2)]
+
+def test_ddp_trains_through_fastai_distrib_ctx(ddp):
+    "fastai's `distrib_ctx` wrapped the model in DDP and the loaders in our `LMDistributedDL`, on both ranks."
+    _, facts = ddp
+    for k, f in enumerate(facts):
+        assert (f['rank'], f['world_size']) == (k, 2)
+        assert f['wrappers'] == ['DistributedDataParallel'] and f['loaders'] == ['LMDistributedDL']
+
+def test_ddp_each_rank_trains_half_of_each_epoch(ddp):
+    "Whole batches per rank: ceil(n_batches / 2) per rank and epoch (2 epochs)."
+    _, facts = ddp
+    for f in facts: assert len(f['losses']) == 2 * -(-f['train_batches'] // 2)
+
+def test_ddp_loss_falls(ddp):
+    "On every rank, the loss of its own batches falls, and so does the validation loss (gathered over both ranks)."
+    _, facts = ddp
+    for f in facts:
+        assert np.mean(f['losses'][-5:]) < np.mean(f['losses'][:5]) - 0.3
+        assert f['valid_after'] < f['valid_before']
+    assert facts[0]['valid_after'] == facts[1]['valid_after']
+
+def test_ddp_ranks_keep_identical_weights(ddp):
+    "DDP averages the gradients: both ranks end with the same weights."
+    _, facts = ddp
+    assert facts[0]['params'] == facts[1]['params'] and facts[0]['param_sum'] == facts[1]['param_sum']
+
+def test_ddp_ranks_share_the_document_order(ddp):
+    "Each epoch, all ranks cut their batches from one document shuffle, though Python's `random` differs per rank."
+    _, facts = ddp
+    assert facts[0]['doc_orders'] == facts[1]['doc_orders']
+    a, b = facts[0]['doc_orders']
+    assert a != b                                            # reshuffled each epoch
+
+@pytest.fixture(scope='module')
+def ranks(ddp):
+    out, _ = ddp
+    return MaskRecord.load_ranks(out/'masks.npz')
+
+def test_ddp_one_recording_file_per_rank(ddp, ranks):
+    out, facts = ddp
+    assert sorted(p.name for p in out.glob('masks*')) == ['masks.rank0.npz', 'masks.rank1.npz']
+    assert [f['saved'] for f in facts] == ['masks.rank0.npz', 'masks.rank1.npz']
+    assert [(r.rank, r.world_size) for r in ranks] == [(0, 2), (1, 2)]
+    assert MaskRecorder.load(out/'masks.npz', rank=1).rank == 1
+    with pytest.raises(FileNotFoundError, match='pass `rank=`'): MaskRecorder.load(out/'masks.npz')
+
+def test_ddp_each_rank_records_every_batch_under_the_usual_names(ddp, ranks):
+    "The same names as in one process (no `module.` prefix from the DDP wrapper), a snapshot for every batch of the rank."
+    _, facts = ddp
+    for r, f in zip(ranks, facts):
+        assert r.names == NAMES
+        assert all(r.iters(n) == list(range(len(f['losses']))) for n in r.names)
+
+def test_ddp_ranks_draw_independent_masks(ranks):
+    "Design: each rank draws its own masks, W_hh included (not shared per step): they differ at every recorded step."
+    r0, r1 = ranks
+    for n in NAMES:
+        differ = (r0[n] != r1[n]).flatten(1).any(1)          # per snapshot
+        if 'weight_hh' in n: assert differ.all(), n
+        else: assert differ.float().mean() > 0.9, n         # (tiny masks may coincide by chance)
+    for n in NAMES:                                          # and each rank's drop rate is p
+        for r in ranks:
+            g = r.drop_rates().query('name == @n')
+            k, p = int(np.prod(r.info(n)['shape'])) * len(g), g.p.iloc[0]
+            assert abs(g.drop_rate.mean() - p) <= 5*np.sqrt(p*(1-p)/k) + 1e-3
+
+def test_ddp_ranks_see_different_batches(ranks):
+    r0, r1 = ranks
+    assert all(not np.array_equal(r0.tokens[i], r1.tokens[i]) for i in r0.tokens)
+
+# ## In one process
+
+@pytest.fixture(scope='module')
+def dls(): return lm_dls(corpus_texts(20), bs=8, seq_len=20)
+
+def test_to_distributed_uses_our_trainer_only_for_our_models(dls):
+    "An awd_fastai model gets `LMDistributedTrainer` (CPU by default without CUDA); any other model fastai's own trainer."
+    from fastai.text.all import language_model_learner, AWD_LSTM as FastaiAWD, awd_lstm_lm_config
+    ours = awd_learner(dls, **SMALL).to_distributed()
+    theirs = language_model_learner(dls, FastaiAWD, pretrained=False, config=dict(awd_lstm_lm_config, **SMALL)).to_distributed(cpu=True)
+    t = [cb for cb in ours.cbs if isinstance(cb, DistributedTrainer)]
+    assert len(t) == 1 and type(t[0]) is LMDistributedTrainer
+    assert t[0].accelerator.device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
+    assert [type(cb) for cb in theirs.cbs if isinstance(cb, DistributedTrainer)] == [DistributedTrainer]
+
+def test_data_parallel(dls):
+    "Under fastai's `parallel_ctx` (DataParallel; on a machine without GPU it runs the module directly) the recorder "
+    "sees the usual names and records every batch."
+    learn, rec = awd_learner(dls, **SMALL), MaskRecorder()
+    with learn.parallel_ctx(): learn.fit(1, 1e-2, cbs=rec)
+    assert type(learn.model).__name__ == 'SequentialRNN'      # unwrapped again after the fit
+    assert rec.names == NAMES and len(rec) == len(dls.train)
+
+def test_mask_names_ignore_parallel_wrappers():
+    model = awd_lm(10, **SMALL)
+    dp = torch.nn.DataParallel(model)
+    assert list(mask_layers(dp)) == list(mask_layers(model))
+    assert set(mask_layers(model)) == set(NAMES) | {'0.hidden_dps.1'}   # (fastai's encoder has one hidden dropout it never calls)
+
+@pytest.mark.parametrize('dtype', [torch.float64, torch.bfloat16])
+def test_masks_follow_the_model_dtype(dtype):
+    "After `model.to(dtype)`, every multiplicative mask has the dtype of what it multiplies (masks are made with `new_empty`)."
+    model = awd_lm(10, **SMALL).to(dtype)
+    model.reset(); model.train()
+    model(torch.randint(0, 10, (3, 5)))
+    sites = {n: s for n, s in mask_layers(model).items() if n in NAMES}   # the layers the model calls
+    for name, (m, pn) in sites.items():
+        noise = m._last_noise[pn] if pn else m._last_noise
+        assert noise.dtype == dtype, name
+        assert (m.last_mask[pn] if pn else m.last_mask).dtype == torch.bool
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU: masks following the model to CUDA')
+def test_masks_follow_the_model_to_cuda(dls):
+    learn, rec = awd_learner(dls, **SMALL), MaskRecorder()
+    learn.fit(1, 1e-2, cbs=rec)
+    assert next(learn.model.parameters()).is_cuda
+    for name in NAMES:
+        m, pn = mask_layers(learn.model)[name]
+        assert (m.last_mask[pn] if pn else m.last_mask).is_cuda, name
+    assert rec.names == NAMES and len(rec) == len(dls.train)
+    learn.model.cpu(); learn.model.reset()
+    learn.model(torch.randint(0, 10, (2, 4)))                 # and back on the CPU
+    assert not learn.model[0].input_dp.last_mask.is_cuda
