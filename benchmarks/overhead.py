@@ -1,0 +1,130 @@
+"""Where does awd_fastai's step time go beyond the plain LSTM stack? Switch the dropout sites off one at a time and time
+the step (interleaved medians), and time the mask sampling and the MaskRecorder's snapshot on their own.
+
+A plain training loop (forward, loss, backward, Adam step) without fastai's Learner, to see the model's own cost.
+
+    python benchmarks/overhead.py --config fastai --prototypes
+"""
+from __future__ import annotations
+import argparse, math, sys, time, warnings
+from pathlib import Path
+import torch
+from fastai.losses import CrossEntropyLossFlat
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine_info, set_threads, median, table
+from step_time import CONFIGS, PlainLM, make_model
+from awd_fastai.model import awd_lm
+import awd_fastai.dropout as D
+from awd_fastai.dropout import dropout_mask
+
+ABLATIONS = {  # name -> awd_lm overrides: every dropout of fastai's default config, then one site off at a time
+    'awd (all dropouts)':      {},
+    'weight dropout off':      dict(modes={'weight': 'off'}),
+    'embedding dropout off':   dict(modes={'embed': 'off'}),
+    'locked dropouts off':     dict(modes={'input': 'off', 'hidden': 'off', 'output': 'off'}),
+    'all dropouts off':        dict(modes={s: 'off' for s in ('embed', 'input', 'weight', 'hidden', 'output')}),
+}
+
+def rand_mask(x, sz, p):
+    "Prototype: the same multiplicative mask as `dropout_mask` from `torch.rand(sz) >= p` (not fastai's random stream)."
+    return (torch.rand(sz, dtype=x.dtype, device=x.device) >= p).to(x.dtype).div_(1-p)
+
+def bits16_mask(x, sz, p):
+    "Prototype: keep-mask from 16 random bits per element (p rounded to 1/65536), 3 elements per 64-bit draw."
+    n = math.prod(sz)
+    r = torch.empty(((n+2)//3, 4), dtype=torch.int16, device=x.device)
+    r.view(torch.int64).random_()                        # uniform in [0, 2**63): the top 16 bits are not uniform, skip them
+    keep = r[:, :3].reshape(-1)[:n].view(sz) >= -32768 + round(p*65536)
+    return keep.to(x.dtype).div_(1-p)
+
+PROTOTYPES = {'awd, masks from rand >= p (prototype)': rand_mask, 'awd, masks from 16-bit draws (prototype)': bits16_mask}
+
+def with_mask_fn(step, fn):
+    "Run `step` with `awd_fastai.dropout.dropout_mask` swapped for `fn`."
+    def _inner():
+        orig, D.dropout_mask = D.dropout_mask, fn
+        try: step()
+        finally: D.dropout_mask = orig
+    return _inner
+
+def step_fn(model, cfg:dict):
+    "One training step of `model` on a fixed random batch: forward, loss, backward, Adam step, zero_grad."
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = (torch.randint(2, cfg['vocab'], (cfg['bs'], cfg['bptt'])) for _ in range(2))   # (bs, bptt)
+    loss_func = CrossEntropyLossFlat()
+    def step():
+        loss = loss_func(model(x)[0], y)
+        loss.backward(); opt.step(); opt.zero_grad()
+    return step
+
+def time_steps(cfg:dict, rounds:int, prototypes:bool=False) -> dict:
+    "Name -> per-step times of the plain stack and of each ablation, interleaved."
+    shapes = dict(emb_sz=cfg['emb_sz'], n_hid=cfg['n_hid'], n_layers=cfg['n_layers'])
+    models = {'plain stack': PlainLM(cfg['vocab'], **shapes)}
+    models.update({k: awd_lm(cfg['vocab'], **shapes, **kw) for k,kw in ABLATIONS.items()})
+    steps = {k: step_fn(m.train(), cfg) for k,m in models.items()}
+    if prototypes:
+        for k,fn in PROTOTYPES.items(): steps[k] = with_mask_fn(step_fn(awd_lm(cfg['vocab'], **shapes).train(), cfg), fn)
+    for s in steps.values(): s()                                  # warmup
+    times = {k: [] for k in steps}
+    for r in range(rounds):
+        for k in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
+            t0 = time.perf_counter(); steps[k](); times[k].append(time.perf_counter() - t0)
+    return times
+
+def time_masks(cfg:dict, reps:int) -> list:
+    "Time sampling the weight-dropout masks of one step with fastai's `dropout_mask` and with `rand >= p`."
+    p, n_out = 0.2, lambda l: cfg['n_hid'] if l < cfg['n_layers']-1 else cfg['emb_sz']
+    ws = [torch.randn(4*n_out(l), n_out(l)) for l in range(cfg['n_layers'])]          # each (4·nh, nh)
+    ways = {'dropout_mask (bernoulli_ + div_), then w * noise': lambda w: w * dropout_mask(w, w.shape, p),
+            'keep = rand >= p, then w * keep * 1/(1-p)':        lambda w: w * (torch.rand(w.shape) >= p) * (1/(1-p)),
+            '16-bit draws (prototype), then w * noise':          lambda w: w * bits16_mask(w, w.shape, p),
+            'torch.rand only (the random numbers)':             lambda w: torch.rand(w.shape)}
+    times = {k: [] for k in ways}
+    for r in range(reps):
+        for k,f in ways.items():
+            t0 = time.perf_counter()
+            for w in ws: f(w)
+            times[k].append(time.perf_counter() - t0)
+    n = sum(w.numel() for w in ws)
+    return [{'W_hh masks of one step': k, 'elements': f"{n/1e6:.2f} M", 'median ms': f"{1e3*median(ts[1:]):.1f}",
+             'ns / element': f"{1e9*median(ts[1:])/n:.1f}"} for k,ts in times.items()]
+
+def time_snapshot(cfg:dict, reps:int) -> float:
+    "Median seconds of a MaskRecorder `after_batch` (snapshot of every mask) after a real forward of awd_fastai's model."
+    from fastai.learner import Learner
+    from fastai.data.core import DataLoaders
+    from awd_fastai.recorder import MaskRecorder
+    model = make_model('awd', cfg).train()
+    rec = MaskRecorder(tokens=False)
+    learn = Learner(DataLoaders([], []), model, loss_func=CrossEntropyLossFlat(), cbs=rec)
+    rec.before_fit()
+    x = torch.randint(2, cfg['vocab'], (cfg['bs'], cfg['bptt']))
+    learn.training, learn.epoch, learn.xb = True, 0, (x,)
+    times = []
+    with torch.no_grad():
+        for _ in range(reps):
+            model(x)                              # new masks
+            t0 = time.perf_counter(); rec.after_batch(); times.append(time.perf_counter() - t0)
+    return median(times[1:])
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--config', default='fastai', choices=list(CONFIGS))
+    p.add_argument('--rounds', type=int, default=8)
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--prototypes', action='store_true', help='also time faster mask-drawing prototypes (not in the library)')
+    args = p.parse_args(argv)
+    set_threads(args.threads)
+    warnings.simplefilter('ignore')
+    cfg = CONFIGS[args.config]
+    print(machine_info())
+    print(f"config {args.config}: {cfg}\n")
+    times = time_steps(cfg, args.rounds, args.prototypes)
+    base = median(times['plain stack'])
+    print(table([{'model': k, 'median ms': f"{1e3*median(ts):.1f}", 'x plain': f"{median(ts)/base:.3f}"} for k,ts in times.items()],
+                ['model', 'median ms', 'x plain']) + '\n')
+    print(table(time_masks(cfg, args.rounds), ['W_hh masks of one step', 'elements', 'median ms', 'ns / element']) + '\n')
+    print(f"MaskRecorder snapshot (after_batch, every mask, tokens off): {1e3*time_snapshot(cfg, args.rounds):.1f} ms per batch")
+
+if __name__ == '__main__': main()
