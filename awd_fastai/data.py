@@ -53,7 +53,7 @@ def read_texts(
     if not docs: raise ValueError(f"{path} holds no text (it is empty or whitespace only)")
     return docs
 
-# %% ../nbs/01a_data.ipynb #227a58f2
+# %% ../nbs/01a_data.ipynb #3ec84c83
 def lm_dls(
     source:str|Path|list|None=None, # None: the embedded corpus; a path: see `read_texts`; or a list of texts
     bs:int=32,             # Batch size
@@ -62,6 +62,7 @@ def lm_dls(
     seed:int=42,           # Seed of the train/validation split
     min_freq:int=2,        # Words rarer than this become `xxunk`
     max_vocab:int=60000,   # Largest vocabulary
+    num_workers:int=0,     # DataLoader worker processes: 0, since slicing a token stream is cheap and workers compete with training for the cores
     **kwargs,              # Passed to `TextDataLoaders.from_df`
 ) -> DataLoaders:
     "Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder."
@@ -80,7 +81,8 @@ def lm_dls(
     try:
         with torch.random.fork_rng():   # fastai's split seeds torch's global generator: keep the caller's random state
             dls = TextDataLoaders.from_df(df, text_col='text', is_lm=True, valid_pct=valid_pct, seed=seed, bs=bs,
-                                          seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab, **kwargs)
+                                          seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab,
+                                          num_workers=num_workers, **kwargs)
     except IndexError: raise ValueError(too_little) from None   # fastai's one-pass check found no batch
     if len(dls.train) == 0 or len(dls.valid) == 0: raise ValueError(too_little)
     return dls
