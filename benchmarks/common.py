@@ -1,6 +1,6 @@
-"""Helpers shared by the benchmark scripts: machine report, seeding, table printing, medians."""
+"""Helpers shared by the benchmark scripts: the machine line, threads, argument types, medians and tables."""
 from __future__ import annotations
-import os, platform, statistics, time
+import argparse, os, platform, statistics, time
 import torch
 
 def cpu_model() -> str:
@@ -25,6 +25,20 @@ def set_threads(n:int|None) -> int:
     "Use `n` torch threads (all variants of a run use the same number); return the number in use."
     if n: torch.set_num_threads(n)
     return torch.get_num_threads()
+
+def positive_int(s:str) -> int:
+    "argparse type: an integer >= 1, or a clear error naming the value."
+    try: v = int(s)
+    except ValueError: v = 0
+    if v < 1: raise argparse.ArgumentTypeError(f"must be a positive integer; got {s!r}")
+    return v
+
+def positive_float(s:str) -> float:
+    "argparse type: a number > 0, or a clear error naming the value."
+    try: v = float(s)
+    except ValueError: v = 0.
+    if not v > 0: raise argparse.ArgumentTypeError(f"must be a positive number; got {s!r}")
+    return v
 
 def median(xs) -> float:
     "Median of `xs` (NaN when empty)."

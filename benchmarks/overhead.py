@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from fastai.losses import CrossEntropyLossFlat
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info, set_threads, median, table
+from common import machine_info, set_threads, positive_int, median, table
 from step_time import CONFIGS, PlainLM, make_model
 from awd_fastai.model import awd_lm
 import awd_fastai.dropout as D
@@ -109,10 +109,10 @@ def time_snapshot(cfg:dict, reps:int) -> float:
     return median(times[1:])
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--config', default='fastai', choices=list(CONFIGS))
-    p.add_argument('--rounds', type=int, default=8)
-    p.add_argument('--threads', type=int, default=1)
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
+    p.add_argument('--config', default='fastai', choices=list(CONFIGS), help='shape configuration (see step_time.py)')
+    p.add_argument('--rounds', type=positive_int, default=8, help='interleaved rounds')
+    p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--prototypes', action='store_true', help='also time faster mask-drawing prototypes (not in the library)')
     args = p.parse_args(argv)
     set_threads(args.threads)

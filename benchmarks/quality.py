@@ -19,7 +19,7 @@ from fastai.text.all import (BaseTokenizer, language_model_learner, AWD_LSTM, ac
 from fastai.text.models.awdlstm import awd_lstm_lm_config as fastai_lm_config
 from fastcore.basics import noop
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info, set_threads, table
+from common import machine_info, set_threads, positive_int, table
 from awd_fastai.data import lm_dls, corpus_texts
 from awd_fastai.learner import awd_learner
 
@@ -83,20 +83,20 @@ def result_table(res:dict) -> str:
     ref = res.get('awd_fastai (all regularisers)')
     rows = []
     for name, r in res.items():
-        rows.append({'run': name, 'val ppl': f"{r['val']:.1f}", 'test ppl': f"{r['test']:.1f}",
+        rows.append({'run': name, 'val ppl': f"{r['val']:.1f}", 'test ppl': f"{r['test']:.1f}" if r['test'] == r['test'] else 'n/a',
                      'val / awd_fastai': f"{r['val']/ref['val']:.3f}" if ref else '-',
                      'train s': f"{r['train_s']:.0f}", 'paper val ppl': PAPER.get(name, '')})
     return table(rows, ['run', 'val ppl', 'test ppl', 'val / awd_fastai', 'train s', 'paper val ppl'])
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
     p.add_argument('--data', type=Path, default=WIKITEXT, help='folder with WikiText-2 valid.txt and test.txt')
-    p.add_argument('--epochs', type=int, default=1)
-    p.add_argument('--lr', type=float, default=3e-3)
-    p.add_argument('--bs', type=int, default=32)
-    p.add_argument('--bptt', type=int, default=35)
-    p.add_argument('--seed', type=int, default=42)
-    p.add_argument('--threads', type=int, default=1, help='torch threads (default 1: see README, "Threads")')
+    p.add_argument('--epochs', type=positive_int, default=1, help='epochs of fit_one_cycle')
+    p.add_argument('--lr', type=float, default=3e-3, help='maximum learning rate')
+    p.add_argument('--bs', type=positive_int, default=32, help='batch size')
+    p.add_argument('--bptt', type=positive_int, default=35, help='sequence length')
+    p.add_argument('--seed', type=int, default=42, help='seed of the split, the initialisation and the training')
+    p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--runs', nargs='+', default=list(RUNS), choices=list(RUNS), metavar='RUN', help=f'runs, among {list(RUNS)}')
     p.add_argument('--quick', action='store_true', help='a fifth of the data: a smoke run')
     args = p.parse_args(argv)
@@ -114,7 +114,7 @@ def main(argv=None):
     for name in args.runs:
         lib, opts = RUNS[name]
         res[name] = train_eval(lib, dls, test_dl, args.epochs, args.lr, args.seed, **opts)
-        print(f"  {name}: val ppl {res[name]['val']:.1f}, test ppl {res[name]['test']:.1f} ({res[name]['train_s']:.0f} s)", flush=True)
+        print(f"  {name}: val ppl {res[name]['val']:.1f}, test ppl {res[name]['test']:.1f} ({res[name]['train_s']:.0f} s)".replace('nan', 'n/a'), flush=True)
     print('\n' + result_table(res))
     if {'fastai AWD_LSTM', 'awd_fastai (all regularisers)'} <= set(res):
         a, f = res['awd_fastai (all regularisers)']['val'], res['fastai AWD_LSTM']['val']

@@ -22,7 +22,7 @@ from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info, set_threads, table
+from common import machine_info, set_threads, positive_int, positive_float, table
 from awd_fastai.model import awd_lm
 from awd_fastai.dropout import KeepsMask, WeightDropout, EmbeddingDropout, dropout_mask
 from awd_fastai.recorder import MaskRecorder
@@ -111,10 +111,10 @@ def long_run(rec:MaskRecorder, new_batch, n_batches:int, report_every:int) -> di
                 warnings=sorted({str(w.message)[:110] for w in caught if 'MaskRecorder' in str(w.message)}))
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--batches', type=int, default=2000, help='training batches to record')
-    p.add_argument('--budget-mib', type=float, default=256, help="MaskRecorder budget in MiB (default: the recorder's, 256)")
-    p.add_argument('--threads', type=int, default=1, help='torch threads (default 1: see README, "Threads")')
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
+    p.add_argument('--batches', type=positive_int, default=2000, help='training batches to record')
+    p.add_argument('--budget-mib', type=positive_float, default=256, help="MaskRecorder budget in MiB (default: the recorder's, 256)")
+    p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--quick', action='store_true', help='300 batches with a 32 MiB budget')
     p.add_argument('--mmap-threshold', type=int, default=None, metavar='BYTES',
                    help="glibc: fix malloc's mmap threshold (e.g. 65536) to see how much of the RSS growth is the allocator's")

@@ -3,11 +3,12 @@
 Every variant is trained by the same fastai `LMLearner` loop (Adam, `RNNCallback`, `ModelResetter`, no AR/TAR, no progress
 bar) on the same synthetic token stream; a pair of callbacks times each training batch from `before_batch` to the end of
 `after_batch` (forward, loss, backward, optimizer step, zero_grad and every callback, the MaskRecorder's included).
-Variants take turns (A B C D E A B C D E ...), a few batches each; the first turn of each is warmup and is dropped.
-The table gives the median time per batch and its ratio to the plain stack.
+Variants take turns (A B C D E, E D C B A, ...), a few batches each, after one warmup turn each. The table gives the
+median time per batch, its ratio to the plain stack, and the median of the per-round ratios (each variant's turn
+against the plain stack's turn of the same round), whose spread shows the noise of the machine.
 
-    python benchmarks/step_time.py                  # both configurations, about 5 minutes on 2 CPU cores
-    python benchmarks/step_time.py --quick          # a smoke run (about a minute)
+    python benchmarks/step_time.py --check-fused    # both configurations, about 7 minutes on 2 CPU cores
+    python benchmarks/step_time.py --quick          # a smoke run (about 3 minutes: the naive loop is slow)
     python benchmarks/step_time.py --device cuda --check-fused   # on a machine with an NVIDIA GPU
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from fastai.text.models.core import get_language_model
 from fastai.text.models.awdlstm import AWD_LSTM as FastaiAWD_LSTM, awd_lstm_lm_config as fastai_lm_config
 from fastai.torch_core import Module, to_detach
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info, set_threads, median, quartiles, table
+from common import machine_info, set_threads, positive_int, median, quartiles, table
 from awd_fastai.model import awd_lm
 from awd_fastai.recorder import MaskRecorder
 
@@ -207,12 +208,12 @@ def check_fused(cfg:dict, device:str) -> str:
 
 # ---------------------------------------------------------------- main
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
     p.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS), help='shape configurations to run')
     p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), help='variants to compare')
-    p.add_argument('--rounds', type=int, default=None, help='interleaved turns per variant (after one warmup turn)')
-    p.add_argument('--per-turn', type=int, default=3, help='training batches per turn')
-    p.add_argument('--threads', type=int, default=1, help='torch threads (default 1: see README, "Threads")')
+    p.add_argument('--rounds', type=positive_int, default=None, help='interleaved turns per variant (after one warmup turn)')
+    p.add_argument('--per-turn', type=positive_int, default=3, help='training batches per turn')
+    p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     p.add_argument('--quick', action='store_true', help='few rounds: a smoke run')
     p.add_argument('--check-fused', action='store_true', help='also profile one step for the fused RNN kernel')
@@ -221,7 +222,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     set_threads(args.threads)
-    if args.device.startswith('cuda') and not torch.cuda.is_available(): sys.exit("--device cuda: no CUDA device here")
+    if not (args.device == 'cpu' or args.device.startswith('cuda')): sys.exit(f"--device must be 'cpu' or 'cuda[:N]'; got {args.device!r}")
+    if args.device.startswith('cuda') and not torch.cuda.is_available(): sys.exit("--device cuda: this machine has no CUDA device")
     default_rounds = {'small': 12, 'fastai': 6}
     print(machine_info(args.device))
     print(f"device {args.device}; times are per training batch (forward, loss, backward, Adam step, callbacks); "
