@@ -132,6 +132,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'awd_fastai.plots.MaskRecord.tokens_at': ('plots.html#maskrecord.tokens_at', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._ax': ('plots.html#_ax', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._site_order': ('plots.html#_site_order', 'awd_fastai/plots.py'),
+                                  'awd_fastai.plots._spread': ('plots.html#_spread', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots.mask_image': ('plots.html#mask_image', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots.mask_legend': ('plots.html#mask_legend', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots.plot_dropconnect_vs_state': ( 'plots.html#plot_dropconnect_vs_state',

@@ -43,7 +43,7 @@ def train_recorded(
     history = [dict(zip(names, map(float, v)), epoch=e) for e, v in enumerate(learn.recorder.values)]
     return rec, history
 
-# %% ../nbs/05_cli.ipynb #a5513373
+# %% ../nbs/05_cli.ipynb #0d0c137d
 def _save(fig, path:Path) -> Path:
     "Save `fig` to `path` atomically and close it."
     fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent); os.close(fd)
@@ -91,10 +91,8 @@ def write_figures(
             "In the batch's text (right), every occurrence of a dropped word is marked dark: the word is gone everywhere, "
             "not just at one position.")
     if w0:
-        m = rec[w0][-1]
-        m = m[0] if m.dim() == 3 else m
-        g = m.shape[0] // m.shape[1]; c = min(48, m.shape[1])
-        shown = m.reshape(g, -1, m.shape[1])[:, :c, :c].reshape(g*c, c)
+        shown, _ = mask_image(rec[w0][-1], rec.info(w0)['layer'], crop=48)   # 48 units of each gate block
+        c = shown.shape[1]
         fig, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True)
         plot_dropconnect_vs_state(shown, axs=axs)
         figs['dropconnect.png'] = (_save(fig, out/'dropconnect.png'),

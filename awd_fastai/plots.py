@@ -232,7 +232,11 @@ def plot_all_masks(self:MaskRecord,
     fig.suptitle(f'Every dropout mask of training iteration {it}, along the data path (kept light, dropped dark)', fontsize=11)
     return ims
 
-# %% ../nbs/04_plots.ipynb #420aaa4f
+# %% ../nbs/04_plots.ipynb #09dc99da
+def _spread(n_snapshots:int, n:int) -> np.ndarray:
+    "At most `n` snapshot indices, evenly spaced from the first to the last."
+    return np.unique(np.linspace(0, n_snapshots-1, min(n, n_snapshots)).round().astype(int))
+
 @patch
 def plot_mask_grid(self:MaskRecord,
     name:str,        # A recorded name
@@ -243,7 +247,7 @@ def plot_mask_grid(self:MaskRecord,
 ):                   # The `AxesImage`s
     "Successive recorded masks of `name`, evenly spaced over the run."
     masks, iters, layer = self[name], self.iters(name), self.info(name)['layer']
-    idx = np.unique(np.linspace(0, len(iters)-1, min(n, len(iters))).round().astype(int))
+    idx = _spread(len(iters), n)
     if axs is None: _, axs = plt.subplots(1, len(idx), figsize=(2*len(idx), 3), squeeze=False); axs = axs[0]
     ims = []
     for ax, i in zip(axs, idx):
@@ -265,7 +269,7 @@ def save_mask_gif(self:MaskRecord,
     "An animated GIF of the recorded masks of `name`, written atomically."
     path = Path(path)
     masks, iters, layer = self[name], self.iters(name), self.info(name)['layer']
-    idx = np.unique(np.linspace(0, len(iters)-1, min(n, len(iters))).round().astype(int))
+    idx = _spread(len(iters), n)
     fig, ax = plt.subplots(figsize=(4, 4))
     img, (xl, yl) = mask_image(masks[idx[0]], layer, example, crop)
     im = show_mask(img, ax, '', xl, yl)
