@@ -5,14 +5,15 @@
 # %% ../nbs/00_dropout.ipynb #52d78340
 from __future__ import annotations
 import numbers, warnings
+from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.foundation import L
 from fastai.torch_core import Module
 
 # %% auto #0
-__all__ = ['LockedDropout', 'dropout_mask', 'check_p', 'KeepsMask', 'RNNDropout', 'PerStepDropout', 'EmbeddingDropout',
-           'PerStepEmbeddingDropout', 'WeightDropout', 'PerStepWeightDropout']
+__all__ = ['SITE_KINDS', 'LockedDropout', 'dropout_mask', 'check_p', 'SiteKind', 'DropoutSite', 'KeepsMask', 'RNNDropout',
+           'PerStepDropout', 'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout', 'PerStepWeightDropout']
 
 # %% ../nbs/00_dropout.ipynb #a0237da6
 def dropout_mask(
@@ -33,10 +34,61 @@ def check_p(
         raise ValueError(f"`{name}` must be a dropout probability, a number in [0, 1); got {p!r}")
     return p
 
+# %% ../nbs/00_dropout.ipynb #2baeeff6
+@dataclass(frozen=True)
+class SiteKind:
+    "What a kind of dropout site drops, how often it draws a new mask, and what each axis of its keep-mask means."
+    drops:str   # What one dropped element removes, in words
+    axes:tuple  # Name of each axis of the keep-mask; '' for a broadcast axis of size 1
+    per:str     # A new mask for every 'call' (forward), 'example' (and call) or time 'step'
+
+SITE_KINDS = {   # open: a new kind of layer adds its entry here
+    'embedding':          SiteKind('whole rows of the embedding matrix (words), for every occurrence in the batch', ('word', ''), 'call'),
+    'embedding_per_step': SiteKind('single coordinates of the looked-up word vectors', ('example', 'step', 'feature'), 'step'),
+    'locked':             SiteKind('units of an activation, one mask per example, the same at every time step', ('example', '', 'unit'), 'example'),
+    'per_step':           SiteKind('units of an activation, a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
+    'weight':             SiteKind('single weights (DropConnect), one matrix for every time step of the call', ('output', 'input'), 'call'),
+    'weight_per_step':    SiteKind('single weights (DropConnect), a fresh matrix at every time step', ('step', 'output', 'input'), 'step'),
+}
+
+@dataclass(frozen=True)
+class DropoutSite:
+    "What one dropout mask is, as data set by the code that builds the layer: recorded with the masks, read by every plot."
+    kind:str                # A key of `SITE_KINDS`: what is dropped, how often, and the mask's axes
+    where:str='custom'      # Place in the model: 'embedding', 'input', 'weight', 'hidden', 'output'; 'custom' outside `AWD_LSTM`
+    layer:int|None=None     # RNN layer (0-based) of a per-layer site
+    gates:tuple=()          # Weight masks: names of the blocks of rows, in torch's order (LSTM i,f,g,o; GRU r,z,n; RNN h)
+    label:str=''            # A reader's label, e.g. 'W_hh, layer 2' or 'between layers 1 and 2'
+    p:float=0.              # Dropout probability
+    param:str|None=None     # Weight masks: the parameter dropped, e.g. 'weight_hh_l0_reverse'
+
+    @property
+    def axes(self) -> tuple:
+        "Name of each axis of the keep-mask (empty for a kind missing from `SITE_KINDS`)"
+        return SITE_KINDS[self.kind].axes if self.kind in SITE_KINDS else ()
+
+    @property
+    def title(self) -> str:
+        "Label and probability, as figure titles show them"
+        return f"{self.label or self.kind}, p={self.p:.2g}"
+
+    def to_dict(self) -> dict:
+        "A JSON-ready dict (recordings store sites this way)."
+        return dict(asdict(self), gates=list(self.gates))
+
+    @classmethod
+    def from_dict(cls, d:dict) -> DropoutSite:
+        "The site described by `d` (from `to_dict`); unknown keys are ignored, so newer recordings still load."
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if k == 'gates' else v for k,v in d.items() if k in known})
+
 # %% ../nbs/00_dropout.ipynb #b7a3e591
 class KeepsMask:
-    "Mixin for dropout layers: `last_mask` is the bool keep-mask (True = kept) of the most recent training forward."
-    mask_count = 0  # number of masks drawn so far: tells a reader whether `last_mask` is new
+    "Mixin for dropout layers: `last_mask` is the bool keep-mask (True = kept) of the most recent training forward; `mask_sites()` says what it is."
+    mask_count = 0           # number of masks drawn so far: tells a reader whether `last_mask` is new
+    site_kind = None         # the kind of mask the class draws: a key of `SITE_KINDS`
+    p_name = 'p'             # the attribute holding the dropout probability
+    default_label = 'dropout'
 
     @property
     def _last_noise(self):
@@ -56,6 +108,29 @@ class KeepsMask:
         if isinstance(n, dict): return {k: v != 0 for k,v in n.items()}
         return n != 0
 
+    def set_site(self,
+        where:str='custom',   # Place in the model, see `DropoutSite.where`
+        layer:int|None=None,  # RNN layer (0-based), for per-layer sites
+        label:str|None=None,  # A reader's label; default: the class's `default_label`
+    ):                        # The layer itself, so that a builder can chain it
+        "Say where this layer sits in its model: called by the code that builds the model."
+        self.site_place = dict(where=where, layer=layer, label=label or self.default_label)
+        return self
+
+    def _site(self, **kwargs) -> DropoutSite:
+        "This layer's `DropoutSite`, with its current probability; `kwargs` override fields."
+        place = getattr(self, 'site_place', None) or dict(where='custom', layer=None, label=self.default_label)
+        return DropoutSite(self.site_kind, p=float(getattr(self, self.p_name)), **{**place, **kwargs})
+
+    def mask_sites(self) -> dict:
+        "`{key: DropoutSite}` for each mask the layer draws: key `None` for its one mask (`WeightDropout`: parameter names)"
+        return {None: self._site()}
+
+    @property
+    def site(self) -> DropoutSite:
+        "The description of this layer's mask (the first one, for a layer with several)"
+        return next(iter(self.mask_sites().values()))
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop('_noise', None)  # a mask is a record of the last batch, not part of the model
@@ -64,6 +139,7 @@ class KeepsMask:
 # %% ../nbs/00_dropout.ipynb #3f8fc065
 class RNNDropout(KeepsMask, Module):
     "Locked (variational) dropout: one mask per example and feature, the same at every time step."
+    site_kind, default_label = 'locked', 'locked dropout'
     def __init__(self,
         p:float=0.5, # Dropout probability
     ): self.p = check_p('p', p)
@@ -77,7 +153,8 @@ LockedDropout = RNNDropout
 
 # %% ../nbs/00_dropout.ipynb #1217c7e0
 class PerStepDropout(RNNDropout):
-    "Naive dropout: a fresh mask for every example, time step and feature (the scheme that fails on RNNs)."
+    "Per-step dropout: a fresh mask for every example, time step and feature (ordinary dropout; Zaremba et al. 2014 between layers)."
+    site_kind, default_label = 'per_step', 'per-step dropout'
     def forward(self, x:Tensor) -> Tensor: # x: (bs, seq_len, *rest)
         if not self.training or self.p == 0.: return x
         self._last_noise = dropout_mask(x.data, x.shape, self.p)  # (bs, seq_len, *rest)
@@ -86,6 +163,7 @@ class PerStepDropout(RNNDropout):
 # %% ../nbs/00_dropout.ipynb #7ced5b14
 class EmbeddingDropout(KeepsMask, Module):
     "Apply dropout with probability `embed_p` to whole rows (words) of the embedding layer `emb`."
+    site_kind, p_name, default_label = 'embedding', 'embed_p', 'embedding dropout'
     def __init__(self,
         emb:nn.Embedding, # Wrapped embedding layer
         embed_p:float,    # Probability to drop a word (row) for the batch
@@ -110,6 +188,7 @@ class EmbeddingDropout(KeepsMask, Module):
 # %% ../nbs/00_dropout.ipynb #67f07229
 class PerStepEmbeddingDropout(EmbeddingDropout):
     "Naive embedding dropout: ordinary dropout on the looked-up vectors, a fresh mask per element."
+    site_kind, default_label = 'embedding_per_step', 'per-element embedding dropout'
     def forward(self, words:Tensor, scale:float=None) -> Tensor:
         e = self.emb
         w = e.weight * scale if scale else e.weight
@@ -123,8 +202,11 @@ warnings.filterwarnings('ignore', message='RNN module weights are not part of si
 
 def _no_flatten(): "Weight dropout replaces the weights at every call: skip cuDNN's re-flattening."
 
+_rnn_gates = {'LSTM': tuple('ifgo'), 'GRU': tuple('rzn'), 'RNN_TANH': ('h',), 'RNN_RELU': ('h',)}
+
 class WeightDropout(KeepsMask, Module):
     "Wrap `module` and drop its weights `layer_names` (DropConnect): one mask per forward, reused at every time step."
+    site_kind, p_name, default_label = 'weight', 'weight_p', 'DropConnect'
     def __init__(self,
         module:nn.Module,        # Wrapped module, e.g. an `nn.LSTM`
         weight_p:float,          # Probability to drop each weight
@@ -157,6 +239,15 @@ class WeightDropout(KeepsMask, Module):
         self._last_noise = {n: dropout_mask(w.data, w.shape, self.weight_p) for n,w in raws.items()}  # each (4·nh, nh)
         return {n: raws[n] * self._last_noise[n] for n in raws}
 
+    def mask_sites(self) -> dict:
+        "`{parameter name: DropoutSite}`: one weight mask per dropped parameter, with the gate blocks of an RNN's weights"
+        gates = _rnn_gates.get(getattr(self.module, 'mode', None), ())   # rows of an RNN weight: gate blocks in torch's order
+        label = self._site().label
+        def one(name):
+            if name in self._implicit: return f'{label}, reverse direction'
+            return label if len(self.layer_names) == 1 else f'{label} ({name})'
+        return {name: self._site(gates=gates, param=name, label=one(name)) for name in self.layer_names}
+
     def forward(self, *args):
         for name,w in self._dropped_weights().items(): setattr(self.module, name, w)
         try: return self.module(*args)
@@ -188,6 +279,7 @@ _cells = {'LSTM': torch.lstm_cell, 'GRU': torch.gru_cell, 'RNN_TANH': torch.rnn_
 
 class PerStepWeightDropout(WeightDropout):
     "Naive DropConnect: a fresh mask on W_hh at every time step (a Python loop over steps; for contrast only)."
+    site_kind, default_label = 'weight_per_step', 'per-step DropConnect'
     def __init__(self,
         module:nn.Module,  # Single-layer, batch-first nn.LSTM / nn.GRU / nn.RNN
         weight_p:float,    # Probability to drop each weight, drawn anew at every time step

@@ -70,12 +70,13 @@ class AWD_LSTM(Module):
         self.bs, self.n_dir = 1, (2 if bidir else 1)
         self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_token)
         emb_cls = PerStepEmbeddingDropout if self.modes['embed'] == 'naive' else EmbeddingDropout
-        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embed'] == 'off' else embed_p)
+        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embed'] == 'off' else embed_p).set_site('embedding', label='embedding')
         self.rnns = nn.ModuleList([self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, l)
                                    for l in range(n_layers)])
         self.encoder.weight.data.uniform_(-self.initrange, self.initrange)
-        self.input_dp = rnn_dropout(input_p, self.modes['input'])
-        self.hidden_dps = nn.ModuleList([rnn_dropout(hidden_p, self.modes['hidden']) for l in range(n_layers)])
+        self.input_dp = rnn_dropout(input_p, self.modes['input']).set_site('input', label='input')
+        self.hidden_dps = nn.ModuleList([rnn_dropout(hidden_p, self.modes['hidden']).set_site('hidden', l, self._between(l))
+                                         for l in range(n_layers)])
         self.reset()
 
     def forward(self,
@@ -99,7 +100,12 @@ class AWD_LSTM(Module):
         "Return one of the inner RNNs, wrapped in its weight dropout."
         rnn = _rnn_classes[self.rnn_type](n_in, n_out, 1, batch_first=True, bidirectional=bidir)
         wd_cls = PerStepWeightDropout if self.modes['weight'] == 'naive' else WeightDropout
-        return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p)
+        return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p).set_site('weight', l, f'W_hh, layer {l+1}')
+
+    def _between(self, l):
+        "Label of the dropout after layer `l` (fastai builds one for the last layer too, and never applies it)."
+        return f'between layers {l+1} and {l+2}' if l < self.n_layers-1 else 'after the last layer (unused)'
+
 
     def _one_hidden(self, l):
         "Zero hidden state of layer `l`: `(h, c)` for an LSTM, `h` otherwise, each (n_dir, bs, n_out)."
@@ -150,7 +156,7 @@ class LinearDecoder(Module):
     ):
         self.decoder = nn.Linear(n_hid, n_out, bias=bias)
         self.decoder.weight.data.uniform_(-self.initrange, self.initrange)
-        self.output_dp = rnn_dropout(check_p('output_p', output_p), mode)
+        self.output_dp = rnn_dropout(check_p('output_p', output_p), mode).set_site('output', label='output')
         if bias: self.decoder.bias.data.zero_()
         if tie_encoder: self.decoder.weight = tie_encoder.weight
 
