@@ -13,7 +13,7 @@ from fastcore.meta import delegates
 from .model import awd_lm, awd_lstm_lm_config
 
 # %% auto #0
-__all__ = ['RNNRegularizer', 'awd_learner']
+__all__ = ['RNNRegularizer', 'AWDLearner', 'awd_learner']
 
 # %% ../nbs/02_learner.ipynb #74bbe954
 class RNNRegularizer(fa_rnn.RNNRegularizer):
@@ -32,6 +32,9 @@ def _check_lm_dls(dls):
                          f"`TextDataLoaders.from_df(..., is_lm=True)`); got {type(dls).__name__} "
                          f"with a {type(getattr(dls, 'train', None)).__name__} training set")
 
+class AWDLearner(LMLearner):
+    "fastai's `LMLearner` for the models `awd_learner` builds: fixes that concern our learners live here, not on fastai's classes."
+
 @delegates(Learner.__init__)
 def awd_learner(
     dls,                    # Language-model `DataLoaders`
@@ -43,13 +46,13 @@ def awd_learner(
     pretrained_fnames:tuple|None=None, # Local (weights .pth, vocab .pkl) of a fastai-format pretrained model
     metrics=None,           # Metrics; default: accuracy and perplexity
     **kwargs,               # Model options (keys of `awd_lstm_lm_config`) or `Learner` arguments
-) -> LMLearner:
-    "A fastai `LMLearner` with an AWD-LSTM language model built from `dls`."
+) -> AWDLearner:
+    "An `AWDLearner` (a fastai `LMLearner`) with an AWD-LSTM language model built from `dls`."
     _check_lm_dls(dls)
     model_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in awd_lstm_lm_config or (config and k in config)}
     vocab = dls.vocab[0] if isinstance(dls.vocab[0], list) else dls.vocab
     model = awd_lm(len(vocab), config=config, drop_mult=drop_mult, modes=modes, **model_kw)
-    learn = LMLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split, alpha=0., beta=0.,
+    learn = AWDLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split, alpha=0., beta=0.,
                       metrics=[accuracy, Perplexity()] if metrics is None else metrics, **kwargs)
     if alpha or beta: learn.add_cb(RNNRegularizer(alpha=alpha, beta=beta))
     if pretrained_fnames is not None: _load_pretrained(learn, *pretrained_fnames)
