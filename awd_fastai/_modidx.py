@@ -107,6 +107,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'awd_fastai.dropout.WeightDropout.reset': ('dropout.html#weightdropout.reset', 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout._no_flatten': ('dropout.html#_no_flatten', 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.check_p': ('dropout.html#check_p', 'awd_fastai/dropout.py'),
+                                    'awd_fastai.dropout.check_rng': ('dropout.html#check_rng', 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.dropout_mask': ('dropout.html#dropout_mask', 'awd_fastai/dropout.py')},
             'awd_fastai.learner': { 'awd_fastai.learner.AWDLearner': ('learner.html#awdlearner', 'awd_fastai/learner.py'),
                                     'awd_fastai.learner.RNNRegularizer': ('learner.html#rnnregularizer', 'awd_fastai/learner.py'),

@@ -33,9 +33,10 @@ def dropout_modes(
 def rnn_dropout(
     p:float,             # Dropout probability
     mode:str='locked',   # 'locked', 'naive' or 'off'
+    rng:str='fast',      # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
 ) -> RNNDropout:
     "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (naive) or a no-op `RNNDropout(0)`."
-    return (PerStepDropout if mode == 'naive' else RNNDropout)(0. if mode == 'off' else p)
+    return (PerStepDropout if mode == 'naive' else RNNDropout)(0. if mode == 'off' else p, rng=rng)
 
 # %% ../nbs/01_model.ipynb #975c8351
 _rnn_classes = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
@@ -61,21 +62,23 @@ class AWD_LSTM(Module):
         bidir:bool=False,     # Use bidirectional RNN layers
         rnn_type:str='lstm',  # 'lstm', 'gru' or 'rnn'
         modes:dict|None=None, # Dropout mode per site, see `dropout_modes`
+        rng:str='fast',       # Random stream of every mask: 'fast' or 'fastai' (fastai's, bit-identical under a seed)
     ):
         for k in ('vocab_sz', 'emb_sz', 'n_hid', 'n_layers'): _check_size(k, locals()[k])
         for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p'): check_p(k, locals()[k])
         if rnn_type not in _rnn_classes: raise ValueError(f"`rnn_type` must be one of {tuple(_rnn_classes)}; got {rnn_type!r}")
         store_attr('emb_sz,n_hid,n_layers,pad_token,rnn_type')
+        self.rng = check_rng(rng)
         self.modes = dropout_modes(modes)
         self.bs, self.n_dir = 1, (2 if bidir else 1)
         self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_token)
         emb_cls = PerStepEmbeddingDropout if self.modes['embed'] == 'naive' else EmbeddingDropout
-        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embed'] == 'off' else embed_p).set_site('embedding', label='embedding')
+        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embed'] == 'off' else embed_p, rng=rng).set_site('embedding', label='embedding')
         self.rnns = nn.ModuleList([self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, l)
                                    for l in range(n_layers)])
         self.encoder.weight.data.uniform_(-self.initrange, self.initrange)
-        self.input_dp = rnn_dropout(input_p, self.modes['input']).set_site('input', label='input')
-        self.hidden_dps = nn.ModuleList([rnn_dropout(hidden_p, self.modes['hidden']).set_site('hidden', l, self._between(l))
+        self.input_dp = rnn_dropout(input_p, self.modes['input'], rng).set_site('input', label='input')
+        self.hidden_dps = nn.ModuleList([rnn_dropout(hidden_p, self.modes['hidden'], rng).set_site('hidden', l, self._between(l))
                                          for l in range(n_layers)])
         self.reset()
 
@@ -100,7 +103,7 @@ class AWD_LSTM(Module):
         "Return one of the inner RNNs, wrapped in its weight dropout."
         rnn = _rnn_classes[self.rnn_type](n_in, n_out, 1, batch_first=True, bidirectional=bidir)
         wd_cls = PerStepWeightDropout if self.modes['weight'] == 'naive' else WeightDropout
-        return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p).set_site('weight', l, f'W_hh, layer {l+1}')
+        return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p, rng=self.rng).set_site('weight', l, f'W_hh, layer {l+1}')
 
     def _between(self, l):
         "Label of the dropout after layer `l` (fastai builds one for the last layer too, and never applies it)."
@@ -153,10 +156,11 @@ class LinearDecoder(Module):
         tie_encoder:nn.Module=None, # Tie the decoder weight to this embedding's weight
         bias:bool=True,             # Learn an additive bias
         mode:str='locked',          # Output dropout mode: 'locked', 'naive' or 'off'
+        rng:str='fast',             # Random stream of the output mask: 'fast' or 'fastai' (see `dropout_mask`)
     ):
         self.decoder = nn.Linear(n_hid, n_out, bias=bias)
         self.decoder.weight.data.uniform_(-self.initrange, self.initrange)
-        self.output_dp = rnn_dropout(check_p('output_p', output_p), mode).set_site('output', label='output')
+        self.output_dp = rnn_dropout(check_p('output_p', output_p), mode, rng).set_site('output', label='output')
         if bias: self.decoder.bias.data.zero_()
         if tie_encoder: self.decoder.weight = tie_encoder.weight
 
@@ -165,7 +169,7 @@ class LinearDecoder(Module):
         return self.decoder(dp_inp), input, dp_inp  # (bs, sl, n_out), raw, dropped
 
 # %% ../nbs/01_model.ipynb #a57054c6
-awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm')
+awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast')
 
 def awd_lm(
     vocab_sz:int,          # Vocabulary size
@@ -186,7 +190,7 @@ def awd_lm(
     modes = dropout_modes(modes)
     encoder = AWD_LSTM(vocab_sz, modes=modes, **config)
     decoder = LinearDecoder(vocab_sz, config['emb_sz'], output_p, tie_encoder=encoder.encoder if tie_weights else None,
-                            bias=out_bias, mode=modes['output'])
+                            bias=out_bias, mode=modes['output'], rng=config.get('rng', 'fast'))
     return SequentialRNN(encoder, decoder)
 
 # %% ../nbs/01_model.ipynb #bc62dcb6
