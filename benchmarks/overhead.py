@@ -19,17 +19,18 @@ from awd_fastai.dropout import dropout_mask
 
 ABLATIONS = {  # name -> awd_lm overrides: every dropout of fastai's default config, then one site off at a time
     'awd (all dropouts)':      {},
+    "awd, rng='fastai' (fastai's bernoulli_ masks)": dict(rng='fastai'),
     'weight dropout off':      dict(modes={'weight': 'off'}),
     'embedding dropout off':   dict(modes={'embed': 'off'}),
     'locked dropouts off':     dict(modes={'input': 'off', 'hidden': 'off', 'output': 'off'}),
     'all dropouts off':        dict(modes={s: 'off' for s in ('embed', 'input', 'weight', 'hidden', 'output')}),
 }
 
-def rand_mask(x, sz, p):
-    "Prototype: the same multiplicative mask as `dropout_mask` from `torch.rand(sz) >= p` (not fastai's random stream)."
+def rand_mask(x, sz, p, rng=None):
+    "Prototype: `torch.rand(sz) >= p`, then a copy to x's dtype (the library's default does the same in place)."
     return (torch.rand(sz, dtype=x.dtype, device=x.device) >= p).to(x.dtype).div_(1-p)
 
-def bits16_mask(x, sz, p):
+def bits16_mask(x, sz, p, rng=None):
     "Prototype: keep-mask from 16 random bits per element (p rounded to 1/65536), 3 elements per 64-bit draw."
     n = math.prod(sz)
     r = torch.empty(((n+2)//3, 4), dtype=torch.int16, device=x.device)
@@ -73,10 +74,11 @@ def time_steps(cfg:dict, rounds:int, prototypes:bool=False) -> dict:
     return times
 
 def time_masks(cfg:dict, reps:int) -> list:
-    "Time sampling the weight-dropout masks of one step with fastai's `dropout_mask` and with `rand >= p`."
+    "Time sampling the weight-dropout masks of one step: fastai's stream, the library's default, and prototypes."
     p, n_out = 0.2, lambda l: cfg['n_hid'] if l < cfg['n_layers']-1 else cfg['emb_sz']
     ws = [torch.randn(4*n_out(l), n_out(l)) for l in range(cfg['n_layers'])]          # each (4·nh, nh)
-    ways = {'dropout_mask (bernoulli_ + div_), then w * noise': lambda w: w * dropout_mask(w, w.shape, p),
+    ways = {"dropout_mask rng='fastai' (bernoulli_ + div_), then w * noise": lambda w: w * dropout_mask(w, w.shape, p, 'fastai'),
+            "dropout_mask default (rand.ge_ + div_), then w * noise": lambda w: w * dropout_mask(w, w.shape, p),
             'keep = rand >= p, then w * keep * 1/(1-p)':        lambda w: w * (torch.rand(w.shape) >= p) * (1/(1-p)),
             '16-bit draws (prototype), then w * noise':          lambda w: w * bits16_mask(w, w.shape, p),
             'torch.rand only (the random numbers)':             lambda w: torch.rand(w.shape)}

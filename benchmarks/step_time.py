@@ -38,9 +38,12 @@ VARIANTS = {  # name -> description (the table's rows, in this order)
     'plain':    'plain nn.LSTM stack, no dropout (floor)',
     'fastai':   "fastai AWD_LSTM, default dropouts",
     'awd':      'awd_fastai AWD_LSTM, same dropouts',
+    'awd-fastai-rng': "awd_fastai, rng='fastai' (masks from fastai's bernoulli_ stream, the default before 0.2.0)",
     'awd+rec':  'awd_fastai + MaskRecorder() (every mask, every batch)',
     'naive':    "awd_fastai, modes={'weight': 'naive'} (per-step W_hh mask, lstm_cell loop)",
 }
+
+DEFAULT_VARIANTS = ['plain', 'fastai', 'awd', 'awd+rec', 'naive']
 
 # ---------------------------------------------------------------- models
 class PlainLM(Module):
@@ -72,7 +75,8 @@ def make_model(variant:str, cfg:dict) -> nn.Module:
             warnings.simplefilter('ignore')
             return get_language_model(FastaiAWD_LSTM, cfg['vocab'], config=dict(fastai_lm_config, **shapes))
     modes = {'weight': 'naive'} if variant == 'naive' else None
-    return awd_lm(cfg['vocab'], modes=modes, **shapes)
+    rng = 'fastai' if variant == 'awd-fastai-rng' else 'fast'
+    return awd_lm(cfg['vocab'], modes=modes, rng=rng, **shapes)
 
 # ---------------------------------------------------------------- data and learner
 def synthetic_dls(cfg:dict, n_batches:int, seed:int=0) -> DataLoaders:
@@ -174,6 +178,7 @@ def verdict(turns:dict) -> str:
     if {'plain', 'awd'} <= set(turns): out.append(check('awd <= 1.05x plain', turns, 'awd', 'plain', 1.05))
     if {'fastai', 'awd'} <= set(turns): out.append(check('awd <= 1.00x fastai', turns, 'awd', 'fastai', 1.00))
     if {'plain', 'awd+rec'} <= set(turns): out.append(check('awd+rec <= 1.10x plain', turns, 'awd+rec', 'plain', 1.10))
+    if {'awd', 'awd-fastai-rng'} <= set(turns): out.append(check("(sampler) awd vs awd with rng='fastai', for information", turns, 'awd', 'awd-fastai-rng', float('inf')).replace(' -> met', ''))
     if {'awd', 'awd+rec'} <= set(turns): out.append(check('(recorder cost) awd+rec vs awd, for information', turns, 'awd+rec', 'awd', float('inf')).replace(' -> met', ''))
     return '\n'.join(out)
 
@@ -210,7 +215,8 @@ def check_fused(cfg:dict, device:str) -> str:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
     p.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS), help='shape configurations to run')
-    p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), help='variants to compare')
+    p.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS, choices=list(VARIANTS),
+                   help=f"variants to compare (default: {' '.join(DEFAULT_VARIANTS)})")
     p.add_argument('--rounds', type=positive_int, default=None, help='interleaved turns per variant (after one warmup turn)')
     p.add_argument('--per-turn', type=positive_int, default=3, help='training batches per turn')
     p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
