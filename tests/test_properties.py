@@ -1,11 +1,13 @@
-"""Property tests (hypothesis) of every dropout layer, over random shapes, batch sizes, sequence lengths and probabilities:
-locked masks are constant over time, embedding rows are all-zero or exactly scaled, the weight mask is used at every step,
-the drop rate is p (exact binomial test at the 5-sigma level), eval is the identity, and gradients reach only what was kept."""
+"""Property tests (hypothesis) of `dropout_mask` and every dropout layer, over random shapes, batch sizes, sequence lengths
+and probabilities: masks have the right shape, dtype and values in both random streams, locked masks are constant over
+time, embedding rows are all-zero or exactly scaled, the weight mask is used at every step, the drop rate is p (exact
+binomial test at the 5-sigma level), eval is the identity, and gradients reach only what was kept."""
 import pytest, torch, torch.nn as nn, torch.nn.functional as F
 from hypothesis import given, settings, strategies as st, HealthCheck
 from scipy.stats import binom
+import fastai.text.models.awdlstm as fa
 from awd_fastai.dropout import (RNNDropout, PerStepDropout, EmbeddingDropout, PerStepEmbeddingDropout, WeightDropout,
-                                PerStepWeightDropout)
+                                PerStepWeightDropout, dropout_mask)
 
 # derandomize: the same examples on every run (a CI failure reproduces); torch draws from the example's `seed`
 PROPS = settings(max_examples=30, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -21,6 +23,24 @@ def check_rate(keep:torch.Tensor, p:float):
     assert 2*tail > FIVE_SIGMA, f"{k} of {n} dropped with p={p}"
 
 def positive(*shape): return torch.rand(*shape) + 0.5   # no zeros: a zero output means dropped
+
+# ## The mask itself
+
+@PROPS
+@given(seeds, st.lists(st.integers(0, 40), min_size=1, max_size=3), st.floats(0.001, 0.99), st.sampled_from(['fast', 'fastai']),
+       st.sampled_from([torch.float32, torch.float64, torch.bfloat16]))
+def test_dropout_mask(seed, sz, p, rng, dtype):
+    "Any size, p, stream and dtype: shape `sz`, x's dtype, values 0 or 1/(1-p), drop rate p; 'fastai' is fastai's mask bit for bit."
+    torch.manual_seed(seed)
+    x = torch.zeros(1, dtype=dtype)
+    m = dropout_mask(x, sz, p, rng)
+    assert m.shape == tuple(sz) and m.dtype == dtype
+    kept = m != 0
+    torch.testing.assert_close(m[kept], torch.full_like(m[kept], 1/(1-p)))   # every survivor scaled by 1/(1-p)
+    check_rate(kept, p)
+    if rng == 'fastai':
+        torch.manual_seed(seed)
+        assert torch.equal(m, fa.dropout_mask(x, sz, p))
 
 # ## Activation dropout: locked and naive
 
