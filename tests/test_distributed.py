@@ -127,7 +127,7 @@ def test_mask_names_ignore_parallel_wrappers():
 
 @pytest.mark.parametrize('dtype', [torch.float64, torch.bfloat16])
 def test_masks_follow_the_model_dtype(dtype):
-    "After `model.to(dtype)`, every multiplicative mask has the dtype of what it multiplies (masks are made with `new_empty`)."
+    "After `model.to(dtype)`, every multiplicative mask has the dtype of what it multiplies (`dropout_mask` follows `x`)."
     model = awd_lm(10, **SMALL).to(dtype)
     model.reset(); model.train()
     model(torch.randint(0, 10, (3, 5)))
