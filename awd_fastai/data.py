@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 import pandas as pd, torch
 from fastai.text.all import TextDataLoaders, LMDataLoader, DataLoaders
+from .core import check_positive
 
 # %% auto #0
 __all__ = ['corpus_texts', 'read_texts', 'lm_dls']
@@ -67,7 +68,7 @@ def lm_dls(
 ) -> DataLoaders:
     "Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder."
     for k,v in (('bs', bs), ('seq_len', seq_len), ('min_freq', min_freq), ('max_vocab', max_vocab)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{k}` must be a positive integer; got {v!r}")
+        check_positive(k, v)
     if not 0 < valid_pct < 1: raise ValueError(f"`valid_pct` must be in (0, 1); got {valid_pct!r}")
     if source is None: texts = corpus_texts()
     elif isinstance(source, (str, Path)): texts = read_texts(source)

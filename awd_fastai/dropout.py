@@ -93,6 +93,12 @@ class DropoutSite:
         "Label and probability, as figure titles show them"
         return f"{self.label or self.kind}, p={self.p:.2g}"
 
+    @property
+    def path_order(self) -> tuple:
+        "Sort key along the data path: embedding, input, per RNN layer its weights then what follows it, output; custom sites last"
+        if self.where in ('weight', 'hidden'): return (2, self.layer or 0, 0 if self.where == 'weight' else 1)
+        return ({'embedding': 0, 'input': 1, 'output': 3}.get(self.where, 4), 0, 0)
+
     def to_dict(self) -> dict:
         "A JSON-ready dict (recordings store sites this way)."
         return dict(asdict(self), gates=list(self.gates))

@@ -10,6 +10,7 @@ from fastcore.basics import store_attr
 from fastai.torch_core import Module, one_param, to_detach
 from fastai.text.models.core import SequentialRNN, _model_meta
 import fastai.text.models.awdlstm as fa
+from .core import check_positive
 from .dropout import *
 
 # %% auto #0
@@ -41,10 +42,6 @@ def rnn_dropout(
 # %% ../nbs/01_model.ipynb #975c8351
 _rnn_classes = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
 
-def _check_size(name, v):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"`{name}` must be a positive integer; got {v!r}")
-
 class AWD_LSTM(Module):
     "AWD-LSTM encoder (Merity et al., 2017): embedding, stacked RNNs and their dropouts; fastai-compatible."
     initrange=0.1
@@ -64,7 +61,7 @@ class AWD_LSTM(Module):
         modes:dict|None=None, # Dropout mode per site, see `dropout_modes`
         rng:str='fast',       # Random stream of every mask: 'fast' or 'fastai' (fastai's, bit-identical under a seed)
     ):
-        for k in ('vocab_sz', 'emb_sz', 'n_hid', 'n_layers'): _check_size(k, locals()[k])
+        for k in ('vocab_sz', 'emb_sz', 'n_hid', 'n_layers'): check_positive(k, locals()[k])
         for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p'): check_p(k, locals()[k])
         if rnn_type not in _rnn_classes: raise ValueError(f"`rnn_type` must be one of {tuple(_rnn_classes)}; got {rnn_type!r}")
         store_attr('emb_sz,n_hid,n_layers,pad_token,rnn_type')
