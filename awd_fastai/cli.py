@@ -4,22 +4,21 @@
 
 # %% ../nbs/05_cli.ipynb #86540680
 from __future__ import annotations
-import argparse, html, json, os, sys, tempfile, time
+import argparse, html, json, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
+from .core import DEMO_P, atomic_write, check_positive
 from .data import lm_dls, read_texts, corpus_texts
 from .recorder import MaskRecorder, MaskRecord
-from .plots import (plot_naive_vs_locked, plot_embedding_mask, plot_dropped_words, plot_dropconnect_vs_state,
-                              mask_image, site_label)
+from .plots import plot_naive_vs_locked, plot_embedding_mask, plot_dropped_words, plot_dropconnect_vs_state, mask_image
 
 # %% auto #0
-__all__ = ['NAIVE_MODES', 'DEMO_P', 'train_recorded', 'write_figures', 'write_report', 'main']
+__all__ = ['NAIVE_MODES', 'train_recorded', 'write_figures', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
 NAIVE_MODES = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}
-DEMO_P = dict(embed_p=0.1, input_p=0.6, hidden_p=0.2, weight_p=0.5, output_p=0.4)
 
 def train_recorded(
     dls,                  # Language-model DataLoaders
@@ -31,37 +30,29 @@ def train_recorded(
     emb_sz:int=64,        # Embedding size
     n_hid:int=160,        # Hidden size
     n_layers:int=2,       # Number of RNN layers
-):                        # (MaskRecorder, history: list of per-epoch dicts)
+):                        # (MaskRecord, history: list of per-epoch dicts)
     "Train a small AWD-LSTM with a `MaskRecorder`, with fastai's progress bar; return the record and the learning curve."
     from fastai.torch_core import set_seed
     from awd_fastai.learner import awd_learner
     set_seed(seed)
-    rec = MaskRecorder(every=every)
-    learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=rec, **DEMO_P)
+    recorder = MaskRecorder(every=every)
+    learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=recorder, **DEMO_P)
     learn.fit_one_cycle(epochs, lr)
     names = learn.recorder.metric_names[1:-1]            # train_loss, valid_loss, accuracy, perplexity
     history = [dict(zip(names, map(float, v)), epoch=e) for e, v in enumerate(learn.recorder.values)]
-    return rec, history
+    return recorder.record, history
 
 # %% ../nbs/05_cli.ipynb #0d0c137d
 def _save(fig, path:Path) -> Path:
-    "Save `fig` to `path` atomically and close it."
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent); os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches='tight'); os.chmod(tmp, 0o644); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-        plt.close(fig)
-    return path
+    "Save `fig` to `path` atomically (`atomic_write`) and close it."
+    try: return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=110, bbox_inches='tight'))
+    finally: plt.close(fig)
 
-def _atomic_text(path:Path, text:str):
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.chmod(tmp, 0o644); os.replace(tmp, path)
-
-def _first(rec, key):
-    "The first recorded name containing `key`, or None."
-    return next((n for n in rec.names if key in n), None)
+def _first(rec:MaskRecord, **facts) -> str|None:
+    "The first recorded site along the data path whose `DropoutSite` has these `facts` (e.g. `where='input', kind='locked'`), or None."
+    sites = rec.sites
+    return next((n for n in sorted(sites, key=lambda n: sites[n].path_order)
+                 if all(getattr(sites[n], k) == v for k, v in facts.items())), None)
 
 def write_figures(
     rec:MaskRecord,              # Recording of the AWD-LSTM ('locked') run
@@ -69,34 +60,36 @@ def write_figures(
     naive:MaskRecord|None=None,  # Recording of the naive run, for the contrast figures
     history:dict|None=None,      # {'locked': [...], 'naive': [...]} per-epoch metrics, for the learning curve
 ) -> dict:                       # File name -> caption, in reading order
-    "Draw every figure from the recordings into `out`; return their captions."
+    "Draw every figure from the recordings into `out`; return their captions. Sites are chosen, and captions written, from their `DropoutSite`s."
     out = Path(out); figs = {}
-    inp, emb, w0 = _first(rec, 'input_dp'), _first(rec, 'encoder_dp'), _first(rec, 'weight_hh')
-    hid = _first(rec, 'hidden_dps') or inp
-    if naive is not None and inp and _first(naive, 'input_dp'):
+    inp, emb, w0 = _first(rec, where='input', kind='locked'), _first(rec, kind='embedding'), _first(rec, kind='weight')
+    hid = _first(rec, where='hidden') or inp or rec.names[0]
+    naive_inp = _first(naive, where='input', kind='per_step') if naive is not None else None
+    if inp and naive_inp:
         fig, axs = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-        plot_naive_vs_locked(naive[_first(naive, 'input_dp')][-1], rec[inp][-1], n_units=64, axs=axs)
+        plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, axs=axs)
         figs['naive_vs_locked.png'] = (_save(fig, out/'naive_vs_locked.png'),
             "Input dropout for one example, units × time steps. Naive dropout (left) draws a new mask at every step: "
             "salt and pepper, so a unit's information is erased at random steps. Locked dropout (right) keeps one mask "
             "for the whole sequence: horizontal stripes (kept light, dropped dark).")
     if emb:
         fig, axs = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw=dict(width_ratios=[1, 2.6]))
-        m = rec[emb][-1]
+        m, ids = rec.mask(emb), rec.at(-1).tokens_of(emb)
         plot_embedding_mask(m, rec.vocab, ax=axs[0])
-        if rec.vocab is not None and rec._tokens: plot_dropped_words(rec.tokens_at(emb), m, rec.vocab, n_examples=5, ax=axs[1])
+        if rec.vocab is not None and ids is not None: plot_dropped_words(ids, m, rec.vocab, n_examples=5, ax=axs[1])
         else: axs[1].set_axis_off()
         figs['embedding.png'] = (_save(fig, out/'embedding.png'),
             "Embedding dropout drops whole rows of the embedding matrix, i.e. whole words, for a batch (left, dark rows). "
             "In the batch's text (right), every occurrence of a dropped word is marked dark: the word is gone everywhere, "
             "not just at one position.")
-    if w0:
-        shown, _ = mask_image(rec[w0][-1], rec.info(w0)['layer'], crop=48)   # 48 units of each gate block
+    if w0 and rec.sites[w0].gates:
+        site = rec.sites[w0]
+        shown, _ = mask_image(rec.mask(w0), site, crop=48)   # 48 units of each gate block
         c = shown.shape[1]
         fig, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True)
-        plot_dropconnect_vs_state(shown, axs=axs)
+        plot_dropconnect_vs_state(shown, axs=axs, gates=site.gates)
         figs['dropconnect.png'] = (_save(fig, out/'dropconnect.png'),
-            f"DropConnect on the recurrent weights of {site_label(w0)} ({c} units of each gate block i, f, g, o). Single "
+            f"DropConnect on the recurrent weights of {site.label} ({c} units of each gate block {', '.join(site.gates)}). Single "
             "weights are dropped, scattered over every gate, and the same dropped matrix is used at every time step. "
             "Dropping the previous hidden state instead (right) would remove whole columns: a unit's input to every gate.")
     fig = plt.figure(figsize=(2.4*len(rec.names), 5.5), layout='constrained')
@@ -106,10 +99,11 @@ def write_figures(
         "layer, between layers, output. Locked masks: examples × units (the same at every step); weights: gate rows × units.")
     fig = plt.figure(figsize=(16, 3))
     rec.plot_mask_grid(hid, n=8, axs=fig.subplots(1, 8))
+    label = rec.sites[hid].label or hid
     figs['mask_grid.png'] = (_save(fig, out/'mask_grid.png'),
-        f"Successive recorded masks of {site_label(hid)} ({hid}), evenly spaced over training: a new mask every batch.")
+        f"Successive recorded masks of {label} ({hid}), evenly spaced over training: a new mask every batch.")
     rec.save_mask_gif(hid, out/'masks.gif', n=30)
-    figs['masks.gif'] = (out/'masks.gif', f"The same masks of {site_label(hid)} as an animation, batch after batch.")
+    figs['masks.gif'] = (out/'masks.gif', f"The same masks of {label} as an animation, batch after batch.")
     fig, ax = plt.subplots(figsize=(9, 4))
     rec.plot_drop_rates(ax=ax)
     figs['drop_rates.png'] = (_save(fig, out/'drop_rates.png'),
@@ -147,21 +141,18 @@ figure{{margin:2em 0}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{mar
 <p>Recordings: <code>masks.npz</code> (AWD-LSTM dropouts) and <code>masks_naive.npz</code> (naive); redraw with
 <code>awd-fastai plot masks.npz</code>.</p></body></html>
 """
-    _atomic_text(Path(out)/'index.html', page)
-    return Path(out)/'index.html'
+    return atomic_write(Path(out)/'index.html', page)
 
 # %% ../nbs/05_cli.ipynb #a0845e61
-def _positive_int(s):
-    try: v = int(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
-
-def _positive_float(s):
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
-    if not v > 0 or v == float('inf'): raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
-    return v
+def _positive(kind:type):
+    "An argparse type: `kind` (int or float) parsed from the argument, then checked by `check_positive`."
+    what = 'integer' if kind is int else 'number'
+    def parse(s:str):
+        try: return check_positive('value', kind(s), integer=kind is int)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected a positive {what}, got {s!r}") from None
+    parse.__name__ = f'positive {what}'
+    return parse
+_positive_int, _positive_float = _positive(int), _positive(float)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='awd-fastai', description="See the dropout masks of an AWD-LSTM: train with "
@@ -212,7 +203,7 @@ def _train_and_report(args, texts, source:str) -> int:
     naive, h_naive = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size)
     rec.save(out/'masks.npz'); naive.save(out/'masks_naive.npz')
     history = {'locked': h_locked, 'naive': h_naive}
-    _atomic_text(out/'history.json', json.dumps(history, indent=1))
+    atomic_write(out/'history.json', json.dumps(history, indent=1))
     caps = write_figures(rec, out, naive, history)
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
     write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}',

@@ -10,6 +10,7 @@ from fastai.text.all import (LMLearner, LMDataLoader, CrossEntropyLossFlat, accu
 import fastai.callback.rnn as fa_rnn
 from fastai.text.models.awdlstm import awd_lstm_lm_split
 from fastcore.meta import delegates
+from .core import warn_deprecated
 from .model import awd_lm, awd_lstm_lm_config
 
 # %% auto #0
@@ -34,6 +35,36 @@ def _check_lm_dls(dls):
 
 class AWDLearner(LMLearner):
     "fastai's `LMLearner` for the models `awd_learner` builds: fixes that concern our learners live here, not on fastai's classes."
+    @property
+    def mask_recorder(self):
+        "The `MaskRecorder` attached to this learner (fastai names an attached callback's attribute after its class)."
+        cb = self.__dict__.get('_mask_recorder')
+        if cb is not None: return cb
+        if (last := self.__dict__.get('_last_mask_recorder')) is not None:
+            warn_deprecated('`learn.mask_recorder` after a fit with `cbs=MaskRecorder()`',
+                            'the recorder you passed: `r = MaskRecorder(); learn.fit(..., cbs=r); r.record`')
+            return last
+        raise AttributeError("this learner has no MaskRecorder: attach one with `awd_learner(dls, cbs=MaskRecorder())` "
+                             "(then `learn.mask_recorder.record`), or keep the one you pass to `fit(..., cbs=...)`")
+
+    @mask_recorder.setter
+    def mask_recorder(self, cb): self.__dict__['_mask_recorder'] = cb    # fastai's `add_cb`
+
+    @mask_recorder.deleter
+    def mask_recorder(self):                                               # fastai's `remove_cb`, e.g. at the end of `fit(cbs=...)`
+        cb = self.__dict__.pop('_mask_recorder', None)
+        if cb is not None: self.__dict__['_last_mask_recorder'] = cb     # 0.1.0 kept it reachable: deprecated, one release
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop('_last_mask_recorder', None)                             # never exported
+        return state
+
+    def show_masks(self, name:str=None, iteration:int=-1, **kwargs):
+        "Deprecated (0.1.0): use `learn.mask_recorder.record.show(...)`."
+        warn_deprecated('`learn.show_masks(...)`', '`learn.mask_recorder.record.show(...)`')
+        import awd_fastai.plots  # noqa: F401  (draws the masks: `MaskRecord.show`)
+        return self.mask_recorder.record.show(name, iteration, **kwargs)
 
 @delegates(Learner.__init__)
 def awd_learner(

@@ -4,21 +4,21 @@
 
 # %% ../nbs/04_plots.ipynb #73cad2f9
 from __future__ import annotations
-import os, re, tempfile
 from pathlib import Path
 import numpy as np, torch
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
-from matplotlib import animation
-from fastai.learner import Learner
 from fastcore.basics import patch
-from .recorder import MaskRecord
+from PIL import Image
+from .core import atomic_write, warn_deprecated
+from .dropout import DropoutSite
+from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
-__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'mask_legend', 'show_mask', 'plot_naive_vs_locked', 'plot_embedding_mask',
-           'plot_dropped_words', 'plot_weight_mask', 'plot_dropconnect_vs_state', 'site_label', 'mask_image',
-           'plot_embedding_matrix', 'plot_feature_map_dropout']
+__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'mask_legend', 'show_mask', 'plot_naive_vs_locked',
+           'plot_embedding_mask', 'plot_dropped_words', 'plot_weight_mask', 'plot_dropconnect_vs_state', 'mask_image',
+           'site_label', 'plot_embedding_matrix', 'plot_feature_map_dropout']
 
 # %% ../nbs/04_plots.ipynb #dd282d06
 KEPT_COLOR, DROPPED_COLOR = '#f3e6c4', '#1b2a41'
@@ -128,108 +128,126 @@ def plot_dropped_words(
     ax.set_title('Embedding dropout in the batch: every occurrence of a dropped word (dark) is zeroed', fontsize=10)
     return words
 
-# %% ../nbs/04_plots.ipynb #39801b64
-@patch
-def tokens_at(self:MaskRecord,
-    name:str,        # A recorded name
-    snapshot:int=-1, # Index of the snapshot of `name`
-):                   # Token ids (bs, seq_len) of that batch
-    "The recorded input batch of a snapshot of `name`."
-    it = self.iters(name)[snapshot]
-    if it not in self._tokens: raise KeyError(f"no tokens recorded for iteration {it} (record with `MaskRecorder(tokens=True)`)")
-    return self._tokens[it]
-
 # %% ../nbs/04_plots.ipynb #a4adfdb2
-_gate_names = {4: list('ifgo'), 3: list('rzn'), 1: ['h']}
-
 def plot_weight_mask(
-    mask,              # W_hh keep-mask (gates·n_hid, n_hid)
+    mask,              # Weight keep-mask (rows, cols), e.g. W_hh (gates·n_hid, n_hid)
     ax=None,           # Axes to draw on (a new figure if None)
     title:str='DropConnect on W_hh: single weights, one mask for all steps', # Axes title
+    gates:tuple=(),    # Names of the blocks of rows, from the site (`site.gates`); () draws one block
 ):                     # The `AxesImage`
-    "The W_hh mask as a heatmap split into labelled gate blocks."
+    "The weight mask as a heatmap, its rows split into the labelled gate blocks `gates`."
     m = torch.as_tensor(mask)
     if m.dim() != 2: raise ValueError(f"`mask` must be a 2-d weight mask; got shape {tuple(m.shape)}")
-    g = m.shape[0] // m.shape[1] if m.shape[0] % m.shape[1] == 0 else 1
+    g = len(gates)
+    if g and m.shape[0] % g: raise ValueError(f"{m.shape[0]} rows cannot be split into the {g} gate blocks {tuple(gates)}")
     ax = _ax(ax, (4, 8))
-    im = show_mask(m, ax, title, 'h(t-1) unit (column)', 'gate block (row)')
-    nh, names = m.shape[1], _gate_names.get(g, [str(i) for i in range(g)])
-    for k in range(1, g): ax.axhline(k*nh - 0.5, color='tab:red', lw=1)
-    ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], names)
+    im = show_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)', 'gate block (row)' if g else 'output (row)')
+    if g:
+        nh = m.shape[0] // g
+        for k in range(1, g): ax.axhline(k*nh - 0.5, color='tab:red', lw=1)
+        ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
     return im
 
 def plot_dropconnect_vs_state(
-    mask,     # W_hh keep-mask (gates·n_hid, n_hid)
-    axs=None, # Two axes (a new figure if None)
-):            # The two `AxesImage`s
+    mask,             # W_hh keep-mask (gates·n_hid, n_hid)
+    axs=None,         # Two axes (a new figure if None)
+    gates:tuple=(),   # Names of the gate blocks of the rows (`site.gates`)
+):                    # The two `AxesImage`s
     "DropConnect's scattered weights beside what dropping h(t-1) would look like: whole columns."
     m = torch.as_tensor(mask)
     if axs is None: _, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True)
     state = m[0][None].expand(m.shape[0], -1)   # a dropped unit of h(t-1) removes its whole column
-    return [plot_weight_mask(m, axs[0]),
-            plot_weight_mask(state, axs[1], 'Dropping h(t-1) instead: whole columns')]
+    return [plot_weight_mask(m, axs[0], gates=gates),
+            plot_weight_mask(state, axs[1], 'Dropping h(t-1) instead: whole columns', gates=gates)]
 
 # %% ../nbs/04_plots.ipynb #dd4884af
-def site_label(
-    name:str, # A recording name, e.g. '0.rnns.1.weight_hh_l0'
-) -> str:
-    "A reader's label for a recording name: embedding, input, W_hh of layer k, between layers, output."
-    m = re.search(r'rnns\.(\d+)', name)
-    if m: return f'W_hh, layer {int(m.group(1))+1}'
-    m = re.search(r'hidden_dps\.(\d+)', name)
-    if m: return f'between layers {int(m.group(1))+1} and {int(m.group(1))+2}'
-    for key, label in (('encoder_dp', 'embedding'), ('input_dp', 'input'), ('output_dp', 'output')):
-        if key in name: return label
-    return name
+def _view_embedding(m, site, example, crop):
+    return m[:crop], ('', 'word')                                      # (vocab, 1): a row per word
 
-def _site_order(name:str):
-    "Sort key along the data path: embedding, input, then per layer W_hh and hidden, then output."
-    m = re.search(r'rnns\.(\d+)', name) or re.search(r'hidden_dps\.(\d+)', name)
-    if 'encoder_dp' in name: return (0, 0, 0)
-    if 'input_dp' in name: return (1, 0, 0)
-    if m: return (2, int(m.group(1)), 0 if 'rnns' in name else 1)
-    return (3, 0, 0)
+def _view_locked(m, site, example, crop):
+    return m[:, 0][:crop], ('unit', 'example')                         # (bs, 1, n) -> (bs, n)
+
+def _view_per_step(m, site, example, crop):
+    return m[example].T[:crop], ('time step', site.axes[-1] if site.axes else 'unit')   # (bs, sl, n) -> (n, sl) of one example
+
+def _view_weight(m, site, example, crop):
+    "Weight rows cropped per gate block of the site (one block without `gates`), columns to `crop`."
+    g = len(site.gates) or 1
+    if m.shape[0] % g: g = 1
+    c = min(crop or m.shape[1], m.shape[1])
+    rows = min(crop or m.shape[0] // g, m.shape[0] // g)
+    img = m.reshape(g, -1, m.shape[1])[:, :rows, :c].reshape(g*rows, c)
+    return img, (('h(t-1) unit', 'gate row') if site.gates else ('input', 'output'))
+
+def _view_weight_per_step(m, site, example, crop):
+    return _view_weight(m[0], site, example, crop)                     # (sl, rows, cols): the first step's matrix
+
+def _view_generic(m, site, example, crop):
+    "Any other kind: the last two axes (a column for a 1-d mask), the first index of the others."
+    while m.dim() > 2: m = m[0]
+    if m.dim() < 2: m = m.reshape(-1, 1)
+    axes = [a for a in site.axes if a] if site.axes else []
+    labels = (axes[-1], axes[-2]) if len(axes) >= 2 else ('', site.kind)
+    return m[:crop, :crop], labels
+
+MASK_VIEWS = {   # kind -> fn(mask, site, example, crop) -> (2-d image, (xlabel, ylabel)); open: a new kind adds its view
+    'embedding': _view_embedding, 'embedding_per_step': _view_per_step, 'locked': _view_locked, 'per_step': _view_per_step,
+    'weight': _view_weight, 'weight_per_step': _view_weight_per_step,
+}
 
 def mask_image(
-    mask,            # One recorded snapshot of any layer
-    layer:str,       # Layer class name, from `MaskRecord.info`
-    example:int=0,   # Example shown for per-step masks
-    crop:int=None,   # Crop weight masks to `crop` units per gate block, others to `crop` rows
-):                   # 2-d bool image (rows, cols) and axis labels
-    "The 2-d picture of a mask: what `plot_all_masks` shows for it."
+    mask,               # One recorded mask of the site
+    site:DropoutSite,   # What the mask is (`rec.sites[name]`); a 0.1.0 layer class name still works, deprecated
+    example:int=0,      # Example shown for per-step masks
+    crop:int=None,      # Crop weight masks to `crop` units per gate block, others to `crop` rows
+):                      # 2-d bool image (rows, cols) and axis labels (x, y)
+    "The 2-d picture of a mask, chosen by its site's kind (`MASK_VIEWS`): what `plot_all_masks` shows for it."
     m = torch.as_tensor(mask)
-    if 'Weight' in layer:
-        if m.dim() == 3: m = m[0]                                        # per-step: the first step's mask
-        g = m.shape[0] // m.shape[1] if m.shape[0] % m.shape[1] == 0 else 1
-        c = min(crop or m.shape[1], m.shape[1])
-        return m.reshape(g, -1, m.shape[1])[:, :c, :c].reshape(g*c, c), ('h(t-1) unit', 'gate row')
-    if layer == 'EmbeddingDropout': return m[:crop], ('', 'word')
-    if m.shape[1] == 1: return m[:, 0][:crop], ('unit', 'example')        # locked: (bs, n)
-    return m[example].T[:crop], ('time step', 'unit')                   # naive: (n, sl) of one example
+    if isinstance(site, str):
+        warn_deprecated("`mask_image(mask, layer_class_name)`", "`mask_image(mask, site)` with the mask's `DropoutSite` (`rec.sites[name]`)")
+        site = _site_from_v1('', site, tuple(m.shape))
+    return MASK_VIEWS.get(site.kind, _view_generic)(m, site, example, crop)
+
+def site_label(
+    name:str, # A 0.1.0 recording name, e.g. '0.rnns.1.weight_hh_l0'
+) -> str:
+    "Deprecated (0.1.0): a label guessed from a module path; use the site's own `rec.sites[name].label`."
+    warn_deprecated('`site_label(name)`', "the site's own label, `rec.sites[name].label`")
+    return _site_from_v1(name).label
 
 @patch
 def plot_all_masks(self:MaskRecord,
-    snapshot:int=-1, # Index of the recorded batch
-    example:int=0,   # Example shown for per-step masks
-    crop:int=48,     # Units per gate block (weights) or rows (others) shown
-    fig=None,        # Figure to draw on (a new one if None)
-):                   # `{name: AxesImage}`
-    "One batch, every recorded mask in its place along the data path."
-    names = sorted(self.names, key=_site_order)
-    if not names: raise ValueError("nothing recorded yet")
+    iteration:int=-1,   # A recorded training iteration (negative: counted from the end)
+    call:int=0,         # Forward call in that iteration, from 0 (negative: from the end)
+    example:int=0,      # Example shown for per-step masks
+    crop:int=48,        # Units per gate block (weights) or rows (others) shown
+    fig=None,           # Figure to draw on (a new one if None)
+    snapshot:int=None,  # Deprecated (0.1.0): position of the recorded batch; use `iteration`
+):                      # `{name: AxesImage}`, in data-path order
+    "Every mask of one forward call of one training iteration, each in its place along the data path."
+    if snapshot is not None:
+        warn_deprecated('`plot_all_masks(snapshot=...)`', '`plot_all_masks(iteration=...)` (negative counts from the end)')
+        iteration = self.iterations[snapshot]
+    snap = self.at(iteration)
+    names = sorted(snap.masks, key=lambda n: snap.sites[n].path_order)
+    n_calls = max(snap.n_calls(n) for n in names)
+    if not -n_calls <= call < n_calls: raise IndexError(f"iteration {snap.iteration} has {n_calls} call(s); there is no call {call}")
+    c = call % n_calls
+    views = {n: mask_image(snap.mask(n, c), snap.sites[n], example, crop) for n in names if snap.n_calls(n) > c}
     fig = fig or plt.figure(figsize=(2.4*len(names), 5.5), layout='constrained')
-    axs = fig.subplots(1, len(names), gridspec_kw=dict(width_ratios=[0.3 if 'encoder_dp' in n else 1 for n in names]))
-    ims = {}
-    for ax, name in zip(np.atleast_1d(axs), names):
-        info = self.info(name)
-        img, (xl, yl) = mask_image(self[name][snapshot], info['layer'], example, crop)
-        ims[name] = show_mask(img, ax, f"{site_label(name)}\n{name}, p={info['p']:.2f}", xl, yl, legend=False)
-        ax.tick_params(labelsize=6)
-        ax.title.set_fontsize(8)
-        if info['layer'] == 'EmbeddingDropout': ax.set_xticks([])
-    mask_legend(np.atleast_1d(axs)[-1], loc='lower right')
-    it = self.iters(names[0])[snapshot]
-    fig.suptitle(f'Every dropout mask of training iteration {it}, along the data path (kept light, dropped dark)', fontsize=11)
+    widths = [0.3 if n in views and views[n][0].shape[1] == 1 else 1 for n in names]   # a one-column picture (words) is narrow
+    axs, ims = np.atleast_1d(fig.subplots(1, len(names), gridspec_kw=dict(width_ratios=widths))), {}
+    for ax, n in zip(axs, names):
+        site = snap.sites[n]
+        if n not in views:
+            ax.set_axis_off(); ax.set_title(f"{site.label or site.kind}\n(not called in call {c+1})", fontsize=8); continue
+        img, (xl, yl) = views[n]
+        ims[n] = show_mask(img, ax, f"{site.label or site.kind}\n{n}, p={snap.ps[n][c]:.2f}", xl, yl, legend=False)
+        ax.tick_params(labelsize=6); ax.title.set_fontsize(8)
+        if img.shape[1] == 1: ax.set_xticks([])
+    mask_legend(axs[-1], loc='lower right')
+    fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls}, along the data path '
+                 f'(kept light, dropped dark)', fontsize=11)
     return ims
 
 # %% ../nbs/04_plots.ipynb #09dc99da
@@ -239,93 +257,88 @@ def _spread(n_snapshots:int, n:int) -> np.ndarray:
 
 @patch
 def plot_mask_grid(self:MaskRecord,
-    name:str,        # A recorded name
-    n:int=8,         # Number of snapshots, evenly spaced over the run
+    name:str,        # A recorded site
+    n:int=8,         # Number of iterations shown, evenly spaced over the run
+    call:int=0,      # Forward call shown in each iteration
     example:int=0,   # Example shown for per-step masks
     crop:int=48,     # As in `mask_image`
     axs=None,        # `n` axes (a new figure if None)
 ):                   # The `AxesImage`s
-    "Successive recorded masks of `name`, evenly spaced over the run."
-    masks, iters, layer = self[name], self.iters(name), self.info(name)['layer']
-    idx = _spread(len(iters), n)
-    if axs is None: _, axs = plt.subplots(1, len(idx), figsize=(2*len(idx), 3), squeeze=False); axs = axs[0]
+    "Masks of site `name` in successive recorded iterations, evenly spaced over the run (only those are decoded)."
+    site, its = self._site(name), self._iters_of(name)
+    its = [its[i] for i in _spread(len(its), n)]
+    if axs is None: _, axs = plt.subplots(1, len(its), figsize=(2*len(its), 3), squeeze=False); axs = axs[0]
     ims = []
-    for ax, i in zip(axs, idx):
-        img, (xl, yl) = mask_image(masks[i], layer, example, crop)
-        ims.append(show_mask(img, ax, f'iter {iters[i]}', legend=False))
+    for ax, it in zip(axs, its):
+        img, _ = mask_image(self.mask(name, it, call), site, example, crop)
+        ims.append(show_mask(img, ax, f'iter {it}', legend=False))
         ax.set_xticks([]); ax.set_yticks([])
-    ax.figure.suptitle(f'{name}: a new mask every batch (kept light, dropped dark)', fontsize=10, y=1.04)
+    ax.figure.suptitle(f'{site.title}: a new mask every batch (kept light, dropped dark)', fontsize=10, y=1.04)
     return ims
 
 @patch
 def save_mask_gif(self:MaskRecord,
-    name:str,        # A recorded name
+    name:str,        # A recorded site
     path:str|Path,   # Destination `.gif`
     n:int=40,        # At most `n` frames, evenly spaced over the run
     fps:int=4,       # Frames per second
+    call:int=0,      # Forward call shown in each iteration
     example:int=0,   # Example shown for per-step masks
     crop:int=48,     # As in `mask_image`
 ) -> Path:
-    "An animated GIF of the recorded masks of `name`, written atomically."
-    path = Path(path)
-    masks, iters, layer = self[name], self.iters(name), self.info(name)['layer']
-    idx = _spread(len(iters), n)
+    "An animated GIF of the masks of site `name` over the run, one frame per iteration (frames may differ in shape), written atomically."
+    site, its = self._site(name), self._iters_of(name)
+    its = [its[i] for i in _spread(len(its), n)]
     fig, ax = plt.subplots(figsize=(4, 4))
-    img, (xl, yl) = mask_image(masks[idx[0]], layer, example, crop)
-    im = show_mask(img, ax, '', xl, yl)
-    def frame(i):
-        im.set_data(mask_image(masks[i], layer, example, crop)[0].to(torch.uint8).numpy())
-        ax.set_title(f'{name}, iteration {iters[i]}', fontsize=9)
-        return [im]
-    anim = animation.FuncAnimation(fig, frame, frames=idx, blit=False)
-    fd, tmp = tempfile.mkstemp(suffix='.gif', dir=path.parent); os.close(fd)
+    frames = []
     try:
-        anim.save(tmp, writer=animation.PillowWriter(fps=fps))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-        plt.close(fig)
-    return path
+        for it in its:
+            ax.clear()
+            img, (xl, yl) = mask_image(self.mask(name, it, call), site, example, crop)
+            show_mask(img, ax, f'{site.label or site.kind}, iteration {it}', xl, yl)
+            fig.canvas.draw()
+            frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
+    finally: plt.close(fig)
+    return atomic_write(path, lambda f: frames[0].save(f, format='GIF', save_all=True, append_images=frames[1:],
+                                                       duration=round(1000/fps), loop=0))
 
 @patch
 def plot_drop_rates(self:MaskRecord,
     ax=None,         # Axes to draw on (a new figure if None)
-):               # `{name: Line2D}` of the measured rates
-    "Measured drop rate of every layer over training (solid) against its `p` (dashed)."
+):                   # `{name: Line2D}` of the measured rates
+    "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against its `p` (dashed)."
     ax = _ax(ax, (8, 4))
-    df, lines = self.drop_rates(), {}
+    df, lines, sites = self.drop_rates(), {}, self.sites
     for i, (name, d) in enumerate(df.groupby('name', sort=False)):
-        c = f'C{i}'
-        lines[name], = ax.plot(d['iter'], d['drop_rate'], color=c, lw=1, label=name)
-        ax.plot(d['iter'], d['p'], color=c, lw=1, ls='--')
+        x, c = d['iteration'] + d['call'] / d['n_calls'], f'C{i}'
+        lines[name], = ax.plot(x, d['drop_rate'], color=c, lw=1, label=sites[name].label or name)
+        ax.plot(x, d['p'], color=c, lw=1, ls='--')
     ax.set_xlabel('training iteration'); ax.set_ylabel('fraction dropped')
-    ax.set_title('Drop rate per batch (solid) against p (dashed)', fontsize=10)
+    ax.set_title('Drop rate per mask (solid) against p (dashed)', fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     return lines
 
 # %% ../nbs/04_plots.ipynb #1ddb8f07
 @patch
 def show(self:MaskRecord,
-    name:str=None,   # A recorded name, or None for every mask of the batch
-    snapshot:int=-1, # Index of the recorded batch
-    **kwargs,        # Passed to the plot
+    name:str=None,      # A recorded site, or None for every site
+    iteration:int=-1,   # A recorded training iteration (negative: counted from the end)
+    call:int=0,         # Forward call in that iteration
+    snapshot:int=None,  # Deprecated (0.1.0): position of the recorded batch; use `iteration`
+    **kwargs,           # Passed to the plot
 ):
-    "Draw the masks of one recorded batch: all of them, or the layer `name`."
-    if name is None: return self.plot_all_masks(snapshot=snapshot, **kwargs)
-    layer, m = self.info(name)['layer'], self[name][snapshot]
-    if layer == 'EmbeddingDropout': return plot_embedding_mask(m, self.vocab, **kwargs)
-    if 'Weight' in layer: return plot_weight_mask(m[0] if m.dim() == 3 else m, **kwargs)
-    img, (xl, yl) = mask_image(m, layer, crop=kwargs.pop('crop', None))
-    return show_mask(img, title=f'{name}, iteration {self.iters(name)[snapshot]}', xlabel=xl, ylabel=yl, **kwargs)
-
-@patch
-def show_masks(self:Learner,
-    name:str=None,   # A recorded name, or None for every mask of the batch
-    snapshot:int=-1, # Index of the recorded batch
-    **kwargs,        # Passed to the plot
-):
-    "Draw recorded masks of this learner's `MaskRecorder` (see `MaskRecord.show`)."
-    return self.mask_recorder.show(name, snapshot, **kwargs)
+    "Draw the masks of one forward call of one recorded iteration: every site, or the site `name`."
+    if snapshot is not None:
+        warn_deprecated('`show(name, snapshot)`', '`show(name, iteration)` (negative counts from the end)')
+        iteration = (self._iters_of(name) if name else self.iterations)[snapshot]
+    if name is None: return self.plot_all_masks(iteration, call, **kwargs)
+    site, m, b = self._site(name), self.mask(name, iteration, call), self._batch(iteration)
+    n = sum(e.site == self._index[name] for e in b.masks)
+    title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
+    if site.kind == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
+    if site.kind == 'weight': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)
+    img, (xl, yl) = mask_image(m, site, crop=kwargs.pop('crop', None))
+    return show_mask(img, title=title, xlabel=xl, ylabel=yl, **kwargs)
 
 # %% ../nbs/04_plots.ipynb #7aa2bdeb
 def plot_embedding_matrix(
