@@ -120,7 +120,8 @@ class MaskSnapshot:
         call:int=0,  # Forward call, from 0 (negative: from the end)
     ) -> torch.Tensor: # Bool keep-mask, True = kept
         "The mask of site `name` in forward call `call`."
-        return self.masks[name][self._call(name, call)]
+        c = self._call(name, call)
+        return self.masks[name][c]
 
     def tokens_of(self,
         name:str,    # A site name

@@ -1,21 +1,20 @@
-"""MaskRecorder memory: bytes stored per snapshot against the theoretical bit-packed size, and process memory over a long run.
+"""MaskRecorder memory: bytes stored per recorded iteration against the theoretical bit-packed size, and process memory over a long run.
 
 Model: awd_fastai's AWD-LSTM at fastai's default size (emb 400, hidden 1152, 3 layers) with a 60k vocabulary, batch size 64,
-bptt 72 (fastai's defaults). The recorder is fed directly, without the model's matrix products (2,000 real training
-batches of this model would take hours on two CPU cores; they change nothing in what the recorder stores): every batch,
-each dropout layer of the real model gets a fresh mask drawn with awd_fastai's `dropout_mask`, exactly the call its
-forward makes, and of the shape its forward draws (W_hh (4·nh, nh), embedding (vocab, 1), locked (bs, 1, n): the
-locked layers are simply called on a zero (bs, 1, n) input); the batch's token ids are a random (64, 72) batch. The
-recorder is then driven as fastai drives it: `before_fit` once, `after_batch` after every training batch. Process memory
-is measured against the largest RSS of 10 warmup batches (masks drawn, recorder idle), so the tensors of mask drawing
-are not charged to the recorder.
+bptt 72 (fastai's defaults). The recorder is driven without the model's matrix products (2,000 real training batches of
+this model would take hours on two CPU cores; they change nothing in what the recorder stores): every batch, the recorder's
+`before_batch` runs, then each dropout layer of the real model makes its forward call as the recorder sees it: the
+embedding layer's forward pre-hooks get the batch's token ids (a random (64, 72) batch), the layer draws a fresh mask with
+awd_fastai's `dropout_mask`, exactly the call and shape its forward uses (W_hh (4·nh, nh), embedding (vocab, 1), locked
+(bs, 1, n)), and its forward hooks run as torch runs them; then `after_batch`. Process memory is measured against the
+largest RSS of 10 warmup batches (masks drawn, recorder idle), so the tensors of mask drawing are not charged to the recorder.
 
     python benchmarks/recorder_memory.py               # 2,000 batches with the default 256 MiB budget, about 4 minutes
     python benchmarks/recorder_memory.py --quick       # 300 batches, 32 MiB budget
     python benchmarks/recorder_memory.py --mmap-threshold 65536   # the same with glibc's dynamic mmap threshold off
 """
 from __future__ import annotations
-import argparse, resource, sys, time, warnings
+import argparse, math, resource, sys, time, warnings
 from pathlib import Path
 import numpy as np, torch
 from fastai.data.core import DataLoaders
@@ -43,29 +42,41 @@ def fix_mmap_threshold(nbytes:int):
     libc = ctypes.CDLL(ctypes.util.find_library('c'))
     if not hasattr(libc, 'mallopt') or libc.mallopt(-3, nbytes) != 1: sys.exit("--mmap-threshold needs glibc's mallopt")
 
-def recorder_setup(cfg:dict, budget:int):
-    "The model, a `MaskRecorder` attached to a minimal `Learner`, and a function that makes one training batch's masks."
+def recorder_setup(cfg:dict, budget:int, every:int=1):
+    """The model, a `MaskRecorder` attached to a minimal `Learner` (its fit started: hooks registered), and
+    `batch(i) -> seconds`, one training batch as the recorder sees it, returning the time spent in the recorder."""
     model = awd_lm(cfg['vocab'], emb_sz=cfg['emb_sz'], n_hid=cfg['n_hid'], n_layers=cfg['n_layers']).train()
-    rec = MaskRecorder(budget=budget)
+    rec = MaskRecorder(every=every, budget=budget)
     learn = Learner(DataLoaders([], []), model, loss_func=CrossEntropyLossFlat(), cbs=rec)
     rec.before_fit()
     learn.training, learn.epoch = True, 0
     enc = model[0]
     unused = enc.hidden_dps[enc.n_layers-1]             # AWD_LSTM.forward never calls the last hidden dropout
-    drops = [m for m in model.modules() if isinstance(m, KeepsMask) and m is not unused]
-    def new_batch(i:int):
-        "Give every dropout layer a fresh mask, drawn as its forward would draw it, and set `learn.xb`."
+    layers = [m for m in model.modules() if isinstance(m, KeepsMask) and m is not unused]   # the embedding first, as in a forward
+    def draw(m):
+        "A fresh mask, drawn as `m`'s forward draws it."
         with torch.no_grad():
-            for m in drops:
-                if isinstance(m, WeightDropout):                                          # each (4·nh, nh)
-                    m._last_noise = {n: dropout_mask(w.data, w.shape, m.weight_p)
-                                     for n,w in ((n, getattr(m, f'{n}_raw')) for n in m.layer_names)}
-                elif isinstance(m, EmbeddingDropout):                                     # (vocab, 1)
-                    m._last_noise = dropout_mask(m.emb.weight.data, (m.emb.weight.size(0), 1), m.embed_p)
-                else: m(torch.zeros(cfg['bs'], 1, feature_size(model, m)))                # (bs, 1, n)
-        learn.xb = (torch.randint(2, cfg['vocab'], (cfg['bs'], cfg['bptt'])),)              # the batch's tokens, (bs, bptt)
-        learn.iter = i
-    return model, rec, new_batch
+            if isinstance(m, WeightDropout):                                          # each (4·nh, nh)
+                m._last_noise = {n: dropout_mask(w.data, w.shape, m.weight_p) for n,w in ((n, getattr(m, f'{n}_raw')) for n in m.layer_names)}
+            elif isinstance(m, EmbeddingDropout):                                     # (vocab, 1)
+                m._last_noise = dropout_mask(m.emb.weight.data, (m.emb.weight.size(0), 1), m.embed_p)
+            else: m.forward(torch.zeros(cfg['bs'], 1, feature_size(model, m)))        # (bs, 1, n); `forward` runs no hook: called below
+    def batch(i:int) -> float:
+        "One training batch: `before_batch`, every layer's call (pre-hooks, mask, hooks), `after_batch`; seconds in the recorder."
+        tokens = torch.randint(2, cfg['vocab'], (cfg['bs'], cfg['bptt']))          # the batch's token ids, (bs, bptt)
+        learn.xb, learn.iter = (tokens,), i
+        t0 = time.perf_counter(); rec.before_batch(); spent = time.perf_counter() - t0
+        for m in layers:
+            t0 = time.perf_counter()
+            for h in list(m._forward_pre_hooks.values()): h(m, (tokens,))
+            spent += time.perf_counter() - t0
+            draw(m)
+            t0 = time.perf_counter()
+            for h in list(m._forward_hooks.values()): h(m, (), None)
+            spent += time.perf_counter() - t0
+        t0 = time.perf_counter(); rec.after_batch(); spent += time.perf_counter() - t0
+        return spent
+    return model, rec, batch
 
 def feature_size(model, m) -> int:
     "Features of the activations that the locked dropout `m` of an `awd_lm` model sees."
@@ -73,41 +84,41 @@ def feature_size(model, m) -> int:
     if m is enc.input_dp or m is model[1].output_dp: return enc.emb_sz
     return enc._n_out(list(enc.hidden_dps).index(m)) * enc.n_dir
 
-def snapshot_table(rec:MaskRecorder) -> tuple:
-    "Per-mask rows: shape, elements, theoretical packed bytes and bytes stored per snapshot; and the totals."
+def iteration_table(rec:MaskRecorder) -> tuple:
+    "Per-mask rows of one recorded iteration: shape, elements, theoretical packed bytes and bytes stored; and the totals."
+    r = rec.record
+    b = r._batches[r.iterations[-1]]
     rows, tot_n, tot_theory, tot_stored = [], 0, 0, 0
-    for name in rec.names:
-        t = rec._tracks[name]
-        n = int(np.prod(t.shape))
-        theory = n / 8
-        rows.append({'mask': name, 'shape': 'x'.join(map(str, t.shape)), 'elements': f"{n:,}", 'packed (n/8) B': f"{theory:,.0f}",
-                     'stored B': f"{t.nbytes_row:,}", 'stored / packed': f"{t.nbytes_row/theory:.4f}"})
-        tot_n, tot_theory, tot_stored = tot_n + n, tot_theory + theory, tot_stored + t.nbytes_row
+    for m in b.masks:
+        n = math.prod(m.shape)
+        rows.append({'mask': r._sites[m.site][0], 'shape': 'x'.join(map(str, m.shape)), 'elements': f"{n:,}", 'packed (n/8) B': f"{n/8:,.0f}",
+                     'stored B': f"{m.nbytes:,}", 'stored / packed': f"{m.nbytes/(n/8):.4f}"})
+        tot_n, tot_theory, tot_stored = tot_n + n, tot_theory + n/8, tot_stored + m.nbytes
+    assert tot_stored == b.data.nbytes                                                # one buffer, exactly the packed masks
     rows.append({'mask': 'all masks', 'elements': f"{tot_n:,}", 'packed (n/8) B': f"{tot_theory:,.0f}",
                  'stored B': f"{tot_stored:,}", 'stored / packed': f"{tot_stored/tot_theory:.4f}"})
-    return rows, tot_n, tot_theory, tot_stored
+    return rows, tot_n, tot_theory, tot_stored, b
 
-def long_run(rec:MaskRecorder, new_batch, n_batches:int, report_every:int) -> dict:
-    "Drive the recorder through `n_batches` training batches; track stored bytes, allocated bytes and RSS."
+def long_run(rec:MaskRecorder, batch, n_batches:int, report_every:int) -> dict:
+    "Drive the recorder through `n_batches` training batches; track stored bytes and RSS."
     rec.active = False                               # warmup: masks drawn, nothing recorded
     base_rss = 0
-    for i in range(10): new_batch(i); rec.after_batch(); base_rss = max(base_rss, rss_bytes())
+    for i in range(10): batch(i); base_rss = max(base_rss, rss_bytes())
     rec.active = True
-    max_stored, max_alloc, max_rss, over_budget, trace = 0, 0, 0, 0, []
+    max_stored, max_rss, over_budget, trace, spent = 0, 0, 0, [], []
     t0 = time.time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         for i in range(n_batches):
-            new_batch(i)
-            rec.after_batch()
-            stored, alloc, rss = rec.stored_bytes, rec.nbytes, rss_bytes()
-            max_stored, max_alloc, max_rss = max(max_stored, stored), max(max_alloc, alloc), max(max_rss, rss)
+            spent.append(batch(i))
+            stored, rss = rec.record.stored_bytes, rss_bytes()
+            max_stored, max_rss = max(max_stored, stored), max(max_rss, rss)
             over_budget += stored > rec.budget
             if (i+1) % report_every == 0 or i+1 == n_batches:
-                trace.append({'batch': i+1, 'snapshots': len(rec), 'stride': rec.stride, 'stored MiB': f"{stored/2**20:.1f}",
-                              'allocated MiB': f"{alloc/2**20:.1f}", 'RSS - warmup MiB': f"{(rss-base_rss)/2**20:.1f}"})
-    return dict(base_rss=base_rss, max_stored=max_stored, max_alloc=max_alloc, max_rss=max_rss, peak_rss=peak_rss_bytes(),
-                over_budget=over_budget, trace=trace, seconds=time.time()-t0,
+                trace.append({'batch': i+1, 'iterations kept': len(rec.record), 'stride': rec.record.stride,
+                              'stored MiB': f"{stored/2**20:.1f}", 'RSS - warmup MiB': f"{(rss-base_rss)/2**20:.1f}"})
+    return dict(base_rss=base_rss, max_stored=max_stored, max_rss=max_rss, peak_rss=peak_rss_bytes(), over_budget=over_budget,
+                trace=trace, seconds=time.time()-t0, spent=spent,
                 warnings=sorted({str(w.message)[:110] for w in caught if 'MaskRecorder' in str(w.message)}))
 
 def main(argv=None):
@@ -129,24 +140,23 @@ def main(argv=None):
           f"batches of {cfg['bs']}x{cfg['bptt']}; MaskRecorder(budget={args.budget_mib:g} MiB), every mask, tokens on"
           + (f"; glibc M_MMAP_THRESHOLD fixed at {args.mmap_threshold} B" if args.mmap_threshold else '') + '\n')
     rss0 = rss_bytes()
-    model, rec, new_batch = recorder_setup(cfg, budget)
+    model, rec, batch = recorder_setup(cfg, budget)
     print(f"RSS before the model: {rss0/2**20:.0f} MiB; with the model: {rss_bytes()/2**20:.0f} MiB\n")
-    res = long_run(rec, new_batch, args.batches, max(1, args.batches // 8))
-    rows, n, theory, stored = snapshot_table(rec)
-    tok = cfg['bs'] * cfg['bptt'] * 4
-    print("1. One snapshot (one training batch): bytes stored per mask vs the theoretical bit-packed size")
+    res = long_run(rec, batch, args.batches, max(1, args.batches // 8))
+    rows, n, theory, stored, b = iteration_table(rec)
+    tok = b.tokens.nbytes
+    print("1. One recorded iteration (one training batch): bytes stored per mask vs the theoretical bit-packed size")
     print(table(rows, ['mask', 'shape', 'elements', 'packed (n/8) B', 'stored B', 'stored / packed']))
-    w = sum(int(np.prod(rec._tracks[k].shape)) for k in rec.names if 'weight_hh' in k)
-    print(f"total per batch: {n/1e6:.2f} M mask elements -> {stored/1e6:.3f} MB packed (+ {tok/1e3:.1f} kB of int32 token ids); "
-          f"W_hh masks are {100*w/n:.1f} % of the elements; float32 masks would take {4*n/1e6:.1f} MB\n")
+    w = sum(math.prod(m.shape) for m in b.masks if rec.record._sites[m.site][1].kind == 'weight')
+    print(f"total per iteration: {n/1e6:.2f} M mask elements -> {stored/1e6:.3f} MB packed in one buffer ({8*stored/n:.4f} bits per element; "
+          f"+ {tok/1e3:.1f} kB of int32 token ids); W_hh masks are {100*w/n:.1f} % of the elements; float32 masks would take {4*n/1e6:.1f} MB\n")
     print(f"2. Long run: {args.batches:,} training batches, budget {args.budget_mib:g} MiB ({res['seconds']:.0f} s)")
     print(table(res['trace'], list(res['trace'][0])))
-    print(f"max stored bytes {res['max_stored']/2**20:.1f} MiB (budget {args.budget_mib:g} MiB; batches over budget: {res['over_budget']}); "
-          f"max allocated (chunks + tokens) {res['max_alloc']/2**20:.1f} MiB")
+    print(f"max stored bytes {res['max_stored']/2**20:.1f} MiB (budget {args.budget_mib:g} MiB; batches over budget: {res['over_budget']})")
     print(f"largest RSS in warmup {res['base_rss']/2**20:.0f} MiB; max RSS sampled after a batch {res['max_rss']/2**20:.0f} MiB "
           f"(+{(res['max_rss']-res['base_rss'])/2**20:.0f} MiB); process peak RSS (ru_maxrss) {res['peak_rss']/2**20:.0f} MiB "
           f"(+{(res['peak_rss']-res['base_rss'])/2**20:.0f} MiB over warmup)")
-    print(f"kept {len(rec)} snapshots, recording every {rec.every*rec.stride}-th batch after thinning {rec.thinned} times")
+    print(f"kept {len(rec.record)} iterations, recording every {rec.every*rec.record.stride}-th batch after thinning {rec.record.thinned} times")
     for w in res['warnings']: print(f"warning: {w}...")
     bound = res['max_stored'] <= budget
     print(f"bounded as stated (stored bytes <= budget at every batch): {'yes' if bound and not res['over_budget'] else 'NO'}")

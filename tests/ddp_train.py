@@ -32,7 +32,7 @@ def main(out:Path):
         valid_before = float(learn.validate()[0])
         learn.fit(2, 1e-2, cbs=facts)
         valid_after = float(learn.validate()[0])
-    saved = learn.mask_recorder.save(out/'masks.npz')
+    saved = learn.mask_recorder.record.save(out/'masks.npz')
     params = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
     facts_out = dict(rank=rank, world_size=num_distrib(), losses=facts.losses, wrappers=sorted(facts.wrappers),
                      loaders=sorted(facts.loaders), doc_orders=facts.doc_orders, valid_before=valid_before,

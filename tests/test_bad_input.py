@@ -22,7 +22,7 @@ def recording(dls, tmp_path_factory):
     "A real recording file, from 5 training batches."
     learn = awd_learner(dls, **SMALL, cbs=MaskRecorder())
     learn.fit(1, 1e-2, cbs=StopAfter(5))
-    return learn.mask_recorder.save(tmp_path_factory.mktemp('rec')/'masks.npz')
+    return learn.mask_recorder.record.save(tmp_path_factory.mktemp('rec')/'masks.npz')
 
 class StopAfter(Callback):
     "Cancel the fit after `n` training batches (or before the first one with n=0)."
@@ -167,25 +167,86 @@ def test_mask_recorder_on_model_without_dropout_layers(dls):
     rec = MaskRecorder()
     with pytest.warns(UserWarning, match='the model has no awd_fastai dropout layer'):
         learn.fit(1, cbs=[rec, StopAfter(0)])
-    assert rec.names == [] and len(rec) == 0
+    assert rec.record.names == [] and len(rec.record) == 0
 
 def test_mask_recorder_unknown_name(dls):
     "The message names the unknown name and lists the model's names; the learner stays usable."
     learn = awd_learner(dls, **SMALL)
     with pytest.raises(ValueError, match=r"unknown name\(s\) \['0.rnns.9.weight_hh_l0'\]; the model's names are \['0.encoder_dp'"):
         learn.fit(1, cbs=MaskRecorder(names=['0.rnns.9.weight_hh_l0']))
-    learn.fit(1, 1e-3, cbs=[MaskRecorder(names=['0.input_dp']), StopAfter(2)])
-    assert learn.mask_recorder.names == ['0.input_dp']
+    rec = MaskRecorder(names=['0.input_dp'])
+    learn.fit(1, 1e-3, cbs=[rec, StopAfter(2)])
+    assert rec.record.names == ['0.input_dp']
 
 def test_mask_recorder_names_given_as_one_string(dls):
     learn = awd_learner(dls, **SMALL)
-    learn.fit(1, 1e-3, cbs=[MaskRecorder(names='0.input_dp'), StopAfter(1)])
-    assert learn.mask_recorder.names == ['0.input_dp']
+    rec = MaskRecorder(names='0.input_dp')
+    learn.fit(1, 1e-3, cbs=[rec, StopAfter(1)])
+    assert rec.record.names == ['0.input_dp']
 
 @pytest.mark.parametrize('arg', ['every', 'budget', 'crop'])
 @pytest.mark.parametrize('value', [0, -1, 1.5, '2', True])
 def test_mask_recorder_every_budget_crop_not_positive_integers(arg, value):
     with pytest.raises(ValueError, match=rf"`{arg}` must be a positive integer; got"): MaskRecorder(**{arg: value})
+
+def test_mask_recorder_on_another_model(dls):
+    "A record holds one model's sites: a later fit on a model whose sites differ (here GRU gates for the same names) is refused."
+    rec = MaskRecorder()
+    awd_learner(dls, **SMALL).fit(1, 1e-3, cbs=[rec, StopAfter(1)])
+    gru = awd_learner(dls, **SMALL, rnn_type='gru')
+    with pytest.raises(ValueError, match=r"site '0.rnns.0.weight_hh_l0' is now .*gates=\('r', 'z', 'n'\).* but this record holds masks of .*"
+                                         r"gates=\('i', 'f', 'g', 'o'\).*record another model with a new MaskRecorder"):
+        gru.fit(1, 1e-3, cbs=rec)
+    assert len(rec.record) == 1 and not any(m._forward_hooks for m in gru.model.modules())
+    gru.fit(1, 1e-3, cbs=[MaskRecorder(), StopAfter(1)])                  # the learner is fine
+
+def test_reading_an_iteration_call_or_site_not_recorded(dls):
+    rec = MaskRecorder(every=2)
+    awd_learner(dls, **SMALL).fit(1, 1e-3, cbs=[rec, StopAfter(5)])
+    r = rec.record
+    assert r.iterations == [0, 2, 4]
+    with pytest.raises(KeyError, match=r"training iteration 3 is not recorded \(3 recorded, from 0 to 4; the nearest is 2\)"): r.at(3)
+    with pytest.raises(IndexError, match='only 3 iterations are recorded'): r.at(-4)
+    with pytest.raises(TypeError, match='`iteration` must be an integer'): r.at('2')
+    with pytest.raises(IndexError, match=r"'0.input_dp' has 1 call\(s\) in iteration 4; there is no call 1"): r.at(-1).mask('0.input_dp', 1)
+    with pytest.raises(IndexError, match='there is no call 2'): r.mask('0.input_dp', 2, call=2)
+    with pytest.raises(KeyError, match=r"no masks recorded for site '0.nope'; recorded sites: \['0.encoder_dp'"): r.masks('0.nope')
+    with pytest.raises(KeyError, match="no site '0.nope'"): r.at(0).mask('0.nope')
+    with pytest.raises(AttributeError, match='what it recorded is `.record`, e.g. `recorder.record.at`'): rec.at(0)
+
+class Bypass(nn.Module):
+    "Calls the wrapped layer as `layer.forward(x)`, which runs none of its hooks."
+    def __init__(self, inner): super().__init__(); self.inner = inner
+    def forward(self, x): return self.inner.forward(x)
+
+def test_layer_called_without_hooks_warns(dls):
+    "A layer called as `layer.forward(x)` draws masks no hook sees: one warning names it, the other sites are recorded."
+    learn = awd_learner(dls, **SMALL)
+    learn.model[0].input_dp = Bypass(learn.model[0].input_dp)
+    rec = MaskRecorder()
+    with pytest.warns(UserWarning, match=r"0.input_dp.inner drew 1 masks in training iteration 0, but its forward hook saw 0") as w:
+        learn.fit(1, 1e-3, cbs=[rec, StopAfter(3)])
+    assert sum('forward hook saw' in str(x.message) for x in w) == 1
+    assert '0.input_dp.inner' not in rec.record.names and len(rec.record.names) == 5 and len(rec.record) == 3
+
+def test_budget_smaller_than_one_iteration_records_nothing(dls):
+    rec = MaskRecorder(budget=100)
+    with pytest.warns(UserWarning, match=r"one training iteration needs .* MiB, more than the budget .*: recording nothing") as w:
+        awd_learner(dls, **SMALL).fit(1, 1e-3, cbs=[rec, StopAfter(3)])
+    assert sum('recording nothing' in str(x.message) for x in w) == 1 and len(rec.record) == 0
+
+def test_stacking_masks_of_several_shapes():
+    "0.1.0's `rec[name]` stacked one site's masks; masks of several shapes (a per-step site's short last batch) cannot be stacked."
+    dls = lm_dls(corpus_texts(10), bs=8, seq_len=17)                   # the epoch's last batch has 5 steps
+    rec = MaskRecorder(names='0.hidden_dps.0')
+    awd_learner(dls, **SMALL, modes={'hidden': 'naive'}).fit(1, 1e-3, cbs=rec)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match=r"masks of '0.hidden_dps.0' have several shapes .* use `rec.masks"):
+        rec.record['0.hidden_dps.0']
+
+def test_weight_mask_plot_with_gates_that_do_not_split_the_rows():
+    from awd_fastai.plots import plot_weight_mask
+    with pytest.raises(ValueError, match=r"10 rows cannot be split into the 3 gate blocks \('r', 'z', 'n'\)"):
+        plot_weight_mask(torch.ones(10, 4, dtype=torch.bool), gates=('r', 'z', 'n'))
 
 # ## Loading a missing, truncated, corrupted or foreign recording file
 
@@ -197,14 +258,14 @@ def npz_bytes(**arrays) -> bytes:
 def header(**h): return np.frombuffer(json.dumps(h).encode(), np.uint8)
 
 def test_load_missing_file_or_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecorder.load(tmp_path/'nope.npz')
-    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecorder.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecord.load(tmp_path/'nope.npz')
+    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecord.load(tmp_path)
 
 @pytest.mark.parametrize('frac', [0, 0.001, 0.3, 0.7, 0.999])
 def test_load_truncated_file(recording, tmp_path, frac):
     data = recording.read_bytes()
     (tmp_path/'t.npz').write_bytes(data[:int(frac*len(data))])
-    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'t.npz')
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecord.load(tmp_path/'t.npz')
 
 @pytest.mark.parametrize('name, content', [
     ('text', b'hello, not a recording'),
@@ -225,17 +286,17 @@ def test_load_foreign_file(tmp_path, name, content):
         with zipfile.ZipFile(bio, 'w') as z: z.writestr('a.txt', 'hi')
         content = bio.getvalue()
     (tmp_path/'f.npz').write_bytes(content)
-    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'f.npz')
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecord.load(tmp_path/'f.npz')
 
 def test_load_file_from_a_newer_version(tmp_path):
     np.savez(tmp_path/'n.npz', header=header(format='awd_fastai.MaskRecord', version=99))
-    with pytest.raises(ValueError, match=r'written by a newer awd_fastai \(format version 99\)'): MaskRecorder.load(tmp_path/'n.npz')
+    with pytest.raises(ValueError, match=r'written by a newer awd_fastai \(format version 99\)'): MaskRecord.load(tmp_path/'n.npz')
 
 @pytest.mark.parametrize('h', [[1, 2], 'text', {'format': 'awd_fastai.MaskRecord', 'version': 1, 'vocab': None, 'stride': 1,
                                                  'thinned': 0, 'tracks': 'x'}], ids=['list', 'string', 'tracks not a dict'])
 def test_load_header_of_the_wrong_json_type(tmp_path, h):
     np.savez(tmp_path/'h.npz', header=np.frombuffer(json.dumps(h).encode(), np.uint8))
-    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'h.npz')
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecord.load(tmp_path/'h.npz')
 
 def member_data_offset(data:bytes, name:str) -> int:
     "Where the (compressed) data of zip member `name` starts in `data`."
@@ -250,16 +311,35 @@ def test_load_file_with_a_corrupted_checksum(recording, tmp_path):
     i = data.rfind(b'PK\x01\x02', 0, data.rfind(b'header.npy'))   # central directory entry of the header member
     data[i+16] ^= 0xFF                                             # its CRC-32
     (tmp_path/'c.npz').write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'c.npz')
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecord.load(tmp_path/'c.npz')
 
 def test_load_file_with_corrupted_data(recording, tmp_path):
     "Zeroed bytes at the start of a mask's compressed data (a deflate stream that no longer decodes)."
     data = bytearray(recording.read_bytes())
-    name = next(n for n in zipfile.ZipFile(recording).namelist() if n.startswith('mask/'))
+    name = next(n for n in zipfile.ZipFile(recording).namelist() if n.startswith('masks'))
     i = member_data_offset(bytes(data), name)
     data[i:i+64] = bytes(64)
     (tmp_path/'c.npz').write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=BAD_FILE): MaskRecorder.load(tmp_path/'c.npz')
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecord.load(tmp_path/'c.npz')
+
+def rewritten(recording, tmp_path, change) -> Path:
+    "A copy of `recording` with its arrays and header passed through `change(arrays, header)`."
+    with np.load(recording) as z: arrays = {k: z[k] for k in z.files}
+    h = json.loads(arrays['header'].tobytes())
+    change(arrays, h)
+    arrays['header'] = np.frombuffer(json.dumps(h).encode(), np.uint8)
+    np.savez(tmp_path/'r.npz', **arrays)
+    return tmp_path/'r.npz'
+
+@pytest.mark.parametrize('change', [
+    lambda a, h: a.update(masks=a['masks'][:-3]),                            # masks missing at the end
+    lambda a, h: a.update(tokens=np.concatenate([a['tokens'], a['tokens'][:5]])),   # more token ids than described
+    lambda a, h: h['batches'][1][2][0].__setitem__(0, 99),                   # a mask of site 99
+    lambda a, h: h['batches'][0][2][0].__setitem__(2, 7),                    # token ids of call 7
+    lambda a, h: a.update(masks=a['masks'].astype(np.int16)),                # masks not bytes
+], ids=['masks short', 'tokens long', 'unknown site', 'unknown token call', 'masks not uint8'])
+def test_load_file_whose_index_disagrees_with_its_arrays(recording, tmp_path, change):
+    with pytest.raises(ValueError, match=BAD_FILE): MaskRecord.load(rewritten(recording, tmp_path, change))
 
 class _Marker:
     "Unpickling this creates a file: proof that loading ran code."
@@ -273,27 +353,27 @@ def test_load_never_unpickles(tmp_path):
     h = header(format='awd_fastai.MaskRecord', version=1, vocab=None, stride=1, thinned=0,
                tracks={'a': dict(layer='RNNDropout', shape=[8], crop=None, iters=[0], epochs=[0], ps=[.1])})
     np.savez(tmp_path/'p.npz', header=h, **{'mask/a': arr, 'tokens/0': arr})   # np.savez pickles object arrays
-    with pytest.raises(ValueError): MaskRecorder.load(tmp_path/'p.npz')
+    with pytest.raises(ValueError): MaskRecord.load(tmp_path/'p.npz')
     assert not marker.exists()
 
 def test_save_to_missing_folder_or_a_folder(recording, tmp_path):
-    rec = MaskRecorder.load(recording)
+    rec = MaskRecord.load(recording)
     with pytest.raises(FileNotFoundError, match='does not exist'): rec.save(tmp_path/'no'/'m.npz')
     with pytest.raises(IsADirectoryError, match='is a folder'): rec.save(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 def test_load_per_rank_recordings_without_a_rank_or_incomplete(recording, tmp_path):
     "A distributed run's files: `load` without `rank=` says which ranks exist; `load_ranks` refuses an incomplete set."
-    rec = MaskRecorder.load(recording)
+    rec = MaskRecord.load(recording)
     for r in (0, 1, 2):
         rec.rank, rec.world_size = r, 3
         rec.save(tmp_path/'masks.npz')
     with pytest.raises(FileNotFoundError, match=r'one file per rank \(ranks \[0, 1, 2\]\): pass `rank=`'):
-        MaskRecorder.load(tmp_path/'masks.npz')
+        MaskRecord.load(tmp_path/'masks.npz')
     (tmp_path/'masks.rank1.npz').unlink()
     with pytest.raises(ValueError, match=r'incomplete or mixed set of per-rank recordings .* found ranks \[0, 2\]'):
         MaskRecord.load_ranks(tmp_path/'masks.npz')
-    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecorder.load(tmp_path/'masks.npz', rank=1)
+    with pytest.raises(FileNotFoundError, match='no recording at'): MaskRecord.load(tmp_path/'masks.npz', rank=1)
     with pytest.raises(FileNotFoundError, match='no per-rank recordings'): MaskRecord.load_ranks(tmp_path/'other.npz')
 
 def test_error_table_names_existing_tests():

@@ -1,5 +1,5 @@
 "End to end: `awd-fastai demo` from a fresh process writes every figure and the report; `plot` in another process redraws them identically."
-import re, shutil, subprocess, sys
+import os, re, shutil, stat, subprocess, sys
 from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,12 +34,27 @@ def test_plot_in_a_new_process_redraws_identically(demo, tmp_path):
         if f.endswith('.png'): np.testing.assert_array_equal(plt.imread(demo/f), plt.imread(tmp_path/f), err_msg=f)
 
 def test_recording_reloads_in_a_new_process(demo):
-    code = ("import sys, torch; from awd_fastai.recorder import MaskRecorder; r = MaskRecorder.load(sys.argv[1]); "
-            "print(len(r.names), sum(int(r[n].sum()) for n in r.names))")
+    code = ("import sys; from awd_fastai.recorder import MaskRecord; r = MaskRecord.load(sys.argv[1]); "
+            "print(len(r.names), len(r), sum(int(m.sum()) for n in r.names for m in r.masks(n).values()))")
     out = subprocess.run([sys.executable, '-c', code, str(demo/'masks.npz')], capture_output=True, text=True, check=True).stdout
-    from awd_fastai.recorder import MaskRecorder
-    r = MaskRecorder.load(demo/'masks.npz')
-    assert out.split() == [str(len(r.names)), str(sum(int(r[n].sum()) for n in r.names))]
+    from awd_fastai.recorder import MaskRecord
+    r = MaskRecord.load(demo/'masks.npz')
+    assert out.split() == [str(len(r.names)), str(len(r)), str(sum(int(m.sum()) for n in r.names for m in r.masks(n).values()))]
+
+def test_every_file_gets_the_mode_open_would_give_it(demo):
+    "Written atomically, and as readable as any new file: 0o666 less the umask (the demo ran under the test's umask)."
+    umask = os.umask(0); os.umask(umask)
+    for f in FIGURES + ['masks.npz', 'masks_naive.npz', 'history.json', 'index.html']:
+        assert stat.S_IMODE((demo/f).stat().st_mode) == 0o666 & ~umask, f
+    assert not [p for p in demo.iterdir() if p.name.startswith('.')]          # no temporary file left
+
+def test_plot_a_recording_written_by_0_1_0(tmp_path):
+    "`plot` redraws the figures of a 0.1.0 recording (no naive run or history beside it: those figures are left out)."
+    shutil.copy(Path(__file__).parent/'data'/'masks_v0.1.0.npz', tmp_path/'old.npz')
+    r = cli('plot', str(tmp_path/'old.npz'), '--out', str(tmp_path/'figs'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = (tmp_path/'figs'/'index.html').read_text()
+    assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES) - {'naive_vs_locked.png', 'learning_curve.png'}
 
 def test_help_and_bad_input_exit_codes(tmp_path):
     r = cli('--help')

@@ -69,32 +69,33 @@ def test_ddp_one_recording_file_per_rank(ddp, ranks):
     assert sorted(p.name for p in out.glob('masks*')) == ['masks.rank0.npz', 'masks.rank1.npz']
     assert [f['saved'] for f in facts] == ['masks.rank0.npz', 'masks.rank1.npz']
     assert [(r.rank, r.world_size) for r in ranks] == [(0, 2), (1, 2)]
-    assert MaskRecorder.load(out/'masks.npz', rank=1).rank == 1
-    with pytest.raises(FileNotFoundError, match='pass `rank=`'): MaskRecorder.load(out/'masks.npz')
+    assert MaskRecord.load(out/'masks.npz', rank=1).rank == 1
+    with pytest.raises(FileNotFoundError, match='pass `rank=`'): MaskRecord.load(out/'masks.npz')
 
 def test_ddp_each_rank_records_every_batch_under_the_usual_names(ddp, ranks):
-    "The same names as in one process (no `module.` prefix from the DDP wrapper), a snapshot for every batch of the rank."
+    "The same names as in one process (no `module.` prefix from the DDP wrapper), every site in every batch of the rank."
     _, facts = ddp
     for r, f in zip(ranks, facts):
         assert r.names == NAMES
-        assert all(r.iters(n) == list(range(len(f['losses']))) for n in r.names)
+        assert r.iterations == list(range(len(f['losses'])))
+        assert all(set(r.at(it).masks) == set(NAMES) for it in r.iterations)
 
 def test_ddp_ranks_draw_independent_masks(ranks):
     "Design: each rank draws its own masks, W_hh included (not shared per step): they differ at every recorded step."
     r0, r1 = ranks
     for n in NAMES:
-        differ = (r0[n] != r1[n]).flatten(1).any(1)          # per snapshot
-        if 'weight_hh' in n: assert differ.all(), n
+        differ = torch.tensor([not torch.equal(a, b) for a, b in zip(r0.masks(n).values(), r1.masks(n).values())])   # per iteration
+        if r0.sites[n].kind == 'weight': assert differ.all(), n
         else: assert differ.float().mean() > 0.9, n         # (tiny masks may coincide by chance)
     for n in NAMES:                                          # and each rank's drop rate is p
         for r in ranks:
             g = r.drop_rates().query('name == @n')
-            k, p = int(np.prod(r.info(n)['shape'])) * len(g), g.p.iloc[0]
+            k, p = sum(int(np.prod(s)) for s in g['shape']), g.p.iloc[0]
             assert abs(g.drop_rate.mean() - p) <= 5*np.sqrt(p*(1-p)/k) + 1e-3
 
 def test_ddp_ranks_see_different_batches(ranks):
     r0, r1 = ranks
-    assert all(not np.array_equal(r0.tokens[i], r1.tokens[i]) for i in r0.tokens)
+    assert all(not torch.equal(r0.at(i).tokens_of('0.input_dp'), r1.at(i).tokens_of('0.input_dp')) for i in r0.iterations)
 
 # ## In one process
 
@@ -117,7 +118,7 @@ def test_data_parallel(dls):
     learn, rec = awd_learner(dls, **SMALL), MaskRecorder()
     with learn.parallel_ctx(): learn.fit(1, 1e-2, cbs=rec)
     assert type(learn.model).__name__ == 'SequentialRNN'      # unwrapped again after the fit
-    assert rec.names == NAMES and len(rec) == len(dls.train)
+    assert rec.record.names == NAMES and len(rec.record) == len(dls.train)
 
 def test_mask_names_ignore_parallel_wrappers():
     model = awd_lm(10, **SMALL)
@@ -145,7 +146,7 @@ def test_masks_follow_the_model_to_cuda(dls):
     for name in NAMES:
         m, pn = mask_layers(learn.model)[name]
         assert (m.last_mask[pn] if pn else m.last_mask).is_cuda, name
-    assert rec.names == NAMES and len(rec) == len(dls.train)
+    assert rec.record.names == NAMES and len(rec.record) == len(dls.train)
     learn.model.cpu(); learn.model.reset()
     learn.model(torch.randint(0, 10, (2, 4)))                 # and back on the CPU
     assert not learn.model[0].input_dp.last_mask.is_cuda

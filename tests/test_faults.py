@@ -1,33 +1,34 @@
 """Faults: an interrupted fit, a failed save and a NaN loss leave the learner usable and the recording consistent."""
-import errno, os, tempfile
+import errno, os, stat
 import numpy as np, pytest, torch
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TerminateOnNaNCallback
 from awd_fastai.data import lm_dls, corpus_texts
 from awd_fastai.learner import awd_learner
+import awd_fastai.core as core_mod
 import awd_fastai.recorder as recorder_mod
-from awd_fastai.recorder import MaskRecorder, MaskRecord, _Track
+from awd_fastai.recorder import MaskRecorder, MaskRecord
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
 
 @pytest.fixture(scope='module')
 def dls(): return lm_dls(corpus_texts(20), bs=8, seq_len=20)
 
-def assert_consistent(rec:MaskRecord, n_snapshots:int):
-    "Every name holds the same snapshots (no half snapshot), with one token batch per snapshot."
-    its = rec.recorded_iters()
-    assert len(its) == n_snapshots
-    for name in rec.names:
-        assert rec.iters(name) == its, name
-        assert rec[name].shape[0] == n_snapshots
-    assert sorted(rec.tokens) == its
+def assert_consistent(rec:MaskRecord, n_iterations:int):
+    "`n_iterations` whole iterations: each has one call of every site (no half iteration) and that call's token ids."
+    assert len(rec.iterations) == n_iterations
+    for it in rec.iterations:
+        s = rec.at(it)
+        assert {n: s.n_calls(n) for n in rec.names} == {n: 1 for n in rec.names}, it
+        assert len(s.tokens) == 1 and all(s.tokens_of(n) is s.tokens[0] for n in rec.names)
 
-def assert_usable(learn, rec:MaskRecorder):
+def assert_usable(learn, recorder:MaskRecorder):
     "The learner trains and validates again, and the recorder goes on recording, consistently."
-    n = len(rec)
-    learn.fit(1, 1e-3, cbs=[rec, RaiseAt(2, 'after_batch', CancelFitException)])
-    assert len(rec) == n + 3                   # batches 0, 1, 2 of the new fit
-    assert_consistent(rec, n + 3)
+    n = len(recorder.record)
+    learn.fit(1, 1e-3, cbs=[recorder, RaiseAt(2, 'after_batch', CancelFitException)])
+    assert len(recorder.record) == n + 3          # batches 0, 1, 2 of the new fit
+    assert_consistent(recorder.record, n + 3)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in learn.model.modules())   # no hook left
     assert np.isfinite(learn.validate()[0])
 
 class RaiseAt(Callback):
@@ -48,7 +49,7 @@ def test_interrupted_fit_leaves_consistent_record_and_usable_learner(dls, exc, e
     try: learn.fit(1, 1e-3, cbs=[rec, RaiseAt(4, event, exc)])
     except KeyboardInterrupt: pass
     n = 5 if event == 'after_batch' else 4      # after_batch of batch 4 runs the recorder first (order 90 < 100)
-    assert_consistent(rec, n)
+    assert_consistent(rec.record, n)
     assert_usable(learn, rec)
 
 class InterruptInside(torch.nn.Module):
@@ -65,20 +66,24 @@ def test_keyboard_interrupt_mid_forward(dls):
     h = learn.model[0].rnns[1].register_forward_hook(InterruptInside(4))
     with pytest.raises(KeyboardInterrupt): learn.fit(1, 1e-3, cbs=rec)
     h.remove()
-    assert_consistent(rec, 3)
+    assert_consistent(rec.record, 3)
     assert_usable(learn, rec)
 
-def test_keyboard_interrupt_inside_the_recorder(dls, monkeypatch):
-    "An interrupt while the recorder stores a snapshot (e.g. Ctrl-C at that moment) leaves no half snapshot."
+@pytest.mark.parametrize('where', ['pack_mask', '_to_cpu'])
+def test_keyboard_interrupt_inside_the_recorder(dls, monkeypatch, where):
+    "An interrupt (Ctrl-C) while the recorder packs the third mask of batch 2 (in a forward hook), or while it stores "
+    "batch 2: no half iteration; the learner and the recorder go on."
     rec, learn = MaskRecorder(), awd_learner(dls, **SMALL)
-    calls, orig = [0], _Track.append
-    def append(self, *args):
+    calls, orig = [0], getattr(recorder_mod, where)
+    def interrupted(*args):
         calls[0] += 1
-        if calls[0] == 6*2 + 3: raise KeyboardInterrupt()   # third name of the third snapshot
-        return orig(self, *args)
-    monkeypatch.setattr(_Track, 'append', append)
+        if calls[0] == (6*2 + 3 if where == 'pack_mask' else 2*2 + 1): raise KeyboardInterrupt()   # masks: 6 per batch; stores: 2 per batch
+        return orig(*args)
+    monkeypatch.setattr(recorder_mod, where, interrupted)
     with pytest.raises(KeyboardInterrupt): learn.fit(1, 1e-3, cbs=rec)
-    assert_consistent(rec, 2)
+    monkeypatch.undo()
+    assert_consistent(rec.record, 2)
+    assert_usable(learn, rec)
 
 # ## A save that fails leaves the earlier recording intact
 
@@ -86,8 +91,8 @@ def test_keyboard_interrupt_inside_the_recorder(dls, monkeypatch):
 def recorded(dls):
     rec, learn = MaskRecorder(), awd_learner(dls, **SMALL)
     learn.fit(1, 1e-3, cbs=[rec, RaiseAt(5, 'after_batch', CancelFitException)])
-    assert len(rec) == 6
-    return rec
+    assert len(rec.record) == 6
+    return rec.record
 
 def save_fails_cleanly(rec, folder, exc_type, err=None):
     "Save twice to one path, the second time failing: the error comes through, the first file is intact, no temp file is left."
@@ -97,7 +102,7 @@ def save_fails_cleanly(rec, folder, exc_type, err=None):
     if err is not None: assert e.value.errno == err
     assert path.read_bytes() == before
     assert [p.name for p in folder.iterdir()] == ['masks.npz']
-    assert len(MaskRecorder.load(path)) == len(rec)
+    assert len(MaskRecord.load(path)) == len(rec)
 
 def first_save(rec, tmp_path):
     rec.save(tmp_path/'masks.npz')
@@ -112,20 +117,23 @@ def test_save_disk_full_while_writing(recorded, tmp_path, monkeypatch):
 def test_save_disk_full_at_flush(recorded, tmp_path, monkeypatch):
     folder = first_save(recorded, tmp_path)
     def fsync(fd): raise OSError(errno.ENOSPC, 'No space left on device')
-    monkeypatch.setattr(recorder_mod.os, 'fsync', fsync)
+    monkeypatch.setattr(core_mod.os, 'fsync', fsync)
     save_fails_cleanly(recorded, folder, OSError, errno.ENOSPC)
 
 def test_save_permission_denied_creating_the_file(recorded, tmp_path, monkeypatch):
     "Simulated (the suite may run as root, who may write anywhere): the folder refuses new files."
     folder = first_save(recorded, tmp_path)
-    def mkstemp(*a, **k): raise PermissionError(errno.EACCES, 'Permission denied')
-    monkeypatch.setattr(recorder_mod.tempfile, 'mkstemp', mkstemp)
+    real_open = os.open
+    def create(path, flags, *a, **k):
+        if flags & os.O_CREAT: raise PermissionError(errno.EACCES, 'Permission denied')
+        return real_open(path, flags, *a, **k)
+    monkeypatch.setattr(core_mod.os, 'open', create)
     save_fails_cleanly(recorded, folder, PermissionError, errno.EACCES)
 
 def test_save_permission_denied_replacing_the_file(recorded, tmp_path, monkeypatch):
     folder = first_save(recorded, tmp_path)
     def replace(src, dst): raise PermissionError(errno.EACCES, 'Permission denied')
-    monkeypatch.setattr(recorder_mod.os, 'replace', replace)
+    monkeypatch.setattr(core_mod.os, 'replace', replace)
     save_fails_cleanly(recorded, folder, PermissionError, errno.EACCES)
 
 @pytest.mark.skipif(os.name != 'posix' or os.geteuid() == 0, reason='root may write to a read-only folder; simulated above')
@@ -141,14 +149,21 @@ def test_save_interrupted(recorded, tmp_path, monkeypatch):
     monkeypatch.setattr(recorder_mod.np, 'savez_compressed', interrupted)
     save_fails_cleanly(recorded, folder, KeyboardInterrupt)
 
+def test_saved_file_has_the_mode_open_would_give_it(recorded, tmp_path):
+    "0o666 less the umask, like any new file (not mkstemp's 0o600): a recording shared with a group stays readable."
+    old = os.umask(0o022)
+    try: path = recorded.save(tmp_path/'masks.npz')
+    finally: os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
 # ## NaN and inf losses do not corrupt the recorder
 
 def check_masks_sound(rec:MaskRecord):
-    "Every snapshot's drop rate is a number near its layer's p (5 sigma over all snapshots of a name)."
+    "Every mask's drop rate is a number near its layer's p (5 sigma over all masks of a site)."
     rates = rec.drop_rates()
     assert rates.drop_rate.notna().all() and rates.drop_rate.between(0, 1).all()
     for name, g in rates.groupby('name'):
-        n = int(np.prod(rec.info(name)['shape'])) * len(g)
+        n = sum(int(np.prod(s)) for s in g['shape'])
         p = g.p.iloc[0]
         assert abs(g.drop_rate.mean() - p) <= 5*np.sqrt(p*(1-p)/n) + 1e-3, name
 
@@ -157,10 +172,11 @@ def test_absurd_learning_rate_nan_loss(dls, tmp_path):
     rec, learn = MaskRecorder(), awd_learner(dls, **SMALL)
     with np.errstate(all='ignore'): learn.fit(1, 1e6, cbs=rec)
     assert not np.isfinite(float(learn.recorder.losses[-1]))   # the fault did happen
-    assert_consistent(rec, len(dls.train))
-    check_masks_sound(rec)
-    back = MaskRecorder.load(rec.save(tmp_path/'nan.npz'))
-    for name in rec.names: assert torch.equal(back[name], rec[name])
+    assert_consistent(rec.record, len(dls.train))
+    check_masks_sound(rec.record)
+    back = MaskRecord.load(rec.record.save(tmp_path/'nan.npz'))
+    for it in rec.record.iterations:
+        for name in rec.record.names: assert torch.equal(back.mask(name, it), rec.record.mask(name, it))
 
 def test_nan_weights_and_terminate_on_nan(dls):
     "NaN weights make the loss NaN from the first batch; fastai's TerminateOnNaNCallback stops before the recorder runs."
@@ -168,5 +184,5 @@ def test_nan_weights_and_terminate_on_nan(dls):
     learn.fit(1, 1e-3, cbs=[rec, RaiseAt(3, 'after_batch', CancelFitException)])   # 4 batches recorded
     with torch.no_grad(): learn.model[0].encoder.weight.fill_(float('nan'))
     learn.fit(1, 1e-3, cbs=[rec, TerminateOnNaNCallback()])
-    assert_consistent(rec, 4)
-    check_masks_sound(rec)
+    assert_consistent(rec.record, 4)
+    check_masks_sound(rec.record)

@@ -11,12 +11,13 @@ SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
 @pytest.fixture(scope='module')
 def dls(): return lm_dls(corpus_texts(20), bs=8, seq_len=20)
 
-def check_record(learn, rec):
-    "One snapshot per training batch for every name, drop rates near p (5 sigma over the run), a finite, falling loss."
-    n = len(learn.dls.train)
-    assert all(rec.iters(name) == list(range(n)) for name in rec.names) and len(rec.names) == 6
+def check_record(learn, recorder):
+    "Every training batch recorded with every site, drop rates near p (5 sigma over the run), a finite, falling loss."
+    rec, n = recorder.record, len(learn.dls.train)
+    assert rec.iterations == list(range(n)) and len(rec.names) == 6
+    assert all(set(rec.at(it).masks) == set(rec.names) for it in rec.iterations)
     for name, g in rec.drop_rates().groupby('name'):
-        k, p = int(np.prod(rec.info(name)['shape'])) * len(g), g.p.iloc[0]
+        k, p = sum(int(np.prod(s)) for s in g['shape']), g.p.iloc[0]
         assert abs(g.drop_rate.mean() - p) <= 5*np.sqrt(p*(1-p)/k) + 1e-3, name
     losses = [float(l) for l in learn.recorder.losses]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]

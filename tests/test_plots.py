@@ -1,0 +1,98 @@
+"""Plots, captions and the command line read what a mask is from its `DropoutSite`, never from its name or its shape:
+renamed and relabelled sites are drawn in the same places with the new labels, described gate blocks decide the crop and the
+labels, a kind that no view knows gets the generic picture, and `write_figures` chooses and captions sites by description."""
+import ast, inspect
+from dataclasses import replace
+from pathlib import Path
+import matplotlib; matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+import numpy as np, pytest, torch
+from awd_fastai.core import DEMO_P
+from awd_fastai.data import lm_dls, corpus_texts
+from awd_fastai.dropout import DropoutSite
+from awd_fastai.learner import awd_learner
+from awd_fastai.recorder import MaskRecorder, MaskRecord
+import awd_fastai.plots as plots, awd_fastai.cli as cli
+from awd_fastai.plots import mask_image, plot_weight_mask
+
+SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
+
+def record(modes=None, every=4) -> MaskRecord:
+    dls = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+    r = MaskRecorder(every=every)
+    learn = awd_learner(dls, **SMALL, modes=modes, **DEMO_P)
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=r)
+    return r.record
+
+@pytest.fixture(scope='module')
+def recs(): return record(), record({'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'})
+
+def disguised(rec:MaskRecord, tmp:Path, **changes) -> MaskRecord:
+    "A copy of `rec` whose sites have opaque names (in reverse model order) and upper-case labels (plus `changes`)."
+    r = MaskRecord.load(rec.save(tmp/f'{id(rec)}.npz'))
+    r._sites = [(f'x{len(r._sites) - i}', replace(s, label=s.label.upper(), **changes.get(n, {}))) for i, (n, s) in enumerate(r._sites)]
+    r._index = {n: i for i, (n, _) in enumerate(r._sites)}
+    return r
+
+def test_plot_all_masks_follows_descriptions_not_names(recs, tmp_path):
+    rec = recs[0]
+    new = disguised(rec, tmp_path)
+    a, b = rec.plot_all_masks(fig=plt.figure()), new.plot_all_masks(fig=plt.figure())
+    assert [rec.sites[n].where for n in a] == [new.sites[n].where for n in b] == ['embedding', 'input', 'weight', 'hidden', 'weight', 'output']
+    for (n, im), (m, im2) in zip(a.items(), b.items()):
+        np.testing.assert_array_equal(im.get_array(), im2.get_array())
+        assert im2.axes.get_title().split('\n')[0] == rec.sites[n].label.upper()
+        assert im2.axes.get_xlabel() == im.axes.get_xlabel() and im2.axes.get_ylabel() == im.axes.get_ylabel()
+    plt.close('all')
+
+def test_gate_blocks_come_from_the_description(recs):
+    "The same LSTM W_hh mask, described with 4, 2 or no blocks, is cropped and labelled as described."
+    rec = recs[0]
+    site, w = rec.sites['0.rnns.0.weight_hh_l0'], rec.mask('0.rnns.0.weight_hh_l0')          # (4·32, 32)
+    img, (xl, yl) = mask_image(w, site, crop=5)
+    np.testing.assert_array_equal(img, w.reshape(4, 32, 32)[:, :5, :5].reshape(20, 5))
+    assert (xl, yl) == ('h(t-1) unit', 'gate row')
+    img, _ = mask_image(w, replace(site, gates=('a', 'b')), crop=5)
+    np.testing.assert_array_equal(img, w.reshape(2, 64, 32)[:, :5, :5].reshape(10, 5))
+    img, (xl, yl) = mask_image(w, replace(site, gates=()), crop=5)
+    np.testing.assert_array_equal(img, w[:5, :5])
+    assert (xl, yl) == ('input', 'output')
+    ticks = lambda g: [t.get_text() for t in plot_weight_mask(w, gates=g).axes.get_yticklabels()]
+    assert ticks(tuple('ifgo')) == list('ifgo') and ticks(('a', 'b')) == ['a', 'b']
+    assert ticks(()) != list('ifgo')                                           # no blocks described: none drawn
+    plt.close('all')
+
+def test_a_kind_without_a_view_gets_the_generic_picture(recs, tmp_path):
+    rec = recs[0]
+    new = disguised(rec, tmp_path, **{'0.hidden_dps.0': dict(kind='recurrent_state_mask')})
+    name = next(n for n, s in new.sites.items() if s.kind == 'recurrent_state_mask')
+    ims = new.plot_all_masks(fig=plt.figure())
+    m = new.mask(name)                                                         # (bs, 1, n): the last two axes of its first index
+    np.testing.assert_array_equal(ims[name].get_array(), m[0][:48, :48])
+    new.show(name); new.plot_mask_grid(name, n=3); new.save_mask_gif(name, tmp_path/'g.gif', n=3)
+    plt.close('all')
+
+def test_cli_figures_and_captions_follow_descriptions(recs, tmp_path):
+    "`write_figures` on disguised recordings: every figure, chosen by `where`/`kind`, captioned with the sites' labels."
+    rec, naive = recs
+    a, b = tmp_path/'a', tmp_path/'b'
+    a.mkdir(); b.mkdir()
+    caps = cli.write_figures(rec, a, naive)
+    new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path))
+    assert list(new_caps) == list(caps) == ['naive_vs_locked.png', 'embedding.png', 'dropconnect.png', 'all_masks.png',
+                                            'mask_grid.png', 'masks.gif', 'drop_rates.png']
+    assert 'W_HH, LAYER 1' in new_caps['dropconnect.png'] and 'i, f, g, o' in new_caps['dropconnect.png']
+    assert 'BETWEEN LAYERS 1 AND 2' in new_caps['mask_grid.png']
+    for f in ('naive_vs_locked.png', 'embedding.png', 'dropconnect.png'):
+        np.testing.assert_array_equal(plt.imread(a/f), plt.imread(b/f), err_msg=f)
+
+def test_no_name_or_shape_parsing_in_plots_and_cli():
+    "Static guard: neither module uses regular expressions; the only name translation is called from deprecated paths."
+    for mod in (plots, cli):
+        tree = ast.parse(inspect.getsource(mod))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        assert 're' not in imported, mod.__name__
+    callers = {f.name for f in ast.walk(ast.parse(inspect.getsource(plots))) if isinstance(f, ast.FunctionDef)
+               and any(isinstance(c, ast.Call) and getattr(c.func, 'id', None) == '_site_from_v1' for c in ast.walk(f))}
+    assert callers == {'site_label', 'mask_image'}
+    with pytest.warns(FutureWarning): mask_image(torch.ones(8, 2, dtype=torch.bool), 'WeightDropout')   # 0.1.0 call: deprecated
