@@ -57,9 +57,9 @@ def recorder_setup(cfg:dict, budget:int, every:int=1):
         "A fresh mask, drawn as `m`'s forward draws it."
         with torch.no_grad():
             if isinstance(m, WeightDropout):                                          # each (4·nh, nh)
-                m._last_noise = {n: dropout_mask(w.data, w.shape, m.weight_p) for n,w in ((n, getattr(m, f'{n}_raw')) for n in m.layer_names)}
+                m._last_noise = {n: dropout_mask(w.data, w.shape, m.weight_p, m.rng) for n,w in ((n, getattr(m, f'{n}_raw')) for n in m.layer_names)}
             elif isinstance(m, EmbeddingDropout):                                     # (vocab, 1)
-                m._last_noise = dropout_mask(m.emb.weight.data, (m.emb.weight.size(0), 1), m.embed_p)
+                m._last_noise = dropout_mask(m.emb.weight.data, (m.emb.weight.size(0), 1), m.embed_p, m.rng)
             else: m.forward(torch.zeros(cfg['bs'], 1, feature_size(model, m)))        # (bs, 1, n); `forward` runs no hook: called below
     def batch(i:int) -> float:
         "One training batch: `before_batch`, every layer's call (pre-hooks, mask, hooks), `after_batch`; seconds in the recorder."
