@@ -222,8 +222,6 @@ class PerStepEmbeddingDropout(EmbeddingDropout):
         return out * self._last_noise
 
 # %% ../nbs/00_dropout.ipynb #840407ab
-warnings.filterwarnings('ignore', message='RNN module weights are not part of single contiguous chunk of memory')
-
 def _no_flatten(): "Weight dropout replaces the weights at every call: skip cuDNN's re-flattening."
 
 _rnn_gates = {'LSTM': tuple('ifgo'), 'GRU': tuple('rzn'), 'RNN_TANH': ('h',), 'RNN_RELU': ('h',)}
