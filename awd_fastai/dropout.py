@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_dropout.ipynb #52d78340
 from __future__ import annotations
-import math, numbers, warnings
+import math, numbers
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
