@@ -105,6 +105,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'awd_fastai.dropout.WeightDropout.mask_sites': ( 'dropout.html#weightdropout.mask_sites',
                                                                                      'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.WeightDropout.reset': ('dropout.html#weightdropout.reset', 'awd_fastai/dropout.py'),
+                                    'awd_fastai.dropout._keep_from_bits': ('dropout.html#_keep_from_bits', 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout._no_flatten': ('dropout.html#_no_flatten', 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.check_p': ('dropout.html#check_p', 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.check_rng': ('dropout.html#check_rng', 'awd_fastai/dropout.py'),

@@ -168,6 +168,13 @@ def test_generate_bad_n_words_or_prompts(dls):
         with pytest.raises(ValueError, match='`n_words` must be an integer >= 0'): learn.generate('The', n)
     with pytest.raises(TypeError, match='`prompts` must be a string or a list of strings'): learn.generate(['The', 3], 2)
 
+def test_min_p_above_every_probability_warns(dls):
+    "As fastai: a warning, and the word is drawn from all words (not an error: generation goes on)."
+    learn = awd_learner(dls, **SMALL)
+    with pytest.warns(UserWarning, match=r'There is no item with probability >= 0.9, try a lower value'):
+        out = learn.generate(['The', 'A class'], 2, min_p=0.9)
+    assert len(out) == 2
+
 def test_awd_classifier_learner_on_lm_dataloaders(dls):
     with pytest.raises(ValueError, match='language-model DataLoaders; a classifier needs labelled ones'): awd_classifier_learner(dls)
 
