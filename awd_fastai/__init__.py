@@ -1,10 +1,8 @@
 __version__ = "0.2.0"
 
-import warnings
-# fastai 2.8 calls `torch.jit.script` when it is imported; torch's deprecation warning is not something our users can act on.
-warnings.filterwarnings('ignore', message=r'`torch.jit.script` is deprecated')
-
 # The public API in one import: `import awd_fastai` / `from awd_fastai import *` (nbdev only maintains `__version__` here).
+# No warning filters: importing awd_fastai leaves `warnings.filters` as it finds them (fastai's own import warns that
+# `torch.jit.script` is deprecated; that warning is fastai's to give, and fastai users see it with `from fastai.text.all import *`).
 from .core import *
 from .dropout import *
 from .model import *

@@ -6,29 +6,30 @@
 from __future__ import annotations
 import math, random
 import numpy as np, torch, torch.distributed as dist
-from fastcore.basics import patch
-from fastai.learner import Learner
-from fastai.torch_core import one_param, rank_distrib, get_model
+from fastai.torch_core import one_param, rank_distrib
 from fastai.callback.progress import ProgressCallback
+from fastai.text.data import LMDataLoader
 from fastai.distributed import DistributedDL, DistributedTrainer
-from .dropout import KeepsMask
 
 # %% auto #0
-__all__ = ['LMDistributedDL', 'reseed_per_rank', 'LMDistributedTrainer']
+__all__ = ['LMDistributedTrainer', 'BackendDistributedDL', 'LMDistributedDL', 'reseed_per_rank', 'AWDDistributedTrainer',
+           'add_distributed_trainer']
 
 # %% ../nbs/06_distributed.ipynb #cefa6c7a
 def _backend_device():
     "Device that the default process group's backend communicates from."
     return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
 
-class LMDistributedDL(DistributedDL):
-    "fastai's `DistributedDL` for language models: whole batches per rank, the same document shuffle on every rank, any backend."
+class BackendDistributedDL(DistributedDL):
+    "fastai's `DistributedDL`, broadcasting on the backend's device: CPU processes (gloo) as well as GPUs (nccl)."
     def _broadcast(self, t:list, rank:int) -> list:
         "Broadcast the list of ints `t` from `rank` to every rank, on the backend's device (gloo: CPU)."
         t = torch.tensor(t, dtype=torch.long, device=_backend_device())   # (n,)
         dist.broadcast(t, rank)
         return t.cpu().tolist()
 
+class LMDistributedDL(BackendDistributedDL):
+    "fastai's `DistributedDL` for language models: whole batches per rank, the same document shuffle on every rank, any backend."
     def _shared_seed(self) -> int:
         "A seed drawn by rank 0, the same on every rank."
         return self._broadcast([random.randrange(2**62)], 0)[0]
@@ -58,14 +59,15 @@ def reseed_per_rank(
     return seed
 
 # %% ../nbs/06_distributed.ipynb #7a2306cb
-class LMDistributedTrainer(DistributedTrainer):
-    "fastai's `DistributedTrainer`, fixed for language models: CPU (gloo) runs, whole batches and one shuffle per epoch for all ranks, and independent dropout masks per rank."
+class AWDDistributedTrainer(DistributedTrainer):
+    "fastai's `DistributedTrainer`, fixed for our models: CPU (gloo) runs, whole batches and one shuffle per epoch for language models, and independent dropout masks per rank."
     def __init__(self,
-        sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (as fastai)
+        sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (GPU only: ignored on CPU processes)
         **kwargs,          # Passed to `accelerate.Accelerator`; `cpu` defaults to True when CUDA is not available
     ):
         kwargs.setdefault('cpu', not torch.cuda.is_available())
         super().__init__(sync_bn, **kwargs)
+        if self.accelerator.device.type == 'cpu': self.sync_bn = False   # `SyncBatchNorm layers only work with GPU modules`
 
     def before_fit(self):
         super().before_fit()
@@ -73,23 +75,17 @@ class LMDistributedTrainer(DistributedTrainer):
 
     def _wrap_dl(self, dl):
         if isinstance(dl, DistributedDL): return dl
-        return LMDistributedDL(dl, device=one_param(self.learn.model).device)   # no `model.device` needed
+        dl_cls = LMDistributedDL if isinstance(dl, LMDataLoader) else BackendDistributedDL
+        return dl_cls(dl, device=one_param(self.learn.model).device)   # no `model.device` needed
 
-def _has_awd_layers(model) -> bool:
-    return any(isinstance(m, KeepsMask) for m in get_model(model).modules())
+LMDistributedTrainer = AWDDistributedTrainer   # deprecated alias (0.1.0 name); it now trains classifiers too
 
-# %% ../nbs/06_distributed.ipynb #86b30c85
-_fastai_to_distributed = getattr(Learner.to_distributed, '_fastai', Learner.to_distributed)
-
-@patch
-def to_distributed(self:Learner,
-    sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm`
+def add_distributed_trainer(
+    learn,             # An `AWDLearner` or `AWDTextLearner`
+    sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (GPU only)
     **kwargs,          # Passed to `accelerate.Accelerator`
 ):
-    "Add a `DistributedTrainer`: `LMDistributedTrainer` for a model with `awd_fastai` dropout layers, fastai's otherwise."
-    if not _has_awd_layers(self.model): return _fastai_to_distributed(self, sync_bn, **kwargs)
-    self.add_cb(LMDistributedTrainer(sync_bn, **kwargs))
-    if rank_distrib(): self.remove_cb(ProgressCallback)
-    return self
-
-Learner.to_distributed._fastai = _fastai_to_distributed
+    "Add an `AWDDistributedTrainer` to `learn` (what fastai's `to_distributed` does with its own trainer); return `learn`."
+    learn.add_cb(AWDDistributedTrainer(sync_bn, **kwargs))
+    if rank_distrib(): learn.remove_cb(ProgressCallback)
+    return learn

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_dropout.ipynb #52d78340
 from __future__ import annotations
-import math, numbers, warnings
+import math, numbers
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
@@ -26,6 +26,11 @@ def check_rng(
     if not isinstance(rng, str) or rng not in MASK_RNGS: raise ValueError(f"`rng` must be one of {MASK_RNGS}; got {rng!r}")
     return rng
 
+def _keep_from_bits(bits:Tensor, n:int, threshold:int) -> Tensor:
+    "The keep-mask of 'fast' with arithmetic instead of dtype views (`torch.compile`/`torch.export` cannot alias those): the same bits."
+    halves = torch.stack([bits, bits >> 32], -1).flatten()[:n]  # (n,) low then high 32 bits of each draw, as `.view(torch.int32)` (little-endian)
+    return (halves & (2**31-1)) >= threshold                     # (n,) bool: True = kept
+
 def dropout_mask(
     x:Tensor,        # Source tensor: the mask gets its dtype and device
     sz:list,         # Size of the mask
@@ -38,10 +43,11 @@ def dropout_mask(
     (bit-identical masks under the same seed; about 3x slower on the CPU)."""
     if rng == 'fastai': return x.new_empty(*sz).bernoulli_(1-p).div_(1-p)
     check_rng(rng)
-    n = math.prod(sz)
+    n, threshold = math.prod(sz), min(round(p*2**31), 2**31-1)
     bits = torch.empty((n+1)//2, dtype=torch.int64, device=x.device).random_()   # (n/2,) uniform in [0, 2^63): two 32-bit draws each
+    if torch.compiler.is_compiling(): return _keep_from_bits(bits, n, threshold).to(x.dtype).view(tuple(sz)).div_(1-p)
     u = bits.view(torch.int32)[:n].bitwise_and_(2**31-1)        # (n,) uniform in [0, 2^31), independent: 31 bits of each draw
-    keep = u.ge_(min(round(p*2**31), 2**31-1))                   # 1 kept (probability 1-p), 0 dropped; still int32
+    keep = u.ge_(threshold)                                      # 1 kept (probability 1-p), 0 dropped; still int32
     noise = keep.view(torch.float32).copy_(keep)                 # as float32 1. / 0., written over the same memory
     return noise.view(tuple(sz)).to(x.dtype).div_(1-p)          # (sz) in x's dtype (no copy for float32), survivors 1/(1-p)
 
@@ -228,8 +234,6 @@ class PerStepEmbeddingDropout(EmbeddingDropout):
         return out * self._last_noise
 
 # %% ../nbs/00_dropout.ipynb #840407ab
-warnings.filterwarnings('ignore', message='RNN module weights are not part of single contiguous chunk of memory')
-
 def _no_flatten(): "Weight dropout replaces the weights at every call: skip cuDNN's re-flattening."
 
 _rnn_gates = {'LSTM': tuple('ifgo'), 'GRU': tuple('rzn'), 'RNN_TANH': ('h',), 'RNN_RELU': ('h',)}

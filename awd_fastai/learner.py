@@ -4,17 +4,27 @@
 
 # %% ../nbs/02_learner.ipynb #c5b7b5ba
 from __future__ import annotations
+import math, os, warnings
 from pathlib import Path
-from fastai.text.all import (LMLearner, LMDataLoader, CrossEntropyLossFlat, accuracy, Perplexity, Learner,
-                             ModelResetter, RNNCallback)
+import torch, torch.nn as nn
+from torch import Tensor
+from fastai.text.all import (LMLearner, TextLearner, LMDataLoader, CrossEntropyLossFlat, accuracy, Perplexity, Learner,
+                             ModelResetter, RNNCallback, AvgLoss, AvgMetric, Metric, GatherPredsCallback, get_c,
+                             decode_spec_tokens, get_text_classifier, awd_lstm_clas_config, BOS, PAD, UNK)
 import fastai.callback.rnn as fa_rnn
-from fastai.text.models.awdlstm import awd_lstm_lm_split
+from fastai.text.models.awdlstm import awd_lstm_lm_split, awd_lstm_clas_split
+from fastai.torch_core import to_concat, one_param
+from fastcore.basics import detuplify, getcallable, noop, patch
+from fastcore.foundation import L
 from fastcore.meta import delegates
+from fastcore.xtras import ContextManagers
+from fastprogress.fastprogress import progress_bar
 from .core import warn_deprecated
-from .model import awd_lm, awd_lstm_lm_config
+from .model import AWD_LSTM, awd_lm, awd_lstm_lm_config, check_not_bidirectional_lm
 
 # %% auto #0
-__all__ = ['RNNRegularizer', 'AWDLearner', 'awd_learner']
+__all__ = ['RNNRegularizer', 'AvgTokenLoss', 'TokenPerplexity', 'AvgTokenMetric', 'token_metric', 'AWDLearner', 'awd_learner',
+           'LMGatherPreds', 'sample_next', 'AWDTextLearner', 'awd_classifier_learner']
 
 # %% ../nbs/02_learner.ipynb #74bbe954
 class RNNRegularizer(fa_rnn.RNNRegularizer):
@@ -26,6 +36,39 @@ class RNNRegularizer(fa_rnn.RNNRegularizer):
             h = self.rnn.raw_out                          # (bs, sl, n)
             if h.shape[1] > 1: self.learn.loss_grad += self.beta * (h[:,1:] - h[:,:-1]).float().pow(2).mean()
 
+# %% ../nbs/02_learner.ipynb #d89e0a2f
+def _n_targets(learn) -> Tensor:
+    "Number of targets of the batch, as a tensor: tokens (bs·sl) for a language model, items (bs) for a classifier."
+    return learn.loss.new_tensor(learn.yb[0].numel(), dtype=torch.float)
+
+class AvgTokenLoss(AvgLoss):
+    "fastai's `AvgLoss`, each batch weighted by its number of targets (tokens), not rows: the mean loss per token."
+    def accumulate(self, learn):
+        n = _n_targets(learn)       # distributed: `to_detach` averages over ranks, so the ratio is sum(loss)/sum(n) of all ranks
+        self.total += learn.to_detach(learn.loss.mean()*n)
+        self.count += learn.to_detach(n)
+
+class TokenPerplexity(AvgTokenLoss, Perplexity):
+    "fastai's `Perplexity` (exp of the mean loss), the loss averaged over tokens."
+
+class AvgTokenMetric(AvgMetric):
+    "fastai's `AvgMetric`, each batch weighted by its number of targets (tokens), not rows."
+    def accumulate(self, learn):
+        n = _n_targets(learn)
+        self.total += learn.to_detach(self.func(learn.pred, *learn.yb)*n)
+        self.count += learn.to_detach(n)
+
+def token_metric(
+    m, # A metric: a function, a `Metric` class or instance
+) -> Metric:
+    "`m` averaged over tokens: functions, `AvgMetric`, `AvgLoss` and `Perplexity` are converted; other `Metric`s are kept."
+    if isinstance(m, type): m = m()
+    if isinstance(m, (AvgTokenLoss, AvgTokenMetric)): return m
+    if isinstance(m, Perplexity): return TokenPerplexity()
+    if type(m) is AvgLoss: return AvgTokenLoss()
+    if type(m) is AvgMetric: return AvgTokenMetric(m.func)
+    return m if isinstance(m, Metric) else AvgTokenMetric(m)
+
 # %% ../nbs/02_learner.ipynb #640eb15c
 def _check_lm_dls(dls):
     if not isinstance(getattr(dls, 'train', None), LMDataLoader):
@@ -33,8 +76,32 @@ def _check_lm_dls(dls):
                          f"`TextDataLoaders.from_df(..., is_lm=True)`); got {type(dls).__name__} "
                          f"with a {type(getattr(dls, 'train', None)).__name__} training set")
 
-class AWDLearner(LMLearner):
-    "fastai's `LMLearner` for the models `awd_learner` builds: fixes that concern our learners live here, not on fastai's classes."
+def _vocab(dls) -> list:
+    "The text vocabulary of `dls` (a classifier's `dls.vocab` also holds the labels)."
+    return dls.vocab[0] if isinstance(dls.vocab[0], list) else dls.vocab
+
+class _DistributesItself:
+    "Mixin for our learners: `learn.distrib_ctx()` (fastai's) adds our `AWDDistributedTrainer`, for this learner only."
+    def to_distributed(self,
+        sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (on GPUs; ignored on CPU processes)
+        **kwargs,          # Passed to `accelerate.Accelerator`; `cpu` defaults to True when CUDA is not available
+    ):
+        "Add an `AWDDistributedTrainer`: what fastai's `learn.distrib_ctx()` calls under a distributed launch."
+        from awd_fastai.distributed import add_distributed_trainer   # needs `accelerate`, like fastai's
+        return add_distributed_trainer(self, sync_bn, **kwargs)
+
+class AWDLearner(_DistributesItself, LMLearner):
+    "fastai's `LMLearner` for AWD-LSTM language models: fixes that concern our learners live here, not on fastai's classes."
+    def __init__(self, dls, model, *args, **kwargs):
+        check_not_bidirectional_lm(model)
+        super().__init__(dls, model, *args, **kwargs)
+        self.recorder.loss = AvgTokenLoss()    # the validation loss: mean per token
+
+    @property
+    def metrics(self): return self._metrics
+    @metrics.setter
+    def metrics(self, v): self._metrics = L(v).map(token_metric)
+
     @property
     def mask_recorder(self):
         "The `MaskRecorder` attached to this learner (fastai names an attached callback's attribute after its class)."
@@ -75,14 +142,13 @@ def awd_learner(
     beta:float=1.,          # TAR: penalty on the step-to-step change of the last layer's raw output
     modes:dict|None=None,   # Dropout mode per site, see `dropout_modes`
     pretrained_fnames:tuple|None=None, # Local (weights .pth, vocab .pkl) of a fastai-format pretrained model
-    metrics=None,           # Metrics; default: accuracy and perplexity
+    metrics=None,           # Metrics; default: accuracy and perplexity (averaged over tokens)
     **kwargs,               # Model options (keys of `awd_lstm_lm_config`) or `Learner` arguments
 ) -> AWDLearner:
     "An `AWDLearner` (a fastai `LMLearner`) with an AWD-LSTM language model built from `dls`."
     _check_lm_dls(dls)
     model_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in awd_lstm_lm_config or (config and k in config)}
-    vocab = dls.vocab[0] if isinstance(dls.vocab[0], list) else dls.vocab
-    model = awd_lm(len(vocab), config=config, drop_mult=drop_mult, modes=modes, **model_kw)
+    model = awd_lm(len(_vocab(dls)), config=config, drop_mult=drop_mult, modes=modes, **model_kw)
     learn = AWDLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split, alpha=0., beta=0.,
                       metrics=[accuracy, Perplexity()] if metrics is None else metrics, **kwargs)
     if alpha or beta: learn.add_cb(RNNRegularizer(alpha=alpha, beta=beta))
@@ -94,3 +160,232 @@ def _load_pretrained(learn, wgts_fname, vocab_fname):
     for f in (wgts_fname, vocab_fname):
         if not Path(f).is_file(): raise FileNotFoundError(f"pretrained file not found: {f}")
     return learn.load_pretrained(wgts_fname, vocab_fname)
+
+# %% ../nbs/02_learner.ipynb #d1ed00ee
+class LMGatherPreds(GatherPredsCallback):
+    "fastai's `GatherPredsCallback` for a language model: everything concatenated along time, `(bs, total_len, ...)`, a loss per token."
+    def __init__(self, **kwargs): super().__init__(**{**kwargs, 'concat_dim': 1})
+    def after_batch(self):
+        if not hasattr(self, 'pred'): return
+        if self.with_preds: self.preds.append(self.learn.to_detach(self.pred))    # (bs, sl, vocab)
+        if self.with_targs: self.targets.append(self.learn.to_detach(self.yb))    # (bs, sl)
+        if self.save_preds is not None: torch.save(self.preds[-1], self.save_preds/str(self.iter), pickle_protocol=self.pickle_protocol)
+        if self.save_targs is not None: torch.save(self.targets[-1][0], self.save_targs/str(self.iter), pickle_protocol=self.pickle_protocol)
+        if self.with_loss: self.losses.append(self.learn.to_detach(self.loss.view(self.yb[0].shape)))   # (bs, sl)
+
+    def after_validate(self):
+        if not hasattr(self, 'preds'): return
+        cat = lambda xs: detuplify(to_concat(xs, dim=1))
+        if self.with_input: self.inputs  = cat(self.inputs)
+        if self.with_preds: self.preds   = cat(self.preds)
+        if self.with_targs: self.targets = cat(self.targets)
+        if self.with_loss:  self.losses  = to_concat(self.losses, dim=1)
+
+def _available_bytes() -> int|None:
+    "Memory available without swapping (Linux `MemAvailable`, else psutil), or None when unknown."
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+    except OSError: pass
+    try: import psutil
+    except ImportError: return None
+    return psutil.virtual_memory().available
+
+def _check_preds_size(dl:LMDataLoader, n_vocab:int, itemsize:int, max_gb:float|None):
+    "Raise a `MemoryError` before predicting when the `(bs, total_len, n_vocab)` probabilities would not fit."
+    shape = (dl.bs, dl.bl, n_vocab)
+    gb = math.prod(shape) * itemsize / 1e9
+    if max_gb is None:
+        avail = _available_bytes()
+        if avail is None: return
+        max_gb, why = avail/2e9, f"half the {avail/1e9:.1f} GB of memory available (the concatenation briefly holds two copies)"
+    else: why = f"`max_gb={max_gb}`"
+    if gb <= max_gb: return
+    loss_mb = dl.bs * dl.bl * itemsize / 1e6
+    raise MemoryError(
+        f"get_preds would return the probability of each of the {n_vocab:,} words at each of the {dl.bs*dl.bl:,} positions: "
+        f"a {shape} tensor of {gb:.1f} GB, more than {why}. For the loss or perplexity, use `validate()`, or "
+        f"`get_preds(with_preds=False, with_loss=True)` for the loss of each token ({loss_mb:.1f} MB; `-log p(target)`); "
+        f"or predict a shorter text (`dl=learn.dls.test_dl(texts)`); or pass `max_gb=` to allow more")
+
+@patch
+@delegates(GatherPredsCallback.__init__, but=['with_input', 'with_loss', 'concat_dim'])
+def get_preds(self:AWDLearner,
+    ds_idx:int=1,              # `DataLoader` to use for predictions if `dl` is None. 0: train. 1: valid
+    dl=None,                   # `DataLoader` to use for predictions
+    with_input:bool=False,     # Also return the inputs, (bs, total_len)
+    with_decoded:bool=False,   # Also return the most likely word at each position, (bs, total_len)
+    with_loss:bool=False,      # Also return the loss of each token, (bs, total_len)
+    act=None,                  # Activation of the scores; default: the loss's (softmax)
+    inner:bool=False,          # If False, create progress bar, show logger, use temporary `cbs`
+    reorder:bool=True,         # Language model: predict the text in its order (an unshuffled loader)
+    cbs=None,                  # Temporary callbacks to apply during prediction
+    max_gb:float|None=None,    # Largest prediction tensor allowed, in GB; default: half the memory available
+    **kwargs,                  # `with_preds`, `with_targs`, `save_preds`, `save_targs` (as fastai)
+) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), targets (bs, total_len), (decoded,) (losses)
+    "fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check."
+    if dl is None: dl = self.dls[ds_idx]
+    if not isinstance(dl, LMDataLoader):
+        kwargs.pop('concat_dim', None)
+        return super(AWDLearner, self).get_preds(ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
+            with_loss=with_loss, act=act, inner=inner, reorder=reorder, cbs=cbs, **kwargs)
+    if reorder or dl.drop_last: dl = dl.new(shuffle=False, drop_last=False)   # the text in its order, every token
+    if kwargs.get('with_preds', True): _check_preds_size(dl, len(_vocab(self.dls)), one_param(self.model).dtype.itemsize, max_gb)
+    kwargs.pop('concat_dim', None)
+    cb = LMGatherPreds(with_input=with_input, with_loss=with_loss, **kwargs)
+    ctx_mgrs = self.validation_context(cbs=L(cbs)+[cb], inner=inner)
+    if with_loss: ctx_mgrs.append(self.loss_not_reduced())
+    with ContextManagers(ctx_mgrs):
+        self._do_epoch_validate(dl=dl)
+        if act is None: act = getcallable(self.loss_func, 'activation')
+        res = cb.all_tensors()
+        pred_i = 1 if with_input else 0
+        if res[pred_i] is not None:
+            res[pred_i] = act(res[pred_i])
+            if with_decoded: res.insert(pred_i+2, getcallable(self.loss_func, 'decodes')(res[pred_i]))
+        return tuple(res)
+
+# %% ../nbs/02_learner.ipynb #ff9ad42a
+def _check_temperature(temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+        raise ValueError(f"`temperature` must be a number >= 0 (0: the most likely word); got {temperature!r}")
+
+def sample_next(
+    logits:Tensor,           # (bs, vocab) scores of the next word
+    temperature:float=1.,    # > 0: sample from softmax(logits/T); 0: the most likely word
+    no_word:int|None=None,   # A word never drawn (e.g. the index of `xxunk`)
+    min_p:float|None=None,   # Drop the words whose probability (at T=1) is below `min_p`, where some word reaches it
+) -> Tensor:                 # (bs,) the index of the next word in each row
+    "Draw the next word of each row from `softmax(logits / temperature)`, computed in log space (any T > 0); argmax for T=0."
+    _check_temperature(temperature)
+    logits = logits.float()
+    drop = torch.zeros_like(logits, dtype=torch.bool)                   # (bs, vocab)
+    if no_word is not None: drop[:, no_word] = True
+    if min_p is not None:
+        low = (logits.softmax(-1) < min_p) | drop
+        some = ~low.all(-1, keepdim=True)                              # (bs, 1): rows with a word of probability >= min_p
+        if not some.all(): warnings.warn(f"There is no item with probability >= {min_p}, try a lower value.")
+        drop |= low & some
+    logits = logits.masked_fill(drop, -math.inf)
+    if temperature == 0: return logits.argmax(-1)
+    z = (logits - logits.max(-1, keepdim=True).values) / temperature   # <= 0, and 0 for the most likely word
+    return torch.multinomial(z.softmax(-1), 1)[:, 0]
+
+# %% ../nbs/02_learner.ipynb #b669e8a6
+@patch
+def _unk_idx(self:AWDLearner) -> int: return _vocab(self.dls).index(UNK)
+
+@patch
+def _decode(self:AWDLearner, idxs, decoder=decode_spec_tokens) -> str:
+    "Text of the token ids `idxs`, without `xxbos`/`xxpad` (as fastai's `predict`)."
+    num = self.dls.train_ds.numericalize
+    tokens = [num.vocab[i] for i in idxs if num.vocab[i] not in [BOS, PAD]]
+    return self.dls.train_ds.tokenizer.sep.join(decoder(tokens))
+
+@patch
+def predict(self:AWDLearner,
+    text:str,                # The beginning of a text
+    n_words:int=1,           # Number of words to add
+    no_unk:bool=True,        # Never draw the unknown-word token
+    temperature:float=1.,    # > 0: sample from softmax(logits/T); 0: the most likely word
+    min_p:float|None=None,   # Drop the words whose probability (at T=1) is below `min_p`
+    no_bar:bool=False,       # Hide the progress bar
+    decoder=decode_spec_tokens, # Turns special tokens back into text
+    only_last_word:bool=False,  # Feed only the last word at each step (as fastai)
+) -> str:                    # `text` and the `n_words` that come after
+    "fastai's `LMLearner.predict` (it re-reads the whole text for every word), sampling with `sample_next`: any temperature >= 0."
+    _check_temperature(temperature)
+    self.model.reset()
+    idxs = idxs_all = self.dls.test_dl([text]).items[0].to(self.dls.device)
+    unk = self._unk_idx() if no_unk else None
+    for _ in (range(n_words) if no_bar else progress_bar(range(n_words), leave=False)):
+        with self.no_bar(): logits,_ = self.get_preds(dl=[(idxs[None],)], act=noop)   # (1, len, vocab)
+        idx = sample_next(logits[:, -1], temperature, unk, min_p).item()
+        idxs = idxs_all = torch.cat([idxs_all, idxs.new([idx])])
+        if only_last_word: idxs = idxs[-1][None]
+    return self._decode(idxs_all, decoder)
+
+# %% ../nbs/02_learner.ipynb #5459e31c
+def _stack_states(states:list, order:Tensor):
+    "One hidden state from those of several groups of prompts (batch on dim 1 of each tensor), rows put in `order`."
+    if isinstance(states[0], (list, tuple)): return type(states[0])(_stack_states(list(s), order) for s in zip(*states))
+    return torch.cat(states, dim=1)[:, order].contiguous()             # (n_dir, n_prompts, n_hid)
+
+@patch
+def _read_prompts(self:AWDLearner, toks:list) -> Tensor:
+    "Run the model over each prompt of `toks` (same lengths together); leave the encoder's state batched; the last scores."
+    enc, groups = self.model[0], {}
+    for i,t in enumerate(toks): groups.setdefault(len(t), []).append(i)
+    scores, states = [], []
+    for idx in groups.values():
+        self.model.reset()
+        scores.append(self.model(torch.stack([toks[i] for i in idx]))[0][:, -1])   # (n_group, vocab)
+        states.append(enc.hidden)
+    order = torch.tensor([i for idx in groups.values() for i in idx]).argsort()
+    enc.hidden, enc.bs = _stack_states(states, order.to(scores[0].device)), len(toks)
+    return torch.cat(scores)[order.to(scores[0].device)]                     # (n_prompts, vocab)
+
+@patch
+def generate(self:AWDLearner,
+    prompts:str|list,        # A text, or a list of texts, to continue
+    n_words:int=20,          # Number of words to add to each
+    temperature:float=1.,    # > 0: sample from softmax(logits/T); 0: the most likely word
+    no_unk:bool=True,        # Never draw the unknown-word token
+    min_p:float|None=None,   # Drop the words whose probability (at T=1) is below `min_p`
+    decoder=decode_spec_tokens, # Turns special tokens back into text
+) -> str|list:               # Each prompt with its continuation (a string for a string)
+    "Continue each prompt by `n_words` words, carrying the hidden state forward one word at a time, all prompts in one batch."
+    _check_temperature(temperature)
+    if isinstance(n_words, bool) or not isinstance(n_words, int) or n_words < 0:
+        raise ValueError(f"`n_words` must be an integer >= 0; got {n_words!r}")
+    texts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not all(isinstance(t, str) for t in texts): raise TypeError("`prompts` must be a string or a list of strings")
+    if not texts: return []
+    dev = one_param(self.model).device
+    toks = [t.to(dev) for t in self.dls.test_dl(texts).items]          # each (len_i,)
+    unk = self._unk_idx() if no_unk else None
+    training = self.model.training
+    self.model.eval()
+    try:
+        with torch.no_grad():
+            scores, new = self._read_prompts(toks), []                  # (n_prompts, vocab)
+            for i in range(n_words):
+                new.append(sample_next(scores, temperature, unk, min_p))    # (n_prompts,)
+                if i < n_words-1: scores = self.model(new[-1][:, None])[0][:, -1]   # one step for every prompt
+    finally:
+        self.model.reset(); self.model.train(training)
+    new = torch.stack(new, 1).cpu() if new else torch.zeros(len(texts), 0, dtype=torch.long)  # (n_prompts, n_words)
+    res = [self._decode(torch.cat([t.cpu(), w]), decoder) for t,w in zip(toks, new)]
+    return res[0] if isinstance(prompts, str) else res
+
+# %% ../nbs/02_learner.ipynb #6a639755
+class AWDTextLearner(_DistributesItself, TextLearner):
+    "fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through `learn.distrib_ctx()`."
+
+@delegates(Learner.__init__)
+def awd_classifier_learner(
+    dls,                    # Classification `DataLoaders`, numericalized with the language model's vocabulary
+    config:dict=None,       # Encoder configuration; defaults to fastai's `awd_lstm_clas_config`
+    drop_mult:float=0.5,    # Multiplies every dropout probability (fastai's default for classifiers)
+    seq_len:int=72,         # Tokens per encoder call: `SentenceEncoder` reads a document in chunks of `seq_len`
+    max_len:int=72*20,      # Pool the encoder's outputs over (at most) the last `max_len` tokens
+    n_out:int|None=None,    # Number of classes; default: from `dls`
+    lin_ftrs:list|None=None,# Hidden sizes of the classifier head (fastai's default: [50])
+    ps:list|None=None,      # Dropout probabilities of the head
+    y_range:tuple|None=None,# Output range, for regression
+    modes:dict|None=None,   # Dropout mode per site, see `dropout_modes`
+    **kwargs,               # Encoder options (keys of `awd_lstm_clas_config`, e.g. `emb_sz`) or `Learner` arguments
+) -> AWDTextLearner:
+    "An `AWDTextLearner`: fastai's text classifier (`SentenceEncoder` + pooling head) with our `AWD_LSTM` encoder."
+    if isinstance(getattr(dls, 'train', None), LMDataLoader):
+        raise ValueError("`dls` are language-model DataLoaders; a classifier needs labelled ones, e.g. "
+                         "`TextDataLoaders.from_df(df, text_col=..., label_col=..., text_vocab=lm_dls.vocab)`")
+    config = dict(config or awd_lstm_clas_config)
+    config.update({k: kwargs.pop(k) for k in list(kwargs) if k in awd_lstm_clas_config or k == 'rnn_type'})
+    if modes is not None: config['modes'] = modes
+    if n_out is None: n_out = get_c(dls)
+    if not n_out: raise ValueError("the number of classes could not be read from `dls` (`dls.c`): pass `n_out=`")
+    model = get_text_classifier(AWD_LSTM, len(_vocab(dls)), n_out, seq_len=seq_len, config=config, drop_mult=drop_mult,
+                                lin_ftrs=lin_ftrs, ps=ps, max_len=max_len, y_range=y_range)
+    return AWDTextLearner(dls, model, splitter=awd_lstm_clas_split, **kwargs)

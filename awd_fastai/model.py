@@ -15,7 +15,7 @@ from .dropout import *
 
 # %% auto #0
 __all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'awd_lstm_lm_config', 'dropout_modes', 'rnn_dropout', 'AWD_LSTM', 'LinearDecoder',
-           'awd_lm']
+           'bidirectional_rnns', 'check_not_bidirectional_lm', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
 DROPOUT_SITES = ('embed', 'input', 'weight', 'hidden', 'output')
@@ -168,6 +168,23 @@ class LinearDecoder(Module):
 # %% ../nbs/01_model.ipynb #a57054c6
 awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast')
 
+def bidirectional_rnns(model:nn.Module) -> list:
+    "Names of the bidirectional RNN layers in `model` (an `nn.RNNBase` with `bidirectional=True`)."
+    return [n for n,m in model.named_modules() if isinstance(m, nn.RNNBase) and m.bidirectional]
+
+_BIDIR_LM = ("a language model cannot be bidirectional: the reverse direction reads the text from its end, so the output "
+             "that predicts token t+1 has already read token t+1, and the loss and perplexity measure copying, not prediction. "
+             "Use `bidir=False` for the language model (for ULMFiT in both directions, train a second, backwards language model); "
+             "bidirectional encoders are fine in a classifier, e.g. `text_classifier_learner(dls, AWD_LSTM, config=dict(..., bidir=True))`")
+
+def check_not_bidirectional_lm(
+    model:nn.Module, # A language model
+) -> nn.Module:      # `model`, unchanged
+    "Refuse a language model with bidirectional RNN layers (`ValueError`): each prediction would see the token it predicts."
+    names = bidirectional_rnns(model)
+    if names: raise ValueError(f"{_BIDIR_LM} (bidirectional layers: {names})")
+    return model
+
 def awd_lm(
     vocab_sz:int,          # Vocabulary size
     config:dict=None,      # Model configuration; defaults to `awd_lstm_lm_config`
@@ -175,11 +192,12 @@ def awd_lm(
     modes:dict|None=None,  # Dropout mode per site, see `dropout_modes`
     **kwargs,              # Override any key of the config, e.g. `emb_sz=200, rnn_type='gru'`
 ) -> SequentialRNN:        # `SequentialRNN(AWD_LSTM, LinearDecoder)`
-    "An AWD-LSTM language model: `AWD_LSTM` encoder and (tied) `LinearDecoder`."
+    "An AWD-LSTM language model: `AWD_LSTM` encoder and (tied) `LinearDecoder`; never bidirectional (`ValueError`)."
     config = dict(config or awd_lstm_lm_config)
     unknown = set(kwargs) - set(config) - set(awd_lstm_lm_config)
     if unknown: raise ValueError(f"unknown model option(s) {sorted(unknown)}; options are {sorted(awd_lstm_lm_config)}")
     config.update(kwargs)
+    if config.get('bidir'): raise ValueError(f"`bidir=True`: {_BIDIR_LM}")
     if isinstance(drop_mult, bool) or not isinstance(drop_mult, (int, float)) or not drop_mult >= 0:
         raise ValueError(f"`drop_mult` must be a number >= 0; got {drop_mult!r}")
     config = {k: check_p(k, v)*drop_mult if k.endswith('_p') else v for k,v in config.items()}
@@ -191,4 +209,8 @@ def awd_lm(
     return SequentialRNN(encoder, decoder)
 
 # %% ../nbs/01_model.ipynb #bc62dcb6
-_model_meta[AWD_LSTM] = dict(_model_meta[fa.AWD_LSTM])
+def _awd_lstm_lm_split(model):
+    "fastai's `awd_lstm_lm_split`, after refusing a bidirectional language model."
+    return fa.awd_lstm_lm_split(check_not_bidirectional_lm(model))
+
+_model_meta[AWD_LSTM] = dict(_model_meta[fa.AWD_LSTM], split_lm=_awd_lstm_lm_split)

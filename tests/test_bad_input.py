@@ -9,7 +9,7 @@ from awd_fastai.dropout import (RNNDropout, PerStepDropout, EmbeddingDropout, Pe
                                 PerStepWeightDropout)
 from awd_fastai.model import AWD_LSTM, LinearDecoder, awd_lm, dropout_modes
 from awd_fastai.data import lm_dls, corpus_texts
-from awd_fastai.learner import awd_learner
+from awd_fastai.learner import awd_learner, AWDLearner, awd_classifier_learner
 from awd_fastai.recorder import MaskRecorder, MaskRecord
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
@@ -133,6 +133,50 @@ def test_awd_learner_on_non_lm_dataloaders(dls):
     clas = TextDataLoaders.from_df(df, text_col='text', label_col='label', bs=4, seq_len=20)
     for bad in (DataLoaders(dls.train.dataset, dls.valid.dataset), clas, None, [dls.train, dls.valid]):
         with pytest.raises(ValueError, match='`dls` must be language-model DataLoaders'): awd_learner(bad, **SMALL)
+
+# ## Bidirectional language models
+
+def test_bidirectional_language_model_is_refused(dls):
+    "A language model must not be bidirectional (each prediction would see its target): refused by `awd_lm`, `awd_learner`, "
+    "`AWDLearner` and, at its first fit, fastai's `language_model_learner` with our `AWD_LSTM`; the message says why."
+    from fastai.text.all import get_language_model, language_model_learner
+    from awd_fastai.model import awd_lstm_lm_config
+    why = 'cannot be bidirectional: the reverse direction reads the text from its end'
+    with pytest.raises(ValueError, match=why): awd_lm(50, **SMALL, bidir=True)
+    with pytest.raises(ValueError, match=why): awd_learner(dls, **SMALL, bidir=True)
+    cfg = dict(awd_lstm_lm_config, **SMALL, bidir=True)
+    with pytest.raises(ValueError, match=why): AWDLearner(dls, get_language_model(AWD_LSTM, len(dls.vocab), cfg))
+    with pytest.raises(ValueError, match=why): language_model_learner(dls, AWD_LSTM, config=cfg, pretrained=False).fit(1)
+
+# ## Predictions and generation
+
+def test_get_preds_too_large_is_refused_before_running(dls):
+    "A probability tensor larger than `max_gb` (default: half the memory available) is refused with its size and what to do."
+    learn = awd_learner(dls, **SMALL)
+    with pytest.raises(MemoryError, match=r"tensor of [0-9.]+ GB, more than `max_gb=1e-05`.*with_preds=False, with_loss=True"):
+        learn.get_preds(max_gb=1e-5)
+
+@pytest.mark.parametrize('t', [-1, -0.5, float('nan'), float('inf'), '1', None, True])
+def test_temperature_not_a_number_at_least_0(dls, t):
+    learn = awd_learner(dls, **SMALL)
+    with pytest.raises(ValueError, match='`temperature` must be a number >= 0'): learn.predict('The', 2, temperature=t, no_bar=True)
+    with pytest.raises(ValueError, match='`temperature` must be a number >= 0'): learn.generate('The', 2, temperature=t)
+
+def test_generate_bad_n_words_or_prompts(dls):
+    learn = awd_learner(dls, **SMALL)
+    for n in (-1, 2.5, '3', None):
+        with pytest.raises(ValueError, match='`n_words` must be an integer >= 0'): learn.generate('The', n)
+    with pytest.raises(TypeError, match='`prompts` must be a string or a list of strings'): learn.generate(['The', 3], 2)
+
+def test_min_p_above_every_probability_warns(dls):
+    "As fastai: a warning, and the word is drawn from all words (not an error: generation goes on)."
+    learn = awd_learner(dls, **SMALL)
+    with pytest.warns(UserWarning, match=r'There is no item with probability >= 0.9, try a lower value'):
+        out = learn.generate(['The', 'A class'], 2, min_p=0.9)
+    assert len(out) == 2
+
+def test_awd_classifier_learner_on_lm_dataloaders(dls):
+    with pytest.raises(ValueError, match='language-model DataLoaders; a classifier needs labelled ones'): awd_classifier_learner(dls)
 
 # ## Vocabulary size mismatch when loading a checkpoint
 

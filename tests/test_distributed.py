@@ -1,6 +1,8 @@
-"""Distributed training: an `awd_learner` with a `MaskRecorder` trains under fastai's `learn.distrib_ctx()` with PyTorch DDP
-in 2 CPU processes (gloo, launched with torchrun); each rank records its own masks. `DataParallel` and `.to(...)` keep working."""
-import json, os, subprocess, sys
+"""Distributed training: an `awd_learner` with a `MaskRecorder`, and an `awd_classifier_learner`, train under fastai's plain
+`learn.distrib_ctx()` with PyTorch DDP in 2 CPU processes (gloo, launched with torchrun, or `accelerate launch --multi_gpu`),
+whatever the order of the imports; each rank records its own masks. Nothing is patched on fastai's classes.
+`DataParallel` and `.to(...)` keep working."""
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest, torch
 from fastai.distributed import DistributedTrainer
@@ -9,29 +11,65 @@ from awd_fastai.data import lm_dls, corpus_texts
 from awd_fastai.learner import awd_learner
 from awd_fastai.model import awd_lm
 from awd_fastai.recorder import MaskRecorder, MaskRecord, mask_layers
-from awd_fastai.distributed import LMDistributedTrainer
+from awd_fastai.distributed import AWDDistributedTrainer, LMDistributedTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
 NAMES = ['0.encoder_dp', '0.rnns.0.weight_hh_l0', '0.rnns.1.weight_hh_l0', '0.input_dp', '0.hidden_dps.0', '1.output_dp']
 
-@pytest.fixture(scope='module')
-def ddp(tmp_path_factory):
-    "Run `tests/ddp_train.py` in 2 processes; return its output folder and each rank's facts."
-    out = tmp_path_factory.mktemp('ddp')
+TORCHRUN = (sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2')
+
+def _launch(out:Path, *args, launcher=TORCHRUN):
+    "Run `tests/ddp_train.py out *args` in 2 processes started by `launcher`; return each rank's facts."
     env = {k: v for k, v in os.environ.items() if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')}
     env.update(OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-           str(ROOT/'tests'/'ddp_train.py'), str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    r = subprocess.run([*launcher, str(ROOT/'tests'/'ddp_train.py'), str(out), *args], capture_output=True, text=True,
+                       timeout=600, env=env, cwd=ROOT)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
-    return out, [json.loads((out/f'facts{k}.json').read_text()) for k in range(2)]
+    return [json.loads((out/f'facts{k}.json').read_text()) for k in range(2)]
+
+@pytest.fixture(scope='module')
+def ddp_all(tmp_path_factory):
+    "torchrun, our imports first: the language model (2 epochs) and the classifier; the output folder and each rank's facts."
+    out = tmp_path_factory.mktemp('ddp')
+    return out, _launch(out, 'awd_first', 'lm+clas')
+
+@pytest.fixture(scope='module')
+def ddp(ddp_all):
+    out, facts = ddp_all
+    return out, [dict(f['lm'], rank=f['rank'], world_size=f['world_size']) for f in facts]
+
+@pytest.fixture(scope='module')
+def clas(ddp_all): return [f['clas'] for f in ddp_all[1]]
+
+def _check_lm_run(facts):
+    for k, f in enumerate(facts):
+        assert (f['rank'], f['world_size']) == (k, 2)
+        assert f['lm']['trainers'] == ['AWDDistributedTrainer']
+        assert f['lm']['wrappers'] == ['DistributedDataParallel'] and f['lm']['loaders'] == ['LMDistributedDL']
+        assert f['lm']['valid_after'] < f['lm']['valid_before']
+    assert facts[0]['lm']['params'] == facts[1]['lm']['params']
+
+def test_ddp_import_order_fastai_first(tmp_path):
+    "`from fastai.distributed import *` *before* our imports: the same plain path works (nothing depends on import order)."
+    facts = _launch(tmp_path, 'fastai_first', 'lm1')
+    assert [f['order'] for f in facts] == ['fastai_first']*2
+    _check_lm_run(facts)
+
+@pytest.mark.skipif(shutil.which('accelerate') is None, reason='the `accelerate` command is not installed')
+def test_ddp_through_accelerate_launch(tmp_path):
+    "`accelerate launch --multi_gpu --num_processes 2` starts 2 processes through torch's launcher (on CPU here, gloo)."
+    launcher = (shutil.which('accelerate'), 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
+                '--mixed_precision', 'no', '--dynamo_backend', 'no')
+    facts = _launch(tmp_path, 'awd_first', 'lm1', launcher=launcher)
+    _check_lm_run(facts)
 
 def test_ddp_trains_through_fastai_distrib_ctx(ddp):
-    "fastai's `distrib_ctx` wrapped the model in DDP and the loaders in our `LMDistributedDL`, on both ranks."
+    "fastai's `distrib_ctx` added our trainer, wrapped the model in DDP and the loaders in our `LMDistributedDL`, on both ranks."
     _, facts = ddp
     for k, f in enumerate(facts):
         assert (f['rank'], f['world_size']) == (k, 2)
+        assert f['trainers'] == ['AWDDistributedTrainer']
         assert f['wrappers'] == ['DistributedDataParallel'] and f['loaders'] == ['LMDistributedDL']
 
 def test_ddp_each_rank_trains_half_of_each_epoch(ddp):
@@ -97,20 +135,63 @@ def test_ddp_ranks_see_different_batches(ranks):
     r0, r1 = ranks
     assert all(not torch.equal(r0.at(i).tokens_of('0.input_dp'), r1.at(i).tokens_of('0.input_dp')) for i in r0.iterations)
 
+# ## The classifier (the second half of ULMFiT)
+
+def test_ddp_classifier_trains_through_fastai_distrib_ctx(clas):
+    "`awd_classifier_learner` trains on 2 CPU processes through `distrib_ctx` (fastai's `text_classifier_learner` fails there): "
+    "DDP, our loader on both ranks, the loss falls and validation accuracy rises, the same on both ranks."
+    for f in clas:
+        assert f['wrappers'] == ['DistributedDataParallel'] and f['loaders'] == ['BackendDistributedDL']
+        assert 12 * (f['train_batches'] // 2) <= len(f['losses']) <= 12 * -(-f['train_batches'] // 2)  # each rank: half of each epoch
+        assert np.mean(f['losses'][-4:]) < np.mean(f['losses'][:4]) - 0.3
+        assert f['valid_after'][0] < f['valid_before'][0] and f['valid_after'][1] >= 0.85   # (chance: 0.5)
+    assert clas[0]['valid_after'] == clas[1]['valid_after']
+    assert clas[0]['params'] == clas[1]['params'] and clas[0]['param_sum'] == clas[1]['param_sum']
+
+def test_ddp_classifier_ranks_draw_their_own_masks(clas):
+    "Each rank draws its own W_hh masks at every step (the same seed everywhere would give the same masks), at rate p."
+    (h0, r0), (h1, r1) = (zip(*f['masks']) for f in clas)
+    assert len(h0) == len(h1) == len(clas[0]['losses']) and all(a != b for a, b in zip(h0, h1))
+    p = 0.5 * 0.5                                            # fastai's classifier weight_p, times drop_mult
+    assert abs(np.mean(r0 + r1) - p) < 0.02
+
 # ## In one process
 
 @pytest.fixture(scope='module')
 def dls(): return lm_dls(corpus_texts(20), bs=8, seq_len=20)
 
-def test_to_distributed_uses_our_trainer_only_for_our_models(dls):
-    "An awd_fastai model gets `LMDistributedTrainer` (CPU by default without CUDA); any other model fastai's own trainer."
+def test_to_distributed_uses_our_trainer_only_for_our_learners(dls):
+    "Our learners get `AWDDistributedTrainer` (CPU by default without CUDA); fastai's learners, even with our model, fastai's."
     from fastai.text.all import language_model_learner, AWD_LSTM as FastaiAWD, awd_lstm_lm_config
+    from awd_fastai.model import AWD_LSTM
     ours = awd_learner(dls, **SMALL).to_distributed()
     theirs = language_model_learner(dls, FastaiAWD, pretrained=False, config=dict(awd_lstm_lm_config, **SMALL)).to_distributed(cpu=True)
+    plain = language_model_learner(dls, AWD_LSTM, pretrained=False, config=dict(awd_lstm_lm_config, **SMALL)).to_distributed(cpu=True)
     t = [cb for cb in ours.cbs if isinstance(cb, DistributedTrainer)]
-    assert len(t) == 1 and type(t[0]) is LMDistributedTrainer
+    assert len(t) == 1 and type(t[0]) is AWDDistributedTrainer and LMDistributedTrainer is AWDDistributedTrainer
     assert t[0].accelerator.device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
-    assert [type(cb) for cb in theirs.cbs if isinstance(cb, DistributedTrainer)] == [DistributedTrainer]
+    for learn in (theirs, plain): assert [type(cb) for cb in learn.cbs if isinstance(cb, DistributedTrainer)] == [DistributedTrainer]
+
+_LEARNER_ATTRS = """
+import sys, fastai.text.all
+for m in sys.argv[1:]: __import__(m)
+import fastai.distributed
+print(sorted(f"{c.__name__}.{k}:{getattr(v, '__module__', '')}" for c in (fastai.learner.Learner, fastai.text.learner.LMLearner,
+      fastai.text.learner.TextLearner) for k, v in vars(c).items()))
+"""
+
+def test_importing_awd_fastai_patches_nothing_on_fastai():
+    "The attributes of fastai's `Learner`, `TextLearner` and `LMLearner` (`to_distributed`, `get_preds`, `predict`...) are "
+    "fastai's, the same whether awd_fastai is imported (before fastai.distributed) or not."
+    def attrs(*mods):
+        r = subprocess.run([sys.executable, '-c', _LEARNER_ATTRS, *mods], capture_output=True, text=True, cwd=ROOT,
+                           env=dict(os.environ, PYTHONWARNINGS='ignore'))
+        assert r.returncode == 0, r.stderr[-3000:]
+        return set(eval(r.stdout))
+    base = attrs()
+    assert {'Learner.to_distributed:fastai.distributed', 'LMLearner.predict:fastai.text.learner'} <= base
+    for mods in (['awd_fastai'], ['awd_fastai.learner', 'awd_fastai.distributed'], ['awd_fastai.cli']):
+        assert attrs(*mods) == base, mods                    # none replaced, none added
 
 def test_data_parallel(dls):
     "Under fastai's `parallel_ctx` (DataParallel; on a machine without GPU it runs the module directly) the recorder "

@@ -1,0 +1,60 @@
+"""Warnings are scoped: importing awd_fastai installs no warning filter (a problem in a user's own `nn.LSTM` stays visible),
+and our layers do not trigger the warnings that an earlier version filtered out."""
+import os, subprocess, sys, warnings
+from pathlib import Path
+import pytest, torch, torch.nn as nn
+from awd_fastai.data import lm_dls, corpus_texts
+from awd_fastai.learner import awd_learner
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_FILTERS = """
+import sys, warnings
+import fastai.text.all, fastai.distributed, matplotlib.pyplot           # what awd_fastai imports of others
+before = list(warnings.filters)
+for m in sys.argv[1:]: __import__(m)
+print(repr([(a, getattr(m, 'pattern', m), c.__name__, getattr(mod, 'pattern', mod), l) for a, m, c, mod, l in before]))
+print(repr([(a, getattr(m, 'pattern', m), c.__name__, getattr(mod, 'pattern', mod), l) for a, m, c, mod, l in warnings.filters]))
+"""
+
+@pytest.mark.parametrize('mods', [['awd_fastai'], ['awd_fastai.dropout'], ['awd_fastai.learner', 'awd_fastai.distributed'],
+                                  ['awd_fastai.recorder', 'awd_fastai.plots', 'awd_fastai.cli']])
+def test_import_leaves_warning_filters_unchanged(mods):
+    "In a fresh process, after fastai's own imports: importing awd_fastai (any module) leaves `warnings.filters` as it was."
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    r = subprocess.run([sys.executable, '-c', _FILTERS, *mods], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    before, after = r.stdout.strip().splitlines()
+    assert after == before
+
+def test_import_hides_no_warning_of_a_users_lstm():
+    "A warning raised by the user's own code after `import awd_fastai` reaches the user (nothing filters it by message)."
+    code = ("import warnings, awd_fastai\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.warn('RNN module weights are not part of single contiguous chunk of memory. (a user LSTM)')\n"
+            "print(len(w))")
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == '1', r.stdout + r.stderr[-2000:]
+
+def test_training_raises_no_warning_on_cpu():
+    "With every warning an error, an awd_learner trains, validates and predicts on CPU: weight dropout triggers nothing here "
+    "(on cuDNN it would: see the WeightDropout notes in nbs/00_dropout.ipynb)."
+    dls = lm_dls(corpus_texts(10), bs=4, seq_len=12)
+    learn = awd_learner(dls, emb_sz=16, n_hid=24, n_layers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with learn.no_bar(), learn.no_logging():
+            learn.fit(1, 1e-3)
+            learn.validate()
+        learn.generate('The assert statement', 3)
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU: cuDNN warns about weights outside one flat buffer')
+def test_cudnn_weight_warning_is_visible():
+    "On cuDNN, weight dropout's fresh W_hh is not in the layer's flat buffer: torch warns (every call), and we do not hide it."
+    from awd_fastai.dropout import WeightDropout
+    wd = WeightDropout(nn.LSTM(4, 6, batch_first=True), 0.5).cuda()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        for _ in range(2): wd(torch.randn(2, 5, 4, device='cuda'))
+    assert sum('contiguous chunk of memory' in str(x.message) for x in w) == 2
