@@ -55,13 +55,27 @@ def test_get_preds_reorder_means_text_order():
     assert torch.equal(t, t_plain)
 
 def test_predict_at_low_temperature(learn, fastai_learn):
-    "fastai's fails at T=0.01 (p**(1/T) underflows); ours works, T=0 is greedy, and where fastai works both draw the same."
-    with pytest.raises(RuntimeError, match='multinomial'): fastai_learn.predict('The assert statement', 5, temperature=0.01, no_bar=True)
-    torch.manual_seed(0)
-    assert learn.predict('The assert statement', 5, temperature=0.01, no_bar=True) == learn.predict('The assert statement', 5, temperature=0, no_bar=True)
+    "fastai's fails at T=0.01 (p**(1/T) underflows); ours draws the words, T=0 is greedy, and where fastai works both draw the same."
+    prompt = 'The assert statement'
+    with pytest.raises(RuntimeError, match='multinomial'): fastai_learn.predict(prompt, 5, temperature=0.01, no_bar=True)
+    for T in (0.01, 1e-6):
+        out = learn.predict(prompt, 5, temperature=T, no_bar=True)
+        assert out.startswith(prompt) and len(out) > len(prompt)
+    greedy = learn.predict(prompt, 5, temperature=0, no_bar=True)
+    torch.manual_seed(1)
+    assert learn.predict(prompt, 5, temperature=0, no_bar=True) == greedy          # T=0: no randomness at all
     for kw in (dict(temperature=1.), dict(temperature=0.5, min_p=0.01)):
         torch.manual_seed(3); a = fastai_learn.predict('The assert statement', 5, no_bar=True, **kw)
         torch.manual_seed(3); assert learn.predict('The assert statement', 5, no_bar=True, **kw) == a
+
+def test_low_temperature_draws_the_most_likely_word():
+    "As T -> 0, softmax(logits/T) concentrates on the argmax: with a gap of 1 over the runner-up, T=0.01 always draws the best word."
+    torch.manual_seed(0)
+    logits = torch.randn(2000, 300)                                  # (rows, vocab)
+    best = torch.randint(0, 300, (2000,))
+    logits[torch.arange(2000), best] = logits.max(-1).values + 1.     # P(another word) <= 300·e^-100 per row
+    assert torch.equal(sample_next(logits, 0.01), best)
+    assert torch.equal(sample_next(logits, 0), best)
 
 @pytest.mark.parametrize('T', [0.05, 0.5, 1., 3.])
 def test_sample_next_follows_softmax_over_temperature(T):
