@@ -9,12 +9,13 @@ from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.foundation import L
+from fastcore.basics import patch
 from fastai.torch_core import Module
 
 # %% auto #0
 __all__ = ['MASK_RNGS', 'SITE_KINDS', 'LockedDropout', 'check_rng', 'dropout_mask', 'check_p', 'SiteKind', 'DropoutSite',
            'KeepsMask', 'RNNDropout', 'PerStepDropout', 'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout',
-           'PerStepWeightDropout']
+           'PerStepWeightDropout', 'StateDropout', 'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout']
 
 # %% ../nbs/00_dropout.ipynb #a0237da6
 MASK_RNGS = ('fast', 'fastai')   # the random streams `dropout_mask` can draw from
@@ -76,13 +77,16 @@ SITE_KINDS = {   # open: a new kind of layer adds its entry here
     'per_step':           SiteKind('units of an activation, a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
     'weight':             SiteKind('single weights (DropConnect), one matrix for every time step of the call', ('output', 'input'), 'call'),
     'weight_per_step':    SiteKind('single weights (DropConnect), a fresh matrix at every time step', ('step', 'output', 'input'), 'step'),
+    'state_per_step':     SiteKind('units of the recurrent state h(t-1) where it enters W_hh, a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
+    'state_locked':       SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask per example for the whole sequence', ('example', '', 'unit'), 'example'),
+    'state_batch':        SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask for the whole batch: whole columns of W_hh', ('', '', 'unit'), 'call'),
 }
 
 @dataclass(frozen=True)
 class DropoutSite:
     "What one dropout mask is, as data set by the code that builds the layer: recorded with the masks, read by every plot."
     kind:str                # A key of `SITE_KINDS`: what is dropped, how often, and the mask's axes
-    where:str='custom'      # Place in the model: 'embedding', 'input', 'weight', 'hidden', 'output'; 'custom' outside `AWD_LSTM`
+    where:str='custom'      # Place in the model: 'embedding', 'input', 'weight', 'state', 'hidden', 'output'; 'custom' outside `AWD_LSTM`
     layer:int|None=None     # RNN layer (0-based) of a per-layer site
     gates:tuple=()          # Weight masks: names of the blocks of rows, in torch's order (LSTM i,f,g,o; GRU r,z,n; RNN h)
     label:str=''            # A reader's label, e.g. 'W_hh, layer 2' or 'between layers 1 and 2'
@@ -101,8 +105,8 @@ class DropoutSite:
 
     @property
     def path_order(self) -> tuple:
-        "Sort key along the data path: embedding, input, per RNN layer its weights then what follows it, output; custom sites last"
-        if self.where in ('weight', 'hidden'): return (2, self.layer or 0, 0 if self.where == 'weight' else 1)
+        "Sort key along the data path: embedding, input, per RNN layer its weights, its state, then what follows it, output; custom sites last"
+        if self.where in ('weight', 'state', 'hidden'): return (2, self.layer or 0, ('weight', 'state', 'hidden').index(self.where))
         return ({'embedding': 0, 'input': 1, 'output': 3}.get(self.where, 4), 0, 0)
 
     def to_dict(self) -> dict:
@@ -238,6 +242,10 @@ def _no_flatten(): "Weight dropout replaces the weights at every call: skip cuDN
 
 _rnn_gates = {'LSTM': tuple('ifgo'), 'GRU': tuple('rzn'), 'RNN_TANH': ('h',), 'RNN_RELU': ('h',)}
 
+def _directions(module) -> list:
+    "Name suffix of each direction of a single-layer RNN: `['']` or `['', '_reverse']`"
+    return ['', '_reverse'] if getattr(module, 'bidirectional', False) else ['']
+
 class WeightDropout(KeepsMask, Module):
     "Wrap `module` and drop its weights `layer_names` (DropConnect): one mask per forward, reused at every time step."
     site_kind, p_name, default_label = 'weight', 'weight_p', 'DropConnect'
@@ -246,6 +254,7 @@ class WeightDropout(KeepsMask, Module):
         weight_p:float,          # Probability to drop each weight
         layer_names:str|list='weight_hh_l0', # Parameter(s) to drop; a string also covers its `_reverse` twin
         rng:str='fast',          # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+        state_dp:KeepsMask|None=None, # Optional dropout on the recurrent state h(t-1) (a `StateDropout`, see below)
     ):
         self.module,self.weight_p,self.rng = module,check_p('weight_p', weight_p),check_rng(rng)
         names = L(layer_names)
@@ -256,23 +265,48 @@ class WeightDropout(KeepsMask, Module):
         if missing:   # checked before anything is changed: a refused module stays intact
             have = [n for n,_ in module.named_parameters(recurse=False)]
             raise ValueError(f"`layer_names`: {type(module).__name__} has no weight named {missing[0]!r} (it has {have})")
+        if state_dp is not None: _check_steppable(type(self).__name__, module, self.layer_names, all_hh=True)
         for name in self.layer_names:
             w = getattr(module, name)
             delattr(module, name)
             self.register_parameter(f'{name}_raw', nn.Parameter(w.data))
         if isinstance(module, nn.RNNBase): module.flatten_parameters = _no_flatten
+        self.state_dp = state_dp   # a submodule without parameters: the state_dict keys stay fastai's
         self._point_to_raw()
 
     def _point_to_raw(self):
         "Let the wrapped module's weights be detached views of the raw parameters (no autograd graph kept)."
         for name in self.layer_names: setattr(self.module, name, getattr(self, f'{name}_raw').detach())
 
-    def _dropped_weights(self) -> dict:
-        "The weights for this forward: masked in training, the raw parameters otherwise."
+    def _weight_noise(self, sl:int) -> dict:
+        "Draw this forward's weight masks `{name: (out, in)}` (kept in `last_mask`); `{}` with `weight_p == 0`."
+        if self.weight_p == 0: return {}
+        self._last_noise = {n: dropout_mask(w.data, w.shape, self.weight_p, self.rng) for n,w in
+                            ((n, getattr(self, f'{n}_raw')) for n in self.layer_names)}  # each (4·nh, nh)
+        return self._last_noise
+
+    def _dropped_weights(self, x:Tensor) -> dict:
+        "The weights for this forward: masked in training (and with a per-batch state mask, whole columns), the raw parameters otherwise."
         raws = {name: getattr(self, f'{name}_raw') for name in self.layer_names}
-        if not self.training or self.weight_p == 0: return {n: w.view_as(w) for n,w in raws.items()}
-        self._last_noise = {n: dropout_mask(w.data, w.shape, self.weight_p, self.rng) for n,w in raws.items()}  # each (4·nh, nh)
-        return {n: raws[n] * self._last_noise[n] for n in raws}
+        if not self.training: return {n: w.view_as(w) for n,w in raws.items()}
+        noise = self._weight_noise(1)
+        ws = {n: raws[n] * noise[n] if n in noise else raws[n].view_as(raws[n]) for n in raws}
+        cols = self._state_columns(x)                              # {name: (nh,)} for a per-batch state mask
+        return {n: w * cols[n] if n in cols else w for n,w in ws.items()}   # W_hh diag(m): column j times m_j
+
+    def _state_columns(self, x:Tensor) -> dict:
+        "A per-batch state mask `m` as `{W_hh name: m}` for each direction, to fold into W_hh's columns; `{}` if none."
+        sd = self.state_dp
+        if sd is None or not getattr(sd, 'fused', False): return {}
+        nh, sfxs = self.module.hidden_size, _directions(self.module)
+        m = sd(x, x.size(0), x.size(1), len(sfxs)*nh)              # (1, 1, n_dir·nh), or None; a call, so hooks see it
+        if m is None: return {}
+        return {f'weight_hh_l0{s}': m[0, 0, d*nh:(d+1)*nh] for d,s in enumerate(sfxs)}
+
+    def _stepping(self) -> bool:
+        "Whether this forward steps through time in Python: a per-example or per-step state mask in training."
+        sd = self.state_dp
+        return self.training and sd is not None and sd.p > 0 and not getattr(sd, 'fused', False)
 
     def mask_sites(self) -> dict:
         "`{parameter name: DropoutSite}`: one weight mask per dropped parameter, with the gate blocks of an RNN's weights"
@@ -284,7 +318,8 @@ class WeightDropout(KeepsMask, Module):
         return {name: self._site(gates=gates, param=name, label=one(name)) for name in self.layer_names}
 
     def forward(self, *args):
-        for name,w in self._dropped_weights().items(): setattr(self.module, name, w)
+        if self._stepping(): return self._step_through(*args)
+        for name,w in self._dropped_weights(args[0]).items(): setattr(self.module, name, w)
         try: return self.module(*args)
         finally: self._point_to_raw()
 
@@ -309,9 +344,84 @@ class WeightDropout(KeepsMask, Module):
                 state_dict[f'{prefix}{name}_raw'] = state_dict.pop(f'{prefix}module.{name}')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-# %% ../nbs/00_dropout.ipynb #6453af01
-_cells = {'LSTM': torch.lstm_cell, 'GRU': torch.gru_cell, 'RNN_TANH': torch.rnn_tanh_cell, 'RNN_RELU': torch.rnn_relu_cell}
+# %% ../nbs/00_dropout.ipynb #26282a71
+def _check_steppable(
+    who:str,             # The class asking, for the message
+    module:nn.Module,    # The wrapped module
+    names:list,          # Names of the dropped weights
+    all_hh:bool=False,   # Require the W_hh of every direction (a state mask folds into all of them)
+):
+    "Refuse, with a clear message, a module that `_step_through` cannot run."
+    if (not isinstance(module, nn.RNNBase) or module.num_layers != 1 or not module.batch_first
+            or getattr(module, 'proj_size', 0) or module.mode not in _rnn_gates):
+        raise ValueError(f"`module`: {who} needs a single-layer, batch-first nn.LSTM/GRU/RNN without projection "
+                         f"(it steps through time), got {module}")
+    hh = [f'weight_hh_l0{s}' for s in _directions(module)]
+    if not set(names) <= set(hh) or (all_hh and set(names) != set(hh)):
+        raise ValueError(f"`layer_names`: {who} steps through time and can only drop the recurrent weights "
+                         f"{hh if all_hh else 'among ' + str(hh)}; got {list(names)}")
 
+def _lstm_step(gi, hm, h, c, w_hh, b_hh):
+    "One LSTM step: `gi` = W_ih x_t + b_ih (bs, 4·nh); `hm` the state entering W_hh; `c` carries on unmasked."
+    i, f, g, o = (gi + F.linear(hm, w_hh, b_hh)).chunk(4, 1)     # each (bs, nh)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+def _gru_step(gi, hm, h, c, w_hh, b_hh):
+    "One GRU step: the gates read `hm` through W_hh; the interpolation keeps the unmasked `h`."
+    i_r, i_z, i_n = gi.chunk(3, 1)                                # each (bs, nh)
+    h_r, h_z, h_n = F.linear(hm, w_hh, b_hh).chunk(3, 1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return (1 - z) * n + z * h, None
+
+def _rnn_step(act):
+    "One plain RNN step with nonlinearity `act`: the state only enters through W_hh."
+    return lambda gi, hm, h, c, w_hh, b_hh: (act(gi + F.linear(hm, w_hh, b_hh)), None)
+
+_steps = {'LSTM': _lstm_step, 'GRU': _gru_step, 'RNN_TANH': _rnn_step(torch.tanh), 'RNN_RELU': _rnn_step(torch.relu)}
+
+@patch
+def _step_through(self:WeightDropout,
+    x:Tensor,  # Input (bs, seq_len, n_in)
+    hx=None,   # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
+):             # Output (bs, seq_len, n_dir·nh) and final state, as the wrapped module returns them
+    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, state masks on h(t-1) from `state_dp`."
+    m, (bs, sl) = self.module, x.shape[:2]
+    sfxs, nh = _directions(m), m.hidden_size
+    if hx is None:
+        z = x.new_zeros(len(sfxs), bs, nh)
+        hx = (z, z) if m.mode == 'LSTM' else z
+    w_noise = self._weight_noise(sl)                                # {name: (G·nh, nh) or (sl, G·nh, nh)}
+    sd = self.state_dp
+    s_noise = sd(x, bs, sl, len(sfxs)*nh) if sd is not None else None   # (bs|1, sl|1, n_dir·nh) or None; a call, so hooks see it
+    outs, hs, cs = [], [], []
+    for d, sfx in enumerate(sfxs):
+        h, c = (hx[0][d], hx[1][d]) if m.mode == 'LSTM' else (hx[d], None)  # each (bs, nh)
+        keep = None if s_noise is None else s_noise[..., d*nh:(d+1)*nh]       # this direction's units
+        o, h, c = self._direction(x, h, c, sfx, w_noise, keep)
+        outs.append(o); hs.append(h); cs.append(c)
+    out = torch.cat(outs, -1)                                       # (bs, sl, n_dir·nh)
+    if m.mode == 'LSTM': return out, (torch.stack(hs), torch.stack(cs))
+    return out, torch.stack(hs)
+
+@patch
+def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep):
+    "Run one direction step by step; `w_noise[name]` is one W_hh mask or one per step, `keep` the state mask (or None)."
+    m, sl = self.module, x.size(1)
+    name = f'weight_hh_l0{sfx}'
+    w_hh = getattr(self, f'{name}_raw') if name in self.layer_names else getattr(m, name)
+    b_ih, b_hh = (getattr(m, f'{b}_l0{sfx}') if m.bias else None for b in ('bias_ih', 'bias_hh'))
+    gi = F.linear(x, getattr(m, f'weight_ih_l0{sfx}'), b_ih)       # (bs, sl, G·nh): the input part, all steps at once
+    wn, step, outs = w_noise.get(name), _steps[m.mode], [None]*sl
+    for t in (range(sl-1, -1, -1) if sfx else range(sl)):
+        w = w_hh if wn is None else w_hh * (wn[t] if wn.dim() == 3 else wn)   # (G·nh, nh)
+        hm = h if keep is None else h * keep[:, t if keep.size(1) > 1 else 0]  # m_t ⊙ h(t-1): (bs, nh)
+        h, c = step(gi[:, t], hm, h, c, w, b_hh)
+        outs[t] = h                                                 # the output is the unmasked state
+    return torch.stack(outs, 1), h, c                               # (bs, sl, nh)
+
+# %% ../nbs/00_dropout.ipynb #6453af01
 class PerStepWeightDropout(WeightDropout):
     "Naive DropConnect: a fresh mask on W_hh at every time step (a Python loop over steps; for contrast only)."
     site_kind, default_label = 'weight_per_step', 'per-step DropConnect'
@@ -320,40 +430,55 @@ class PerStepWeightDropout(WeightDropout):
         weight_p:float,    # Probability to drop each weight, drawn anew at every time step
         layer_names:str|list='weight_hh_l0', # Recurrent weight(s) to drop
         rng:str='fast',    # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+        state_dp:KeepsMask|None=None, # Optional dropout on the recurrent state h(t-1) (a `StateDropout`)
     ):
-        if not isinstance(module, nn.RNNBase) or module.num_layers != 1 or not module.batch_first:
-            raise ValueError(f"`module`: PerStepWeightDropout needs a single-layer, batch-first nn.LSTM/GRU/RNN, got {module}")
-        super().__init__(module, weight_p, layer_names, rng)
+        names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
+        _check_steppable(type(self).__name__, module, names)
+        super().__init__(module, weight_p, layer_names, rng, state_dp)
 
-    def _direction(self, x, h, sfx, noise):
-        "Run one direction step by step; `noise[name]` holds one mask per time step."
-        m, sl = self.module, x.size(1)
-        w_hh_name = f'weight_hh_l0{sfx}'
-        w_ih, w_hh = getattr(m, f'weight_ih_l0{sfx}'), getattr(self, f'{w_hh_name}_raw', None)
-        if w_hh is None: w_hh = getattr(m, w_hh_name)
-        b_ih, b_hh = (getattr(m, f'{b}_l0{sfx}') if m.bias else None for b in ('bias_ih', 'bias_hh'))
-        cell, outs = _cells[m.mode], [None]*sl
-        for t in (range(sl-1, -1, -1) if sfx else range(sl)):
-            w = w_hh * noise[w_hh_name][t] if w_hh_name in noise else w_hh   # (4·nh, nh), fresh at every t
-            h = cell(x[:,t], h, w_ih, w, b_ih, b_hh)
-            outs[t] = h[0] if isinstance(h, tuple) else h                     # (bs, nh)
-        return torch.stack(outs, 1), h                                       # (bs, sl, nh)
+    def _weight_noise(self, sl:int) -> dict:
+        "Draw one mask per time step for each weight: `{name: (sl, out, in)}`; `{}` with `weight_p == 0`."
+        if self.weight_p == 0: return {}
+        self._last_noise = {n: dropout_mask(w.data, (sl, *w.shape), self.weight_p, self.rng) for n,w in
+                            ((n, getattr(self, f'{n}_raw')) for n in self.layer_names)}  # each (sl, 4·nh, nh)
+        return self._last_noise
 
-    def forward(self, x:Tensor, hx=None):
-        if not self.training or self.weight_p == 0: return super().forward(x, hx)
-        m, (bs, sl) = self.module, x.shape[:2]
-        n_dir = 2 if m.bidirectional else 1
-        if hx is None:
-            z = x.new_zeros(n_dir, bs, m.hidden_size)
-            hx = (z, z) if m.mode == 'LSTM' else z
-        noise = {n: dropout_mask(w.data, (sl, *w.shape), self.weight_p, self.rng) for n,w in
-                 ((n, getattr(self, f'{n}_raw')) for n in self.layer_names)}  # each (sl, 4·nh, nh)
-        self._last_noise = noise
-        outs, hs = [], []
-        for d, sfx in enumerate(['', '_reverse'][:n_dir]):
-            h = tuple(t[d] for t in hx) if m.mode == 'LSTM' else hx[d]
-            o, h = self._direction(x, h, sfx, noise)
-            outs.append(o); hs.append(h)
-        out = torch.cat(outs, -1)                                            # (bs, sl, n_dir·nh)
-        if m.mode == 'LSTM': return out, tuple(torch.stack(t) for t in zip(*hs))
-        return out, torch.stack(hs)
+    def _stepping(self) -> bool: return super()._stepping() or (self.training and self.weight_p > 0)
+
+# %% ../nbs/00_dropout.ipynb #75b8c664
+class StateDropout(KeepsMask, Module):
+    "Base of the recurrent-state dropouts: called by the RNN wrapper, draws the mask for h(t-1) where it enters W_hh."
+    site_kind, default_label = None, 'dropout on h(t-1)'
+    fused = False   # True: one mask per batch, folded into W_hh's columns (no loop over steps)
+    def __init__(self,
+        p:float=0.5,    # Dropout probability of each unit of h(t-1)
+        rng:str='fast', # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+    ): self.p,self.rng = check_p('p', p),check_rng(rng)
+
+    def _shape(self, bs:int, sl:int, n:int) -> tuple: raise NotImplementedError
+
+    def forward(self,
+        x:Tensor,  # The RNN's input: the mask gets its dtype and device
+        bs:int,    # Batch size
+        sl:int,    # Sequence length (time steps of this forward)
+        n:int,     # Units of the state, all directions (n_dir·nh)
+    ) -> Tensor|None: # Multiplicative mask `(bs|1, sl|1, n)`, or None in eval or with p = 0
+        "Draw the mask of the RNN's forward (kept in `last_mask`); the RNN wrapper calls this and applies the mask."
+        if not self.training or self.p == 0: return None
+        self._last_noise = dropout_mask(x.data, self._shape(bs, sl, n), self.p, self.rng)
+        return self._last_noise
+
+class PerStepStateDropout(StateDropout):
+    "Naive recurrent dropout: a fresh mask on h(t-1) for every example and time step (steps through time)."
+    site_kind, default_label = 'state_per_step', 'per-step dropout on h(t-1)'
+    def _shape(self, bs, sl, n): return (bs, sl, n)
+
+class LockedStateDropout(StateDropout):
+    "Variational recurrent dropout (Gal & Ghahramani 2016): one mask on h(t-1) per example, the same at every step (steps through time)."
+    site_kind, default_label = 'state_locked', 'locked dropout on h(t-1)'
+    def _shape(self, bs, sl, n): return (bs, 1, n)
+
+class BatchStateDropout(StateDropout):
+    "One mask on h(t-1) for the whole batch and sequence: DropConnect of whole columns of W_hh (runs on the fused kernel)."
+    site_kind, default_label, fused = 'state_batch', 'per-batch dropout on h(t-1)', True
+    def _shape(self, bs, sl, n): return (1, 1, n)

@@ -14,21 +14,22 @@ from .core import check_positive
 from .dropout import *
 
 # %% auto #0
-__all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'awd_lstm_lm_config', 'dropout_modes', 'rnn_dropout', 'AWD_LSTM', 'LinearDecoder',
-           'bidirectional_rnns', 'check_not_bidirectional_lm', 'awd_lm']
+__all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes', 'rnn_dropout', 'state_dropout',
+           'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns', 'check_not_bidirectional_lm', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
-DROPOUT_SITES = ('embed', 'input', 'weight', 'hidden', 'output')
+DROPOUT_SITES = ('embed', 'input', 'weight', 'state', 'hidden', 'output')
 DROPOUT_MODES = ('locked', 'naive', 'off')
+SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',)}  # modes each site takes
 
 def dropout_modes(
     modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'naive'}`; unnamed sites are 'locked'
 ) -> dict:                # A mode for every site in `DROPOUT_SITES`
-    "Check `modes` and complete it: every dropout site gets 'locked', 'naive' or 'off'."
+    "Check `modes` and complete it: every dropout site gets 'locked', 'naive' or 'off' ('state' also takes 'batch')."
     modes = dict(modes or {})
     for site,mode in modes.items():
         if site not in DROPOUT_SITES: raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
-        if mode not in DROPOUT_MODES: raise ValueError(f"`modes`: unknown mode {mode!r} for {site!r}; modes are {DROPOUT_MODES}")
+        if mode not in SITE_MODES[site]: raise ValueError(f"`modes`: unknown mode {mode!r} for {site!r}; modes are {SITE_MODES[site]}")
     return {site: modes.get(site, 'locked') for site in DROPOUT_SITES}
 
 def rnn_dropout(
@@ -38,6 +39,17 @@ def rnn_dropout(
 ) -> RNNDropout:
     "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (naive) or a no-op `RNNDropout(0)`."
     return (PerStepDropout if mode == 'naive' else RNNDropout)(0. if mode == 'off' else p, rng=rng)
+
+_state_classes = {'naive': PerStepStateDropout, 'locked': LockedStateDropout, 'batch': BatchStateDropout}
+
+def state_dropout(
+    p:float,             # Dropout probability of each unit of h(t-1)
+    mode:str='locked',   # 'locked' (per example), 'naive' (per step), 'batch' (per batch) or 'off'
+    rng:str='fast',      # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+) -> StateDropout|None:  # None when there is nothing to drop: the RNN keeps the fused kernel
+    "The recurrent-state dropout for `mode`, or None for 'off' or `p == 0`."
+    if mode not in SITE_MODES['state']: raise ValueError(f"`mode`: unknown mode {mode!r} for 'state'; modes are {SITE_MODES['state']}")
+    return None if mode == 'off' or check_p('state_p', p) == 0 else _state_classes[mode](p, rng=rng)
 
 # %% ../nbs/01_model.ipynb #975c8351
 _rnn_classes = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
@@ -60,9 +72,10 @@ class AWD_LSTM(Module):
         rnn_type:str='lstm',  # 'lstm', 'gru' or 'rnn'
         modes:dict|None=None, # Dropout mode per site, see `dropout_modes`
         rng:str='fast',       # Random stream of every mask: 'fast' or 'fastai' (fastai's, bit-identical under a seed)
+        state_p:float=0.,     # Dropout probability on the recurrent state h(t-1) of every layer (site 'state'; 0: none)
     ):
         for k in ('vocab_sz', 'emb_sz', 'n_hid', 'n_layers'): check_positive(k, locals()[k])
-        for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p'): check_p(k, locals()[k])
+        for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p', 'state_p'): check_p(k, locals()[k])
         if rnn_type not in _rnn_classes: raise ValueError(f"`rnn_type` must be one of {tuple(_rnn_classes)}; got {rnn_type!r}")
         store_attr('emb_sz,n_hid,n_layers,pad_token,rnn_type')
         self.rng = check_rng(rng)
@@ -71,7 +84,7 @@ class AWD_LSTM(Module):
         self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_token)
         emb_cls = PerStepEmbeddingDropout if self.modes['embed'] == 'naive' else EmbeddingDropout
         self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embed'] == 'off' else embed_p, rng=rng).set_site('embedding', label='embedding')
-        self.rnns = nn.ModuleList([self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, l)
+        self.rnns = nn.ModuleList([self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, state_p, l)
                                    for l in range(n_layers)])
         self.encoder.weight.data.uniform_(-self.initrange, self.initrange)
         self.input_dp = rnn_dropout(input_p, self.modes['input'], rng).set_site('input', label='input')
@@ -96,11 +109,14 @@ class AWD_LSTM(Module):
 
     def _n_out(self, l): return (self.n_hid if l != self.n_layers - 1 else self.emb_sz) // self.n_dir
 
-    def _one_rnn(self, n_in, n_out, bidir, weight_p, l):
-        "Return one of the inner RNNs, wrapped in its weight dropout."
+    def _one_rnn(self, n_in, n_out, bidir, weight_p, state_p, l):
+        "Return one of the inner RNNs, wrapped in its weight dropout (and its recurrent-state dropout, if any)."
         rnn = _rnn_classes[self.rnn_type](n_in, n_out, 1, batch_first=True, bidirectional=bidir)
         wd_cls = PerStepWeightDropout if self.modes['weight'] == 'naive' else WeightDropout
-        return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p, rng=self.rng).set_site('weight', l, f'W_hh, layer {l+1}')
+        sd = state_dropout(state_p, self.modes['state'], self.rng)
+        if sd is not None: sd.set_site('state', l, f'h(t-1), layer {l+1}')
+        return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p, rng=self.rng,
+                      state_dp=sd).set_site('weight', l, f'W_hh, layer {l+1}')
 
     def _between(self, l):
         "Label of the dropout after layer `l` (fastai builds one for the last layer too, and never applies it)."
@@ -166,7 +182,7 @@ class LinearDecoder(Module):
         return self.decoder(dp_inp), input, dp_inp  # (bs, sl, n_out), raw, dropped
 
 # %% ../nbs/01_model.ipynb #a57054c6
-awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast')
+awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast', state_p=0.)   # ours: + cell type, mask stream, recurrent-state dropout (off)
 
 def bidirectional_rnns(model:nn.Module) -> list:
     "Names of the bidirectional RNN layers in `model` (an `nn.RNNBase` with `bidirectional=True`)."

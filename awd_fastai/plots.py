@@ -182,6 +182,9 @@ def _view_weight(m, site, example, crop):
 def _view_weight_per_step(m, site, example, crop):
     return _view_weight(m[0], site, example, crop)                     # (sl, rows, cols): the first step's matrix
 
+def _view_state_batch(m, site, example, crop):
+    return m[0], ('unit', '')                                          # (1, 1, n) -> one row: the batch's units
+
 def _view_generic(m, site, example, crop):
     "Any other kind: the last two axes (a column for a 1-d mask), the first index of the others."
     while m.dim() > 2: m = m[0]
@@ -193,6 +196,7 @@ def _view_generic(m, site, example, crop):
 MASK_VIEWS = {   # kind -> fn(mask, site, example, crop) -> (2-d image, (xlabel, ylabel)); open: a new kind adds its view
     'embedding': _view_embedding, 'embedding_per_step': _view_per_step, 'locked': _view_locked, 'per_step': _view_per_step,
     'weight': _view_weight, 'weight_per_step': _view_weight_per_step,
+    'state_per_step': _view_per_step, 'state_locked': _view_locked, 'state_batch': _view_state_batch,
 }
 
 def mask_image(
