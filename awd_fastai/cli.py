@@ -15,10 +15,11 @@ from .recorder import MaskRecorder, MaskRecord
 from .plots import plot_naive_vs_locked, plot_embedding_mask, plot_dropped_words, plot_dropconnect_vs_state, mask_image
 
 # %% auto #0
-__all__ = ['NAIVE_MODES', 'train_recorded', 'write_figures', 'write_report', 'main']
+__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'train_recorded', 'write_figures', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
-NAIVE_MODES = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}
+NAIVE_MODES = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.)
+RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'naive': 'per-step between layers'}   # the two runs, as figures name them
 
 def train_recorded(
     dls,                  # Language-model DataLoaders
@@ -69,9 +70,9 @@ def write_figures(
         fig, axs = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
         plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, axs=axs)
         figs['naive_vs_locked.png'] = (_save(fig, out/'naive_vs_locked.png'),
-            "Input dropout for one example, units × time steps. Naive dropout (left) draws a new mask at every step: "
-            "salt and pepper, so a unit's information is erased at random steps. Locked dropout (right) keeps one mask "
-            "for the whole sequence: horizontal stripes (kept light, dropped dark).")
+            "Input dropout for one example, units × time steps. Per-step dropout (left) draws a new mask at every step: "
+            "salt and pepper; on a layer's input this is Zaremba et al.'s working recipe. Locked dropout (right) keeps one "
+            "mask for the whole sequence: horizontal stripes (kept light, dropped dark).")
     if emb:
         fig, axs = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw=dict(width_ratios=[1, 2.6]))
         m, ids = rec.mask(emb), rec.at(-1).tokens_of(emb)
@@ -113,12 +114,12 @@ def write_figures(
         fig, ax = plt.subplots(figsize=(7, 4))
         for (label, h), c in zip(history.items(), ('C0', 'C3')):
             ep = [r['epoch']+1 for r in h]
-            ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', label=f'{label}: training')
-            ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{label}: validation')
+            ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', label=f'{RUN_LABELS.get(label, label)}: training')
+            ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{RUN_LABELS.get(label, label)}: validation')
         ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.legend(); ax.set_title('Learning curves')
         figs['learning_curve.png'] = (_save(fig, out/'learning_curve.png'),
-            "Training and validation loss per epoch of the AWD-LSTM dropouts ('locked') and of the naive per-step "
-            "dropouts, same model, data, seed and schedule. Exact numbers depend on this small run; see the benchmarks "
+            "Training and validation loss per epoch of the AWD-LSTM dropouts ('locked') and of per-step dropouts at the "
+            "same sites (between layers: Zaremba et al.'s recipe), same model, data, seed and schedule. Exact numbers depend on this small run; see the benchmarks "
             "for a controlled comparison.")
     return {k: cap for k,(p, cap) in figs.items()}
 
@@ -156,7 +157,8 @@ _positive_int, _positive_float = _positive(int), _positive(float)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='awd-fastai', description="See the dropout masks of an AWD-LSTM: train with "
-        "MaskRecorder, then draw every mask (embedding, locked, DropConnect, naive contrast) into PNGs and an HTML report.",
+        "MaskRecorder, then draw every mask (embedding, locked, DropConnect, per-step contrast) into PNGs and an HTML report; "
+        "`memory` runs the memory experiment.",
         epilog="Start with `awd-fastai demo`, then open awd_demo/index.html.")
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     def training_args(sp, epochs):
@@ -181,6 +183,16 @@ def _parser() -> argparse.ArgumentParser:
                         description='Redraw every figure and index.html from a recording saved by demo/train/MaskRecorder.save.')
     pl.add_argument('recording', type=Path, help='a .npz recording (masks_naive.npz and history.json beside it are used too)')
     pl.add_argument('--out', type=Path, default=None, help='output folder (default: the recording\'s folder)')
+    me = sub.add_parser('memory', help='the memory experiment: recall after T steps under each dropout scheme',
+                        description='Train small RNNs to recall a symbol after 1..T distracting steps under each dropout scheme '
+                                    '(none, per step or locked on h(t-1), DropConnect on W_hh, per step on the input); write '
+                                    'memory.json and memory.png. Default: one cell, about 5 min on 2 cores.')
+    me.add_argument('--out', type=Path, default=Path('awd_memory'), help='output folder (default: %(default)s)')
+    size = me.add_mutually_exclusive_group()
+    size.add_argument('--quick', action='store_true', help='a smoke run of a few seconds (too small to judge by)')
+    size.add_argument('--full', action='store_true', help='all three cells and the p grid (about an hour on 2 cores)')
+    me.add_argument('--workers', type=_positive_int, default=2, help='worker processes, one torch thread each (default: %(default)s)')
+    me.add_argument('--log', type=Path, default=None, help='protocol log to append every run to (default: OUT/runs.jsonl)')
     return p
 
 def _writable_dir(out:Path) -> Path:
@@ -199,7 +211,7 @@ def _train_and_report(args, texts, source:str) -> int:
     size = dict(emb_sz=args.emb_sz, n_hid=args.n_hid, n_layers=args.n_layers)
     print(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per epoch")
     rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size)
-    print("Training the naive per-step contrast, same model, data and seed")
+    print("Training the per-step contrast (per-step masks between layers), same model, data and seed")
     naive, h_naive = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size)
     rec.save(out/'masks.npz'); naive.save(out/'masks_naive.npz')
     history = {'locked': h_locked, 'naive': h_naive}
@@ -208,7 +220,7 @@ def _train_and_report(args, texts, source:str) -> int:
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
     write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}',
                  f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} "
-                 f"with AWD-LSTM's dropouts, {ppl(h_naive):.1f} with naive per-step dropouts.")
+                 f"with AWD-LSTM's dropouts, {ppl(h_naive):.1f} with per-step dropouts between layers.")
     print(f"Wrote {len(caps)} figures and {out/'index.html'} in {time.time()-t0:.0f}s")
     return 0
 
@@ -232,6 +244,9 @@ def main(
     try:
         if args.command == 'demo': return _train_and_report(args, corpus_texts(), 'the embedded corpus (Python help topics)')
         if args.command == 'train': return _train_and_report(args, read_texts(args.data), str(args.data))
+        if args.command == 'memory':
+            from awd_fastai.memory import memory_command
+            return memory_command(args.out, 'quick' if args.quick else 'full' if args.full else 'default', args.workers, argv, args.log)
         return _plot(args)
     except (OSError, ValueError) as e:
         print(f"awd-fastai: error: {e}", file=sys.stderr)

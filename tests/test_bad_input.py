@@ -430,3 +430,34 @@ def test_error_table_names_existing_tests():
     assert named <= defined, sorted(named - defined)
     assert prefixes and all(any(d.startswith(p) for d in defined) for p in prefixes)
     assert len(named) >= 25
+
+# ## Dropout on the recurrent state and the memory experiment
+
+def test_state_dropout_on_unsupported_module():
+    "A state dropout needs what the step loop can run: one layer, batch first, no projection, and the W_hh of every direction."
+    from awd_fastai.dropout import LockedStateDropout
+    with pytest.raises(ValueError, match='needs a single-layer, batch-first'):
+        WeightDropout(nn.LSTM(3, 3, num_layers=2, batch_first=True), 0.5, state_dp=LockedStateDropout(0.2))
+    with pytest.raises(ValueError, match='needs a single-layer, batch-first'):
+        WeightDropout(nn.GRU(3, 3), 0.5, state_dp=LockedStateDropout(0.2))                      # not batch-first
+    with pytest.raises(ValueError, match="can only drop the recurrent weights"):
+        WeightDropout(nn.LSTM(3, 3, batch_first=True), 0.5, 'weight_ih_l0', state_dp=LockedStateDropout(0.2))
+    with pytest.raises(ValueError, match="can only drop the recurrent weights"):
+        PerStepWeightDropout(nn.LSTM(3, 3, batch_first=True), 0.5, ['weight_ih_l0'])   # it used to leave W_ih untouched
+    with pytest.raises(ValueError, match='`p` must be a dropout probability'): LockedStateDropout(1.)
+
+def test_state_site_options():
+    "`state_p` is checked like every probability; 'batch' is a mode of the state site only."
+    with pytest.raises(ValueError, match='`state_p` must be a dropout probability'): AWD_LSTM(10, 4, 4, 1, state_p=1.5)
+    with pytest.raises(ValueError, match="unknown mode 'batch' for 'hidden'"): dropout_modes({'hidden': 'batch'})
+    assert dropout_modes({'state': 'batch'})['state'] == 'batch'
+
+def test_memory_experiment_bad_input(tmp_path):
+    from awd_fastai.memory import load_results, preset_configs, MemoryNet
+    with pytest.raises(FileNotFoundError, match='no memory results at'): load_results(tmp_path/'nothing.json')
+    (tmp_path/'x.json').write_text('{"format": "awd_fastai.MaskRecord"}')
+    with pytest.raises(ValueError, match='is not a memory-results file'): load_results(tmp_path/'x.json')
+    (tmp_path/'y.json').write_text('not json')
+    with pytest.raises(ValueError, match='is not a memory-results file'): load_results(tmp_path/'y.json')
+    with pytest.raises(ValueError, match="`preset` must be one of"): preset_configs('huge')
+    with pytest.raises(ValueError, match="`scheme` must be one of"): MemoryNet(16, 8, 12, 'gru', 'zoneout', 0.2)
