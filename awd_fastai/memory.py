@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, os, platform, sys, time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np
@@ -46,7 +46,7 @@ SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options)
 }
 
 class MemoryNet(Module):
-    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of the last state."
+    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of the symbol after every step."
     def __init__(self,
         n_tokens:int,        # Vocabulary: symbols + distractors (a padding id is added, never used)
         n_symbols:int,       # Classes of the readout
@@ -90,7 +90,13 @@ def _eval_set(c:MemoryConfig) -> tuple:
     return recall_batch(c.n_eval, c.T, c.n_symbols, c.n_noise, torch.Generator().manual_seed(10_000 + c.T))
 
 @torch.no_grad()
-def recall(model:MemoryNet, x:Tensor, y:Tensor, masks:bool=False, n:int=1) -> list:
+def recall(
+    model:MemoryNet,    # A trained model
+    x:Tensor,           # Held-out sequences (n, T+1)
+    y:Tensor,           # Their symbols (n,)
+    masks:bool=False,   # Keep the training-time dropout masks on (train mode, no gradients)
+    n:int=1,            # Mask draws to average over, with `masks`
+) -> list:              # T fractions, one per lag 1..T
     "Recall after each step 1..T (fraction of `x` whose symbol is named): dropout off (eval mode), or with the training-time masks (mean of `n` draws)."
     model.train(masks)
     acc = np.mean([(model(x)[:, 1:].argmax(-1) == y[:, None]).float().mean(0).numpy() for _ in range(n if masks else 1)], 0)
@@ -113,7 +119,6 @@ def train_run(
         out = model(x)                                                    # (bs, T+1, n_symbols)
         loss = (F.cross_entropy(out[:, -1], y) if c.readout == 'last' else
                 F.cross_entropy(out[:, 1:].flatten(0, 1), y.repeat_interleave(c.T)))   # every lag 1..T
-
         opt.zero_grad(); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         opt.step()
