@@ -389,6 +389,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'awd_fastai.recorder._rank_files': ('recorder.html#_rank_files', 'awd_fastai/recorder.py'),
                                      'awd_fastai.recorder._site_from_v1': ('recorder.html#_site_from_v1', 'awd_fastai/recorder.py'),
                                      'awd_fastai.recorder._to_cpu': ('recorder.html#_to_cpu', 'awd_fastai/recorder.py'),
+                                     'awd_fastai.recorder.crop_mask': ('recorder.html#crop_mask', 'awd_fastai/recorder.py'),
                                      'awd_fastai.recorder.layer_p': ('recorder.html#layer_p', 'awd_fastai/recorder.py'),
                                      'awd_fastai.recorder.mask_layers': ('recorder.html#mask_layers', 'awd_fastai/recorder.py'),
                                      'awd_fastai.recorder.pack_mask': ('recorder.html#pack_mask', 'awd_fastai/recorder.py'),

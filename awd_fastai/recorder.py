@@ -18,7 +18,8 @@ from .core import atomic_write, check_positive, warn_deprecated
 from .dropout import KeepsMask, DropoutSite, EmbeddingDropout
 
 # %% auto #0
-__all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'MaskSnapshot', 'MaskRecord', 'rank_path', 'MaskRecorder']
+__all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'MaskSnapshot', 'MaskRecord', 'rank_path', 'crop_mask',
+           'MaskRecorder']
 
 # %% ../nbs/03_recorder.ipynb #d1c95e59
 def mask_layers(
@@ -480,6 +481,20 @@ _OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 's
                    'plot_mask_grid', 'save_mask_gif', 'plot_drop_rates')   # what 0.1.0's recorder answered as a record
 _NEW_RECORD_API = ('sites', 'iterations', 'at', 'masks', 'calls')
 
+def crop_mask(
+    mask:torch.Tensor,   # A keep-mask of `site`
+    site:DropoutSite,    # What the mask is: its `axes` and `gates`
+    crop:int,            # Entries kept along each axis (for a weight site's rows: per gate block)
+) -> torch.Tensor:       # The first `crop` entries along each axis; a weight site's first `crop` rows of each gate block
+    "The recorder's crop: at most `crop` entries along each axis, a weight site's rows cropped per gate block (its `gates`)."
+    idx = [slice(0, crop)] * mask.dim()
+    a = site.axes.index('output') if site.gates and 'output' in site.axes and len(site.axes) == mask.dim() else None
+    if a is not None and mask.shape[a] % len(site.gates) == 0:
+        g = len(site.gates)
+        mask = mask.unflatten(a, (g, mask.shape[a] // g))[(slice(None),)*(a+1) + (slice(0, crop),)].flatten(a, a+1)   # rows of each block
+        idx[a] = slice(None)
+    return mask[tuple(idx)]
+
 class MaskRecorder(Callback):
     "Record every dropout mask of every forward call of every `every`-th training batch, with each call's token ids, in `self.record`."
     order, run_valid = 90, False
@@ -568,16 +583,8 @@ class MaskRecorder(Callback):
             self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask)))
 
     def _cropped(self, mask:torch.Tensor, site:DropoutSite) -> torch.Tensor:
-        "At most `self.crop` entries along each axis; a weight site's rows per gate block (its `gates`)."
-        if self.crop is None: return mask
-        c = self.crop
-        idx = [slice(0, c)] * mask.dim()
-        a = site.axes.index('output') if site.gates and 'output' in site.axes and len(site.axes) == mask.dim() else None
-        if a is not None and mask.shape[a] % len(site.gates) == 0:
-            g = len(site.gates)
-            mask = mask.unflatten(a, (g, mask.shape[a] // g))[(slice(None),)*(a+1) + (slice(0, c),)].flatten(a, a+1)   # rows of each block
-            idx[a] = slice(None)
-        return mask[tuple(idx)]
+        "At most `self.crop` entries along each axis; a weight site's rows per gate block (see `crop_mask`)."
+        return mask if self.crop is None else crop_mask(mask, site, self.crop)
 
     # -- storing
     def _check_drawn(self, it:int):
