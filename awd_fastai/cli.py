@@ -13,6 +13,7 @@ from .core import DEMO_P, atomic_write, check_positive
 from .data import lm_dls, read_texts, corpus_texts
 from .recorder import MaskRecorder, MaskRecord
 from .plots import plot_naive_vs_locked, plot_embedding_mask, plot_dropped_words, plot_dropconnect_vs_state, mask_image
+from .explorer import write_explorer
 
 # %% auto #0
 __all__ = ['NAIVE_MODES', 'RUN_LABELS', 'train_recorded', 'write_figures', 'write_report', 'main']
@@ -130,7 +131,9 @@ def write_report(
     title:str,            # Report title
     summary:str='',       # Paragraph under the title (plain text)
 ) -> Path:
-    "Write `out/index.html`, showing every figure with its caption."
+    "Write `out/index.html`, showing every figure with its caption (and a link to `explorer.html` when it is there)."
+    explore = ('<p><a href="explorer.html"><b>Explore every recorded mask</b></a> (<code>explorer.html</code>, one self-contained '
+               'page): choose a site, scrub through training, point at a word, a unit or a gate.</p>') if (Path(out)/'explorer.html').is_file() else ''
     items = '\n'.join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}">'
                       f'<figcaption>{html.escape(c)}</figcaption></figure>' for f,c in captions.items())
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -138,6 +141,7 @@ def write_report(
 figure{{margin:2em 0}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{margin-top:.5em;color:#444}}</style></head>
 <body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>
 <p>Colour convention in every figure: <b>kept is light, dropped is dark</b>.</p>
+{explore}
 {items}
 <p>Recordings: <code>masks.npz</code> (AWD-LSTM dropouts) and <code>masks_naive.npz</code> (naive); redraw with
 <code>awd-fastai plot masks.npz</code>.</p></body></html>
@@ -179,6 +183,13 @@ def _parser() -> argparse.ArgumentParser:
                         description='Train on your own UTF-8 text (a file, or a folder searched for .txt files).')
     tr.add_argument('--data', type=Path, required=True, help='a UTF-8 text file or a folder of .txt files')
     training_args(tr, 4)
+    ex = sub.add_parser('explore', help='write one self-contained HTML page to scrub through every recorded mask',
+                        description='Write one HTML file (no server, no network) showing every recorded mask of one or more recordings: '
+                                    'site, training iteration, call, example, time step; what each cell is; drop rates over training.')
+    ex.add_argument('recording', type=Path, nargs='+', help='.npz recording(s) saved by demo/train/MaskRecord.save')
+    ex.add_argument('--out', type=Path, default=None, help='the HTML file to write (default: the first recording with .html)')
+    ex.add_argument('--max-mb', type=_positive_float, default=8., help='size bound of the page in MiB; iterations are thinned and '
+                                                                       'masks cropped to fit, and the page says so (default: %(default)s)')
     pl = sub.add_parser('plot', help='redraw every figure from a saved recording',
                         description='Redraw every figure and index.html from a recording saved by demo/train/MaskRecorder.save.')
     pl.add_argument('recording', type=Path, help='a .npz recording (masks_naive.npz and history.json beside it are used too)')
@@ -217,6 +228,10 @@ def _train_and_report(args, texts, source:str) -> int:
     history = {'locked': h_locked, 'naive': h_naive}
     atomic_write(out/'history.json', json.dumps(history, indent=1))
     caps = write_figures(rec, out, naive, history)
+    t1 = time.time()
+    page = write_explorer(out/'explorer.html', {"AWD-LSTM's dropouts (masks.npz)": rec, 'per-step contrast (masks_naive.npz)': naive},
+                          f'Every dropout mask of the two runs on {source}')
+    print(f"Wrote {page} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
     write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}',
                  f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} "
@@ -235,6 +250,15 @@ def _plot(args) -> int:
     print(f"Wrote {len(caps)} figures and {out/'index.html'}")
     return 0
 
+def _explore(args) -> int:
+    paths = args.recording
+    labels = [p.name if [q.name for q in paths].count(p.name) == 1 else str(p) for p in paths]
+    recs = {lab: MaskRecord.load(p) for lab, p in zip(labels, paths)}
+    out, t0 = args.out or paths[0].with_suffix('.html'), time.time()
+    write_explorer(out, recs, f"Dropout masks of {', '.join(labels)}", max_bytes=int(args.max_mb * 2**20))
+    print(f"Wrote {out} ({out.stat().st_size/2**20:.1f} MiB) in {time.time()-t0:.1f}s")
+    return 0
+
 def main(
     argv:list|None=None, # Command-line arguments (default: `sys.argv[1:]`)
 ) -> int:                # Exit code: 0 on success, 2 on bad input
@@ -242,6 +266,7 @@ def main(
     args = _parser().parse_args(argv)
     matplotlib.use('Agg')
     try:
+        if args.command == 'explore': return _explore(args)
         if args.command == 'demo': return _train_and_report(args, corpus_texts(), 'the embedded corpus (Python help topics)')
         if args.command == 'train': return _train_and_report(args, read_texts(args.data), str(args.data))
         if args.command == 'memory':

@@ -26,6 +26,8 @@ def test_demo_writes_every_figure_and_the_report(demo):
     page = (demo/'index.html').read_text()
     assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES)   # the report shows every figure
     assert page.count('<figcaption>') == len(FIGURES)
+    assert 'href="explorer.html"' in page                                  # the report links the explorer page
+    assert (demo/'explorer.html').stat().st_size < 10 * 2**20             # one self-contained page, both runs, under 10 MB
 
 def test_plot_in_a_new_process_redraws_identically(demo, tmp_path):
     r = cli('plot', str(demo/'masks.npz'), '--out', str(tmp_path))
@@ -44,7 +46,7 @@ def test_recording_reloads_in_a_new_process(demo):
 def test_every_file_gets_the_mode_open_would_give_it(demo):
     "Written atomically, and as readable as any new file: 0o666 less the umask (the demo ran under the test's umask)."
     umask = os.umask(0); os.umask(umask)
-    for f in FIGURES + ['masks.npz', 'masks_naive.npz', 'history.json', 'index.html']:
+    for f in FIGURES + ['masks.npz', 'masks_naive.npz', 'history.json', 'index.html', 'explorer.html']:
         assert stat.S_IMODE((demo/f).stat().st_mode) == 0o666 & ~umask, f
     assert not [p for p in demo.iterdir() if p.name.startswith('.')]          # no temporary file left
 
@@ -63,6 +65,7 @@ def test_help_and_bad_input_exit_codes(tmp_path):
     for args, msg in [(('train', '--data', str(tmp_path/'nope')), 'no such file'),
                       (('train', '--data', str(tmp_path/'bin.txt')), 'binary'),
                       (('demo', '--bs', '-3'), 'positive integer'),
-                      (('plot', str(tmp_path/'bin.txt')), 'not a MaskRecorder recording')]:
+                      (('plot', str(tmp_path/'bin.txt')), 'not a MaskRecorder recording'),
+                      (('explore', str(tmp_path/'bin.txt')), 'not a MaskRecorder recording')]:
         r = cli(*args)
         assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)

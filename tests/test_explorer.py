@@ -308,3 +308,25 @@ def test_tensorboard_is_optional_and_named_when_missing(monkeypatch):
         return real(name, *a, **k)
     monkeypatch.setattr(builtins, '__import__', no_tb)
     with pytest.raises(ImportError, match=r"pip install 'awd_fastai\[tensorboard\]'"): ex._tensorboard()
+
+def test_bad_input_gets_a_clear_error(recs, tmp_path):
+    rec = recs[0]
+    for call, err, msg in [
+            (lambda: explorer_html(MaskRecord()), ValueError, "holds no recorded iteration"),
+            (lambda: explorer_html({}), ValueError, "non-empty dict"),
+            (lambda: explorer_html({'a': {}}), TypeError, r"`records\['a'\]` must be a MaskRecord; got dict"),
+            (lambda: explorer_html(rec, max_bytes=1000), ValueError, r"`max_bytes`=1000 is too small for one recorded iteration"),
+            (lambda: explorer_html(rec, max_bytes=0), ValueError, r"`max_bytes` must be a positive integer"),
+            (lambda: explorer_html(rec, crop=-2), ValueError, r"`crop` must be a positive integer"),
+            (lambda: rec.explore(tmp_path/'missing'/'x.html'), FileNotFoundError, "does not exist"),
+            (lambda: rec.explore(tmp_path), IsADirectoryError, "is a folder"),
+            (lambda: MaskTensorBoardCallback(every=0), ValueError, r"`every` must be a positive integer"),
+            (lambda: MaskTensorBoardCallback(budget=1.5), ValueError, r"`budget` must be a positive integer")]:
+        with pytest.raises(err, match=msg): call()
+    assert list(tmp_path.iterdir()) == []                      # nothing written
+    pytest.importorskip('tensorboard')
+    dls = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+    learn = awd_learner(dls, **SMALL)
+    with pytest.raises(ValueError, match='this learner has none'): learn.fit(1, cbs=MaskTensorBoardCallback(tmp_path/'a'))
+    with pytest.raises(ValueError, match='use a multiple of 3'): learn.fit(1, cbs=[MaskRecorder(every=3), MaskTensorBoardCallback(tmp_path/'b', every=4)])
+    learn.fit(1, cbs=[MaskRecorder(every=3), MaskTensorBoardCallback(tmp_path/'c', every=6)])   # the learner is still usable
