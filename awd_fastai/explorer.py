@@ -132,6 +132,7 @@ figure.panel figcaption{font-size:.9em;margin-bottom:.3em;max-width:36em}
 .ylab{writing-mode:vertical-rl;transform:rotate(180deg);font-size:.8em;color:#555;text-align:center}
 .xlab{grid-column:2;font-size:.8em;color:#555;text-align:center}
 .wrap{position:relative;line-height:0;width:max-content}
+.wrap.blocks{margin-left:1.3em}
 .wrap canvas{image-rendering:pixelated;image-rendering:crisp-edges;border:1px solid #999;cursor:crosshair}
 .block{position:absolute;left:0;right:0;border-top:1px solid #d9480f;pointer-events:none}
 .blabel{position:absolute;right:100%;margin-right:4px;font-size:11px;line-height:1;color:#d9480f;font-weight:700;pointer-events:none}
@@ -314,9 +315,9 @@ function draw(p, k) {                           // one panel: a canvas of rows x
   }
   cv.getContext('2d').putImageData(img, 0, 0);
   let sc = Math.min(560 / p.cols, 680 / p.rows, 16);
-  if (sc >= 1) sc = Math.floor(sc);
+  if (sc >= 2) sc = Math.floor(sc);               // whole pixels per cell when cells are large; small masks fill the space
   cv.style.width = `${p.cols * sc}px`; cv.style.height = `${p.rows * sc}px`;
-  const wrap = el('div', {class: 'wrap'});
+  const wrap = el('div', {class: (p.blocks || []).length ? 'wrap blocks' : 'wrap'});
   wrap.append(cv);
   for (const b of p.blocks || []) {              // labelled blocks of rows (gates)
     const top = `${b.row * sc}px`;
@@ -442,7 +443,7 @@ function init() {
     ev.preventDefault();
   });
   render();
-  document.body.dataset.ready = '1';
+  document.body.dataset.ready = Math.max(1, Math.round(performance.now()));   // ms from navigation to the first drawing
 }
 init();
 '''
@@ -525,7 +526,7 @@ def explore(self:MaskRecord,
     "Write one self-contained HTML page to scrub through this record's masks (see `explorer_html`)."
     return write_explorer(path, {'recording': self}, title, max_bytes, crop)
 
-# %% ../nbs/10_explorer.ipynb #fd8e7454
+# %% ../nbs/10_explorer.ipynb #2a104254
 def mask_picture(
     mask:torch.Tensor,   # One recorded mask of `site`
     site:DropoutSite,    # What the mask is
@@ -563,7 +564,7 @@ def _tensorboard():
                           f"(or pip install tensorboard); importing it failed: {e}") from None
     return SummaryWriter, Summary, Event, text
 
-# %% ../nbs/10_explorer.ipynb #2fe47ae2
+# %% ../nbs/10_explorer.ipynb #9e2733e5
 class MaskTensorBoardCallback(Callback):
     "Log what a `MaskRecorder` records to TensorBoard: every `every` training batches a picture of each site's mask (kept light, dropped dark), and its drop rate and `p` as scalars, within `budget` bytes."
     order, run_valid = MaskRecorder.order + 1, False      # after the recorder has stored the batch

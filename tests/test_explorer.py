@@ -34,24 +34,26 @@ def record(modes=None, every=1, **kw) -> MaskRecord:
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=r)
     return r.record
 
-def synthetic(sites:dict, n:int, vocab:int=2000, tokens=(32, 35), seed:int=0) -> MaskRecord:
-    "A record of `n` iterations of random masks: `sites` is `{name: (DropoutSite, shape)}`; one call each, with token ids."
+def synthetic(sites:dict, n:int, vocab:int=2000, tokens=(32, 35), calls:int=1, seed:int=0) -> MaskRecord:
+    "A record of `n` iterations of random masks, `calls` forward calls each: `sites` is `{name: (DropoutSite, shape)}`; each call has token ids."
     g, rec = np.random.default_rng(seed), MaskRecord()
     rec.vocab = [f'w{i}' for i in range(vocab)]
     idx = {name: rec._add_site(name, site) for name, (site, _) in sites.items()}
     for it in range(n):
         parts, masks, off = [], [], 0
-        for name, (site, shape) in sites.items():
-            q = pack_mask(torch.from_numpy(g.random(shape) >= site.p)).numpy()
-            masks.append(_Mask(idx[name], 0, 0, off, tuple(shape), site.p)); parts.append(q); off += len(q)
-        rec._add(_Batch(it, it // 100, np.concatenate(parts), tuple(masks), g.integers(0, vocab, math.prod(tokens)).astype(np.int32), (tokens,)))
+        for c in range(calls):
+            for name, (site, shape) in sites.items():
+                q = pack_mask(torch.from_numpy(g.random(shape) >= site.p)).numpy()
+                masks.append(_Mask(idx[name], c, c, off, tuple(shape), site.p)); parts.append(q); off += len(q)
+        ids = g.integers(0, vocab, calls * math.prod(tokens)).astype(np.int32)
+        rec._add(_Batch(it, it // 100, np.concatenate(parts), tuple(masks), ids, (tokens,) * calls))
     return rec
 
 def odd() -> MaskRecord:
     "Sites of kinds the page has no view for ('brand_new'), or that may have no `SITE_KINDS` entry yet (the recurrent-state kinds)."
     return synthetic({'x.state': (DropoutSite('state_batch', label='state, one mask per batch', p=0.3), (1, 1, 40)),
                       'x.locked': (DropoutSite('state_locked', label='state, one mask per example', p=0.2), (3, 1, 9)),
-                      'x.cube': (DropoutSite('brand_new', label='a new kind', p=0.5), (3, 5, 7))}, 4, tokens=(3, 5))
+                      'x.cube': (DropoutSite('brand_new', label='a new kind', p=0.5), (3, 5, 7))}, 4, tokens=(3, 5), calls=2)
 
 @pytest.fixture(scope='module')
 def recs(): return record(), record(NAIVE)
@@ -203,8 +205,11 @@ def test_kinds_without_a_view_get_the_generic_view(browser, page):
     choose(browser, 'site', site_index(browser, 'x.cube'))
     m = rec.mask('x.cube', 1).numpy()
     np.testing.assert_array_equal(cells(browser, 0), m[0])    # its last two axes, the first index of the others
+    assert browser.js("document.getElementById('call-ctl').hidden") is False   # two forward calls in each iteration: choose one
+    choose(browser, 'call', 1)
+    np.testing.assert_array_equal(cells(browser, 0), rec.mask('x.cube', 1, call=1).numpy()[0])
     choose(browser, 'site', site_index(browser, 'x.locked'))   # a kind with an entry in EXPLORER_VIEWS: the locked view
-    m = rec.mask('x.locked', 1).numpy()
+    m = rec.mask('x.locked', 1, call=1).numpy()
     np.testing.assert_array_equal(cells(browser, 0), m[:, 0, :])
     np.testing.assert_array_equal(cells(browser, 1), np.repeat(m[0, 0, :, None], 5, 1))   # the same at each of the 5 steps
     assert problems(browser) == []
