@@ -140,9 +140,9 @@ figure.panel figcaption{font-size:.9em;margin-bottom:.3em;max-width:36em}
 #text{font-family:ui-monospace,monospace;font-size:.85em;line-height:1.7;max-height:22em;overflow:auto;border:1px solid #ddd;padding:.4em;max-width:60em}
 #text p{margin:0 0 .3em 0}
 #text .w{padding:0 .15em;margin-right:.25em}
-#text .kept{background:#f3e6c4;color:#000}
-#text .dropped{background:#1b2a41;color:#fff}
-#text .na{background:#bebebe;color:#000}
+#text .kept{background:{{KEPT}};color:#000}
+#text .dropped{background:{{DROPPED}};color:#fff}
+#text .na{background:{{NONE}};color:#000}
 #spark{vertical-align:middle}
 '''
 
@@ -165,7 +165,7 @@ _HTML = r'''<!doctype html>
   <div class="ctl" id="step-ctl" hidden><label for="step">Time step</label><input type="range" id="step" min="0" value="0" aria-describedby="step-out"> <output id="step-out" for="step"></output></div>
 </div>
 <div id="status">
-  <div class="legend" aria-label="colours"><span><span class="sw" style="background:#f3e6c4"></span>kept (light)</span><span><span class="sw" style="background:#1b2a41"></span>dropped (dark)</span><span><span class="sw" style="background:#bebebe"></span>no element</span></div>
+  <div class="legend" aria-label="colours"><span><span class="sw" style="background:{{KEPT}}"></span>kept (light)</span><span><span class="sw" style="background:{{DROPPED}}"></span>dropped (dark)</span><span><span class="sw" style="background:{{NONE}}"></span>no element</span></div>
   <div id="rate" aria-live="polite"></div>
   <div><span class="note">Drop rate over training (p dashed):</span> <span id="spark-box"></span></div>
 </div>
@@ -274,7 +274,6 @@ const VIEWS = {
 # %% ../nbs/10_explorer.ipynb #6c7db17d
 _APP_JS = r'''
 // The page: decode the embedded recordings, build the controls, draw the chosen mask.
-const COLORS = {1: [243, 230, 196], 0: [27, 42, 65], '-1': [190, 190, 190]};   // kept light, dropped dark, no element grey
 const $ = id => document.getElementById(id);
 const el = (tag, attrs = {}, text) => { const e = document.createElement(tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
                                         if (text !== undefined) e.textContent = text; return e; };
@@ -284,6 +283,7 @@ function bytesOf(id) {                          // base64 text of a <script> blo
   return a;
 }
 const DATA = JSON.parse($('awd-index').textContent);
+const COLORS = {1: DATA.colors.kept, 0: DATA.colors.dropped, '-1': DATA.colors.none};   // [r, g, b]: kept light, dropped dark, no element grey
 const RECS = DATA.records.map((r, k) => {
   const bytes = bytesOf(`awd-masks-${k}`), tb = bytesOf(`awd-tokens-${k}`);
   const tokens = r.tokdtype === 'u2' ? new Uint16Array(tb.buffer, 0, tb.length >> 1) : new Int32Array(tb.buffer, 0, tb.length >> 2);
@@ -370,7 +370,7 @@ function spark(hist, it, p) {                   // drop rate over training (soli
     l.setAttribute('points', pts.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' '));
     for (const [k, v] of Object.entries(attrs)) l.setAttribute(k, v); svg.append(l); };
   line(hist.map(h => [h[0], h[2]]), {fill: 'none', stroke: '#888', 'stroke-dasharray': '3 2'});
-  line(hist.map(h => [h[0], h[1]]), {fill: 'none', stroke: '#1b2a41', 'stroke-width': 1});
+  line(hist.map(h => [h[0], h[1]]), {fill: 'none', stroke: `rgb(${COLORS[0].join(',')})`, 'stroke-width': 1});
   const near = hist.reduce((a, h) => Math.abs(h[0] - it) < Math.abs(a[0] - it) ? h : a, hist[0]);
   const c = document.createElementNS(svg.namespaceURI, 'circle');
   c.setAttribute('cx', X(near[0])); c.setAttribute('cy', Y(near[1])); c.setAttribute('r', 3); c.setAttribute('fill', '#d9480f'); svg.append(c);
@@ -457,13 +457,11 @@ def _script_json(obj) -> str:
 
 def _page(title:str, datas:list) -> str:
     "The page: HTML, CSS and script inline, the index as JSON and each recording's masks and token ids as base64."
-    index = dict(records=[d for d, _, _ in datas])
+    index = dict(records=[d for d, _, _ in datas], colors=dict(kept=_rgb(KEPT_COLOR), dropped=_rgb(DROPPED_COLOR), none=_rgb(NONE_COLOR)))
     blobs = '\n'.join(f'<script id="awd-{what}-{k}" type="application/octet-stream">{base64.b64encode(b).decode()}</script>'
                       for k, (_, m, t) in enumerate(datas) for what, b in (('masks', m), ('tokens', t)))
-    colors = {'#f3e6c4': KEPT_COLOR, '#1b2a41': DROPPED_COLOR, '#bebebe': NONE_COLOR}   # the template's colours -> the package's
     page = _HTML.replace('{{CSS}}', _CSS).replace('{{JS}}', _VIEWS_JS + _APP_JS)
-    for a, b in colors.items(): page = page.replace(a, b)
-    page = page.replace('[243, 230, 196]', str(_rgb(KEPT_COLOR))).replace('[27, 42, 65]', str(_rgb(DROPPED_COLOR))).replace('[190, 190, 190]', str(_rgb(NONE_COLOR)))
+    for k, c in (('KEPT', KEPT_COLOR), ('DROPPED', DROPPED_COLOR), ('NONE', NONE_COLOR)): page = page.replace('{{%s}}' % k, c)
     return page.replace('{{TITLE}}', html.escape(title)).replace('{{INDEX}}', _script_json(index)).replace('{{BLOBS}}', blobs)
 
 def _plan(records:dict, max_bytes:int, crop:int|None, fixed:int) -> tuple:
