@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_dropout.ipynb #52d78340
 from __future__ import annotations
-import math, numbers
+import math, numbers, weakref
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
@@ -246,9 +246,59 @@ def _directions(module) -> list:
     "Name suffix of each direction of a single-layer RNN: `['']` or `['', '_reverse']`"
     return ['', '_reverse'] if getattr(module, 'bidirectional', False) else ['']
 
+class _SlotUse:
+    "Whether the slots written by one forward are still needed by its autograd graph (until its backward runs)."
+    __slots__ = ('busy', '__weakref__')
+    def __init__(self): self.busy = True
+
+class _MaskedInto(torch.autograd.Function):
+    "`w * mask` (`w` if `mask` is None) written into `out`, a slot of a flat weight buffer; differentiable in `w` only."
+    @staticmethod
+    def forward(ctx, w, mask, out, use):          # w (out, in); mask (out, in), a broadcastable (in,), or None
+        if mask is None: out.copy_(w)
+        else: torch.mul(w, mask, out=out)         # the masked product, written straight into the buffer: no other copy
+        ctx.save_for_backward(mask)
+        ctx.use = use
+        return out.view_as(out)                   # a view of the slot: cuDNN finds it at its place in the buffer
+    @staticmethod
+    def backward(ctx, g):
+        ctx.use.busy = False                      # the slot may be written again
+        mask, = ctx.saved_tensors
+        return (g if mask is None else g * mask), None, None, None
+
+def _flatten_consecutive(ws:list):
+    "Put `ws` one after the other into one new buffer, each tensor becoming a view of it (cuDNN's layout, without padding)."
+    buf = torch.cat([w.detach().reshape(-1) for w in ws])          # (total,)
+    with torch.no_grad():
+        off = 0
+        for w in ws: w.set_(buf[off:off+w.numel()].view_as(w)); off += w.numel()
+
+def _flatten_cudnn(module:nn.RNNBase, ws:list):
+    "Let cuDNN lay out `ws` (the module's weights, in `_flat_weights_names` order) in one buffer, each becoming a view of it."
+    import torch.backends.cudnn.rnn as rnn
+    with torch.cuda.device_of(ws[0]), torch.no_grad():
+        torch._cudnn_rnn_flatten_weight(ws, (4 if module.bias else 2) + (module.proj_size > 0), module.input_size,
+            rnn.get_cudnn_mode(module.mode), module.hidden_size, module.proj_size, module.num_layers,
+            module.batch_first, bool(module.bidirectional))
+
+def _fresh_flat(ws:list, like:list) -> list:
+    "Differentiable copies of `ws` as views into one new buffer with the layout of `like` (views of one flat buffer)."
+    pieces, pos = [], 0
+    for i in sorted(range(len(like)), key=lambda i: like[i].storage_offset()):
+        off = like[i].storage_offset()
+        if off > pos: pieces.append(ws[i].new_zeros(off - pos))   # padding between two weights, if the layout has any
+        pieces.append(ws[i].reshape(-1)); pos = off + like[i].numel()
+    total = like[0].untyped_storage().nbytes() // like[0].element_size()
+    if total > pos: pieces.append(ws[0].new_zeros(total - pos))
+    buf = torch.cat(pieces)                                         # (total,): a fresh buffer, offset 0
+    return [buf[l.storage_offset():l.storage_offset()+l.numel()].view_as(l) for l in like]
+
 class WeightDropout(KeepsMask, Module):
     "Wrap `module` and drop its weights `layer_names` (DropConnect): one mask per forward, reused at every time step."
     site_kind, p_name, default_label = 'weight', 'weight_p', 'DropConnect'
+    _flat = None          # the flat weight buffer's bookkeeping, built at the first forward on cuDNN (never saved or pickled)
+    _slot_use = None      # weak reference to the `_SlotUse` of the last forward that wrote the buffer's slots
+    _flat_cpu = False     # use the flat buffer on the CPU too (its own consecutive layout): lets the tests check it without a GPU
     def __init__(self,
         module:nn.Module,        # Wrapped module, e.g. an `nn.LSTM`
         weight_p:float,          # Probability to drop each weight
@@ -285,6 +335,45 @@ class WeightDropout(KeepsMask, Module):
                             ((n, getattr(self, f'{n}_raw')) for n in self.layer_names)}  # each (4·nh, nh)
         return self._last_noise
 
+    def _on_flat_buffer(self, x:Tensor) -> bool:
+        "Whether this forward hands the weights to cuDNN as views of one flat buffer (CUDA, cuDNN on, one dtype)."
+        m = self.module
+        if not isinstance(m, nn.RNNBase): return False
+        if not x.is_cuda: return self._flat_cpu
+        ws = [getattr(m, n) for n in m._flat_weights_names]
+        return (torch.backends.cudnn.enabled and torch._use_cudnn_rnn_flatten_weight()
+                and all(w.is_cuda and w.dtype == ws[0].dtype and torch.backends.cudnn.is_acceptable(w) for w in ws))
+
+    def _flat_slots(self) -> dict:
+        "`{name: slot}`: the dropped weights' places in one flat buffer that also holds the module's other weights (built if needed)."
+        m, raws = self.module, {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+        fl = self._flat
+        if fl is not None:
+            ws = [fl['slots'].get(n, getattr(m, n)) for n in m._flat_weights_names]
+            if [w.data_ptr() for w in ws] == fl['ptrs'] and all(fl['slots'][n].dtype == raws[n].dtype for n in raws):
+                return fl['slots']                                   # still in place
+        slots = {n: torch.empty_like(w, memory_format=torch.contiguous_format) for n,w in raws.items()}
+        ws = [slots.get(n, getattr(m, n)) for n in m._flat_weights_names]
+        if ws[0].is_cuda: _flatten_cudnn(m, ws)
+        else: _flatten_consecutive(ws)
+        self._flat, self._slot_use = {'slots': slots, 'ptrs': [w.data_ptr() for w in ws]}, None
+        return slots
+
+    def _flat_dropped_weights(self, x:Tensor) -> dict:
+        "`_dropped_weights` for cuDNN: each dropped weight written into its slot of the flat buffer (or, while an earlier forward's graph still needs the slots, into a fresh buffer of the same layout)."
+        m, slots = self.module, self._flat_slots()
+        raws = {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+        noise, cols = (self._weight_noise(1), self._state_columns(x)) if self.training else ({}, {})
+        masks = {n: noise[n] * cols[n] if n in noise and n in cols else noise.get(n, cols.get(n)) for n in raws}  # (out, in), (in,) or None
+        prev = self._slot_use() if self._slot_use is not None else None
+        if prev is None or not prev.busy:
+            use = _SlotUse()
+            if torch.is_grad_enabled(): self._slot_use = weakref.ref(use)   # held by the graph until its backward
+            return {n: _MaskedInto.apply(raws[n], masks[n], slots[n], use) for n in raws}
+        names = m._flat_weights_names                               # the slots are busy: a fresh buffer, same layout
+        ws = [(raws[n] if masks[n] is None else raws[n] * masks[n]) if n in raws else getattr(m, n) for n in names]
+        return dict(zip(names, _fresh_flat(ws, [slots.get(n, getattr(m, n)) for n in names])))   # every weight: a copy
+
     def _dropped_weights(self, x:Tensor) -> dict:
         "The weights for this forward: masked in training (and with a per-batch state mask, whole columns), the raw parameters otherwise."
         raws = {name: getattr(self, f'{name}_raw') for name in self.layer_names}
@@ -319,9 +408,19 @@ class WeightDropout(KeepsMask, Module):
 
     def forward(self, *args):
         if self._stepping(): return self._step_through(*args)
-        for name,w in self._dropped_weights(args[0]).items(): setattr(self.module, name, w)
-        try: return self.module(*args)
-        finally: self._point_to_raw()
+        m = self.module
+        if not self._on_flat_buffer(args[0]):
+            for name,w in self._dropped_weights(args[0]).items(): setattr(m, name, w)
+            try: return m(*args)
+            finally: self._point_to_raw()
+        ws = self._flat_dropped_weights(args[0])                    # {name: view of a flat buffer}
+        for n in self.layer_names: setattr(m, n, ws[n])
+        m._init_flat_weights()                                      # the module's forward now keeps the list we set:
+        m._flat_weights = [ws.get(n, w) for n,w in zip(m._flat_weights_names, m._flat_weights)]
+        try: return m(*args)
+        finally:
+            self._point_to_raw()
+            m._init_flat_weights()                                  # nothing of this forward's graph stays in the module
 
     def reset(self):
         "Point the module back at the raw weights and reset it if it can be."
@@ -331,7 +430,12 @@ class WeightDropout(KeepsMask, Module):
     def _apply(self, fn, *args, **kwargs):
         res = super()._apply(fn, *args, **kwargs)
         self._point_to_raw()  # `.to(device)` moves the raw parameters: follow them
+        self._flat = self._slot_use = None   # the flat buffer is rebuilt where the weights now are, at the next forward
         return res
+
+    def __getstate__(self):
+        "Pickle and deepcopy without the flat buffer's bookkeeping (rebuilt at the next forward on cuDNN)."
+        return {**super().__getstate__(), '_flat': None, '_slot_use': None}
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
