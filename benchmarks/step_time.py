@@ -43,6 +43,7 @@ VARIANTS = {  # name -> description (the table's rows, in this order)
     'awd':      'awd_fastai AWD_LSTM, same dropouts',
     'awd-fastai-rng': "awd_fastai, rng='fastai' (masks from fastai's bernoulli_ stream, the default before 0.2.0)",
     'awd+rec':  'awd_fastai + MaskRecorder() (every mask, every batch)',
+    'awd-copy': 'awd_fastai without the flat weight buffer (cuDNN warns and copies every weight, as 0.1.0 did)',
     'naive':    "awd_fastai, modes={'weight': 'naive'} (per-step W_hh mask, lstm_cell loop)",
 }
 
@@ -99,7 +100,13 @@ def make_model(variant:str, cfg:dict) -> nn.Module:
             return get_language_model(FastaiAWD_LSTM, cfg['vocab'], config=dict(fastai_lm_config, **shapes))
     modes = {'weight': 'naive'} if variant == 'naive' else None
     rng = 'fastai' if variant == 'awd-fastai-rng' else 'fast'
-    return awd_lm(cfg['vocab'], modes=modes, rng=rng, **shapes)
+    model = awd_lm(cfg['vocab'], modes=modes, rng=rng, **shapes)
+    if variant == 'awd-copy':
+        for m in model.modules():
+            if isinstance(m, D.WeightDropout): m._on_flat_buffer = _never
+    return model
+
+def _never(x): return False
 
 # ---------------------------------------------------------------- data and learner
 def synthetic_dls(cfg:dict, n_batches:int, seed:int=0) -> DataLoaders:

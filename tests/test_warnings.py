@@ -49,12 +49,39 @@ def test_training_raises_no_warning_on_cpu():
             learn.validate()
         learn.generate('The assert statement', 3)
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU: cuDNN warns about weights outside one flat buffer')
+_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU: the warning and the flat buffer are cuDNN behaviour')
+
+@_CUDA
 def test_cudnn_weight_warning_is_visible():
-    "On cuDNN, weight dropout's fresh W_hh is not in the layer's flat buffer: torch warns (every call), and we do not hide it."
-    from awd_fastai.dropout import WeightDropout
-    wd = WeightDropout(nn.LSTM(4, 6, batch_first=True), 0.5).cuda()
+    "On cuDNN, a user's own LSTM whose weights are not in one flat buffer still warns: nothing of ours filters the warning."
+    import awd_fastai.dropout  # noqa: F401
+    lstm = nn.LSTM(4, 6, batch_first=True).cuda()
+    lstm.weight_hh_l0.data = lstm.weight_hh_l0.data.clone()        # a weight outside the layer's buffer
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always')
-        for _ in range(2): wd(torch.randn(2, 5, 4, device='cuda'))
-    assert sum('contiguous chunk of memory' in str(x.message) for x in w) == 2
+        lstm(torch.randn(2, 5, 4, device='cuda'))
+    assert sum('contiguous chunk of memory' in str(x.message) for x in w) >= 1
+
+@_CUDA
+def test_weight_dropout_on_cudnn_gives_no_weight_warning():
+    "On cuDNN, WeightDropout writes the masked W_hh into its slot of one flat buffer: no warning in training (two forwards "
+    "before one backward included) or eval, and the same outputs and gradients as the path without the buffer."
+    from copy import deepcopy
+    from awd_fastai.dropout import WeightDropout
+    lstm = nn.LSTM(4, 6, batch_first=True, bidirectional=True)
+    wd, ref = WeightDropout(deepcopy(lstm), 0.5).cuda(), WeightDropout(deepcopy(lstm), 0.5).cuda()
+    ref._on_flat_buffer = lambda x: False                           # the copying path, warning included
+    x = torch.randn(2, 5, 4, device='cuda')
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        for n_fwd in (1, 2, 1):
+            torch.manual_seed(0); a = sum(wd(x)[0].sum() for _ in range(n_fwd))
+            a.backward()
+        wd.eval(); wd(x); wd.train()
+    assert sum('contiguous chunk of memory' in str(x.message) for x in w) == 0
+    wd.zero_grad()
+    torch.manual_seed(1); a = wd(x)[0]
+    torch.manual_seed(1); b = ref(x)[0]
+    torch.testing.assert_close(a, b)
+    a.sum().backward(); b.sum().backward()
+    for (n, p), (_, q) in zip(wd.named_parameters(), ref.named_parameters()): torch.testing.assert_close(p.grad, q.grad, msg=n)
