@@ -12,7 +12,7 @@ import torch
 from fastai.losses import CrossEntropyLossFlat
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine_info, set_threads, positive_int, median, table
-from step_time import CONFIGS, PlainLM, make_model
+from step_time import CONFIGS, PlainLM, make_model, FloorMasks
 from awd_fastai.model import awd_lm
 import awd_fastai.dropout as D
 from awd_fastai.dropout import dropout_mask
@@ -64,6 +64,7 @@ def time_steps(cfg:dict, rounds:int, prototypes:bool=False) -> dict:
     models = {'plain stack': PlainLM(cfg['vocab'], **shapes)}
     models.update({k: awd_lm(cfg['vocab'], **shapes, **kw) for k,kw in ABLATIONS.items()})
     steps = {k: step_fn(m.train(), cfg) for k,m in models.items()}
+    steps['floor (awd, masks at the speed of raw random bits)'] = with_mask_fn(step_fn(awd_lm(cfg['vocab'], **shapes).train(), cfg), FloorMasks())
     if prototypes:
         for k,fn in PROTOTYPES.items(): steps[k] = with_mask_fn(step_fn(awd_lm(cfg['vocab'], **shapes).train(), cfg), fn)
     for s in steps.values(): s()                                  # warmup
@@ -110,12 +111,40 @@ def time_snapshot(cfg:dict, reps:int) -> float:
             rec.before_batch(); model(x); rec.after_batch()        # new masks, packed by the recorder's hooks
     return median(spent[1:])
 
+def profile_ops(cfg:dict, steps:int) -> str:
+    "Self CPU time per training step of each op, for the plain stack, the floor and awd (torch.profiler, `steps` steps each, "
+    "interleaved): the ops where awd spends more than the plain stack, i.e. the gap part by part."
+    from torch.profiler import profile, ProfilerActivity
+    shapes = dict(emb_sz=cfg['emb_sz'], n_hid=cfg['n_hid'], n_layers=cfg['n_layers'])
+    fns = {'plain': step_fn(PlainLM(cfg['vocab'], **shapes).train(), cfg),
+           'floor': with_mask_fn(step_fn(awd_lm(cfg['vocab'], **shapes).train(), cfg), FloorMasks()),
+           'awd': step_fn(awd_lm(cfg['vocab'], **shapes).train(), cfg)}
+    for f in fns.values(): f()                                     # warmup
+    ms = {k: {} for k in fns}
+    for r in range(steps):
+        for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
+            with profile(activities=[ProfilerActivity.CPU]) as prof: fns[k]()
+            for e in prof.key_averages():
+                ms[k][e.key] = ms[k].get(e.key, 0.) + e.self_cpu_time_total / 1e3 / steps
+    keys = set().union(*ms.values())
+    diff = lambda k: ms['awd'].get(k, 0.) - ms['plain'].get(k, 0.)
+    rows = [{'op': k[:60], 'plain ms': f"{ms['plain'].get(k, 0.):.1f}", 'floor ms': f"{ms['floor'].get(k, 0.):.1f}",
+             'awd ms': f"{ms['awd'].get(k, 0.):.1f}", 'awd - plain ms': f"{diff(k):+.1f}"}
+            for k in sorted(keys, key=diff, reverse=True) if abs(diff(k)) >= 0.5]
+    tot = {k: sum(v.values()) for k,v in ms.items()}
+    rows.append({'op': 'all ops (self CPU time per step)', **{f'{k} ms': f"{t:.1f}" for k,t in tot.items()},
+                 'awd - plain ms': f"{tot['awd']-tot['plain']:+.1f}"})
+    return (f"Self CPU time per training step by op ({steps} profiled steps each, interleaved); ops where awd and the plain stack "
+            f"differ by 0.5 ms or more, largest extra first (op times move by a few % between steps: read the small rows as noise)\n"
+            + table(rows, ['op', 'plain ms', 'floor ms', 'awd ms', 'awd - plain ms']))
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
     p.add_argument('--config', default='fastai', choices=list(CONFIGS), help='shape configuration (see step_time.py)')
     p.add_argument('--rounds', type=positive_int, default=8, help='interleaved rounds')
     p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--prototypes', action='store_true', help='also time faster mask-drawing prototypes (not in the library)')
+    p.add_argument('--profile', type=int, default=0, metavar='STEPS', help='also profile STEPS steps each of plain, floor and awd, op by op')
     args = p.parse_args(argv)
     set_threads(args.threads)
     warnings.simplefilter('ignore')
@@ -128,5 +157,6 @@ def main(argv=None):
                 ['model', 'median ms', 'x plain']) + '\n')
     print(table(time_masks(cfg, args.rounds), ['W_hh masks of one step', 'elements', 'median ms', 'ns / element']) + '\n')
     print(f"MaskRecorder, time inside it per batch (every mask, tokens off): {1e3*time_snapshot(cfg, args.rounds):.1f} ms")
+    if args.profile: print('\n' + profile_ops(cfg, args.profile))
 
 if __name__ == '__main__': main()

@@ -42,6 +42,13 @@ def fix_mmap_threshold(nbytes:int):
     libc = ctypes.CDLL(ctypes.util.find_library('c'))
     if not hasattr(libc, 'mallopt') or libc.mallopt(-3, nbytes) != 1: sys.exit("--mmap-threshold needs glibc's mallopt")
 
+def malloc_trim():
+    "glibc only: a function that hands the heap's free memory back to the system (`malloc_trim(0)`); it returns what it freed."
+    import ctypes, ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library('c'))
+    if not hasattr(libc, 'malloc_trim'): sys.exit("--malloc-trim needs glibc's malloc_trim")
+    return lambda: libc.malloc_trim(0)
+
 def recorder_setup(cfg:dict, budget:int, every:int=1):
     """The model, a `MaskRecorder` attached to a minimal `Learner` (its fit started: hooks registered), and
     `batch(i) -> seconds`, one training batch as the recorder sees it, returning the time spent in the recorder."""
@@ -99,8 +106,8 @@ def iteration_table(rec:MaskRecorder) -> tuple:
                  'stored B': f"{tot_stored:,}", 'stored / packed': f"{tot_stored/tot_theory:.4f}"})
     return rows, tot_n, tot_theory, tot_stored, b
 
-def long_run(rec:MaskRecorder, batch, n_batches:int, report_every:int) -> dict:
-    "Drive the recorder through `n_batches` training batches; track stored bytes and RSS."
+def long_run(rec:MaskRecorder, batch, n_batches:int, report_every:int, trim=None) -> dict:
+    "Drive the recorder through `n_batches` training batches; track stored bytes and RSS (after `trim()` if given)."
     rec.active = False                               # warmup: masks drawn, nothing recorded
     base_rss = 0
     for i in range(10): batch(i); base_rss = max(base_rss, rss_bytes())
@@ -111,6 +118,7 @@ def long_run(rec:MaskRecorder, batch, n_batches:int, report_every:int) -> dict:
         warnings.simplefilter('always')
         for i in range(n_batches):
             spent.append(batch(i))
+            if trim: trim()
             stored, rss = rec.record.stored_bytes, rss_bytes()
             max_stored, max_rss = max(max_stored, stored), max(max_rss, rss)
             over_budget += stored > rec.budget
@@ -129,6 +137,8 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='300 batches with a 32 MiB budget')
     p.add_argument('--mmap-threshold', type=int, default=None, metavar='BYTES',
                    help="glibc: fix malloc's mmap threshold (e.g. 65536) to see how much of the RSS growth is the allocator's")
+    p.add_argument('--malloc-trim', action='store_true',
+                   help="glibc: malloc_trim(0) after every batch: RSS that it returns was free memory glibc kept, not a leak")
     args = p.parse_args(argv)
     if args.quick: args.batches, args.budget_mib = 300, 32
     set_threads(args.threads)
@@ -138,11 +148,12 @@ def main(argv=None):
     cfg = CONFIG
     print(f"model: awd_lm, vocab {cfg['vocab']:,}, emb {cfg['emb_sz']}, hidden {cfg['n_hid']}, {cfg['n_layers']} layers; "
           f"batches of {cfg['bs']}x{cfg['bptt']}; MaskRecorder(budget={args.budget_mib:g} MiB), every mask, tokens on"
-          + (f"; glibc M_MMAP_THRESHOLD fixed at {args.mmap_threshold} B" if args.mmap_threshold else '') + '\n')
+          + (f"; glibc M_MMAP_THRESHOLD fixed at {args.mmap_threshold} B" if args.mmap_threshold else '')
+          + ("; malloc_trim(0) after every batch" if args.malloc_trim else '') + '\n')
     rss0 = rss_bytes()
     model, rec, batch = recorder_setup(cfg, budget)
     print(f"RSS before the model: {rss0/2**20:.0f} MiB; with the model: {rss_bytes()/2**20:.0f} MiB\n")
-    res = long_run(rec, batch, args.batches, max(1, args.batches // 8))
+    res = long_run(rec, batch, args.batches, max(1, args.batches // 8), malloc_trim() if args.malloc_trim else None)
     rows, n, theory, stored, b = iteration_table(rec)
     tok = b.tokens.nbytes
     print("1. One recorded iteration (one training batch): bytes stored per mask vs the theoretical bit-packed size")
