@@ -58,7 +58,7 @@ def step_fn(model, cfg:dict):
         loss.backward(); opt.step(); opt.zero_grad()
     return step
 
-def time_steps(cfg:dict, rounds:int, prototypes:bool=False) -> dict:
+def time_steps(cfg:dict, rounds:int, prototypes:bool=False, clock=time.perf_counter) -> dict:
     "Name -> per-step times of the plain stack and of each ablation, interleaved."
     shapes = dict(emb_sz=cfg['emb_sz'], n_hid=cfg['n_hid'], n_layers=cfg['n_layers'])
     models = {'plain stack': PlainLM(cfg['vocab'], **shapes)}
@@ -71,7 +71,7 @@ def time_steps(cfg:dict, rounds:int, prototypes:bool=False) -> dict:
     times = {k: [] for k in steps}
     for r in range(rounds):
         for k in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
-            t0 = time.perf_counter(); steps[k](); times[k].append(time.perf_counter() - t0)
+            t0 = clock(); steps[k](); times[k].append(clock() - t0)
     return times
 
 def time_masks(cfg:dict, reps:int) -> list:
@@ -144,14 +144,16 @@ def main(argv=None):
     p.add_argument('--rounds', type=positive_int, default=8, help='interleaved rounds')
     p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--prototypes', action='store_true', help='also time faster mask-drawing prototypes (not in the library)')
+    p.add_argument('--clock', default='wall', choices=['wall', 'thread'],
+                   help="'wall' or 'thread' (this thread's CPU time: with 1 thread, the step's work without the time other processes take)")
     p.add_argument('--profile', type=int, default=0, metavar='STEPS', help='also profile STEPS steps each of plain, floor and awd, op by op')
     args = p.parse_args(argv)
     set_threads(args.threads)
     warnings.simplefilter('ignore')
     cfg = CONFIGS[args.config]
     print(machine_info())
-    print(f"config {args.config}: {cfg}\n")
-    times = time_steps(cfg, args.rounds, args.prototypes)
+    print(f"config {args.config}: {cfg}; clock {args.clock}\n")
+    times = time_steps(cfg, args.rounds, args.prototypes, time.thread_time if args.clock == 'thread' else time.perf_counter)
     base = median(times['plain stack'])
     print(table([{'model': k, 'median ms': f"{1e3*median(ts):.1f}", 'x plain': f"{median(ts)/base:.3f}"} for k,ts in times.items()],
                 ['model', 'median ms', 'x plain']) + '\n')

@@ -120,13 +120,15 @@ class SkipValidation(Callback):
     "No validation: only training steps are measured."
     def before_validate(self): raise CancelValidException()
 
+CLOCKS = {'wall': time.perf_counter, 'thread': time.thread_time}   # seconds; see `--clock`
+
 class StartTimer(Callback):
     "Start the clock before every other callback's `before_batch`."
     order = -10_000
-    def __init__(self, sync): self.sync = sync
+    def __init__(self, sync, clock=time.perf_counter): self.sync, self.clock = sync, clock
     def before_batch(self):
         self.sync()
-        self.t0 = time.perf_counter()
+        self.t0 = self.clock()
 
 class StopTimer(Callback):
     "Stop the clock after every other callback's `after_batch` (the MaskRecorder's included) and keep the time."
@@ -135,12 +137,12 @@ class StopTimer(Callback):
     def after_batch(self):
         if not self.training: return
         self.start.sync()
-        self.times.append(time.perf_counter() - self.start.t0)
+        self.times.append(self.start.clock() - self.start.t0)
 
-def make_learner(variant:str, cfg:dict, dls:DataLoaders, device:str) -> LMLearner:
+def make_learner(variant:str, cfg:dict, dls:DataLoaders, device:str, clock:str='wall') -> LMLearner:
     "The same fastai loop for every variant; `awd+rec` adds a `MaskRecorder`, `floor` draws its masks from `FloorMasks`."
     sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
-    start = StartTimer(sync)
+    start = StartTimer(sync, CLOCKS[clock])
     cbs = [SkipValidation(), start, StopTimer(start)] + ([MaskRecorder()] if variant == 'awd+rec' else [])
     if variant == 'floor': cbs.append(UseFloorMasks())
     learn = LMLearner(dls, make_model(variant, cfg), loss_func=CrossEntropyLossFlat(), alpha=0., beta=0., cbs=cbs,
@@ -156,10 +158,10 @@ def batch_times(learn:LMLearner) -> list:
     return next(cb for cb in learn.cbs if isinstance(cb, StopTimer)).times
 
 # ---------------------------------------------------------------- measurement
-def measure(cfg:dict, variants:list, rounds:int, per_turn:int, device:str, seed:int=0) -> dict:
+def measure(cfg:dict, variants:list, rounds:int, per_turn:int, device:str, seed:int=0, clock:str='wall') -> dict:
     "Variant -> one list of per-batch times per turn: `rounds` interleaved turns of `per_turn` batches, after a warmup turn."
     torch.manual_seed(seed)
-    learners = {v: make_learner(v, cfg, synthetic_dls(cfg, per_turn, seed), device) for v in variants}
+    learners = {v: make_learner(v, cfg, synthetic_dls(cfg, per_turn, seed), device, clock) for v in variants}
     turns = {v: [] for v in variants}
     for r in range(-1, rounds):                                  # round -1: warmup (allocator, oneDNN/cuDNN plans, Adam state)
         for v in (variants if r % 2 == 0 else variants[::-1]):   # alternate the order so no variant always follows another
@@ -264,6 +266,9 @@ def parse_args(argv=None):
     p.add_argument('--per-turn', type=positive_int, default=3, help='training batches per turn')
     p.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1: see README, "Threads")')
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    p.add_argument('--clock', default='wall', choices=list(CLOCKS),
+                   help="'wall' (perf_counter) or 'thread' (CPU time of this thread: with 1 torch thread on the CPU, all of "
+                        "the step's work, and not the time other processes take the core away; for a shared machine)")
     p.add_argument('--quick', action='store_true', help='few rounds: a smoke run')
     p.add_argument('--check-fused', action='store_true', help='also profile one step for the fused RNN kernel')
     return p.parse_args(argv)
@@ -273,14 +278,16 @@ def main(argv=None):
     set_threads(args.threads)
     if not (args.device == 'cpu' or args.device.startswith('cuda')): sys.exit(f"--device must be 'cpu' or 'cuda[:N]'; got {args.device!r}")
     if args.device.startswith('cuda') and not torch.cuda.is_available(): sys.exit("--device cuda: this machine has no CUDA device")
+    if args.clock == 'thread' and (args.device != 'cpu' or args.threads != 1):
+        sys.exit("--clock thread measures only this thread: use it with --device cpu --threads 1")
     default_rounds = {'small': 16, 'fastai': 8}
     print(machine_info(args.device))
-    print(f"device {args.device}; times are per training batch (forward, loss, backward, Adam step, callbacks); "
+    print(f"device {args.device}; clock {args.clock}; times are per training batch (forward, loss, backward, Adam step, callbacks); "
           f"medians of interleaved turns of {args.per_turn} batches\n")
     for name in args.configs:
         rounds = args.rounds or (2 if args.quick else default_rounds[name])
         t0 = time.time()
-        turns = measure(CONFIGS[name], args.variants, rounds, args.per_turn, args.device)
+        turns = measure(CONFIGS[name], args.variants, rounds, args.per_turn, args.device, clock=args.clock)
         print(step_table(name, turns))
         print(verdict(turns))
         print(f"({rounds} rounds, {time.time()-t0:.0f} s)\n")
