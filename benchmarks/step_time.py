@@ -222,7 +222,11 @@ def verdict(turns:dict) -> str:
         if fl is not None and fl > 1.03: out.append(check('awd <= 1.01x floor (the floor is above 1.03x plain)', turns, 'awd', 'floor', 1.01))
         else: out.append(check('awd <= 1.03x plain', turns, 'awd', 'plain', 1.03))
     if {'floor', 'awd'} <= vs: out.append(check('(sampling) awd vs floor, for information', turns, 'awd', 'floor', float('inf')).replace(' -> met', ''))
-    if {'fastai', 'awd'} <= vs: out.append(check('awd <= 0.95x fastai', turns, 'awd', 'fastai', 0.95))
+    if {'fastai', 'awd'} <= vs:
+        out.append(check('awd <= 0.95x fastai', turns, 'awd', 'fastai', 0.95))
+        if 'floor' in vs:
+            ff = median(pooled(turns['floor'])) / median(pooled(turns['fastai']))
+            if ff > 0.95: out.append(f"   (0.95x fastai is below the floor here: the floor is {ff:.3f}x fastai; only a faster model, not faster masks, could meet it)")
     if {'awd', 'awd+rec'} <= vs: out.append(check('awd+rec <= 1.02x awd (MaskRecorder, every batch)', turns, 'awd+rec', 'awd', 1.02))
     if {'awd', 'awd-fastai-rng'} <= set(turns): out.append(check("(sampler) awd vs awd with rng='fastai', for information", turns, 'awd', 'awd-fastai-rng', float('inf')).replace(' -> met', ''))
     return '\n'.join(out)
