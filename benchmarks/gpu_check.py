@@ -166,6 +166,7 @@ def warning_report(cfg:dict, device:str, steps:int=3) -> tuple:
 # ---------------------------------------------------------------- 4 and 5: step time and peak memory
 def peak_memory(variant:str, cfg:dict, device:str) -> float:
     "MiB: the largest allocation of one training step (after a warmup step) of `variant`, model and optimizer state included."
+    base = torch.cuda.memory_allocated()                            # whatever else is alive, not counted
     torch.manual_seed(0)
     model = S.make_model(variant, cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
@@ -173,7 +174,7 @@ def peak_memory(variant:str, cfg:dict, device:str) -> float:
     train_step(model, x, y, opt); sync(device)
     torch.cuda.reset_peak_memory_stats()
     train_step(model, x, y, opt); sync(device)
-    return torch.cuda.max_memory_allocated() / 2**20
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 def step_times(cfg:dict, variants:list, rounds:int, per_turn:int, device:str) -> str:
     "The step-time table of `step_time.py` (the same fastai loop) for these variants, with its verdict lines."
@@ -217,6 +218,49 @@ def autocast_report(cfg:dict, device:str, steps:int) -> list:
             f"(per-step IQR {q1:.2f}–{q3:.2f})"] + ['under autocast: ' + l for l in lines]
 
 # ---------------------------------------------------------------- main
+def check_config(name:str, cfg:dict, device:str, rounds:int, per_turn:int, dry:bool, failures:list):
+    "Parts 1-6 for one configuration; failed checks (and parts that raised) are appended to `failures`."
+    def part(n, fn):
+        try: fn()
+        except Exception as e:                                      # one GPU run is precious: report it and go on
+            import traceback; traceback.print_exc()
+            print(f"{n}. ERROR: {type(e).__name__}: {e}")
+            failures.append(f'{name}: part {n} raised {type(e).__name__}')
+    def kernels():
+        torch.manual_seed(0)
+        lines, ok = kernel_report(S.make_model('awd', cfg).to(device), cfg, device)
+        print('1. kernels: ' + ('one fused RNN call per layer, no per-step cells' if ok else 'FAILED') + '\n   ' + '\n   '.join(lines))
+        if not ok: failures.append(f'{name}: kernels')
+    def warns():
+        ours, control = warning_report(cfg, device)
+        if is_cuda(device):
+            good = ours == 0 and control > 0
+            print(f"2. warnings: 'contiguous chunk' warnings in 3 training steps and an eval forward: {ours} (expected 0); "
+                  f"control (a plain nn.LSTM with a weight outside its buffer): {control} (expected > 0) -> {'ok' if good else 'FAILED'}")
+            if not good: failures.append(f'{name}: warnings')
+        else:
+            print(f"2. warnings: {ours} on the CPU (expected 0: oneDNN takes any weights); the cuDNN warning itself: {SKIP}")
+            if ours: failures.append(f'{name}: warnings')
+    def copies():
+        for v in ('awd', 'awd-copy'):
+            torch.manual_seed(0)
+            c, prods, inside, warned, n = copies_report(S.make_model(v, cfg).to(device), cfg, device)
+            print(f"3. copies, {v}: weight-sized copies/cats in one forward {c}, weight-sized products {prods} "
+                  f"(masked W_hh: {n}), " + (f"copy_ calls inside _cudnn_rnn {inside}, 'contiguous chunk' warnings {warned}"
+                  if is_cuda(device) else f"cuDNN's internal copy: {SKIP}"))
+            if v == 'awd' and (c or inside or warned): failures.append(f'{name}: copies')
+    variants = ['plain', 'fastai', 'awd', 'awd+rec', 'awd-copy']
+    def steps():
+        print('4. step time (per training batch, the fastai loop of step_time.py):')
+        print(step_times(cfg, variants, rounds, per_turn, device))
+    def memory():
+        if not is_cuda(device): print(f"5. peak memory: {SKIP}"); return
+        mem = {v: peak_memory(v, cfg, device) for v in variants if v != 'awd+rec'}   # the recorder keeps its masks on the CPU
+        print('5. peak GPU memory of one training step (model, Adam state, activations; awd+rec = awd: the recorder packs on the CPU): ' +
+              ', '.join(f"{v} {m:.0f} MiB ({m/mem['plain']:.2f}x plain)" for v,m in mem.items()))
+    def bf16(): print('6. ' + '\n   '.join(autocast_report(cfg, device, steps=2 if dry else 10)))
+    for n, fn in enumerate((kernels, warns, copies, steps, memory, bf16), 1): part(n, fn)
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
     p.add_argument('--dry-run', action='store_true', help='on the CPU, tiny sizes: every part that does not need CUDA')
@@ -229,7 +273,6 @@ def main(argv=None):
     device = 'cpu' if args.dry_run else args.device
     if not args.dry_run and not (is_cuda(device) and torch.cuda.is_available()):
         sys.exit(f"--device {device!r}: no CUDA device here; `--dry-run` checks every part that does not need one")
-    warnings.filterwarnings('ignore', message=r'`torch.jit.script` is deprecated')   # fastai's own import; this script only
     cfgs = {'dry': DRY} if args.dry_run else {'small': S.CONFIGS['small'], 'fastai': S.CONFIGS['fastai']}
     rounds, per_turn = args.rounds or (1 if args.dry_run else 10), args.per_turn or (1 if args.dry_run else 5)
     t_start, failures = time.time(), []
@@ -238,36 +281,7 @@ def main(argv=None):
           f"cuDNN {torch.backends.cudnn.version() if is_cuda(device) else '-'}\n")
     for name, cfg in cfgs.items():
         print(f"== config {name}: {cfg}")
-        torch.manual_seed(0)
-        model = S.make_model('awd', cfg).to(device)
-        lines, ok = kernel_report(model, cfg, device)
-        print('1. kernels: ' + ('one fused RNN call per layer, no per-step cells' if ok else 'FAILED') + '\n   ' + '\n   '.join(lines))
-        if not ok: failures.append(f'{name}: kernels')
-        ours, control = warning_report(cfg, device)
-        if is_cuda(device):
-            good = ours == 0 and control > 0
-            print(f"2. warnings: 'contiguous chunk' warnings in 3 training steps and an eval forward: {ours} (expected 0); "
-                  f"control (a plain nn.LSTM with a weight outside its buffer): {control} (expected > 0) -> {'ok' if good else 'FAILED'}")
-            if not good: failures.append(f'{name}: warnings')
-        else:
-            print(f"2. warnings: {ours} on the CPU (expected 0: oneDNN takes any weights); the cuDNN warning itself: {SKIP}")
-            if ours: failures.append(f'{name}: warnings')
-        for v in ('awd', 'awd-copy'):
-            torch.manual_seed(0)
-            c, prods, inside, warned, n = copies_report(S.make_model(v, cfg).to(device), cfg, device)
-            print(f"3. copies, {v}: weight-sized copies/cats in one forward {c}, weight-sized products {prods} "
-                  f"(masked W_hh: {n}), " + (f"copy_ calls inside _cudnn_rnn {inside}, 'contiguous chunk' warnings {warned}"
-                  if is_cuda(device) else f"cuDNN's internal copy: {SKIP}"))
-            if v == 'awd' and (c or inside or warned): failures.append(f'{name}: copies')
-        variants = ['plain', 'fastai', 'awd', 'awd+rec', 'awd-copy']
-        print('4. step time (per training batch, the fastai loop of step_time.py):')
-        print(step_times(cfg, variants, rounds, per_turn, device))
-        if is_cuda(device):
-            mem = {v: peak_memory(v, cfg, device) for v in variants if v != 'awd+rec'}   # the recorder keeps its masks on the CPU
-            print('5. peak GPU memory of one training step (model, Adam state, activations; awd+rec = awd: the recorder packs on the CPU): ' +
-                  ', '.join(f"{v} {m:.0f} MiB ({m/mem['plain']:.2f}x plain)" for v,m in mem.items()))
-        else: print(f"5. peak memory: {SKIP}")
-        print('6. ' + '\n   '.join(autocast_report(cfg, device, steps=2 if args.dry_run else 10)))
+        check_config(name, cfg, device, rounds, per_turn, args.dry_run, failures)
         print()
     print(f"total {time.time()-t_start:.0f} s; " + (f"FAILED: {failures}" if failures else 'all checks passed'))
     return 1 if failures else 0
