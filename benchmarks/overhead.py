@@ -79,7 +79,7 @@ def time_masks(cfg:dict, reps:int) -> list:
     p, n_out = 0.2, lambda l: cfg['n_hid'] if l < cfg['n_layers']-1 else cfg['emb_sz']
     ws = [torch.randn(4*n_out(l), n_out(l)) for l in range(cfg['n_layers'])]          # each (4·nh, nh)
     ways = {"dropout_mask rng='fastai' (bernoulli_ + div_), then w * noise": lambda w: w * dropout_mask(w, w.shape, p, 'fastai'),
-            "dropout_mask default (rand.ge_ + div_), then w * noise": lambda w: w * dropout_mask(w, w.shape, p),
+            "dropout_mask default (31 random bits per element, in place), then w * noise": lambda w: w * dropout_mask(w, w.shape, p),
             'keep = rand >= p, then w * keep * 1/(1-p)':        lambda w: w * (torch.rand(w.shape) >= p) * (1/(1-p)),
             '16-bit draws (prototype), then w * noise':          lambda w: w * bits16_mask(w, w.shape, p),
             'torch.rand only (the random numbers)':             lambda w: torch.rand(w.shape)}
