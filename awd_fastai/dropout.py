@@ -338,7 +338,7 @@ class WeightDropout(KeepsMask, Module):
     def _on_flat_buffer(self, x:Tensor) -> bool:
         "Whether this forward hands the weights to cuDNN as views of one flat buffer (CUDA, cuDNN on, one dtype)."
         m = self.module
-        if not isinstance(m, nn.RNNBase): return False
+        if not isinstance(m, nn.RNNBase) or torch.compiler.is_compiling(): return False   # compiled: torch's own path
         if not x.is_cuda: return self._flat_cpu
         ws = [getattr(m, n) for n in m._flat_weights_names]
         return (torch.backends.cudnn.enabled and torch._use_cudnn_rnn_flatten_weight()
