@@ -208,13 +208,19 @@ def autocast_report(cfg:dict, device:str, steps:int) -> list:
                 sync(device)
                 if r: times[k].append(time.perf_counter() - t0)
     warned = sum(WARN in str(w.message) for w in caught)
+    wd = next(m for m in model.modules() if isinstance(m, WeightDropout))
+    seen = []                                                       # the dtype the recurrent layer computes in under autocast
+    h = wd.register_forward_hook(lambda mod, args, out: seen.append(out[0].dtype))
+    model.reset()
+    with ac(), torch.no_grad(): model(x)
+    h.remove()
     model.reset()
     lines, ok = kernel_report(model, cfg, device, autocast=ac())
     t32, t16 = median(times['float32']), median(times['bf16 autocast'])
     ratios = [b/a for a,b in zip(times['float32'], times['bf16 autocast'])]
     q1, q3 = quartiles(ratios)
     return [f"bf16 autocast ({dev}): {steps} steps, losses finite: {all(math.isfinite(l) for l in losses)} "
-            f"(last {losses[-1]:.3f}); 'contiguous chunk' warnings: {warned}",
+            f"(last {losses[-1]:.3f}); 'contiguous chunk' warnings: {warned}; the LSTM layers output {seen[0]}",
             f"step time: float32 {1e3*t32:.1f} ms, bf16 autocast {1e3*t16:.1f} ms, bf16 / float32 {t16/t32:.3f} "
             f"(per-step IQR {q1:.2f}–{q3:.2f})"] + ['under autocast: ' + l for l in lines]
 
