@@ -39,7 +39,7 @@ def test_import_hides_no_warning_of_a_users_lstm():
 
 def test_training_raises_no_warning_on_cpu():
     "With every warning an error, an awd_learner trains, validates and predicts on CPU: weight dropout triggers nothing here "
-    "(on cuDNN it would: see the WeightDropout notes in nbs/00_dropout.ipynb)."
+    "(on cuDNN neither, thanks to the flat weight buffer: see the GPU tests below and nbs/00_dropout.ipynb)."
     dls = lm_dls(corpus_texts(10), bs=4, seq_len=12)
     learn = awd_learner(dls, emb_sz=16, n_hid=24, n_layers=2)
     with warnings.catch_warnings():
