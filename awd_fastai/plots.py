@@ -6,6 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, torch
+import torch.nn as nn
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
@@ -16,26 +17,47 @@ from .dropout import DropoutSite
 from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
-__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'mask_legend', 'show_mask', 'plot_naive_vs_locked',
-           'plot_embedding_mask', 'plot_dropped_words', 'plot_weight_mask', 'plot_dropconnect_vs_state', 'mask_image',
-           'site_label', 'plot_embedding_matrix', 'plot_feature_map_dropout']
+__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'mask_legend', 'drawn', 'show_mask', 'plot_naive_vs_locked',
+           'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches', 'plot_weight_mask',
+           'plot_dropconnect_vs_state', 'plot_weight_batches', 'mask_image', 'site_label', 'plot_embedding_matrix',
+           'plot_feature_map_dropout', 'plot_cnn_dropout', 'content_words', 'plot_word_neighbours', 'time_step_frames',
+           'save_time_step_gif', 'plot_bptt', 'quality_results', 'plot_ablation']
 
 # %% ../nbs/04_plots.ipynb #dd282d06
 KEPT_COLOR, DROPPED_COLOR = '#f3e6c4', '#1b2a41'
 mask_cmap = ListedColormap([DROPPED_COLOR, KEPT_COLOR])   # 0 = dropped (dark), 1 = kept (light)
 
+def _mask_handles():
+    return [Patch(facecolor=KEPT_COLOR, edgecolor='0.5', label='kept (light)'),
+            Patch(facecolor=DROPPED_COLOR, edgecolor='0.5', label='dropped (dark)')]
+
 def mask_legend(
     ax,        # Axes to add the legend to
     **kwargs,  # Passed to `ax.legend`
 ):
-    "Add the package's kept/dropped legend to `ax`."
-    handles = [Patch(facecolor=KEPT_COLOR, edgecolor='0.5', label='kept (light)'),
-               Patch(facecolor=DROPPED_COLOR, edgecolor='0.5', label='dropped (dark)')]
-    return ax.legend(handles=handles, **{'loc': 'upper right', 'fontsize': 8, 'framealpha': 0.9, **kwargs})
+    "Add the package's kept/dropped legend to `ax`, outside the data (right of the axes) unless `loc` says otherwise."
+    return ax.legend(handles=_mask_handles(), **{'loc': 'upper left', 'bbox_to_anchor': (1.02, 1), 'fontsize': 9,
+                                         'frameon': False, 'borderaxespad': 0, **kwargs})
 
 def _ax(ax, figsize=(5, 4)):
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     return ax
+
+def drawn(
+    fig,      # The figure a plot function drew on
+    **data,   # What it drew: arrays (the pictures' data), words, numbers, artists
+):            # `fig`, with `fig.drawn = data`
+    "The return rule of every plot function here: return the `Figure`, with what was drawn in `fig.drawn` (a dict), so a test can check a caption's claim on the data."
+    fig.drawn = data
+    return fig
+
+def _imshow_mask(m, ax, title=None, xlabel=None, ylabel=None):
+    "Draw a 2-d keep-mask on `ax` (kept light, dropped dark) and return the `AxesImage`."
+    im = ax.imshow(torch.as_tensor(m).to(torch.uint8).numpy(), cmap=mask_cmap, vmin=0, vmax=1, aspect='auto', interpolation='nearest')
+    if title: ax.set_title(title, fontsize=10)
+    if xlabel: ax.set_xlabel(xlabel)
+    if ylabel: ax.set_ylabel(ylabel)
+    return im
 
 def show_mask(
     mask,                 # 2-d bool keep-mask (rows, cols), True = kept
@@ -44,38 +66,37 @@ def show_mask(
     xlabel:str=None,      # x-axis label
     ylabel:str=None,      # y-axis label
     legend:bool=True,     # Add the kept/dropped legend
-):                        # The `AxesImage` drawn
+):                        # The figure; `fig.drawn`: `image` (the 2-d mask drawn, uint8), `artist` (the `AxesImage`)
     "Draw a 2-d keep-mask: kept light, dropped dark."
     m = torch.as_tensor(mask)
     if m.dim() != 2: raise ValueError(f"`mask` must be 2-d (rows, cols); got shape {tuple(m.shape)}")
     ax = _ax(ax)
-    im = ax.imshow(m.to(torch.uint8).numpy(), cmap=mask_cmap, vmin=0, vmax=1, aspect='auto', interpolation='nearest')
-    if title: ax.set_title(title, fontsize=10)
-    if xlabel: ax.set_xlabel(xlabel)
-    if ylabel: ax.set_ylabel(ylabel)
+    im = _imshow_mask(m, ax, title, xlabel, ylabel)
     if legend: mask_legend(ax)
-    return im
+    return drawn(ax.figure, image=im.get_array().data, artist=im)
 
 # %% ../nbs/04_plots.ipynb #467c28e4
 def plot_naive_vs_locked(
-    naive,             # Naive mask (bs, seq_len, n), a fresh mask per step
+    naive,             # Per-step mask (bs, seq_len, n), a fresh mask per step
     locked,            # Locked mask (bs, 1, n), one mask for all steps
     example:int=0,     # Which example of the batch
     n_units:int=None,  # Show only the first `n_units` units
     axs=None,          # Two axes (a new figure if None)
-):                     # The two `AxesImage`s
-    "Side by side, for one example: naive (salt and pepper) vs locked (stripes) dropout, units × time steps."
+    sites:tuple=None,  # The two masks' `DropoutSite`s, for the titles (label and p); default: generic titles
+):                     # The figure; `fig.drawn`: `per_step` (n, seq_len), `locked` (n, seq_len) as drawn, `locked_mask` (n,), `artists`
+    "Side by side, for one example: per-step (salt and pepper) vs locked (stripes) dropout, units × time steps."
     naive, locked = torch.as_tensor(naive), torch.as_tensor(locked)
     if naive.dim() != 3 or locked.dim() != 3 or locked.shape[1] != 1:
-        raise ValueError(f"need a naive mask (bs, seq_len, n) and a locked mask (bs, 1, n); got {tuple(naive.shape)} and {tuple(locked.shape)}")
+        raise ValueError(f"need a per-step mask (bs, seq_len, n) and a locked mask (bs, 1, n); got {tuple(naive.shape)} and {tuple(locked.shape)}")
     sl = naive.shape[1]
     a = naive[example, :, :n_units].T                           # (n, sl)
-    b = locked[example, 0, :n_units][:, None].expand(-1, sl)    # (n, sl): the same column at every step
-    if axs is None: _, axs = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    ims = [show_mask(a, axs[0], 'Naive: a new mask at every time step', 'time step', 'unit', legend=False),
-           show_mask(b, axs[1], 'Locked: one mask for the whole sequence', 'time step', legend=False)]
+    b = locked[example, 0, :n_units][:, None].expand(-1, sl)    # (n, sl): the one recorded mask, applied at every step
+    if axs is None: _, axs = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout='constrained')
+    ta, tb = (f'{s.title}:\n' for s in sites) if sites else ('', '')
+    ims = [_imshow_mask(a, axs[0], f'{ta}a new mask at every time step', 'time step', 'unit'),
+           _imshow_mask(b, axs[1], f'{tb}one mask for the whole sequence', 'time step')]
     mask_legend(axs[1])
-    return ims
+    return drawn(axs[0].figure, per_step=a.numpy(), locked=b.numpy(), locked_mask=locked[example, 0, :n_units].numpy(), artists=ims)
 
 # %% ../nbs/04_plots.ipynb #19730f95
 def plot_embedding_mask(
@@ -84,15 +105,16 @@ def plot_embedding_mask(
     n_words:int=40,       # Show the first `n_words` words
     emb_sz:int=32,        # Columns to draw (the mask is the same along the embedding)
     ax=None,              # Axes to draw on (a new figure if None)
-):                        # The `AxesImage`
+):                        # The figure; `fig.drawn`: `keep` (n_words,) bool, `words`, `artist`
     "The vocabulary × embedding matrix with whole rows (words) dropped."
     m = torch.as_tensor(mask).reshape(-1)[:n_words]                 # (n_words,)
     ax = _ax(ax, (5, 7))
-    im = show_mask(m[:, None].expand(-1, emb_sz), ax, 'Embedding dropout: whole words (rows) dropped',
-                   'embedding dimension', 'word')
-    if vocab is not None:
-        ax.set_yticks(range(len(m)), [str(w) for w in vocab[:len(m)]], fontsize=7)
-    return im
+    im = _imshow_mask(m[:, None].expand(-1, emb_sz), ax, 'Embedding dropout: whole words (rows) dropped',
+                      'embedding dimension', 'word')
+    mask_legend(ax)
+    words = [str(w) for w in vocab[:len(m)]] if vocab is not None else None
+    if words: ax.set_yticks(range(len(m)), words, fontsize=9)
+    return drawn(ax.figure, keep=m.numpy(), words=words, artist=im)
 
 def plot_dropped_words(
     tokens,               # Token ids of one sequence (seq_len,) or a batch (bs, seq_len)
@@ -103,7 +125,8 @@ def plot_dropped_words(
     max_tokens:int=80,    # Show at most this many tokens per sequence
     width:int=70,         # Characters per line
     ax=None,              # Axes to draw on (a new figure if None)
-) -> list:                # `(word, dropped)` for each token shown, in order
+    title:str='Embedding dropout in the batch: every occurrence of a dropped word (dark) is zeroed', # Axes title
+):                        # The figure; `fig.drawn`: `words`, `(word, dropped)` for each token shown, in order
     "The batch's text with every occurrence of a dropped word marked (dark)."
     toks = torch.as_tensor(np.asarray(tokens))
     seqs = [toks] if toks.dim() == 1 else list(toks[example:example+n_examples])
@@ -125,8 +148,54 @@ def plot_dropped_words(
             ax.text(x/width, 1 - (i + 0.5)*line_h, w, family='monospace', fontsize=9, va='center',
                     color='white' if d else 'black', gid='dropped' if d else 'kept',
                     bbox=dict(boxstyle='square,pad=0.15', facecolor=DROPPED_COLOR if d else KEPT_COLOR, edgecolor='none'))
-    ax.set_title('Embedding dropout in the batch: every occurrence of a dropped word (dark) is zeroed', fontsize=10)
-    return words
+    if title: ax.set_title(title, fontsize=10)
+    return drawn(ax.figure, words=words)
+
+# %% ../nbs/04_plots.ipynb #12a2f492
+def _batch_rows(ids, keep, n_rows:int, max_tokens:int):
+    "The example whose first `max_tokens` tokens hold a dropped word (the first example if none), and up to `n_rows` distinct words of it, dropped ones first chosen, in order of appearance."
+    ex = next((e for e in range(ids.shape[0]) if not keep[ids[e, :max_tokens]].all()), 0)
+    seq = ids[ex, :max_tokens].tolist()
+    distinct = list(dict.fromkeys(seq))                                  # word ids in order of first appearance
+    dropped = [t for t in distinct if not keep[t]][:n_rows//2]
+    kept = [t for t in distinct if keep[t]][:n_rows - len(dropped)]
+    chosen = set(dropped) | set(kept)
+    return ex, seq, [t for t in distinct if t in chosen]
+
+def plot_embedding_batches(
+    rec,                  # A `MaskRecord` with an embedding-dropout site and its token ids
+    name:str,             # The embedding site (`rec.sites[name].kind == 'embedding'`)
+    iterations=(-2, -1),  # Two recorded iterations (negative: from the end)
+    weight=None,          # Embedding matrix (vocab, emb_sz) to show the vectors; None shows the factor alone
+    n_rows:int=14,        # Words (rows) per batch
+    max_tokens:int=36,    # Tokens of text shown per batch
+    n_dims:int=24,        # Embedding dimensions shown
+):                        # The figure; `fig.drawn`: `p`, `batches`: per batch `iteration`, `example`, `ids`, `words`, `keep`, `scale`, `values`, `text`
+    "Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as used, survivors × 1/(1-p), dropped rows zero."
+    site = rec.sites[name]
+    fig, axs = plt.subplots(2, len(iterations), figsize=(11, 7.8), gridspec_kw=dict(height_ratios=[1, 2.2]), squeeze=False, layout='constrained')
+    batches = []
+    for it in iterations:
+        snap = rec.at(it)
+        keep, ids = snap.mask(name).reshape(-1), snap.tokens_of(name)      # (vocab,), (bs, seq_len)
+        if ids is None: raise ValueError(f"iteration {snap.iteration} holds no token ids for {name!r}")
+        p = snap.ps[name][0]
+        ex, seq, rows = _batch_rows(torch.as_tensor(ids), keep, n_rows, max_tokens)
+        w = torch.ones(len(keep), n_dims) if weight is None else torch.as_tensor(weight).detach().float()[:, :n_dims]
+        scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
+        batches.append(dict(iteration=snap.iteration, example=ex, ids=rows, words=[str(rec.vocab[t]) for t in rows],
+                            keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
+    lim = max(float(np.abs(b['values']).max()) for b in batches) or 1.
+    cmap = plt.get_cmap('PuOr_r' if weight is not None else 'Greys').copy(); cmap.set_bad(DROPPED_COLOR)
+    for (top, bot), b in zip(axs.T, batches):
+        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, width=52, ax=top,
+                           title=f"Training batch {b['iteration']}, example {b['example']}: its text, dropped words dark")
+        shown = np.where(b['keep'][:, None], b['values'], np.nan)          # dropped rows (zeros) drawn dark
+        im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto', interpolation='nearest')
+        bot.set_yticks(range(len(b['ids'])), [f"{w}  {'dropped' if not k else f'×{s:.2f}'}" for w, k, s in zip(b['words'], b['keep'], b['scale'])], fontsize=9)
+        bot.set_xlabel('embedding dimension'); bot.set_title(f"its words' vectors as used ({site.title})", fontsize=10)
+    fig.colorbar(im, ax=axs[1, -1], fraction=0.05, label='value after dropout' if weight is not None else 'factor')
+    return drawn(fig, p=p, batches=batches)
 
 # %% ../nbs/04_plots.ipynb #a4adfdb2
 def plot_weight_mask(
@@ -134,31 +203,58 @@ def plot_weight_mask(
     ax=None,           # Axes to draw on (a new figure if None)
     title:str='DropConnect on W_hh: single weights, one mask for all steps', # Axes title
     gates:tuple=(),    # Names of the blocks of rows, from the site (`site.gates`); () draws one block
-):                     # The `AxesImage`
+):                     # The figure; `fig.drawn`: `image` (rows, cols), `gates`, `artist`
     "The weight mask as a heatmap, its rows split into the labelled gate blocks `gates`."
     m = torch.as_tensor(mask)
     if m.dim() != 2: raise ValueError(f"`mask` must be a 2-d weight mask; got shape {tuple(m.shape)}")
     g = len(gates)
     if g and m.shape[0] % g: raise ValueError(f"{m.shape[0]} rows cannot be split into the {g} gate blocks {tuple(gates)}")
     ax = _ax(ax, (4, 8))
-    im = show_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)', 'gate block (row)' if g else 'output (row)')
+    im = _imshow_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)', 'gate block (row)' if g else 'output (row)')
     if g:
         nh = m.shape[0] // g
         for k in range(1, g): ax.axhline(k*nh - 0.5, color='tab:red', lw=1)
         ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
-    return im
+    return drawn(ax.figure, image=m.numpy(), gates=tuple(gates), artist=im)
 
 def plot_dropconnect_vs_state(
     mask,             # W_hh keep-mask (gates·n_hid, n_hid)
     axs=None,         # Two axes (a new figure if None)
     gates:tuple=(),   # Names of the gate blocks of the rows (`site.gates`)
-):                    # The two `AxesImage`s
+):                    # The figure; `fig.drawn`: `weight` and `state` images, `artists`
     "DropConnect's scattered weights beside what dropping h(t-1) would look like: whole columns."
     m = torch.as_tensor(mask)
-    if axs is None: _, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True)
+    if axs is None: _, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True, layout='constrained')
     state = m[0][None].expand(m.shape[0], -1)   # a dropped unit of h(t-1) removes its whole column
-    return [plot_weight_mask(m, axs[0], gates=gates),
-            plot_weight_mask(state, axs[1], 'Dropping h(t-1) instead: whole columns', gates=gates)]
+    a = plot_weight_mask(m, axs[0], gates=gates).drawn['artist']
+    b = plot_weight_mask(state, axs[1], 'Dropping h(t-1) instead: whole columns', gates=gates).drawn['artist']
+    mask_legend(axs[1])
+    return drawn(axs[0].figure, weight=m.numpy(), state=state.numpy(), artists=[a, b])
+
+def plot_weight_batches(
+    weights:list,      # The masked W_hh (gates·n_hid, n_hid) the kernel used, one per batch (zeros where dropped)
+    site:DropoutSite,  # The weight site (`rec.sites[name]`): label, p and gate blocks
+    iterations:list,   # The training iteration of each matrix
+    crop:int=24,       # Units of each gate block (rows) and columns shown
+):                     # The figure; `fig.drawn`: `images` (each cropped matrix), `keep` (each cropped mask), `changed` (fraction of shown weights whose mask changed)
+    "The masked recurrent weights the kernel used in consecutive batches: dropped weights dark, survivors scaled by 1/(1-p); a new mask each batch."
+    g = len(site.gates) or 1
+    crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop].reshape(-1, min(crop, w.shape[1])) for w in weights]
+    keeps = [c != 0 for c in crops]
+    lim = max(float(c.abs().max()) for c in crops) or 1.
+    cmap = plt.get_cmap('PuOr_r').copy(); cmap.set_bad(DROPPED_COLOR)
+    fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
+    for ax, c, k, it in zip(axs[0], crops, keeps, iterations):
+        im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
+        ax.set_title(f'training batch {it}', fontsize=10); ax.set_xlabel('h(t-1) unit (column)')
+        nh = c.shape[0] // g
+        for j in range(1, g): ax.axhline(j*nh - 0.5, color='tab:red', lw=1)
+        if site.gates: ax.set_yticks([j*nh + nh/2 - 0.5 for j in range(g)], list(site.gates))
+    axs[0, 0].set_ylabel('gate block (row)' if site.gates else 'output (row)')
+    fig.colorbar(im, ax=axs[0, -1], fraction=0.08, label='weight used (dropped: dark)')
+    fig.suptitle(f'{site.title}: the masked matrix the kernel used, batch after batch', fontsize=11)
+    changed = float((keeps[0] != keeps[-1]).float().mean()) if len(keeps) > 1 else 0.
+    return drawn(fig, images=[c.numpy() for c in crops], keep=[k.numpy() for k in keeps], changed=changed)
 
 # %% ../nbs/04_plots.ipynb #dd4884af
 def _view_embedding(m, site, example, crop):
@@ -227,7 +323,7 @@ def plot_all_masks(self:MaskRecord,
     crop:int=48,        # Units per gate block (weights) or rows (others) shown
     fig=None,           # Figure to draw on (a new one if None)
     snapshot:int=None,  # Deprecated (0.1.0): position of the recorded batch; use `iteration`
-):                      # `{name: AxesImage}`, in data-path order
+):                      # The figure; `fig.drawn`: `images` and `artists`, `{name: ...}` in data-path order, `iteration`, `call`
     "Every mask of one forward call of one training iteration, each in its place along the data path."
     if snapshot is not None:
         warn_deprecated('`plot_all_masks(snapshot=...)`', '`plot_all_masks(iteration=...)` (negative counts from the end)')
@@ -244,15 +340,15 @@ def plot_all_masks(self:MaskRecord,
     for ax, n in zip(axs, names):
         site = snap.sites[n]
         if n not in views:
-            ax.set_axis_off(); ax.set_title(f"{site.label or site.kind}\n(not called in call {c+1})", fontsize=8); continue
+            ax.set_axis_off(); ax.set_title(f"{site.label or site.kind}\n(not called in call {c+1})", fontsize=9); continue
         img, (xl, yl) = views[n]
-        ims[n] = show_mask(img, ax, f"{site.label or site.kind}\n{n}, p={snap.ps[n][c]:.2f}", xl, yl, legend=False)
-        ax.tick_params(labelsize=6); ax.title.set_fontsize(8)
+        ims[n] = _imshow_mask(img, ax, f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}", xl, yl)
+        ax.tick_params(labelsize=9); ax.title.set_fontsize(10)
         if img.shape[1] == 1: ax.set_xticks([])
-    mask_legend(axs[-1], loc='lower right')
+    fig.legend(handles=_mask_handles(), loc='outside lower right', fontsize=9, frameon=False, ncol=2)
     fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls}, along the data path '
                  f'(kept light, dropped dark)', fontsize=11)
-    return ims
+    return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, iteration=snap.iteration, call=c)
 
 # %% ../nbs/04_plots.ipynb #09dc99da
 def _spread(n_snapshots:int, n:int) -> np.ndarray:
@@ -266,19 +362,23 @@ def plot_mask_grid(self:MaskRecord,
     call:int=0,      # Forward call shown in each iteration
     example:int=0,   # Example shown for per-step masks
     crop:int=48,     # As in `mask_image`
-    axs=None,        # `n` axes (a new figure if None)
-):                   # The `AxesImage`s
+    axs=None,        # Axes to draw on (a new figure if None); axes beyond the recorded iterations are removed
+):                   # The figure; `fig.drawn`: `images`, `iterations`, `artists` (one per panel)
     "Masks of site `name` in successive recorded iterations, evenly spaced over the run (only those are decoded)."
     site, its = self._site(name), self._iters_of(name)
     its = [its[i] for i in _spread(len(its), n)]
-    if axs is None: _, axs = plt.subplots(1, len(its), figsize=(2*len(its), 3), squeeze=False); axs = axs[0]
+    if axs is None: _, axs = plt.subplots(1, len(its), figsize=(max(2*len(its), 5), 3), squeeze=False, layout='constrained'); axs = axs[0]
+    axs = list(np.ravel(axs))
+    for ax in axs[len(its):]: ax.remove()                 # fewer recorded iterations than panels: no empty axes
     ims = []
     for ax, it in zip(axs, its):
-        img, _ = mask_image(self.mask(name, it, call), site, example, crop)
-        ims.append(show_mask(img, ax, f'iter {it}', legend=False))
+        img, (xl, yl) = mask_image(self.mask(name, it, call), site, example, crop)
+        ims.append(_imshow_mask(img, ax, f'iter {it}'))
         ax.set_xticks([]); ax.set_yticks([])
-    ax.figure.suptitle(f'{site.title}: a new mask every batch (kept light, dropped dark)', fontsize=10, y=1.04)
-    return ims
+    axs[0].set_ylabel(yl or site.kind); axs[0].set_xlabel(xl)
+    fig = axs[0].figure
+    fig.suptitle(f'{site.title}: a new mask every recorded batch (kept light, dropped dark)', fontsize=11)
+    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, artists=ims)
 
 @patch
 def save_mask_gif(self:MaskRecord,
@@ -309,9 +409,9 @@ def save_mask_gif(self:MaskRecord,
 @patch
 def plot_drop_rates(self:MaskRecord,
     ax=None,         # Axes to draw on (a new figure if None)
-):                   # `{name: Line2D}` of the measured rates
+):                   # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `rates` (the `drop_rates()` table drawn)
     "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against its `p` (dashed)."
-    ax = _ax(ax, (8, 4))
+    ax = _ax(ax, (9, 4))
     df, lines, sites = self.drop_rates(), {}, self.sites
     for i, (name, d) in enumerate(df.groupby('name', sort=False)):
         x, c = d['iteration'] + d['call'] / d['n_calls'], f'C{i}'
@@ -319,8 +419,8 @@ def plot_drop_rates(self:MaskRecord,
         ax.plot(x, d['p'], color=c, lw=1, ls='--')
     ax.set_xlabel('training iteration'); ax.set_ylabel('fraction dropped')
     ax.set_title('Drop rate per mask (solid) against p (dashed)', fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
-    return lines
+    ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)   # off the data
+    return drawn(ax.figure, lines=lines, rates=df)
 
 # %% ../nbs/04_plots.ipynb #1ddb8f07
 @patch
@@ -330,7 +430,7 @@ def show(self:MaskRecord,
     call:int=0,         # Forward call in that iteration
     snapshot:int=None,  # Deprecated (0.1.0): position of the recorded batch; use `iteration`
     **kwargs,           # Passed to the plot
-):
+):                      # The figure (`fig.drawn`: as the plot function drawing it says)
     "Draw the masks of one forward call of one recorded iteration: every site, or the site `name`."
     if snapshot is not None:
         warn_deprecated('`show(name, snapshot)`', '`show(name, iteration)` (negative counts from the end)')
@@ -351,7 +451,7 @@ def plot_embedding_matrix(
     n_words:int=30,   # Rows shown
     mask=None,        # Optional keep-mask (vocab, 1): dropped rows are drawn as zeros
     ax=None,          # Axes to draw on (a new figure if None)
-):                    # The `AxesImage`
+):                    # The figure; `fig.drawn`: `values` (n_words, emb_sz) as drawn, `words`, `artist`
     "The first rows (word vectors) of an embedding matrix, optionally with rows dropped."
     w = torch.as_tensor(weight).detach().float()[:n_words]
     if mask is not None: w = w * torch.as_tensor(mask).reshape(-1, 1)[:n_words]
@@ -360,9 +460,9 @@ def plot_embedding_matrix(
     im = ax.imshow(w.numpy(), cmap='RdBu_r', vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
     ax.set_xlabel('embedding dimension'); ax.set_ylabel('word')
     ax.set_title('Word vectors: one row of the embedding matrix per word' + (' (dropped rows are zero)' if mask is not None else ''), fontsize=10)
-    if vocab is not None: ax.set_yticks(range(len(w)), [str(t) for t in vocab[:len(w)]], fontsize=7)
+    if vocab is not None: ax.set_yticks(range(len(w)), [str(t) for t in vocab[:len(w)]], fontsize=9)
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
-    return im
+    return drawn(ax.figure, values=w.numpy(), words=[str(t) for t in vocab[:len(w)]] if vocab is not None else None, artist=im)
 
 # %% ../nbs/04_plots.ipynb #64dc9ec7
 def plot_feature_map_dropout(
@@ -370,14 +470,202 @@ def plot_feature_map_dropout(
     mask,          # Keep-mask of the same shape
     channels:int=3,# Channels to show
     axs=None,      # 2 × `channels` axes (a new figure if None)
-):                 # The mask `AxesImage`s, one per channel
+):                 # The figure; `fig.drawn`: `masks` (the masks drawn, one per channel), `artists`
     "Channels of a feature map, its dropout mask (kept light, dropped dark) and the result."
     fmap, mask = torch.as_tensor(fmap), torch.as_tensor(mask)
     if axs is None: _, axs = plt.subplots(3, channels, figsize=(2.6*channels, 7.5), squeeze=False)
     ims = []
     for c in range(channels):
         axs[0][c].imshow(fmap[c].numpy(), cmap='viridis'); axs[0][c].set_title(f'channel {c}', fontsize=9)
-        ims.append(show_mask(mask[c], axs[1][c], 'mask', legend=c == channels-1))
+        ims.append(_imshow_mask(mask[c], axs[1][c], 'mask'))
         axs[2][c].imshow((fmap[c]*mask[c]).numpy(), cmap='viridis'); axs[2][c].set_title('after dropout', fontsize=9)
         for r in range(3): axs[r][c].set_xticks([]); axs[r][c].set_yticks([])
-    return ims
+    mask_legend(axs[1][channels-1])
+    return drawn(axs[0][0].figure, masks=[im.get_array().data for im in ims], artists=ims)
+
+# %% ../nbs/04_plots.ipynb #86ee3730
+def plot_cnn_dropout(
+    x=None,          # Feature map (channels, height, width) of non-negative values; default: a fixed smooth pattern
+    p:float=0.5,     # Dropout probability
+    seed:int=0,      # Seed of the masks (the global random state is left as it was)
+):                   # The figure; `fig.drawn`: `x`, `element`, `channel`, `eval` (outputs), `element_kept`, `channel_kept` (masks), `p`
+    "What `nn.Dropout` and `nn.Dropout2d` do to a feature map in training (dropped units black, survivors ×1/(1-p)), and eval mode (nothing), on one colour scale."
+    if x is None:
+        yy, xx = torch.meshgrid(torch.linspace(0, 1, 10), torch.linspace(0, 1, 10), indexing='ij')
+        x = torch.stack([0.35 + 0.3*torch.sin(6*xx + k) * torch.cos(4*yy - k) + 0.3*yy for k in range(4)])   # (4, 10, 10), values in about [0.05, 0.95]
+    x = torch.as_tensor(x).float()
+    if x.dim() != 3: raise ValueError(f"`x` must be a feature map (channels, height, width); got shape {tuple(x.shape)}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        el = nn.Dropout(p).train()(x)                                  # single units
+        ch = nn.Dropout2d(p).train()(x[None])[0]                       # whole channels: needs (N, C, H, W)
+    ev = nn.Dropout(p).eval()(x)
+    rows = [('input', x), (f'train: nn.Dropout(p={p:g})\nsingle units', el), (f'train: nn.Dropout2d(p={p:g})\nwhole channels', ch),
+            ('eval: no mask,\nno scaling', ev)]
+    C, vmax = x.shape[0], float(x.max()) / (1 - p)
+    cmap = plt.get_cmap('magma')
+    fig, axs = plt.subplots(len(rows), C, figsize=(1.9*C + 2.6, 7.6), squeeze=False, layout='constrained')
+    for r, (label, v) in enumerate(rows):
+        for c in range(C):
+            im = axs[r, c].imshow(v[c].numpy(), cmap=cmap, vmin=0, vmax=vmax, interpolation='nearest')
+            axs[r, c].set_xticks([]); axs[r, c].set_yticks([])
+            if r == 0: axs[r, c].set_title(f'channel {c}', fontsize=10)
+        axs[r, 0].set_ylabel(label, fontsize=10)
+    fig.colorbar(im, ax=axs[:, -1], fraction=0.08, label=f'activation (dropped = 0, black; survivors ×{1/(1-p):.2g})')
+    fig.suptitle('Dropout on a feature map: one colour scale for input and outputs', fontsize=11)
+    return drawn(fig, x=x.numpy(), element=el.numpy(), channel=ch.numpy(), eval=ev.numpy(),
+                 element_kept=(el != 0).numpy(), channel_kept=(ch != 0).numpy(), p=p)
+
+# %% ../nbs/04_plots.ipynb #1332252a
+def content_words(
+    vocab:list,   # Vocabulary, most frequent first after the special tokens (fastai's order)
+    n:int=8,      # Number of words
+) -> list:        # Indices into `vocab`
+    "The `n` most frequent content words: alphabetic, at least 3 letters, not a special `xx` token nor an English stop word (spaCy's list)."
+    from spacy.lang.en.stop_words import STOP_WORDS
+    ok = lambda w: w.isalpha() and len(w) >= 3 and not w.startswith('xx') and w.lower() not in STOP_WORDS
+    return [i for i, w in enumerate(map(str, vocab)) if ok(w)][:n]
+
+def _top_cos(w, rows, k):
+    "Cosine similarity of each of `rows` to every word, and its `k` nearest other words."
+    u = torch.nn.functional.normalize(w, dim=1)
+    cos = u[rows] @ u.T                                             # (len(rows), vocab)
+    cos[torch.arange(len(rows)), rows] = -2                          # not itself
+    return cos.topk(k, dim=1)
+
+def plot_word_neighbours(
+    weight,            # Embedding matrix (vocab, emb_sz)
+    vocab:list,        # Vocabulary (same order as the rows)
+    n_words:int=8,     # Words chosen by `content_words`
+    k:int=5,           # Neighbours per word
+    n_null:int=20,     # Shuffled embeddings for the chance level
+    seed:int=0,        # Seed of the shuffles and random pairs
+):                     # The figure; `fig.drawn`: `words`, `neighbours` ({word: [(word, cosine)]}), `score` (mean neighbour cosine), `null` (the same per shuffle), `random_pairs`, `structured`
+    "Nearest neighbours (cosine) of the most frequent content words, with the same statistic on shuffled embeddings as the chance level."
+    w = torch.as_tensor(weight).detach().float()
+    rows = torch.tensor(content_words(vocab, n_words))
+    if not len(rows): raise ValueError("the vocabulary has no content word (alphabetic, 3+ letters, not a stop word)")
+    special = torch.tensor([str(t).startswith('xx') for t in vocab])
+    w = w.clone(); w[special] = 0                                    # special tokens are never neighbours (cosine 0)
+    val, idx = _top_cos(w, rows, k)
+    g = torch.Generator().manual_seed(seed)
+    ok = (~special).nonzero()[:, 0]
+    def shuffled():
+        s = w.clone()
+        for j in range(w.shape[1]): s[ok, j] = w[ok[torch.randperm(len(ok), generator=g)], j]   # each dimension shuffled across words
+        return s
+    null = np.array([float(_top_cos(shuffled(), rows, k)[0].mean()) for _ in range(n_null)])
+    a, b = ok[torch.randint(len(ok), (2000,), generator=g)], ok[torch.randint(len(ok), (2000,), generator=g)]
+    pairs = torch.nn.functional.cosine_similarity(w[a], w[b]).numpy()
+    score, structured = float(val.mean()), float(val.mean()) > null.max()
+    words = [str(vocab[r]) for r in rows]
+    nbrs = {wd: [(str(vocab[j]), float(c)) for j, c in zip(ix.tolist(), v.tolist())] for wd, ix, v in zip(words, idx, val)}
+    fig, (t, h) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw=dict(width_ratios=[1.5, 1]), layout='constrained')
+    t.set_axis_off()
+    for i, (wd, ns) in enumerate(nbrs.items()):
+        y = 1 - (i + 0.5) / len(nbrs)
+        t.text(0, y, wd, fontsize=10, weight='bold', va='center')
+        t.text(0.2, y, ',  '.join(f'{n} {c:.2f}' for n, c in ns), fontsize=9.5, va='center')
+    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest neighbours (cosine)', fontsize=10, loc='left')
+    h.hist(pairs, bins=40, color='0.7', label='random word pairs')
+    h.axvline(score, color='C3', lw=2, label=f'neighbours: mean {score:.2f}')
+    h.axvspan(null.min(), null.max(), color='C0', alpha=0.3, label=f'same, dimensions shuffled\n({null.min():.2f}–{null.max():.2f}, {n_null} shuffles)')
+    h.set_xlabel('cosine similarity'); h.set_ylabel('word pairs')
+    h.legend(fontsize=9, loc='upper left', bbox_to_anchor=(0, -0.22), frameon=False)
+    h.set_title('structure beyond chance' if structured else 'no structure beyond chance in this small model', fontsize=10)
+    return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs, structured=structured)
+
+# %% ../nbs/04_plots.ipynb #97841fc9
+def time_step_frames(
+    per_step,          # Per-step mask (bs, seq_len, n), as recorded
+    locked,            # Locked mask (bs, 1, n), as recorded
+    n_examples:int=8,  # Examples (rows) shown
+    n_units:int=32,    # Units (columns) shown
+) -> list:             # One `(per_step image, locked image)` per time step, each (n_examples, n_units)
+    "The two masks at each time step: the per-step mask's own slice for that step, the locked mask (the one used at every step)."
+    a, b = torch.as_tensor(per_step), torch.as_tensor(locked)
+    if a.dim() != 3 or b.dim() != 3 or b.shape[1] != 1: raise ValueError(f"need (bs, seq_len, n) and (bs, 1, n); got {tuple(a.shape)} and {tuple(b.shape)}")
+    return [(a[:n_examples, t, :n_units], b[:n_examples, 0, :n_units]) for t in range(a.shape[1])]
+
+def save_time_step_gif(
+    per_step,          # Per-step mask (bs, seq_len, n), as recorded
+    locked,            # Locked mask (bs, 1, n), as recorded
+    path:str|Path,     # Destination `.gif`
+    sites:tuple=None,  # The two masks' `DropoutSite`s, for the titles
+    fps:int=3,         # Frames (time steps) per second
+    **kwargs,          # Passed to `time_step_frames`
+) -> Path:
+    "An animated GIF over the time steps of one batch: per-step (left, flickers) beside locked (right, stands still), from the recorded masks; written atomically."
+    frames, images = time_step_frames(per_step, locked, **kwargs), []
+    titles = [s.title for s in sites] if sites else ['per-step', 'locked']
+    fig, axs = plt.subplots(1, 2, figsize=(8, 3.4), layout='constrained')
+    try:
+        for t, (a, b) in enumerate(frames):
+            for ax in axs: ax.clear()
+            _imshow_mask(a, axs[0], f'{titles[0]}', 'unit', 'example')
+            _imshow_mask(b, axs[1], f'{titles[1]}', 'unit')
+            fig.suptitle(f'time step {t+1} of {len(frames)} (kept light, dropped dark)', fontsize=11)
+            fig.canvas.draw()
+            images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
+    finally: plt.close(fig)
+    return atomic_write(path, lambda f: images[0].save(f, format='GIF', save_all=True, append_images=images[1:],
+                                                       duration=round(1000/fps), loop=0))
+
+# %% ../nbs/04_plots.ipynb #9551254d
+def plot_bptt(
+    rec:MaskRecord,    # A recording with consecutive iterations
+    name:str,          # A locked or per-step site ((bs, 1|seq_len, n) masks)
+    n:int=3,           # Consecutive recorded batches shown
+    example:int=0,     # The text row followed
+    n_units:int=32,    # Units shown
+):                     # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch), `masks` (each batch's (n_units, seq_len) block)
+    "The masks of one text row over `n` consecutive batches: the hidden state carries across batch boundaries, the mask changes at each."
+    site, its = rec.sites[name], rec._iters_of(name)
+    runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1]   # consecutive, latest first
+    chosen = runs[0] if runs else its[-n:]
+    blocks, texts = [], []
+    for it in chosen:
+        m, snap = torch.as_tensor(rec.mask(name, it)), rec.at(it)
+        ids = next((snap.tokens_of(k) for k in snap.masks if snap.tokens_of(k) is not None), None)
+        sl = m.shape[1] if m.shape[1] > 1 else (ids.shape[1] if ids is not None else 1)
+        blocks.append(m[example, :, :n_units].T.expand(-1, sl) if m.shape[1] == 1 else m[example, :, :n_units].T)   # (n_units, sl)
+        texts.append(' '.join(str(rec.vocab[t]) for t in ids[example, :4].tolist()) + ' …' if ids is not None and rec.vocab is not None else '')
+    img = torch.cat(blocks, 1)
+    bounds = np.cumsum([0] + [b.shape[1] for b in blocks[:-1]]).tolist()
+    fig, ax = plt.subplots(figsize=(11, 4.4), layout='constrained')
+    _imshow_mask(img, ax, None, 'time step (batches one after the other)', f'unit (example {example})')
+    for k, (b, it, txt) in enumerate(zip(bounds, chosen, texts)):
+        if k: ax.axvline(b - 0.5, color='tab:red', lw=2)
+        ax.text(b + 0.5, -1.0, f'batch {it}: "{txt}"', fontsize=9, va='bottom', ha='left', clip_on=False)
+    for b in bounds[1:]:
+        ax.annotate('h carried over,\nnew mask', (b - 0.5, img.shape[0] - 0.5), xytext=(b - 0.5, img.shape[0] + 5), fontsize=9, ha='center',
+                    va='top', color='tab:red', annotation_clip=False, arrowprops=dict(arrowstyle='->', color='tab:red'))
+    ax.set_title(f'{site.title}: the text and the hidden state go on across batches; the mask does not', fontsize=11, pad=22)
+    return drawn(fig, image=img.numpy(), iterations=list(chosen), bounds=bounds, masks=[b.numpy() for b in blocks])
+
+# %% ../nbs/04_plots.ipynb #a8c76d9a
+def quality_results() -> dict:
+    "The measured WikiText-2 ablation of `benchmarks/quality.py` (benchmarks/README.md §3), shipped with the package: runs, command, date and scale."
+    from importlib.resources import files
+    import json
+    return json.loads((files('awd_fastai')/'data'/'quality_ablation.json').read_text())
+
+def plot_ablation(
+    res:dict=None,    # Results as `quality_results()` returns them (default: those)
+    ax=None,          # Axes to draw on (a new figure if None)
+):                    # The figure; `fig.drawn`: `runs`, `val_ppl`, `ratio` (to the full model), `reference`
+    "Validation perplexity of each ablation run, as a ratio to the model with every regulariser (1 = no change; lower is better)."
+    res = res or quality_results()
+    runs = [r for r in res['runs'] if r['run'] != 'fastai AWD_LSTM']
+    ref = next(r for r in runs if r['run'].startswith('awd_fastai'))
+    ratio = [r['val_ppl'] / ref['val_ppl'] for r in runs]
+    ax = _ax(ax, (9, 3.6))
+    y = np.arange(len(runs))[::-1]
+    ax.barh(y, [q - 1 for q in ratio], left=1, color=['0.6' if r is ref else ('C3' if q > 1.02 else 'C0') for r, q in zip(runs, ratio)])
+    ax.axvline(1, color='k', lw=1)
+    ax.set_yticks(y, [r['run'] for r in runs], fontsize=10)
+    for yy, r, q in zip(y, runs, ratio): ax.text(max(q, 1) + 0.004, yy, f"{r['val_ppl']:.1f}  ({(q-1)*100:+.1f} %)", va='center', fontsize=9)
+    ax.set_xlim(0.95, max(ratio) + 0.07)
+    ax.set_xlabel(f"{res['metric']} / with every regulariser (lower is better)")
+    ax.set_title(f"WikiText-2 ablation, one epoch of a small model (`{res['command']}`, {res['date']})", fontsize=10)
+    return drawn(ax.figure, runs=[r['run'] for r in runs], val_ppl=[r['val_ppl'] for r in runs], ratio=ratio, reference=ref['val_ppl'])
