@@ -12,11 +12,14 @@ import matplotlib.pyplot as plt
 from .core import DEMO_P, atomic_write, check_positive
 from .data import lm_dls, read_texts, corpus_texts
 from .recorder import MaskRecorder, MaskRecord
-from .plots import plot_naive_vs_locked, plot_embedding_mask, plot_dropped_words, plot_dropconnect_vs_state, mask_image
+import torch
+from .plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, mask_image, plot_cnn_dropout, plot_word_neighbours,
+    plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, plot_ablation, quality_results)
 from .explorer import write_explorer
 
 # %% auto #0
-__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'train_recorded', 'write_figures', 'write_report', 'main']
+__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TUTORIAL', 'train_recorded', 'Caption',
+           'write_figures', 'record_state_dropout', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
 NAIVE_MODES = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.)
@@ -40,14 +43,23 @@ def train_recorded(
     recorder = MaskRecorder(every=every)
     learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=recorder, **DEMO_P)
     learn.fit_one_cycle(epochs, lr)
+    recorder.record.embedding = learn.model[0].encoder.weight.detach().cpu().clone()   # the trained word vectors, for the report's word-embedding figure
     names = learn.recorder.metric_names[1:-1]            # train_loss, valid_loss, accuracy, perplexity
     history = [dict(zip(names, map(float, v)), epoch=e) for e, v in enumerate(learn.recorder.values)]
     return recorder.record, history
 
 # %% ../nbs/05_cli.ipynb #0d0c137d
-def _save(fig, path:Path) -> Path:
-    "Save `fig` to `path` atomically (`atomic_write`) and close it."
-    try: return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=110, bbox_inches='tight'))
+FIGURE_FORMATS = ('png', 'svg', 'pdf')   # what `write_figures(fmt=...)` and `--format` can write (GIFs stay GIFs)
+
+def _min_font_pt(fig) -> float:
+    "The smallest font size (points) of any visible, non-empty text of `fig`: what the report's readability check uses."
+    from matplotlib.text import Text
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) if sizes else float('inf')
+
+def _save(fig, path:Path, dpi:int=110) -> Path:
+    "Save `fig` to `path` atomically (`atomic_write`), in the format its suffix names, and close it."
+    try: return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=dpi, bbox_inches='tight'))
     finally: plt.close(fig)
 
 def _first(rec:MaskRecord, **facts) -> str|None:
@@ -56,94 +68,299 @@ def _first(rec:MaskRecord, **facts) -> str|None:
     return next((n for n in sorted(sites, key=lambda n: sites[n].path_order)
                  if all(getattr(sites[n], k) == v for k, v in facts.items())), None)
 
+class Caption(str):
+    "A figure's caption (the string itself) with its report `section`, its one-line `reading`, what the figure `drawn` (`fig.drawn`) and its smallest font (`min_font_pt`)."
+    def __new__(cls, text:str, section:str='other', reading:str='', drawn:dict=None, min_font_pt:float=None):
+        c = super().__new__(cls, text)
+        c.section, c.reading, c.drawn, c.min_font_pt = section, reading, drawn or {}, min_font_pt
+        return c
+
+REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in the article's order
+    'dropout': ('What dropout is', '`nn.Dropout` and `nn.Dropout2d` on a feature map (a CNN)',
+        'Dropout zeroes units at random in training and scales the survivors by 1/(1-p), so that the expected activation is '
+        'unchanged; in eval mode it does nothing. Which units share a mask is the whole difference between the techniques below.'),
+    'embeddings': ('Word embeddings', 'the embedding matrix of the trained model (`encoder`)',
+        'A language model turns every word into a vector: one row of its embedding matrix. Words used alike should end up with '
+        'similar vectors; whether this small model got there is measured, not assumed.'),
+    'embedding-dropout': ('Embedding dropout', "site 'embedding' (`EmbeddingDropout`, `embed_p`)",
+        'Embedding dropout drops whole words: a dropped row of the embedding matrix zeroes that word at every position of the '
+        'batch. One mask serves a whole batch; the next batch draws a new one.'),
+    'state': ('Per-step vs locked dropout on the recurrent state', "site 'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
+        "Dropout on the recurrent state h(t-1), where it enters W_hh, is the scheme the article is about. Per step, a fresh mask "
+        "is drawn at every time step (the naive scheme); locked (Gal & Ghahramani 2016), one mask per example is kept for the "
+        "whole sequence. The package has both; these masks were recorded from a short run of a small model with `state_p` set."),
+    'between-layers': ('Locked dropout between layers', "sites 'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
+        "Between layers AWD-LSTM uses locked dropout: one mask per example for the whole sequence. Per-step dropout at the same "
+        "places is Zaremba et al.'s (2014) working recipe, not the harmful scheme: it never touches the recurrent connection."),
+    'dropconnect': ('DropConnect on W_hh', "site 'weight' (`WeightDropout`, `weight_p`)",
+        'AWD-LSTM drops single weights of the hidden-to-hidden matrix W_hh (DropConnect), one masked matrix for every time step '
+        'of a batch and a new one at the next batch. It regularises the recurrence without a loop over time steps.'),
+    'together': ('All together', 'every recorded site', 'Every mask of one training batch, along the data path, and how the masks change over training.'),
+    'bptt': ('Masks and truncated BPTT', 'a locked site followed across batches',
+        'Text is read in consecutive batches: the hidden state carries over from one batch to the next (backpropagation stops '
+        'at the boundary), while every mask is drawn anew for each batch.'),
+    'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the WikiText-2 ablation (`benchmarks/quality.py`)',
+        'What was measured, at the scale it was measured.'),
+}
+
+def _consecutive(its:list, n:int=2) -> list:
+    "The last `n` recorded iterations that follow each other (the last `n` recorded ones if none do)."
+    runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1]
+    return runs[0] if runs else its[-n:]
+
 def write_figures(
     rec:MaskRecord,              # Recording of the AWD-LSTM ('locked') run
     out:Path,                    # Destination folder
-    naive:MaskRecord|None=None,  # Recording of the naive run, for the contrast figures
+    naive:MaskRecord|None=None,  # Recording of the per-step contrast run, for the contrast figure
     history:dict|None=None,      # {'locked': [...], 'naive': [...]} per-epoch metrics, for the learning curve
-) -> dict:                       # File name -> caption, in reading order
-    "Draw every figure from the recordings into `out`; return their captions. Sites are chosen, and captions written, from their `DropoutSite`s."
-    out = Path(out); figs = {}
-    inp, emb, w0 = _first(rec, where='input', kind='locked'), _first(rec, kind='embedding'), _first(rec, kind='weight')
+    *,
+    fmt:str='png',               # Format of the figures: 'png', 'svg' or 'pdf' (the animation is always a GIF)
+    dpi:int=110,                 # Resolution of raster figures (dots per inch)
+    state:dict|None=None,        # Recurrent-state recordings as `record_state_dropout()` returns them; None records them here (a few seconds)
+    source:str|None=None,        # Where the text came from, for the captions
+) -> dict:                       # File name -> `Caption` (a str with `section`, `reading`, `drawn`), in the article's order
+    "Draw the article's figures into `out`, section by section (`REPORT_SECTIONS`); sites are chosen, and captions written, from their `DropoutSite`s and the data drawn."
+    if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
+    dpi = check_positive('dpi', dpi)
+    out, figs = Path(out), {}
+    def add(stem, fig, section, reading, text):
+        name, d, pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
+        _save(fig, out/name, dpi)
+        figs[name] = Caption(text, section, reading, d, pt); figs[name].dpi = dpi
+    emb, w0 = _first(rec, kind='embedding'), _first(rec, kind='weight')
+    inp = _first(rec, where='input', kind='locked')
     hid = _first(rec, where='hidden') or inp or rec.names[0]
+    weight = getattr(rec, 'embedding', None)
+    text_of = f' on {source}' if source else ''
+
+    # What dropout is
+    fig = plot_cnn_dropout(p=0.5); d = fig.drawn
+    n_ch = int((~d['channel_kept'].reshape(len(d['x']), -1).any(1)).sum())
+    add('cnn_dropout', fig, 'dropout', "Dropped units are black; survivors are twice as bright (×1/(1-p)); Dropout2d blanks whole channels; eval changes nothing.",
+        f"torch's own layers, p = 0.5, on one feature map of {len(d['x'])} channels, drawn on one colour scale. nn.Dropout zeroed "
+        f"{int((~d['element_kept']).sum())} of {d['element_kept'].size} single units; nn.Dropout2d zeroed {n_ch} whole channel(s) "
+        f"(the spatial cousin of locked dropout: one decision for all positions). Survivors are multiplied by 1/(1-p) = 2, so the "
+        f"expected activation is unchanged. In eval mode (bottom row) there is no mask and no scaling: the output is the input.")
+
+    # Word embeddings
+    if weight is not None and rec.vocab is not None:
+        fig = plot_word_neighbours(weight, rec.vocab); d = fig.drawn
+        verdict = ('more similar than chance: the embedding has some structure' if d['structured'] else
+                   'no more similar than in the shuffled embeddings: this small model shows no structure beyond chance')
+        add('word_neighbours', fig, 'embeddings', f"Nearest neighbours of the most frequent content words are {verdict}.",
+            f"The {len(d['words'])} most frequent content words of the vocabulary (alphabetic, 3+ letters, no stop word; a fixed rule), "
+            f"each with its 5 nearest words by cosine similarity in the trained embedding. Mean neighbour similarity {d['score']:.2f}; "
+            f"the same statistic with every dimension shuffled across words: {d['null'].min():.2f}–{d['null'].max():.2f} "
+            f"({len(d['null'])} shuffles); random word pairs: mean {d['random_pairs'].mean():.2f} (grey histogram).")
+
+    # Embedding dropout
+    if emb and rec.vocab is not None and rec.at(rec._iters_of(emb)[-1]).tokens_of(emb) is not None:
+        its = _consecutive(rec._iters_of(emb))
+        fig = plot_embedding_batches(rec, emb, its); d = fig.drawn   # the factor alone: redrawn identically from a saved recording
+        b = d['batches']
+        differ = float((rec.mask(emb, its[0]) != rec.mask(emb, its[-1])).float().mean()) if len(its) > 1 else 0.
+        add('embedding', fig, 'embedding-dropout',
+            f"Rows are words of each batch's text: dropped words are zero (dark) wherever they occur, the others ×{1/(1-d['p']):.2f}; the next batch has a new mask.",
+            f"{rec.sites[emb].title}. Two {'consecutive ' if len(its) > 1 and its[-1] - its[0] == 1 else ''}training batches "
+            f"({', '.join(str(x['iteration']) for x in b)}). Top: the text of one example, every occurrence of a dropped word dark. "
+            f"Bottom: {len(b[0]['ids'])} words of that text (dropped ones first chosen), each row the word's "
+            f"factor applied to its vector: survivors × 1/(1-p) = {1/(1-d['p']):.2f}, dropped rows zero. "
+            f"One mask serves the whole batch; {differ:.1%} of the vocabulary's rows changed from one batch to the other.")
+
+    # Per-step vs locked on the recurrent state
+    state = state or record_state_dropout()
+    per, lock = state['per_step'], state['locked']
+    pn, ln = _first(per, kind='state_per_step'), _first(lock, kind='state_locked')
+    ps, ls = per.sites[pn], lock.sites[ln]
+    pm, lm = per.mask(pn), lock.mask(ln)
+    fig = plot_naive_vs_locked(pm, lm, n_units=32, sites=(ps, ls)); d = fig.drawn
+    add('state_dropout', fig, 'state', "Per step, the mask on h(t-1) changes at every step (salt and pepper); locked, it is one mask for the sequence (stripes).",
+        f"Recorded masks of one example, units of h(t-1) × time steps, from a short run of a small model ({state['about']}). "
+        f"Left: {ps.title}, recorded shape {tuple(pm.shape)} (a mask per step: {d['per_step'].shape[1]} different columns). "
+        f"Right: {ls.title}, recorded shape {tuple(lm.shape)}: the one mask the recurrence used at every step. "
+        f"Per batch (kind 'state_batch'), dropping units of h(t-1) is DropConnect of whole columns of W_hh and runs on the fused kernel; "
+        f"per example or per step it needs a loop over time steps.")
+    gif = save_time_step_gif(pm, lm, out/'masks.gif', sites=(ps, ls))
+    frames = time_step_frames(pm, lm)
+    figs[gif.name] = Caption(
+        f"One frame per time step of the same recorded batch ({len(frames)} steps; 8 examples × 32 units): left {ps.title}, "
+        f"right {ls.title}. Every frame is the recorded mask of that step, nothing repeated.",
+        'state', "Over time steps the per-step mask flickers while the locked mask stands still.",
+        dict(frames=frames), 10.); figs[gif.name].dpi = plt.rcParams['figure.dpi']
+
+    # Locked dropout between layers
     naive_inp = _first(naive, where='input', kind='per_step') if naive is not None else None
     if inp and naive_inp:
-        fig, axs = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-        plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, axs=axs)
-        figs['naive_vs_locked.png'] = (_save(fig, out/'naive_vs_locked.png'),
-            "Input dropout for one example, units × time steps. Per-step dropout (left) draws a new mask at every step: "
-            "salt and pepper; on a layer's input this is Zaremba et al.'s working recipe. Locked dropout (right) keeps one "
-            "mask for the whole sequence: horizontal stripes (kept light, dropped dark).")
-    if emb:
-        fig, axs = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw=dict(width_ratios=[1, 2.6]))
-        m, ids = rec.mask(emb), rec.at(-1).tokens_of(emb)
-        plot_embedding_mask(m, rec.vocab, ax=axs[0])
-        if rec.vocab is not None and ids is not None: plot_dropped_words(ids, m, rec.vocab, n_examples=5, ax=axs[1])
-        else: axs[1].set_axis_off()
-        figs['embedding.png'] = (_save(fig, out/'embedding.png'),
-            "Embedding dropout drops whole rows of the embedding matrix, i.e. whole words, for a batch (left, dark rows). "
-            "In the batch's text (right), every occurrence of a dropped word is marked dark: the word is gone everywhere, "
-            "not just at one position.")
+        fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.sites[naive_inp], rec.sites[inp]))
+        add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s working recipe) are salt and pepper; AWD-LSTM's locked masks are stripes.",
+            f"{rec.sites[inp].label}, one example, units × time steps, from the two demo runs. Left: per-step dropout at the same site "
+            f"(a new mask at every step: Zaremba et al.'s recipe, which works because it never touches the recurrent connection). "
+            f"Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
+
+    # DropConnect on W_hh
     if w0 and rec.sites[w0].gates:
         site = rec.sites[w0]
         shown, _ = mask_image(rec.mask(w0), site, crop=48)   # 48 units of each gate block
-        c = shown.shape[1]
-        fig, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True)
+        fig, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True, layout='constrained')
         plot_dropconnect_vs_state(shown, axs=axs, gates=site.gates)
-        figs['dropconnect.png'] = (_save(fig, out/'dropconnect.png'),
-            f"DropConnect on the recurrent weights of {site.label} ({c} units of each gate block {', '.join(site.gates)}). Single "
-            "weights are dropped, scattered over every gate, and the same dropped matrix is used at every time step. "
-            "Dropping the previous hidden state instead (right) would remove whole columns: a unit's input to every gate.")
+        add('dropconnect', fig, 'dropconnect', "DropConnect drops single weights in every gate; dropping h(t-1) would remove whole columns.",
+            f"{site.title}, {shown.shape[1]} units of each gate block {', '.join(site.gates)}, last recorded batch. Single weights are "
+            f"dropped, scattered over every gate, and the same dropped matrix is used at every time step. Dropping a unit of h(t-1) "
+            f"instead (right) removes a whole column: that unit's input to every gate.")
+    wn = _first(lock, kind='weight')
+    if wn and len(state['weights']) >= 2:
+        its = sorted(state['weights'])[-2:]
+        fig = plot_weight_batches([state['weights'][i] for i in its], lock.sites[wn], its); d = fig.drawn
+        add('dropconnect_batches', fig, 'dropconnect', "The masked W_hh the kernel used: dropped weights dark, survivors ×1/(1-p); the next batch uses a new mask.",
+            f"{lock.sites[wn].title}: the hidden-to-hidden matrix exactly as the recurrence multiplied it in two consecutive batches "
+            f"of the small run (captured from the layer, 24 units of each gate block), one colour scale. {d['changed']:.0%} of the "
+            f"shown weights switched between kept and dropped from one batch to the next.")
+
+    # All together
     fig = plt.figure(figsize=(2.4*len(rec.names), 5.5), layout='constrained')
     rec.plot_all_masks(fig=fig)
-    figs['all_masks.png'] = (_save(fig, out/'all_masks.png'),
-        "Every dropout mask of one training batch, in its place along the data path: embedding, input, W_hh of each "
-        "layer, between layers, output. Locked masks: examples × units (the same at every step); weights: gate rows × units.")
-    fig = plt.figure(figsize=(16, 3))
-    rec.plot_mask_grid(hid, n=8, axs=fig.subplots(1, 8))
-    label = rec.sites[hid].label or hid
-    figs['mask_grid.png'] = (_save(fig, out/'mask_grid.png'),
-        f"Successive recorded masks of {label} ({hid}), evenly spaced over training: a new mask every batch.")
-    rec.save_mask_gif(hid, out/'masks.gif', n=30)
-    figs['masks.gif'] = (out/'masks.gif', f"The same masks of {label} as an animation, batch after batch.")
-    fig, ax = plt.subplots(figsize=(9, 4))
+    add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
+        "Each panel is titled with its site's label and p: " + '; '.join(rec.sites[n].title for n in sorted(rec.names, key=lambda n: rec.sites[n].path_order)) +
+        ". Locked masks: examples × units (the same at every step); weights: gate rows × units; words: one row per word of the vocabulary.")
+    fig = rec.plot_mask_grid(hid, n=8)
+    its = fig.drawn['iterations']
+    add('mask_grid', fig, 'together', f"{rec.sites[hid].label}: a new mask every batch.",
+        f"Recorded masks of {rec.sites[hid].title} in {len(its)} training batches evenly spaced over the run ({its[0]} to {its[-1]}).")
+    fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
     rec.plot_drop_rates(ax=ax)
-    figs['drop_rates.png'] = (_save(fig, out/'drop_rates.png'),
-        "The fraction of each layer's mask that was dropped, batch by batch (solid), scatters around its probability p "
-        "(dashed): each mask is a fresh random draw with the promised rate.")
+    add('drop_rates', fig, 'together', "Each site's dropped fraction scatters around its p, batch after batch.",
+        "The fraction of each site's mask that was dropped, batch by batch (solid), against its probability p (dashed): each "
+        "mask is a fresh random draw with the promised rate.")
+
+    # Masks and truncated BPTT
+    if rec.sites[hid].kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec._iters_of(hid)) >= 2:
+        fig = plot_bptt(rec, hid, n=3); d = fig.drawn
+        cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
+        add('bptt', fig, 'bptt', "The text and the hidden state go on across batch boundaries (red lines); the mask changes at each.",
+            f"{rec.sites[hid].title}, example 0 followed over {'consecutive' if cons else 'recorded'} training batches "
+            f"{', '.join(map(str, d['iterations']))}: row 0 of each batch continues the text of row 0 of the previous one and "
+            f"starts from its final hidden state (truncated backpropagation through time stops at the boundary), but every batch "
+            f"draws its own masks.")
+
+    # Does it matter?
+    from awd_fastai.memory import load_results, plot_memory, memory_summary, _select, SCHEMES
+    res = load_results('default')
+    runs = _select(res)
+    c0 = next(iter(runs.values()))[0]['config']
+    T = c0['T']
+    rec_at = {s: float(np.mean([r['recall_curve'][T-1] for r in rs])) for s, rs in runs.items()}
+    base, step = rec_at.get('none'), rec_at.get('state_step')
+    finding = ('per-step dropout on h(t-1) recalled as well as no dropout: no harm to memory measured at this scale'
+               if step is not None and step >= base - 0.05 else 'per-step dropout on h(t-1) recalled less than no dropout')
+    fig = plot_memory(res)[0].figure
+    add('memory', fig, 'matter', f"Recall after T = {T} steps: {SCHEMES['state_step'][0]} {step:.2f}, no dropout {base:.2f} ({finding}).",
+        f"The memory experiment's committed results (`{res['command']}`, {res['date'][:10]}; rerun with `awd-fastai memory`). "
+        + memory_summary(res))
+    q = quality_results()
+    fig = plot_ablation(q); d = fig.drawn
+    add('ablation', fig, 'matter', "At this scale (one epoch, underfitting) only removing AR/TAR clearly hurts; removing DropConnect or embedding dropout does not.",
+        f"Measured by `{q['command']}` ({q['date']}; {q['source']}). Scale: {q['scale']} Validation perplexity with every regulariser: "
+        f"{d['reference']:.1f}; " + '; '.join(f"{r}: {v:.1f}" for r, v in zip(d['runs'], d['val_ppl']) if v != d['reference']) + '.')
     if history:
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
         for (label, h), c in zip(history.items(), ('C0', 'C3')):
             ep = [r['epoch']+1 for r in h]
             ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', label=f'{RUN_LABELS.get(label, label)}: training')
             ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{RUN_LABELS.get(label, label)}: validation')
-        ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.legend(); ax.set_title('Learning curves')
-        figs['learning_curve.png'] = (_save(fig, out/'learning_curve.png'),
-            "Training and validation loss per epoch of the AWD-LSTM dropouts ('locked') and of per-step dropouts at the "
-            "same sites (between layers: Zaremba et al.'s recipe), same model, data, seed and schedule. Exact numbers depend on this small run; see the benchmarks "
-            "for a controlled comparison.")
-    return {k: cap for k,(p, cap) in figs.items()}
+        ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.set_title('Learning curves of the two demo runs', fontsize=11)
+        ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False)
+        fig.drawn = dict(history=history)
+        last = {k: h[-1] for k, h in history.items()}
+        add('learning_curve', fig, 'matter', "Training and validation loss per epoch of the two demo runs.",
+            f"AWD-LSTM's locked dropouts against per-step dropouts at the same sites between layers (Zaremba et al.'s recipe), same "
+            f"model, data{text_of}, seed and schedule. Final validation loss: " +
+            '; '.join(f"{RUN_LABELS.get(k, k)} {v['valid_loss']:.3f}" for k, v in last.items()) +
+            ". One small run of a few epochs: a difference here is not a measurement of the schemes (see the ablation above).")
+    return figs
+
+# %% ../nbs/05_cli.ipynb #7f2dd8be
+def record_state_dropout(
+    p:float=0.3,         # Dropout probability on h(t-1)
+    n_batches:int=3,     # Training batches recorded per run
+    seed:int=0,          # Random seed (the global random state is restored afterwards)
+) -> dict:               # {'per_step': MaskRecord, 'locked': MaskRecord, 'weights': {iteration: masked W_hh the kernel used}, 'about': str}
+    "Record a few training batches of a small AWD-LSTM with per-step and with locked dropout on h(t-1) (`state_p`), and the masked W_hh its recurrence used: the report's recurrent-state figures."
+    import random
+    from fastai.torch_core import set_seed
+    from fastai.callback.core import Callback, CancelFitException
+    from awd_fastai.learner import awd_learner
+    class _Stop(Callback):
+        order = 100   # after the recorder has read the batch's masks
+        def after_batch(self):
+            if self.training and self.iter + 1 >= n_batches: raise CancelFitException()
+    size = dict(emb_sz=16, n_hid=32, n_layers=1)
+    out, states = {'weights': {}}, (random.getstate(), np.random.get_state())
+    with torch.random.fork_rng(devices=[]):
+        dls = lm_dls(corpus_texts(10), bs=8, seq_len=24, seed=seed)
+        for key, mode in (('per_step', 'naive'), ('locked', 'locked')):
+            set_seed(seed)
+            recorder, used = MaskRecorder(), []
+            learn = awd_learner(dls, **size, modes={'state': mode}, **{**DEMO_P, 'state_p': p})
+            wd = learn.model[0].rnns[0]
+            def grab(m, args, res):
+                if m.training and isinstance(m._last_noise, dict): used.append(m.weight_hh_l0_raw.detach() * m._last_noise['weight_hh_l0'])
+            h = wd.register_forward_hook(grab)
+            try:
+                with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[recorder, _Stop()])
+            finally: h.remove()
+            out[key] = recorder.record
+            if key == 'locked': out['weights'] = dict(zip(recorder.record.iterations, used))
+    random.setstate(states[0]); np.random.set_state(states[1])
+    out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layer, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
+                    f"{n_batches} batches of the embedded corpus")
+    return out
 
 # %% ../nbs/05_cli.ipynb #5617a5f8
+TUTORIAL = ('Visualizing dropout techniques in AWD-LSTM', 'tutorials/visualizing_dropout.html',
+            'nbs/tutorials/visualizing_dropout.ipynb')   # title, page of the docs site, notebook in the repository
+
+def _figure_html(f:str, c) -> str:
+    "One figure: the image (with its smallest font and resolution for the readability check), its one-line reading and its caption."
+    pt, dpi = getattr(c, 'min_font_pt', None), getattr(c, 'dpi', None)
+    data = (f' data-min-font-pt="{pt:g}"' if pt not in (None, float('inf')) else '') + (f' data-dpi="{dpi:g}"' if dpi else '')
+    tag = (f'<object data="{html.escape(f)}" type="application/pdf" width="100%" height="600"></object>' if f.endswith('.pdf')
+           else f'<img src="{html.escape(f)}" alt="{html.escape(getattr(c, "reading", "") or f)}"{data}>')
+    reading = getattr(c, 'reading', '')
+    return (f'<figure>{tag}' + (f'<p class="reading"><b>Reading:</b> {html.escape(reading)}</p>' if reading else '') +
+            f'<figcaption>{html.escape(c)}</figcaption></figure>')
+
 def write_report(
     out:Path,             # Folder holding the figures
-    captions:dict,        # File name -> caption, from `write_figures`
+    captions:dict,        # File name -> caption, from `write_figures` (`Caption`s carry their section and reading; plain strings go to a last section)
     title:str,            # Report title
     summary:str='',       # Paragraph under the title (plain text)
 ) -> Path:
-    "Write `out/index.html`, showing every figure with its caption (and a link to `explorer.html` when it is there)."
+    "Write `out/index.html`: the illustrated article, section by section (`REPORT_SECTIONS`) with a table of contents, each figure with its reading and caption, and a link to `explorer.html` when it is there."
     explore = ('<p><a href="explorer.html"><b>Explore every recorded mask</b></a> (<code>explorer.html</code>, one self-contained '
                'page): choose a site, scrub through training, point at a word, a unit or a gate.</p>') if (Path(out)/'explorer.html').is_file() else ''
-    items = '\n'.join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}">'
-                      f'<figcaption>{html.escape(c)}</figcaption></figure>' for f,c in captions.items())
+    by = {}
+    for f, c in captions.items(): by.setdefault(getattr(c, 'section', 'other') if getattr(c, 'section', 'other') in REPORT_SECTIONS else 'other', []).append((f, c))
+    sections = [(k, *REPORT_SECTIONS[k]) for k in REPORT_SECTIONS] + ([('other', 'More figures', '', '')] if 'other' in by else [])
+    toc = '\n'.join(f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t, _, _ in sections)
+    body = []
+    for k, t, site, intro in sections:
+        figs = '\n'.join(_figure_html(f, c) for f, c in by.get(k, [])) or \
+               '<p class="none">No figure here: the recording has no site of this kind (or, for word embeddings, no trained embedding).</p>'
+        body.append(f'<section id="{k}"><h2>{html.escape(t)}</h2>' + (f'<p class="site">Site: {html.escape(site)}</p>' if site else '') +
+                    (f'<p>{html.escape(intro)}</p>' if intro else '') + figs + '</section>')
+    tname, tpage, tnb = TUTORIAL
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-figure{{margin:2em 0}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{margin-top:.5em;color:#444}}</style></head>
+<style>body{{font-family:sans-serif;font-size:16px;line-height:1.45;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
+figure{{margin:1.5em 0 2.5em}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{margin-top:.3em;color:#444;font-size:15px}}
+.reading{{margin:.5em 0 0;font-size:16px}}.site{{color:#555;font-style:italic}}section{{border-top:1px solid #eee;margin-top:2em}}
+nav ol{{columns:2}}</style></head>
 <body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>
-<p>Colour convention in every figure: <b>kept is light, dropped is dark</b>.</p>
+<p>Colour convention in every mask figure: <b>kept is light, dropped is dark</b>. The tutorial <i>{html.escape(tname)}</i>
+explains each technique step by step (docs page <code>{html.escape(tpage)}</code>; notebook <code>{html.escape(tnb)}</code>).</p>
 {explore}
-{items}
-<p>Recordings: <code>masks.npz</code> (AWD-LSTM dropouts) and <code>masks_naive.npz</code> (naive); redraw with
+<nav><h2>Contents</h2><ol>{toc}</ol></nav>
+{''.join(body)}
+<p>Recordings: <code>masks.npz</code> (AWD-LSTM dropouts) and <code>masks_naive.npz</code> (per-step contrast); redraw with
 <code>awd-fastai plot masks.npz</code>.</p></body></html>
 """
     return atomic_write(Path(out)/'index.html', page)
