@@ -323,6 +323,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'awd_fastai.plots._ax': ('plots.html#_ax', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._batch_rows': ('plots.html#_batch_rows', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._imshow_mask': ('plots.html#_imshow_mask', 'awd_fastai/plots.py'),
+                                  'awd_fastai.plots._is_content': ('plots.html#_is_content', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._mask_handles': ('plots.html#_mask_handles', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._spread': ('plots.html#_spread', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._top_cos': ('plots.html#_top_cos', 'awd_fastai/plots.py'),

@@ -142,7 +142,8 @@ def plot_dropped_words(
             words.append((w, d))
     ax = _ax(ax, (10, 0.35*len(lines) + 1))
     ax.set_axis_off()
-    line_h = min(1/len(lines), 0.07)                     # axes fraction per line, from the top
+    h_in = ax.get_position().height * ax.figure.get_figheight()
+    line_h = min(1/len(lines), 0.24/h_in)                # axes fraction per line (about 0.24 inch), from the top
     for i, line in enumerate(lines):
         for w, d, x in line:
             ax.text(x/width, 1 - (i + 0.5)*line_h, w, family='monospace', fontsize=9, va='center',
@@ -173,7 +174,7 @@ def plot_embedding_batches(
 ):                        # The figure; `fig.drawn`: `p`, `batches`: per batch `iteration`, `example`, `ids`, `words`, `keep`, `scale`, `values`, `text`
     "Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as used, survivors × 1/(1-p), dropped rows zero."
     site = rec.sites[name]
-    fig, axs = plt.subplots(2, len(iterations), figsize=(11, 7.8), gridspec_kw=dict(height_ratios=[1, 2.2]), squeeze=False, layout='constrained')
+    fig, axs = plt.subplots(2, len(iterations), figsize=(11, 6.4), gridspec_kw=dict(height_ratios=[0.6, 2.2]), squeeze=False, layout='constrained')
     batches = []
     for it in iterations:
         snap = rec.at(it)
@@ -185,16 +186,18 @@ def plot_embedding_batches(
         scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
         batches.append(dict(iteration=snap.iteration, example=ex, ids=rows, words=[str(rec.vocab[t]) for t in rows],
                             keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
-    lim = max(float(np.abs(b['values']).max()) for b in batches) or 1.
-    cmap = plt.get_cmap('PuOr_r' if weight is not None else 'Greys').copy(); cmap.set_bad(DROPPED_COLOR)
+    lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
+    cmap = (plt.get_cmap('coolwarm').copy() if weight is not None else ListedColormap([KEPT_COLOR])); cmap.set_bad(DROPPED_COLOR)
     for (top, bot), b in zip(axs.T, batches):
-        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, width=52, ax=top,
+        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, width=60, ax=top,
                            title=f"Training batch {b['iteration']}, example {b['example']}: its text, dropped words dark")
         shown = np.where(b['keep'][:, None], b['values'], np.nan)          # dropped rows (zeros) drawn dark
         im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto', interpolation='nearest')
         bot.set_yticks(range(len(b['ids'])), [f"{w}  {'dropped' if not k else f'×{s:.2f}'}" for w, k, s in zip(b['words'], b['keep'], b['scale'])], fontsize=9)
-        bot.set_xlabel('embedding dimension'); bot.set_title(f"its words' vectors as used ({site.title})", fontsize=10)
-    fig.colorbar(im, ax=axs[1, -1], fraction=0.05, label='value after dropout' if weight is not None else 'factor')
+        bot.set_xlabel('embedding dimension')
+        bot.set_title(f"its words' vectors as used ({site.title})" if weight is not None else
+                      f"its words' rows ({site.title}): kept ×{1/(1-p):.2f} (light), dropped ×0 (dark)", fontsize=10)
+    if weight is not None: fig.colorbar(im, ax=axs[1, -1], fraction=0.05, label='value after dropout (dropped: dark)')
     return drawn(fig, p=p, batches=batches)
 
 # %% ../nbs/04_plots.ipynb #a4adfdb2
@@ -241,8 +244,8 @@ def plot_weight_batches(
     g = len(site.gates) or 1
     crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop].reshape(-1, min(crop, w.shape[1])) for w in weights]
     keeps = [c != 0 for c in crops]
-    lim = max(float(c.abs().max()) for c in crops) or 1.
-    cmap = plt.get_cmap('PuOr_r').copy(); cmap.set_bad(DROPPED_COLOR)
+    lim = 1.4 * max(float(c.abs().max()) for c in crops) or 1.     # ends of the scale stay lighter than the dropped colour
+    cmap = plt.get_cmap('coolwarm').copy(); cmap.set_bad(DROPPED_COLOR)
     fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
     for ax, c, k, it in zip(axs[0], crops, keeps, iterations):
         im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
@@ -500,8 +503,7 @@ def plot_cnn_dropout(
         el = nn.Dropout(p).train()(x)                                  # single units
         ch = nn.Dropout2d(p).train()(x[None])[0]                       # whole channels: needs (N, C, H, W)
     ev = nn.Dropout(p).eval()(x)
-    rows = [('input', x), (f'train: nn.Dropout(p={p:g})\nsingle units', el), (f'train: nn.Dropout2d(p={p:g})\nwhole channels', ch),
-            ('eval: no mask,\nno scaling', ev)]
+    rows = [('input', x), ('train: Dropout\n(single units)', el), ('train: Dropout2d\n(whole channels)', ch), ('eval: either,\nno mask, no scaling', ev)]
     C, vmax = x.shape[0], float(x.max()) / (1 - p)
     cmap = plt.get_cmap('magma')
     fig, axs = plt.subplots(len(rows), C, figsize=(1.9*C + 2.6, 7.6), squeeze=False, layout='constrained')
@@ -512,19 +514,21 @@ def plot_cnn_dropout(
             if r == 0: axs[r, c].set_title(f'channel {c}', fontsize=10)
         axs[r, 0].set_ylabel(label, fontsize=10)
     fig.colorbar(im, ax=axs[:, -1], fraction=0.08, label=f'activation (dropped = 0, black; survivors ×{1/(1-p):.2g})')
-    fig.suptitle('Dropout on a feature map: one colour scale for input and outputs', fontsize=11)
+    fig.suptitle(f'nn.Dropout and nn.Dropout2d (p={p:g}) on a feature map: one colour scale for input and outputs', fontsize=11)
     return drawn(fig, x=x.numpy(), element=el.numpy(), channel=ch.numpy(), eval=ev.numpy(),
                  element_kept=(el != 0).numpy(), channel_kept=(ch != 0).numpy(), p=p)
 
 # %% ../nbs/04_plots.ipynb #1332252a
+def _is_content(w:str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+    return w.isalpha() and len(w) >= 3 and not w.startswith('xx') and w.lower() not in STOP_WORDS
+
 def content_words(
     vocab:list,   # Vocabulary, most frequent first after the special tokens (fastai's order)
-    n:int=8,      # Number of words
+    n:int=8,      # Number of words (None: all)
 ) -> list:        # Indices into `vocab`
     "The `n` most frequent content words: alphabetic, at least 3 letters, not a special `xx` token nor an English stop word (spaCy's list)."
-    from spacy.lang.en.stop_words import STOP_WORDS
-    ok = lambda w: w.isalpha() and len(w) >= 3 and not w.startswith('xx') and w.lower() not in STOP_WORDS
-    return [i for i, w in enumerate(map(str, vocab)) if ok(w)][:n]
+    return [i for i, w in enumerate(map(str, vocab)) if _is_content(w)][:n]
 
 def _top_cos(w, rows, k):
     "Cosine similarity of each of `rows` to every word, and its `k` nearest other words."
@@ -541,15 +545,16 @@ def plot_word_neighbours(
     n_null:int=20,     # Shuffled embeddings for the chance level
     seed:int=0,        # Seed of the shuffles and random pairs
 ):                     # The figure; `fig.drawn`: `words`, `neighbours` ({word: [(word, cosine)]}), `score` (mean neighbour cosine), `null` (the same per shuffle), `random_pairs`, `structured`
-    "Nearest neighbours (cosine) of the most frequent content words, with the same statistic on shuffled embeddings as the chance level."
+    "Nearest content words (cosine, centred embedding) of the most frequent content words, with the same statistic on shuffled embeddings as the chance level."
     w = torch.as_tensor(weight).detach().float()
     rows = torch.tensor(content_words(vocab, n_words))
     if not len(rows): raise ValueError("the vocabulary has no content word (alphabetic, 3+ letters, not a stop word)")
-    special = torch.tensor([str(t).startswith('xx') for t in vocab])
-    w = w.clone(); w[special] = 0                                    # special tokens are never neighbours (cosine 0)
+    cand = torch.tensor([_is_content(str(t)) for t in vocab])       # neighbours: content words too (no stop word, punctuation or special token)
+    w = w - w[cand].mean(0)                                          # centred: cosine around the mean word, not the common direction
+    w[~cand] = 0                                                     # non-candidates are never neighbours (cosine 0)
     val, idx = _top_cos(w, rows, k)
     g = torch.Generator().manual_seed(seed)
-    ok = (~special).nonzero()[:, 0]
+    ok = cand.nonzero()[:, 0]
     def shuffled():
         s = w.clone()
         for j in range(w.shape[1]): s[ok, j] = w[ok[torch.randperm(len(ok), generator=g)], j]   # each dimension shuffled across words
@@ -560,18 +565,18 @@ def plot_word_neighbours(
     score, structured = float(val.mean()), float(val.mean()) > null.max()
     words = [str(vocab[r]) for r in rows]
     nbrs = {wd: [(str(vocab[j]), float(c)) for j, c in zip(ix.tolist(), v.tolist())] for wd, ix, v in zip(words, idx, val)}
-    fig, (t, h) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw=dict(width_ratios=[1.5, 1]), layout='constrained')
+    fig, (t, h) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw=dict(width_ratios=[1.9, 1]), layout='constrained')
     t.set_axis_off()
     for i, (wd, ns) in enumerate(nbrs.items()):
         y = 1 - (i + 0.5) / len(nbrs)
-        t.text(0, y, wd, fontsize=10, weight='bold', va='center')
-        t.text(0.2, y, ',  '.join(f'{n} {c:.2f}' for n, c in ns), fontsize=9.5, va='center')
-    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest neighbours (cosine)', fontsize=10, loc='left')
+        t.text(0, y, wd, fontsize=9.5, weight='bold', va='center')
+        t.text(0.19, y, ',  '.join(f'{n} {c:.2f}' for n, c in ns), fontsize=9, va='center')
+    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest content words (cosine, centred)', fontsize=10, loc='left')
     h.hist(pairs, bins=40, color='0.7', label='random word pairs')
     h.axvline(score, color='C3', lw=2, label=f'neighbours: mean {score:.2f}')
     h.axvspan(null.min(), null.max(), color='C0', alpha=0.3, label=f'same, dimensions shuffled\n({null.min():.2f}–{null.max():.2f}, {n_null} shuffles)')
     h.set_xlabel('cosine similarity'); h.set_ylabel('word pairs')
-    h.legend(fontsize=9, loc='upper left', bbox_to_anchor=(0, -0.22), frameon=False)
+    h.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)   # off the data
     h.set_title('structure beyond chance' if structured else 'no structure beyond chance in this small model', fontsize=10)
     return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs, structured=structured)
 
@@ -597,15 +602,20 @@ def save_time_step_gif(
 ) -> Path:
     "An animated GIF over the time steps of one batch: per-step (left, flickers) beside locked (right, stands still), from the recorded masks; written atomically."
     frames, images = time_step_frames(per_step, locked, **kwargs), []
-    titles = [s.title for s in sites] if sites else ['per-step', 'locked']
-    fig, axs = plt.subplots(1, 2, figsize=(8, 3.4), layout='constrained')
+    titles = [f'{s.title}:\n' for s in sites] if sites else ['', '']
+    titles = [titles[0] + 'a new mask at every step', titles[1] + 'one mask for the whole sequence']
+    fig, axs = plt.subplots(1, 2, figsize=(8, 3.6), layout='constrained')
     try:
+        ims = [_imshow_mask(m, ax, title, 'unit', yl) for m, ax, title, yl in zip(frames[0], axs, titles, ('example', None))]
+        sup = fig.suptitle(f'time step {len(frames)} of {len(frames)} (kept light, dropped dark)', fontsize=11)
+        fig.canvas.draw(); fig.set_layout_engine('none')     # lay out once, then draw only what changes (blitting)
+        for a in (*ims, sup): a.set_visible(False)
+        fig.canvas.draw(); bg = fig.canvas.copy_from_bbox(fig.bbox)
+        for a in (*ims, sup): a.set_visible(True)
         for t, (a, b) in enumerate(frames):
-            for ax in axs: ax.clear()
-            _imshow_mask(a, axs[0], f'{titles[0]}', 'unit', 'example')
-            _imshow_mask(b, axs[1], f'{titles[1]}', 'unit')
-            fig.suptitle(f'time step {t+1} of {len(frames)} (kept light, dropped dark)', fontsize=11)
-            fig.canvas.draw()
+            fig.canvas.restore_region(bg)
+            for im, m in zip(ims, (a, b)): im.set_data(m.to(torch.uint8).numpy()); im.axes.draw_artist(im)
+            sup.set_text(f'time step {t+1} of {len(frames)} (kept light, dropped dark)'); fig.draw_artist(sup)
             images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
     finally: plt.close(fig)
     return atomic_write(path, lambda f: images[0].save(f, format='GIF', save_all=True, append_images=images[1:],
