@@ -187,7 +187,7 @@ def plot_embedding_batches(
         batches.append(dict(iteration=snap.iteration, example=ex, ids=rows, words=[str(rec.vocab[t]) for t in rows],
                             keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
     lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
-    cmap = (plt.get_cmap('coolwarm').copy() if weight is not None else ListedColormap([KEPT_COLOR])); cmap.set_bad(DROPPED_COLOR)
+    cmap = (plt.get_cmap('coolwarm') if weight is not None else ListedColormap([KEPT_COLOR])).with_extremes(bad=DROPPED_COLOR)
     for (top, bot), b in zip(axs.T, batches):
         plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, width=60, ax=top,
                            title=f"Training batch {b['iteration']}, example {b['example']}: its text, dropped words dark")
@@ -245,7 +245,7 @@ def plot_weight_batches(
     crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop].reshape(-1, min(crop, w.shape[1])) for w in weights]
     keeps = [c != 0 for c in crops]
     lim = 1.4 * max(float(c.abs().max()) for c in crops) or 1.     # ends of the scale stay lighter than the dropped colour
-    cmap = plt.get_cmap('coolwarm').copy(); cmap.set_bad(DROPPED_COLOR)
+    cmap = plt.get_cmap('coolwarm').with_extremes(bad=DROPPED_COLOR)
     fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
     for ax, c, k, it in zip(axs[0], crops, keeps, iterations):
         im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')

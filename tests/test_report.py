@@ -1,0 +1,213 @@
+"""The demo report is the illustrated article: sections in the article's order, each with its figure, a one-line reading
+and readable text, and every figure showing what its caption claims.
+
+Concept: the claims are checked on the data each figure drew (`Caption.drawn`, i.e. `fig.drawn` of the plot function):
+dropped is zero and survivors are scaled by 1/(1-p); `Dropout2d` zeroes whole channels; eval draws no mask; the rows of the
+embedding figure are words of the batch's text; a new batch has a new mask; a locked mask on h(t-1) is constant over time
+and a per-step one is not (both as recorded); the hidden state goes on across batches while the mask changes. The page
+itself is checked in headless Chromium (the DevTools driver of tests/test_docs.py): every section has a loaded figure, a
+reading, and figure text at least 9 px at the size the page shows it."""
+import contextlib, io, os, re, time
+from pathlib import Path
+import matplotlib; matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+import numpy as np, pytest, torch
+from awd_fastai.data import lm_dls, corpus_texts
+from awd_fastai.cli import (train_recorded, write_figures, write_report, record_state_dropout, NAIVE_MODES, REPORT_SECTIONS,
+                            Caption)
+from awd_fastai.memory import load_results, _select
+from awd_fastai.recorder import MaskRecord
+from awd_fastai.plots import quality_results
+from test_docs import chromium, chromium_path   # the DevTools-protocol driver of the docs test
+
+SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
+PAGE_WIDTH = 1100                                 # the report's max-width (CSS px)
+
+@pytest.fixture(scope='module')
+def runs():
+    "Two short recorded training runs (AWD-LSTM's dropouts and the per-step contrast) and the recurrent-state recordings."
+    torch.set_num_threads(1)
+    dls = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        rec, h1 = train_recorded(dls, None, 1, 5e-3, 1, 42, **SMALL)
+        naive, h2 = train_recorded(dls, NAIVE_MODES, 1, 5e-3, 1, 42, **SMALL)
+    return rec, naive, {'locked': h1, 'naive': h2}, record_state_dropout()
+
+@pytest.fixture(scope='module')
+def report(runs, tmp_path_factory):
+    rec, naive, history, state = runs
+    out = tmp_path_factory.mktemp('report')
+    caps = write_figures(rec, out, naive, history, state=state)
+    write_report(out, caps, 'Test report', 'A short run.')
+    plt.close('all')
+    return out, caps
+
+def test_sections_follow_the_article_and_every_figure_has_a_reading(report):
+    out, caps = report
+    assert all(isinstance(c, Caption) and c.reading and c.section in REPORT_SECTIONS for c in caps.values())
+    order = list(REPORT_SECTIONS)
+    assert [order.index(c.section) for c in caps.values()] == sorted(order.index(c.section) for c in caps.values())  # article order
+    assert {c.section for c in caps.values()} == set(REPORT_SECTIONS)          # a short demo-like run fills every section
+    for f, c in caps.items():
+        assert (out/f).stat().st_size > 0, f
+        assert not re.search(r'\b\d+\.(rnns|hidden_dps|input_dp|encoder_dp|output_dp)\b', c + c.reading), f   # labels, never module paths
+
+def test_every_figure_is_readable_at_report_width(report):
+    "Smallest text of each figure, at the size the page shows it (at most the page width): at least 9 px."
+    from PIL import Image
+    out, caps = report
+    for f, c in caps.items():
+        with Image.open(out/f) as im: w = im.size[0]
+        px = c.min_font_pt * c.dpi / 72 * min(1, PAGE_WIDTH / w)
+        assert px >= 9, f'{f}: smallest text {px:.1f} px at report width'
+
+def test_cnn_dropout_scales_survivors_drops_channels_and_eval_does_nothing(report):
+    d = report[1]['cnn_dropout.png'].drawn
+    x, p = d['x'], d['p']
+    np.testing.assert_allclose(d['element'][d['element_kept']], x[d['element_kept']] / (1 - p), rtol=1e-6)   # survivors × 1/(1-p)
+    assert (d['element'][~d['element_kept']] == 0).all() and 0 < d['element_kept'].mean() < 1
+    per_channel = d['channel_kept'].reshape(len(x), -1)
+    assert (per_channel.all(1) | ~per_channel.any(1)).all()                    # Dropout2d: a channel is kept or dropped whole
+    np.testing.assert_array_equal(d['eval'], x)                                # eval: no mask, no scaling
+
+def test_embedding_rows_are_the_batch_words_dropped_zero_survivors_scaled(report, runs):
+    rec = runs[0]
+    d = report[1]['embedding.png'].drawn
+    name = next(n for n, s in rec.sites.items() if s.kind == 'embedding')
+    b1, b2 = d['batches']
+    for b in (b1, b2):
+        ids = rec.at(b['iteration']).tokens_of(name)
+        assert set(b['ids']) <= set(ids[b['example']].tolist())              # the rows are words of the batch's text
+        keep = rec.mask(name, b['iteration']).reshape(-1)
+        np.testing.assert_array_equal(b['keep'], keep[b['ids']].numpy())      # dropped as recorded
+        np.testing.assert_allclose(b['scale'], np.where(b['keep'], 1 / (1 - d['p']), 0.))
+    assert (~b1['keep']).any() or (~b2['keep']).any()                         # dropped words are among the rows
+    assert b2['iteration'] == b1['iteration'] + 1                              # two consecutive batches ...
+    assert not torch.equal(rec.mask(name, b1['iteration']), rec.mask(name, b2['iteration']))   # ... with different masks
+
+def test_state_masks_are_the_recorded_ones_per_step_changes_locked_does_not(report, runs):
+    state = runs[3]
+    per, lock = state['per_step'], state['locked']
+    pn = next(n for n, s in per.sites.items() if s.kind == 'state_per_step')
+    ln = next(n for n, s in lock.sites.items() if s.kind == 'state_locked')
+    pm, lm = per.mask(pn), lock.mask(ln)
+    assert pm.shape[1] > 1 and lm.shape[1] == 1                                # per step: a time axis; locked: one mask
+    d = report[1]['state_dropout.png'].drawn
+    np.testing.assert_array_equal(d['per_step'], pm[0, :, :32].T.numpy())     # the recorded per-step masks, step by step
+    assert not (d['per_step'] == d['per_step'][:, :1]).all()                  # per step: changes over time
+    assert (d['locked'] == d['locked'][:, :1]).all()                          # locked: the same at every step
+    np.testing.assert_array_equal(d['locked_mask'], lm[0, 0, :32].numpy())
+    frames = report[1]['masks.gif'].drawn['frames']
+    assert len(frames) == pm.shape[1]                                          # the GIF runs over time steps
+    for t, (a, b) in enumerate(frames):
+        assert torch.equal(a, pm[:8, t, :32]) and torch.equal(b, lm[:8, 0, :32])
+    assert any(not torch.equal(frames[0][0], a) for a, _ in frames[1:])        # flickers ...
+    assert all(torch.equal(frames[0][1], b) for _, b in frames)                # ... and stands still
+
+def test_dropconnect_matrices_are_what_the_kernel_used(report, runs):
+    lock, weights = runs[3]['locked'], runs[3]['weights']
+    wn = next(n for n, s in lock.sites.items() if s.kind == 'weight')
+    site = lock.sites[wn]
+    its = sorted(weights)[-2:]
+    d = report[1]['dropconnect_batches.png'].drawn
+    for k, it, w in zip(d['keep'], its, (weights[i] for i in its)):
+        c = min(24, w.shape[1])
+        rec_mask = lock.mask(wn, it).reshape(4, -1, w.shape[1])[:, :24, :c].reshape(-1, c).numpy()
+        np.testing.assert_array_equal(k, rec_mask)                             # zero exactly where the recorded mask dropped
+        raw = w.reshape(4, -1, w.shape[1])[:, :24, :c].reshape(-1, c).numpy()
+        assert (raw[~k] == 0).all()
+    assert 0 < d['changed'] < 1 and site.gates == tuple('ifgo')                # a new mask at the next batch
+
+def test_between_layers_per_step_and_locked_come_from_the_two_runs(report, runs):
+    rec, naive = runs[0], runs[1]
+    d = report[1]['naive_vs_locked.png'].drawn
+    np.testing.assert_array_equal(d['per_step'], naive.mask('0.input_dp')[0, :, :64].T.numpy())
+    assert (d['locked'] == d['locked'][:, :1]).all()
+    assert "Zaremba" in report[1]['naive_vs_locked.png'] and 'working' in report[1]['naive_vs_locked.png'].reading
+
+def test_bptt_hidden_state_goes_on_the_mask_changes(report, runs):
+    rec = runs[0]
+    d = report[1]['bptt.png'].drawn
+    its = d['iterations']
+    assert its == list(range(its[0], its[0] + len(its)))                       # consecutive batches
+    for m, it in zip(d['masks'], its):
+        assert (m == m[:, :1]).all()                                           # one locked mask within a batch
+    assert all((a[:, 0] != b[:, 0]).any() for a, b in zip(d['masks'], d['masks'][1:]))   # a new one at every boundary
+
+def test_does_it_matter_quotes_the_committed_results(report):
+    caps = report[1]
+    res = load_results('default')
+    assert res['command'] in caps['memory.png'] and res['date'][:10] in caps['memory.png']
+    runs = _select(res)
+    T = next(iter(runs.values()))[0]['config']['T']
+    step = np.mean([r['recall_curve'][T-1] for r in runs['state_step']])
+    assert f'{step:.2f}' in caps['memory.png'].reading                         # the reading quotes the measured recall
+    q = quality_results()
+    d = caps['ablation.png'].drawn
+    assert dict(zip(d['runs'], d['val_ppl'])) == {r['run']: r['val_ppl'] for r in q['runs'] if r['run'] != 'fastai AWD_LSTM'}
+    assert q['scale'] in caps['ablation.png'] and q['command'] in caps['ablation.png']
+
+def test_formats_and_resolution(runs, tmp_path):
+    rec, naive, history, state = runs
+    with pytest.raises(ValueError, match='`fmt` must be one of'): write_figures(rec, tmp_path, fmt='jpeg', state=state)
+    with pytest.raises(ValueError, match='`dpi` must be a positive integer'): write_figures(rec, tmp_path, dpi=0, state=state)
+    caps = write_figures(rec, tmp_path, naive, fmt='svg', state=state)
+    assert all(f.endswith('.svg') or f.endswith('.gif') for f in caps) and (tmp_path/'cnn_dropout.svg').read_text().lstrip().startswith('<')
+    from PIL import Image
+    a, b = tmp_path/'a', tmp_path/'b'
+    write_figures(rec, a if a.mkdir() is None else a, fmt='png', dpi=50, state=state)
+    write_figures(rec, b if b.mkdir() is None else b, fmt='png', dpi=100, state=state)
+    with Image.open(a/'cnn_dropout.png') as x, Image.open(b/'cnn_dropout.png') as y: assert abs(y.size[0] / x.size[0] - 2) < 0.05
+    caps = write_figures(rec, tmp_path, fmt='pdf', state=state)
+    assert (tmp_path/'cnn_dropout.pdf').read_bytes()[:4] == b'%PDF'
+    plt.close('all')
+
+def test_a_recording_with_only_some_kinds(runs, tmp_path):
+    "The per-step run alone (no locked site, no embedding vectors): every figure it can draw, captioned by its sites' labels."
+    naive, state = MaskRecord.load(runs[1].save(tmp_path/'naive.npz')), runs[3]   # as `awd-fastai plot` reads it: masks, no model
+    caps = write_figures(naive, tmp_path, state=state)
+    assert {'naive_vs_locked.png', 'word_neighbours.png', 'embedding.png'}.isdisjoint(caps)   # no locked input, no vectors, per-step embedding
+    assert {'all_masks.png', 'mask_grid.png', 'bptt.png'} <= set(caps)
+    assert set(caps['all_masks.png'].drawn['images']) == set(naive.names)       # every site it holds is drawn
+    lab = naive.sites['0.hidden_dps.0'].label
+    assert lab in caps['mask_grid.png'] and (caps['bptt.png'].drawn['masks'][0] != caps['bptt.png'].drawn['masks'][0][:, :1]).any()   # per step: varies in a batch
+    write_report(tmp_path, caps, 'Per-step run')
+    page = (tmp_path/'index.html').read_text()
+    assert page.count('<section') == len(REPORT_SECTIONS) and 'No figure here' in page
+    plt.close('all')
+
+@pytest.fixture(scope='module')
+def browser():
+    exe = chromium_path()
+    if not exe:
+        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
+        pytest.skip('chromium is not installed: `apt-get install -y chromium` to run the browser checks')
+    with chromium(exe) as b: yield b
+
+SECTIONS_JS = """[...document.querySelectorAll('section')].map(s => ({
+  id: s.id, title: s.querySelector('h2').innerText, site: (s.querySelector('.site') || {}).innerText || '',
+  figures: [...s.querySelectorAll('figure')].map(f => { const i = f.querySelector('img'); return {
+    src: i.getAttribute('src'), natural: i.naturalWidth, shown: i.getBoundingClientRect().width, complete: i.complete,
+    pt: parseFloat(i.dataset.minFontPt), dpi: parseFloat(i.dataset.dpi),
+    reading: (f.querySelector('.reading') || {}).innerText || '', caption: f.querySelector('figcaption').innerText,
+    font: parseFloat(getComputedStyle(f.querySelector('figcaption')).fontSize)}})}))"""
+
+def test_the_report_in_chromium(report, browser):
+    out, caps = report
+    bad = browser.open((out/'index.html').as_uri() + '?' + str(time.time()))
+    assert bad == []                                                           # nothing failed, nothing left file://
+    sections = browser.js(SECTIONS_JS)
+    assert [s['id'] for s in sections] == list(REPORT_SECTIONS)                # the article's order
+    toc = browser.js("[...document.querySelectorAll('nav a')].map(a => a.getAttribute('href'))")
+    assert toc == [f'#{k}' for k in REPORT_SECTIONS]                           # a table of contents
+    for s in sections:
+        assert s['site'].startswith('Site:'), s['id']                          # each section names its site
+        assert s['figures'], f"{s['id']}: no figure"
+        for f in s['figures']:
+            assert f['complete'] and f['natural'] > 0, f['src']               # loaded
+            assert f['reading'].startswith('Reading:') and len(f['reading']) > 20, f['src']
+            assert f['font'] >= 9 and f['caption'].strip()
+            px = f['pt'] * f['dpi'] / 72 * f['shown'] / f['natural']           # smallest figure text as displayed
+            assert px >= 9, f"{f['src']}: smallest text {px:.1f} px as shown"
+            assert f['shown'] <= PAGE_WIDTH + 2                       # within the page (+ its 1 px border)
+    assert browser.js("document.body.innerText").count('Reading:') == len(caps)
