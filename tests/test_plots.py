@@ -37,7 +37,7 @@ def disguised(rec:MaskRecord, tmp:Path, **changes) -> MaskRecord:
 def test_plot_all_masks_follows_descriptions_not_names(recs, tmp_path):
     rec = recs[0]
     new = disguised(rec, tmp_path)
-    a, b = rec.plot_all_masks(fig=plt.figure()), new.plot_all_masks(fig=plt.figure())
+    a, b = rec.plot_all_masks(fig=plt.figure()).drawn['artists'], new.plot_all_masks(fig=plt.figure()).drawn['artists']
     assert [rec.sites[n].where for n in a] == [new.sites[n].where for n in b] == ['embedding', 'input', 'weight', 'hidden', 'weight', 'output']
     for (n, im), (m, im2) in zip(a.items(), b.items()):
         np.testing.assert_array_equal(im.get_array(), im2.get_array())
@@ -57,7 +57,7 @@ def test_gate_blocks_come_from_the_description(recs):
     img, (xl, yl) = mask_image(w, replace(site, gates=()), crop=5)
     np.testing.assert_array_equal(img, w[:5, :5])
     assert (xl, yl) == ('input', 'output')
-    ticks = lambda g: [t.get_text() for t in plot_weight_mask(w, gates=g).axes.get_yticklabels()]
+    ticks = lambda g: [t.get_text() for t in plot_weight_mask(w, gates=g).drawn['artist'].axes.get_yticklabels()]
     assert ticks(tuple('ifgo')) == list('ifgo') and ticks(('a', 'b')) == ['a', 'b']
     assert ticks(()) != list('ifgo')                                           # no blocks described: none drawn
     plt.close('all')
@@ -66,25 +66,50 @@ def test_a_kind_without_a_view_gets_the_generic_picture(recs, tmp_path):
     rec = recs[0]
     new = disguised(rec, tmp_path, **{'0.hidden_dps.0': dict(kind='recurrent_state_mask')})
     name = next(n for n, s in new.sites.items() if s.kind == 'recurrent_state_mask')
-    ims = new.plot_all_masks(fig=plt.figure())
+    ims = new.plot_all_masks(fig=plt.figure()).drawn['artists']
     m = new.mask(name)                                                         # (bs, 1, n): the last two axes of its first index
     np.testing.assert_array_equal(ims[name].get_array(), m[0][:48, :48])
     new.show(name); new.plot_mask_grid(name, n=3); new.save_mask_gif(name, tmp_path/'g.gif', n=3)
     plt.close('all')
 
 def test_cli_figures_and_captions_follow_descriptions(recs, tmp_path):
-    "`write_figures` on disguised recordings: every figure, chosen by `where`/`kind`, captioned with the sites' labels."
+    "`write_figures` on disguised recordings: every figure, chosen by `where`/`kind`, drawn from the same data and captioned with the sites' labels."
     rec, naive = recs
     a, b = tmp_path/'a', tmp_path/'b'
     a.mkdir(); b.mkdir()
-    caps = cli.write_figures(rec, a, naive)
-    new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path))
-    assert list(new_caps) == list(caps) == ['naive_vs_locked.png', 'embedding.png', 'dropconnect.png', 'all_masks.png',
-                                            'mask_grid.png', 'masks.gif', 'drop_rates.png']
+    state = cli.record_state_dropout()
+    caps = cli.write_figures(rec, a, naive, state=state)
+    new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path), state=state)
+    assert list(new_caps) == list(caps) == ['cnn_dropout.png', 'embedding.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png',
+                                            'dropconnect.png', 'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png',
+                                            'drop_rates.png', 'bptt.png', 'memory.png', 'ablation.png']
     assert 'W_HH, LAYER 1' in new_caps['dropconnect.png'] and 'i, f, g, o' in new_caps['dropconnect.png']
-    assert 'BETWEEN LAYERS 1 AND 2' in new_caps['mask_grid.png']
-    for f in ('naive_vs_locked.png', 'embedding.png', 'dropconnect.png'):
-        np.testing.assert_array_equal(plt.imread(a/f), plt.imread(b/f), err_msg=f)
+    assert 'BETWEEN LAYERS 1 AND 2' in new_caps['mask_grid.png'] and 'BETWEEN LAYERS 1 AND 2' in new_caps['bptt.png']
+    assert 'INPUT' in new_caps['naive_vs_locked.png']
+    same = lambda x, y: (np.testing.assert_array_equal(x, y) if isinstance(x, np.ndarray) else None)
+    for f in ('naive_vs_locked.png', 'dropconnect.png', 'bptt.png'):
+        for k in ('per_step', 'locked', 'weight', 'state', 'image'):
+            if k in caps[f].drawn: same(caps[f].drawn[k], new_caps[f].drawn[k])   # the same pictures from the same masks
+    for x, y in zip(caps['embedding.png'].drawn['batches'], new_caps['embedding.png'].drawn['batches']):
+        assert x['words'] == y['words'] and (x['keep'] == y['keep']).all()
+    plt.close('all')
+
+def test_mask_grid_with_fewer_iterations_than_panels_leaves_no_empty_axes(recs):
+    rec = recs[0]
+    fig = plt.figure(figsize=(16, 3))
+    rec.plot_mask_grid('0.hidden_dps.0', n=len(rec) + 5, axs=fig.subplots(1, len(rec) + 5))
+    assert len(fig.axes) == len(rec) == len(fig.drawn['images'])
+    plt.close('all')
+
+def test_plot_functions_return_the_figure_with_what_they_drew(recs):
+    "The one return rule: a `Figure`, whose `drawn` holds the data behind the picture."
+    from matplotlib.figure import Figure
+    rec = recs[0]
+    figs = [rec.plot_all_masks(), rec.plot_mask_grid('0.input_dp', n=3), rec.plot_drop_rates(), rec.show('0.input_dp'),
+            plots.show_mask(torch.ones(3, 4, dtype=torch.bool)), plots.plot_cnn_dropout(), plots.plot_ablation(),
+            plots.plot_embedding_batches(rec, '0.encoder_dp'), plots.plot_bptt(rec, '0.hidden_dps.0')]
+    for f in figs: assert isinstance(f, Figure) and isinstance(f.drawn, dict) and f.drawn
+    plt.close('all')
 
 def test_no_name_or_shape_parsing_in_plots_and_cli():
     "Static guard: neither module uses regular expressions; the only name translation is called from deprecated paths."

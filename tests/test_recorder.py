@@ -175,7 +175,7 @@ def test_a_plot_of_a_classifier_batch_shows_any_call(classifier):
     s, n = rec.at(it), len(calls[it])
     for c in range(n):
         fig = plt.figure(figsize=(12, 5))
-        ims = rec.plot_all_masks(it, call=c, fig=fig)
+        ims = rec.plot_all_masks(it, call=c, fig=fig).drawn['artists']
         assert f'training iteration {it}, call {c+1} of {n}' in fig.get_suptitle()
         for name, im in ims.items(): np.testing.assert_array_equal(im.get_array(), mask_image(s.mask(name, c), s.sites[name], crop=48)[0])
         plt.close(fig)
@@ -211,12 +211,12 @@ def test_naive_batch_figures_never_mix_iterations(naive_run):
     for it in [e*n_train + d for e in range(3) for d in (n_train-2, n_train-1)] + [n_train]:
         s = rec.at(it)
         fig = plt.figure(figsize=(12, 5))
-        ims = rec.plot_all_masks(it, fig=fig)
+        ims = rec.plot_all_masks(it, fig=fig).drawn['artists']
         assert f'training iteration {it}, call 1 of 1' in fig.get_suptitle()
         assert set(ims) == set(rec.names)
         for name, im in ims.items(): np.testing.assert_array_equal(im.get_array(), mask_image(s.mask(name), s.sites[name], crop=48)[0])
         plt.close(fig)
-    ims = rec.plot_mask_grid('0.hidden_dps.0', n=len(rec))
+    ims = rec.plot_mask_grid('0.hidden_dps.0', n=len(rec)).drawn['artists']
     for im, it in zip(ims, rec.iterations):
         assert im.axes.get_title() == f'iter {it}'
         np.testing.assert_array_equal(im.get_array(), mask_image(rec.mask('0.hidden_dps.0', it), rec.sites['0.hidden_dps.0'], crop=48)[0])
@@ -280,7 +280,7 @@ def test_a_0_1_0_recording_saves_in_the_current_format_and_plots(tmp_path):
     rec = MaskRecord.load(DATA/'masks_v0.1.0.npz')
     back = MaskRecord.load(rec.save(tmp_path/'v2.npz'))
     assert digests(back) == digests(rec) and back.sites == rec.sites
-    ims = rec.plot_all_masks(72, fig=plt.figure())
+    ims = rec.plot_all_masks(72, fig=plt.figure()).drawn['artists']
     assert set(ims) == set(rec.names) - {'0.hidden_dps.0'}
     plt.close('all')
 
