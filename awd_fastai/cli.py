@@ -205,6 +205,8 @@ def write_figures(
         shown, _ = mask_image(rec.mask(w0), site, crop=48)   # 48 units of each gate block
         fig, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True, layout='constrained')
         plot_dropconnect_vs_state(shown, axs=axs, gates=site.gates)
+        axs[0].set_title(f'{site.title}: single weights,\none mask for all steps', fontsize=10)
+        axs[1].set_title('dropping h(t-1) instead:\nwhole columns', fontsize=10)
         add('dropconnect', fig, 'dropconnect', "DropConnect drops single weights in every gate; dropping h(t-1) would remove whole columns.",
             f"{site.title}, {shown.shape[1]} units of each gate block {', '.join(site.gates)}, last recorded batch. Single weights are "
             f"dropped, scattered over every gate, and the same dropped matrix is used at every time step. Dropping a unit of h(t-1) "

@@ -123,11 +123,13 @@ def plot_dropped_words(
     example:int=0,        # First sequence shown, if `tokens` is a batch
     n_examples:int=1,     # Number of sequences shown, each in its own paragraph
     max_tokens:int=80,    # Show at most this many tokens per sequence
-    width:int=70,         # Characters per line
+    width:int=None,       # Characters per line (default: as many as fit the axes at 9 pt)
     ax=None,              # Axes to draw on (a new figure if None)
     title:str='Embedding dropout in the batch: every occurrence of a dropped word (dark) is zeroed', # Axes title
 ):                        # The figure; `fig.drawn`: `words`, `(word, dropped)` for each token shown, in order
     "The batch's text with every occurrence of a dropped word marked (dark)."
+    ax = _ax(ax, (10, 4))
+    if width is None: width = max(10, int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * 9)) - 2)   # monospace: 0.6 em per character
     toks = torch.as_tensor(np.asarray(tokens))
     seqs = [toks] if toks.dim() == 1 else list(toks[example:example+n_examples])
     keep = torch.as_tensor(mask).reshape(-1)
@@ -140,7 +142,6 @@ def plot_dropped_words(
             if cur + len(w) > width and lines[-1]: lines.append([]); cur = 0
             lines[-1].append((w, d, cur)); cur += len(w) + 1
             words.append((w, d))
-    ax = _ax(ax, (10, 0.35*len(lines) + 1))
     ax.set_axis_off()
     h_in = ax.get_position().height * ax.figure.get_figheight()
     line_h = min(1/len(lines), 0.24/h_in)                # axes fraction per line (about 0.24 inch), from the top
@@ -189,7 +190,7 @@ def plot_embedding_batches(
     lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
     cmap = (plt.get_cmap('coolwarm') if weight is not None else ListedColormap([KEPT_COLOR])).with_extremes(bad=DROPPED_COLOR)
     for (top, bot), b in zip(axs.T, batches):
-        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, width=60, ax=top,
+        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, ax=top,
                            title=f"Training batch {b['iteration']}, example {b['example']}: its text, dropped words dark")
         shown = np.where(b['keep'][:, None], b['values'], np.nan)          # dropped rows (zeros) drawn dark
         im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto', interpolation='nearest')
