@@ -3,6 +3,7 @@
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': '', 'lib_path': 'awd_fastai'},
   'syms': { 'awd_fastai.cli': { 'awd_fastai.cli.Caption': ('cli.html#caption', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli.Caption.__new__': ('cli.html#caption.__new__', 'awd_fastai/cli.py'),
+                                'awd_fastai.cli._code': ('cli.html#_code', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._consecutive': ('cli.html#_consecutive', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._explore': ('cli.html#_explore', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._figure_html': ('cli.html#_figure_html', 'awd_fastai/cli.py'),

@@ -82,17 +82,17 @@ REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in
     'embeddings': ('Word embeddings', 'the embedding matrix of the trained model (`encoder`)',
         'A language model turns every word into a vector: one row of its embedding matrix. Words used alike should end up with '
         'similar vectors; whether this small model got there is measured, not assumed.'),
-    'embedding-dropout': ('Embedding dropout', "site 'embedding' (`EmbeddingDropout`, `embed_p`)",
+    'embedding-dropout': ('Embedding dropout', "'embedding' (`EmbeddingDropout`, `embed_p`)",
         'Embedding dropout drops whole words: a dropped row of the embedding matrix zeroes that word at every position of the '
         'batch. One mask serves a whole batch; the next batch draws a new one.'),
-    'state': ('Per-step vs locked dropout on the recurrent state', "site 'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
+    'state': ('Per-step vs locked dropout on the recurrent state', "'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
         "Dropout on the recurrent state h(t-1), where it enters W_hh, is the scheme the article is about. Per step, a fresh mask "
         "is drawn at every time step (the naive scheme); locked (Gal & Ghahramani 2016), one mask per example is kept for the "
         "whole sequence. The package has both; these masks were recorded from a short run of a small model with `state_p` set."),
-    'between-layers': ('Locked dropout between layers', "sites 'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
+    'between-layers': ('Locked dropout between layers', "'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
         "Between layers AWD-LSTM uses locked dropout: one mask per example for the whole sequence. Per-step dropout at the same "
         "places is Zaremba et al.'s (2014) working recipe, not the harmful scheme: it never touches the recurrent connection."),
-    'dropconnect': ('DropConnect on W_hh', "site 'weight' (`WeightDropout`, `weight_p`)",
+    'dropconnect': ('DropConnect on W_hh', "'weight' (`WeightDropout`, `weight_p`)",
         'AWD-LSTM drops single weights of the hidden-to-hidden matrix W_hh (DropConnect), one masked matrix for every time step '
         'of a batch and a new one at the next batch. It regularises the recurrence without a loop over time steps.'),
     'together': ('All together', 'every recorded site', 'Every mask of one training batch, along the data path, and how the masks change over training.'),
@@ -178,14 +178,14 @@ def write_figures(
     fig = plot_naive_vs_locked(pm, lm, n_units=32, sites=(ps, ls)); d = fig.drawn
     add('state_dropout', fig, 'state', "Per step, the mask on h(t-1) changes at every step (salt and pepper); locked, it is one mask for the sequence (stripes).",
         f"Recorded masks of one example, units of h(t-1) × time steps, from a short run of a small model ({state['about']}). "
-        f"Left: {ps.title}, recorded shape {tuple(pm.shape)} (a mask per step: {d['per_step'].shape[1]} different columns). "
+        f"Left: {ps.title}, recorded shape {tuple(pm.shape)}: {d['per_step'].shape[1]} steps, each drawn with its own recorded mask. "
         f"Right: {ls.title}, recorded shape {tuple(lm.shape)}: the one mask the recurrence used at every step. "
         f"Per batch (kind 'state_batch'), dropping units of h(t-1) is DropConnect of whole columns of W_hh and runs on the fused kernel; "
         f"per example or per step it needs a loop over time steps.")
     gif = save_time_step_gif(pm, lm, out/'masks.gif', sites=(ps, ls))
     frames = time_step_frames(pm, lm)
     figs[gif.name] = Caption(
-        f"One frame per time step of the same recorded batch ({len(frames)} steps; 8 examples × 32 units): left {ps.title}, "
+        f"One frame per time step of the same recorded batch ({len(frames)} steps; {frames[0][0].shape[0]} examples × {frames[0][0].shape[1]} units): left {ps.title}, "
         f"right {ls.title}. Every frame is the recorded mask of that step, nothing repeated.",
         'state', "Over time steps the per-step mask flickers while the locked mask stands still.",
         dict(frames=frames), 10.); figs[gif.name].dpi = plt.rcParams['figure.dpi']
@@ -195,7 +195,7 @@ def write_figures(
     if inp and naive_inp:
         fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.sites[naive_inp], rec.sites[inp]))
         add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s working recipe) are salt and pepper; AWD-LSTM's locked masks are stripes.",
-            f"{rec.sites[inp].label}, one example, units × time steps, from the two demo runs. Left: per-step dropout at the same site "
+            f"The {rec.sites[inp].label} site, one example, units × time steps, from the two demo runs. Left: per-step dropout at the same site "
             f"(a new mask at every step: Zaremba et al.'s recipe, which works because it never touches the recurrent connection). "
             f"Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
 
@@ -297,7 +297,7 @@ def record_state_dropout(
         order = 100   # after the recorder has read the batch's masks
         def after_batch(self):
             if self.training and self.iter + 1 >= n_batches: raise CancelFitException()
-    size = dict(emb_sz=16, n_hid=32, n_layers=1)
+    size = dict(emb_sz=16, n_hid=32, n_layers=2)   # layer 1's state and W_hh: 32 units
     out, states = {'weights': {}}, (random.getstate(), np.random.get_state())
     with torch.random.fork_rng(devices=[]):
         dls = lm_dls(corpus_texts(10), bs=8, seq_len=24, seed=seed)
@@ -315,13 +315,18 @@ def record_state_dropout(
             out[key] = recorder.record
             if key == 'locked': out['weights'] = dict(zip(recorder.record.iterations, used))
     random.setstate(states[0]); np.random.set_state(states[1])
-    out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layer, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
+    out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layers, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
                     f"{n_batches} batches of the embedded corpus")
     return out
 
 # %% ../nbs/05_cli.ipynb #5617a5f8
 TUTORIAL = ('Visualizing dropout techniques in AWD-LSTM', 'tutorials/visualizing_dropout.html',
             'nbs/tutorials/visualizing_dropout.ipynb')   # title, page of the docs site, notebook in the repository
+
+def _code(text:str) -> str:
+    "`text` escaped for HTML, with `backquoted` parts as <code>."
+    parts = html.escape(text).split('`')
+    return ''.join(f'<code>{p}</code>' if i % 2 else p for i, p in enumerate(parts))
 
 def _figure_html(f:str, c) -> str:
     "One figure: the image (with its smallest font and resolution for the readability check), its one-line reading and its caption."
@@ -330,8 +335,8 @@ def _figure_html(f:str, c) -> str:
     tag = (f'<object data="{html.escape(f)}" type="application/pdf" width="100%" height="600"></object>' if f.endswith('.pdf')
            else f'<img src="{html.escape(f)}" alt="{html.escape(getattr(c, "reading", "") or f)}"{data}>')
     reading = getattr(c, 'reading', '')
-    return (f'<figure>{tag}' + (f'<p class="reading"><b>Reading:</b> {html.escape(reading)}</p>' if reading else '') +
-            f'<figcaption>{html.escape(c)}</figcaption></figure>')
+    return (f'<figure>{tag}' + (f'<p class="reading"><b>Reading:</b> {_code(reading)}</p>' if reading else '') +
+            f'<figcaption>{_code(c)}</figcaption></figure>')
 
 def write_report(
     out:Path,             # Folder holding the figures
@@ -350,8 +355,8 @@ def write_report(
     for k, t, site, intro in sections:
         figs = '\n'.join(_figure_html(f, c) for f, c in by.get(k, [])) or \
                '<p class="none">No figure here: the recording has no site of this kind (or, for word embeddings, no trained embedding).</p>'
-        body.append(f'<section id="{k}"><h2>{html.escape(t)}</h2>' + (f'<p class="site">Site: {html.escape(site)}</p>' if site else '') +
-                    (f'<p>{html.escape(intro)}</p>' if intro else '') + figs + '</section>')
+        body.append(f'<section id="{k}"><h2>{html.escape(t)}</h2>' + (f'<p class="site">Site: {_code(site)}</p>' if site else '') +
+                    (f'<p>{_code(intro)}</p>' if intro else '') + figs + '</section>')
     tname, tpage, tnb = TUTORIAL
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;font-size:16px;line-height:1.45;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
