@@ -630,9 +630,10 @@ def plot_bptt(
     example:int=0,     # The text row followed
     n_units:int=32,    # Units shown
 ):                     # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch), `masks` (each batch's (n_units, seq_len) block)
-    "The masks of one text row over `n` consecutive batches: the hidden state carries across batch boundaries, the mask changes at each."
+    "The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch boundaries, the mask changes at each."
     site, its = rec.sites[name], rec._iters_of(name)
-    runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1]   # consecutive, latest first
+    same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1                 # fastai resets the state at each epoch
+    runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])]   # consecutive, latest first
     chosen = runs[0] if runs else its[-n:]
     blocks, texts = [], []
     for it in chosen:
