@@ -633,8 +633,8 @@ def plot_bptt(
     "The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch boundaries, the mask changes at each."
     site, its = rec.sites[name], rec._iters_of(name)
     same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1                 # fastai resets the state at each epoch
-    runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])]   # consecutive, latest first
-    chosen = runs[0] if runs else its[-n:]
+    chosen = next((its[i:i+n] for i in range(len(its) - n, -1, -1)                 # consecutive, latest first
+                   if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])), its[-n:])
     blocks, texts = [], []
     for it in chosen:
         m, snap = torch.as_tensor(rec.mask(name, it)), rec.at(it)
