@@ -301,22 +301,22 @@ def record_state_dropout(
             if self.training and self.iter + 1 >= n_batches: raise CancelFitException()
     size = dict(emb_sz=16, n_hid=32, n_layers=2)   # layer 1's state and W_hh: 32 units
     out, states = {'weights': {}}, (random.getstate(), np.random.get_state())
-    with torch.random.fork_rng(devices=[]):
-        dls = lm_dls(corpus_texts(10), bs=8, seq_len=24, seed=seed)
-        for key, mode in (('per_step', 'naive'), ('locked', 'locked')):
-            set_seed(seed)
-            recorder, used = MaskRecorder(), []
-            learn = awd_learner(dls, **size, modes={'state': mode}, **{**DEMO_P, 'state_p': p})
-            wd = learn.model[0].rnns[0]
-            def grab(m, args, res):
-                if m.training and isinstance(m._last_noise, dict): used.append(m.weight_hh_l0_raw.detach() * m._last_noise['weight_hh_l0'])
-            h = wd.register_forward_hook(grab)
-            try:
-                with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[recorder, _Stop()])
-            finally: h.remove()
-            out[key] = recorder.record
-            if key == 'locked': out['weights'] = dict(zip(recorder.record.iterations, used))
-    random.setstate(states[0]); np.random.set_state(states[1])
+    try:
+        with torch.random.fork_rng(devices=[]):
+            dls = lm_dls(corpus_texts(10), bs=8, seq_len=24, seed=seed)
+            for key, mode in (('per_step', 'naive'), ('locked', 'locked')):
+                set_seed(seed)
+                recorder, used = MaskRecorder(), []
+                learn = awd_learner(dls, **size, modes={'state': mode}, **{**DEMO_P, 'state_p': p})
+                def grab(m, args, res):   # the W_hh the recurrence multiplies with: raw weights × this forward's mask (0 or 1/(1-p))
+                    if m.training and isinstance(m._last_noise, dict): used.append(m.weight_hh_l0_raw.detach() * m._last_noise['weight_hh_l0'])
+                h = learn.model[0].rnns[0].register_forward_hook(grab)
+                try:
+                    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[recorder, _Stop()])
+                finally: h.remove()
+                out[key] = recorder.record
+                if key == 'locked': out['weights'] = dict(zip(recorder.record.iterations, used))
+    finally: random.setstate(states[0]); np.random.set_state(states[1])
     out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layers, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
                     f"{n_batches} batches of the embedded corpus")
     return out

@@ -211,3 +211,11 @@ def test_the_report_in_chromium(report, browser):
             assert px >= 9, f"{f['src']}: smallest text {px:.1f} px as shown"
             assert f['shown'] <= PAGE_WIDTH + 2                       # within the page (+ its 1 px border)
     assert browser.js("document.body.innerText").count('Reading:') == len(caps)
+
+def test_the_state_run_leaves_the_global_random_state_alone():
+    "The report's extra recorded run is seeded on its own: the caller's random streams go on as if it had not run."
+    import random
+    def draws(): return random.random(), float(np.random.rand()), float(torch.rand(1))
+    random.seed(1); np.random.seed(1); torch.manual_seed(1); expected = draws()
+    random.seed(1); np.random.seed(1); torch.manual_seed(1); record_state_dropout()
+    assert draws() == expected
