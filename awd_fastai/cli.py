@@ -108,32 +108,8 @@ def _consecutive(its:list, n:int=2) -> list:
     runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1]
     return runs[0] if runs else its[-n:]
 
-def write_figures(
-    rec:MaskRecord,              # Recording of the AWD-LSTM ('locked') run
-    out:Path,                    # Destination folder
-    naive:MaskRecord|None=None,  # Recording of the per-step contrast run, for the contrast figure
-    history:dict|None=None,      # {'locked': [...], 'naive': [...]} per-epoch metrics, for the learning curve
-    *,
-    fmt:str='png',               # Format of the figures: 'png', 'svg' or 'pdf' (the animation is always a GIF)
-    dpi:int=110,                 # Resolution of raster figures (dots per inch)
-    state:dict|None=None,        # Recurrent-state recordings as `record_state_dropout()` returns them; None records them here (a few seconds)
-    source:str|None=None,        # Where the text came from, for the captions
-) -> dict:                       # File name -> `Caption` (a str with `section`, `reading`, `drawn`), in the article's order
-    "Draw the article's figures into `out`, section by section (`REPORT_SECTIONS`); sites are chosen, and captions written, from their `DropoutSite`s and the data drawn."
-    if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
-    dpi = check_positive('dpi', dpi)
-    out, figs = Path(out), {}
-    def add(stem, fig, section, reading, text):
-        name, d, pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
-        _save(fig, out/name, dpi)
-        figs[name] = Caption(text, section, reading, d, pt); figs[name].dpi = dpi
-    emb, w0 = _first(rec, kind='embedding'), _first(rec, kind='weight')
-    inp = _first(rec, where='input', kind='locked')
-    hid = _first(rec, where='hidden') or inp or rec.names[0]
-    weight = getattr(rec, 'embedding', None)
-    text_of = f' on {source}' if source else ''
-
-    # What dropout is
+def _dropout_figures(add):
+    "What dropout is: torch's `nn.Dropout` and `nn.Dropout2d` on a feature map, train and eval."
     fig = plot_cnn_dropout(p=0.5); d = fig.drawn
     n_ch = int((~d['channel_kept'].reshape(len(d['x']), -1).any(1)).sum())
     add('cnn_dropout', fig, 'dropout', "Dropped units are black; survivors are twice as bright (×1/(1-p)); Dropout2d blanks whole channels; eval changes nothing.",
@@ -142,7 +118,9 @@ def write_figures(
         f"(the spatial cousin of locked dropout: one decision for all positions). Survivors are multiplied by 1/(1-p) = 2, so the "
         f"expected activation is unchanged. In eval mode (bottom row) there is no mask and no scaling: the output is the input.")
 
-    # Word embeddings
+def _embedding_figures(add, rec:MaskRecord):
+    "Word embeddings (when the record carries the trained vectors, `rec.embedding`) and embedding dropout in two recorded batches."
+    emb, weight = _first(rec, kind='embedding'), getattr(rec, 'embedding', None)
     if weight is not None and rec.vocab is not None:
         fig = plot_word_neighbours(weight, rec.vocab); d = fig.drawn
         verdict = ('more similar than chance: the embedding has some structure' if d['structured'] else
@@ -155,7 +133,6 @@ def write_figures(
             f"around the mean word vector, among content words only. Where the neighbours are simply other frequent words, the "
             f"structure is word frequency more than meaning: a small model trained for minutes learns that first.")
 
-    # Embedding dropout
     if emb and rec.vocab is not None and rec.at(rec._iters_of(emb)[-1]).tokens_of(emb) is not None:
         its = _consecutive(rec._iters_of(emb))
         fig = plot_embedding_batches(rec, emb, its); d = fig.drawn   # the factor alone: redrawn identically from a saved recording
@@ -169,8 +146,8 @@ def write_figures(
             f"factor applied to its vector: survivors × 1/(1-p) = {1/(1-d['p']):.2f}, dropped rows zero. "
             f"One mask serves the whole batch; {differ:.1%} of the vocabulary's rows changed from one batch to the other.")
 
-    # Per-step vs locked on the recurrent state
-    state = state or record_state_dropout()
+def _state_figures(add, out:Path, state:dict):
+    "Per-step vs locked dropout on h(t-1), from the recorded masks of the short state run, and the GIF over its time steps."
     per, lock = state['per_step'], state['locked']
     pn, ln = _first(per, kind='state_per_step'), _first(lock, kind='state_locked')
     ps, ls = per.sites[pn], lock.sites[ln]
@@ -184,13 +161,14 @@ def write_figures(
         f"per example or per step it needs a loop over time steps.")
     gif = save_time_step_gif(pm, lm, out/'masks.gif', sites=(ps, ls))
     frames = time_step_frames(pm, lm)
-    figs[gif.name] = Caption(
+    add(gif, None, 'state', "Over time steps the per-step mask flickers while the locked mask stands still.",
         f"One frame per time step of the same recorded batch ({len(frames)} steps; {frames[0][0].shape[0]} examples × {frames[0][0].shape[1]} units): left {ps.title}, "
         f"right {ls.title}. Every frame is the recorded mask of that step, nothing repeated.",
-        'state', "Over time steps the per-step mask flickers while the locked mask stands still.",
-        dict(frames=frames), 10.); figs[gif.name].dpi = plt.rcParams['figure.dpi']
+        drawn=dict(frames=frames), min_font_pt=10., dpi=plt.rcParams['figure.dpi'])   # the GIF's figure: default text sizes (10 pt)
 
-    # Locked dropout between layers
+def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
+    "Per-step (Zaremba et al.) vs locked dropout on a layer's input, from the two runs."
+    inp = _first(rec, where='input', kind='locked')
     naive_inp = _first(naive, where='input', kind='per_step') if naive is not None else None
     if inp and naive_inp:
         fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.sites[naive_inp], rec.sites[inp]))
@@ -199,7 +177,9 @@ def write_figures(
             f"(a new mask at every step: Zaremba et al.'s recipe, which works because it never touches the recurrent connection). "
             f"Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
 
-    # DropConnect on W_hh
+def _dropconnect_figures(add, rec:MaskRecord, state:dict):
+    "DropConnect's scattered weights against whole columns, and the masked W_hh the kernel used in two batches."
+    w0, lock = _first(rec, kind='weight'), state['locked']
     if w0 and rec.sites[w0].gates:
         site = rec.sites[w0]
         shown, _ = mask_image(rec.mask(w0), site, crop=48)   # 48 units of each gate block
@@ -220,7 +200,8 @@ def write_figures(
             f"of the small run (captured from the layer, 24 units of each gate block), one colour scale. {d['changed']:.0%} of the "
             f"shown weights switched between kept and dropped from one batch to the next.")
 
-    # All together
+def _together_figures(add, rec:MaskRecord, hid:str):
+    "Every mask of one batch, one site's masks over training, and the drop rates."
     fig = plt.figure(figsize=(2.4*len(rec.names), 5.5), layout='constrained')
     rec.plot_all_masks(fig=fig)
     add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
@@ -236,7 +217,8 @@ def write_figures(
         "The fraction of each site's mask that was dropped, batch by batch (solid), against its probability p (dashed): each "
         "mask is a fresh random draw with the promised rate.")
 
-    # Masks and truncated BPTT
+def _bptt_figures(add, rec:MaskRecord, hid:str):
+    "One text row's masks over consecutive batches: the state carries over, the mask does not."
     if rec.sites[hid].kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec._iters_of(hid)) >= 2:
         fig = plot_bptt(rec, hid, n=3); d = fig.drawn
         cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
@@ -246,7 +228,9 @@ def write_figures(
             f"starts from its final hidden state (truncated backpropagation through time stops at the boundary), but every batch "
             f"draws its own masks.")
 
-    # Does it matter?
+def _matter_figures(add, history:dict|None, source:str|None):
+    "Does it matter? The memory experiment's committed results, the WikiText-2 ablation and the two runs' learning curves."
+    text_of = f' on {source}' if source else ''
     from awd_fastai.memory import load_results, plot_memory, memory_summary, _select, SCHEMES
     res = load_results('default')
     runs = _select(res)
@@ -282,6 +266,39 @@ def write_figures(
             f"model, data{text_of}, seed and schedule. Final validation loss: " +
             '; '.join(f"{RUN_LABELS.get(k, k)} {v['valid_loss']:.3f}" for k, v in last.items()) +
             ". One small run of a few epochs: a difference here is not a measurement of the schemes (see the ablation above).")
+
+def write_figures(
+    rec:MaskRecord,              # Recording of the AWD-LSTM ('locked') run
+    out:Path,                    # Destination folder
+    naive:MaskRecord|None=None,  # Recording of the per-step contrast run, for the contrast figure
+    history:dict|None=None,      # {'locked': [...], 'naive': [...]} per-epoch metrics, for the learning curve
+    *,
+    fmt:str='png',               # Format of the figures: 'png', 'svg' or 'pdf' (the animation is always a GIF)
+    dpi:int=110,                 # Resolution of raster figures (dots per inch)
+    state:dict|None=None,        # Recurrent-state recordings as `record_state_dropout()` returns them; None records them here (a few seconds)
+    source:str|None=None,        # Where the text came from, for the captions
+) -> dict:                       # File name -> `Caption` (a str with `section`, `reading`, `drawn`), in the article's order
+    "Draw the article's figures into `out`, section by section (`REPORT_SECTIONS`); sites are chosen, and captions written, from their `DropoutSite`s and the data drawn."
+    if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
+    dpi = check_positive('dpi', dpi)
+    out, figs = Path(out), {}
+    def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi):
+        "Save `fig` as `stem.fmt` (or register the file `stem` already written, with `fig` None) with its caption."
+        if fig is not None:
+            name, drawn, min_font_pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
+            _save(fig, out/name, dpi)
+        else: name = Path(stem).name
+        figs[name] = Caption(text, section, reading, drawn, min_font_pt); figs[name].dpi = dpi
+    hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or rec.names[0]
+    state = state or record_state_dropout()
+    _dropout_figures(add)
+    _embedding_figures(add, rec)
+    _state_figures(add, out, state)
+    _between_layer_figures(add, rec, naive)
+    _dropconnect_figures(add, rec, state)
+    _together_figures(add, rec, hid)
+    _bptt_figures(add, rec, hid)
+    _matter_figures(add, history, source)
     return figs
 
 # %% ../nbs/05_cli.ipynb #7f2dd8be
