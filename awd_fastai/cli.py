@@ -257,7 +257,7 @@ def _matter_figures(add, history:dict|None, source:str|None):
             ep = [r['epoch']+1 for r in h]
             ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', label=f'{RUN_LABELS.get(label, label)}: training')
             ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{RUN_LABELS.get(label, label)}: validation')
-        ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.set_title('Learning curves of the two demo runs', fontsize=11)
+        ax.set_xticks(ep); ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.set_title('Learning curves of the two demo runs', fontsize=11)
         ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False)
         fig.drawn = dict(history=history)
         last = {k: h[-1] for k, h in history.items()}
