@@ -4,14 +4,14 @@
 
 # %% ../nbs/01a_data.ipynb #3a58b58d
 from __future__ import annotations
-import re
+import re, warnings
 from pathlib import Path
 import pandas as pd, torch
-from fastai.text.all import TextDataLoaders, LMDataLoader, DataLoaders
+from fastai.text.all import TextBlock, DataBlock, ColReader, RandomSplitter, LMDataLoader, DataLoaders
 from .core import check_positive
 
 # %% auto #0
-__all__ = ['corpus_texts', 'read_texts', 'lm_dls']
+__all__ = ['corpus_texts', 'read_texts', 'OddTextWarning', 'odd_text', 'lm_dls']
 
 # %% ../nbs/01a_data.ipynb #72fc9a87
 def _clean(text:str) -> str:
@@ -54,19 +54,47 @@ def read_texts(
     if not docs: raise ValueError(f"{path} holds no text (it is empty or whitespace only)")
     return docs
 
+# %% ../nbs/01a_data.ipynb #a26ebcdb
+class OddTextWarning(UserWarning):
+    "Text that trains, but badly: too few batches, or mostly unknown words (see `odd_text`)."
+
+def odd_text(
+    dls:DataLoaders,  # Language-model `DataLoaders` (from `lm_dls`)
+    min_freq:int=2,   # The `min_freq` the vocabulary was built with (named in the message)
+    max_unk:float=0.5,# Largest fraction of `xxunk` among the training tokens before it is odd
+) -> list[str]:       # One message per problem; empty for usable text
+    "What is odd about `dls`' training text: an epoch of one batch (one optimiser step), or over `max_unk` of its tokens `xxunk`."
+    msgs = []
+    if len(dls.train) == 1:
+        msgs.append(f"an epoch is one batch ({dls.train.bs}×{dls.train.seq_len} tokens): one optimiser step per epoch, too "
+                    "little for the learning curve or the masks to mean much; use more text or a smaller `bs`/`seq_len`")
+    unk = dls.vocab.index('xxunk') if 'xxunk' in dls.vocab else None
+    if unk is not None:
+        toks = [x[0] for x in dls.train_ds]                     # numericalised documents, (n_tokens,) each
+        n, n_unk = sum(len(t) for t in toks), sum(int((t == unk).sum()) for t in toks)
+        if n and n_unk / n > max_unk:
+            msgs.append(f"{n_unk/n:.0%} of the training tokens are `xxunk` (words seen fewer than min_freq={min_freq} times): "
+                        "the model would mostly learn to predict `xxunk`; use more text or a smaller `min_freq`")
+    return msgs
+
 # %% ../nbs/01a_data.ipynb #3ec84c83
+def _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, tok=None) -> DataBlock:
+    "fastai's `TextDataLoaders.from_df(..., is_lm=True)` block, with `min_freq` and `max_vocab` reaching the vocabulary (`from_df` drops them)."
+    return DataBlock(blocks=TextBlock.from_df('text', is_lm=True, seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab, tok=tok),
+                     get_x=ColReader('text'), splitter=RandomSplitter(valid_pct, seed=seed))
+
 def lm_dls(
     source:str|Path|list|None=None, # None: the embedded corpus; a path: see `read_texts`; or a list of texts
     bs:int=32,             # Batch size
     seq_len:int=35,        # Sequence length (BPTT)
     valid_pct:float=0.1,   # Fraction of documents held out for validation
     seed:int=42,           # Seed of the train/validation split
-    min_freq:int=2,        # Words rarer than this become `xxunk`
+    min_freq:int=3,        # Words seen fewer times than this in the texts become `xxunk` (fastai's default)
     max_vocab:int=60000,   # Largest vocabulary
     num_workers:int=0,     # DataLoader worker processes: 0, since slicing a token stream is cheap and workers compete with training for the cores
     **kwargs,              # Passed to `TextDataLoaders.from_df`
 ) -> DataLoaders:
-    "Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder."
+    "Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder; warns (`OddTextWarning`) about odd text (see `odd_text`)."
     for k,v in (('bs', bs), ('seq_len', seq_len), ('min_freq', min_freq), ('max_vocab', max_vocab)):
         check_positive(k, v)
     if not 0 < valid_pct < 1: raise ValueError(f"`valid_pct` must be in (0, 1); got {valid_pct!r}")
@@ -81,9 +109,9 @@ def lm_dls(
     df = pd.DataFrame({'text': texts})
     try:
         with torch.random.fork_rng():   # fastai's split seeds torch's global generator: keep the caller's random state
-            dls = TextDataLoaders.from_df(df, text_col='text', is_lm=True, valid_pct=valid_pct, seed=seed, bs=bs,
-                                          seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab,
-                                          num_workers=num_workers, **kwargs)
+            dls = _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, kwargs.pop('tok_tfm', None)).dataloaders(
+                df, bs=bs, seq_len=seq_len, num_workers=num_workers, **kwargs)
     except IndexError: raise ValueError(too_little) from None   # fastai's one-pass check found no batch
     if len(dls.train) == 0 or len(dls.valid) == 0: raise ValueError(too_little)
+    for msg in odd_text(dls, min_freq): warnings.warn(msg, OddTextWarning, stacklevel=2)
     return dls

@@ -1,0 +1,39 @@
+"`lm_dls` against fastai's `TextDataLoaders.from_df`: the same data by default, and `min_freq`/`max_vocab` that take effect."
+import warnings
+import pandas as pd, pytest, torch
+from fastai.text.all import TextDataLoaders
+from awd_fastai.data import lm_dls, corpus_texts, odd_text, OddTextWarning
+
+def _tokens(ds): return [x[0] for x in ds]
+
+def test_default_is_fastais_from_df():
+    "With its defaults (min_freq 3, fastai's), `lm_dls` gives fastai's vocabulary, split and numericalised documents."
+    texts = corpus_texts(20)
+    ours = lm_dls(texts, bs=8, seq_len=20, seed=1)
+    with torch.random.fork_rng():
+        ref = TextDataLoaders.from_df(pd.DataFrame({'text': texts}), text_col='text', is_lm=True, valid_pct=0.1, seed=1,
+                                      bs=8, seq_len=20, num_workers=0)
+    assert list(ours.vocab) == list(ref.vocab)
+    for a, b in zip(_tokens(ours.train_ds) + _tokens(ours.valid_ds), _tokens(ref.train_ds) + _tokens(ref.valid_ds)):
+        assert torch.equal(a, b)
+
+def test_min_freq_and_max_vocab_reach_the_vocabulary():
+    "fastai's `from_df` drops `min_freq`/`max_vocab`; ours applies them: a higher `min_freq` keeps fewer words, `max_vocab` caps the size."
+    texts = corpus_texts(20)
+    sizes = {mf: len(lm_dls(texts, bs=8, seq_len=20, min_freq=mf).vocab) for mf in (1, 3, 10)}
+    assert sizes[1] > sizes[3] > sizes[10]
+    assert len(lm_dls(texts, bs=8, seq_len=20, max_vocab=100).vocab) <= 100 + 8    # fastai pads the vocabulary to a multiple of 8
+
+def test_odd_text_warns_once_per_problem_and_not_for_ordinary_text():
+    words = ' '.join(corpus_texts(20)).split()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        tiny = lm_dls([' '.join(words[i:i+25]) for i in range(0, 250, 25)], bs=24, seq_len=20)
+        unk = lm_dls(corpus_texts(20), bs=8, seq_len=20, min_freq=300)
+        lm_dls(corpus_texts(20), bs=8, seq_len=20)
+    odd = [str(x.message) for x in w if x.category is OddTextWarning]
+    assert len(odd) == 2 and len(tiny.train) == 1
+    assert odd[0].startswith('an epoch is one batch') and 'of the training tokens are `xxunk`' in odd[1]
+    share = int(odd[1].split('%')[0]) / 100                                     # the message's share of unknown tokens...
+    toks = torch.cat([x[0] for x in unk.train_ds])
+    assert share == pytest.approx(float((toks == unk.vocab.index('xxunk')).float().mean()), abs=0.005)   # ...is the data's
