@@ -18,8 +18,8 @@ from .plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, mask_image,
 from .explorer import write_explorer
 
 # %% auto #0
-__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TUTORIAL', 'train_recorded', 'Caption',
-           'write_figures', 'record_state_dropout', 'write_report', 'main']
+__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TUTORIAL', 'DEMO_THREADS', 'train_recorded',
+           'Caption', 'write_figures', 'record_state_dropout', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
 NAIVE_MODES = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.)
@@ -35,13 +35,14 @@ def train_recorded(
     emb_sz:int=64,        # Embedding size
     n_hid:int=160,        # Hidden size
     n_layers:int=2,       # Number of RNN layers
+    ps:dict|None=None,    # Dropout probabilities (`embed_p`, `input_p`, ...) replacing those of `DEMO_P`
 ):                        # (MaskRecord, history: list of per-epoch dicts)
     "Train a small AWD-LSTM with a `MaskRecorder`, with fastai's progress bar; return the record and the learning curve."
     from fastai.torch_core import set_seed
     from awd_fastai.learner import awd_learner
     set_seed(seed)
     recorder = MaskRecorder(every=every)
-    learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=recorder, **DEMO_P)
+    learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=recorder, **{**DEMO_P, **(ps or {})})
     learn.fit_one_cycle(epochs, lr)
     recorder.record.embedding = learn.model[0].encoder.weight.detach().cpu().clone()   # the trained word vectors, for the report's word-embedding figure
     names = learn.recorder.metric_names[1:-1]            # train_loss, valid_loss, accuracy, perplexity
@@ -393,7 +394,13 @@ explains each technique step by step (docs page <code>{html.escape(tpage)}</code
 """
     return atomic_write(Path(out)/'index.html', page)
 
+# %% ../nbs/05_cli.ipynb #756624ea
+import torch
+from . import __version__
+
 # %% ../nbs/05_cli.ipynb #a0845e61
+DEMO_THREADS = 1   # torch threads of `demo`/`train`, measured by benchmarks/demo_time.py (see benchmarks/README.md)
+
 def _positive(kind:type):
     "An argparse type: `kind` (int or float) parsed from the argument, then checked by `check_positive`."
     what = 'integer' if kind is int else 'number'
@@ -404,30 +411,55 @@ def _positive(kind:type):
     return parse
 _positive_int, _positive_float = _positive(int), _positive(float)
 
+def _probability(s:str) -> float:
+    "An argparse type: a dropout probability in [0, 1)."
+    try: p = float(s)
+    except ValueError: p = None
+    if p is None or not 0 <= p < 1: raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {s!r}")
+    return p
+
+_P_OPTIONS = {'embed_p': 'embedding dropout (whole words)', 'input_p': 'locked dropout on the first layer\'s input',
+             'hidden_p': 'locked dropout between layers', 'weight_p': 'DropConnect on W_hh',
+             'output_p': 'locked dropout on the last layer\'s output'}   # `DEMO_P` key -> what the option sets
+
+def _figure_args(sp):
+    sp.add_argument('--format', choices=('png', 'svg', 'pdf'), default=None, help='file format of the figures (default: png)')
+    sp.add_argument('--dpi', type=_positive_int, default=None, help='resolution of raster figures (default: 110)')
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='awd-fastai', description="See the dropout masks of an AWD-LSTM: train with "
-        "MaskRecorder, then draw every mask (embedding, locked, DropConnect, per-step contrast) into PNGs and an HTML report; "
+        "MaskRecorder, then draw every mask (embedding, locked, DropConnect, per-step contrast) into figures and an HTML report; "
         "`memory` runs the memory experiment.",
         epilog="Start with `awd-fastai demo`, then open awd_demo/index.html.")
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def training_args(sp, epochs):
-        sp.add_argument('--out', type=Path, default=Path('awd_demo'), help='output folder (default: %(default)s)')
+    def training_args(sp, epochs, out, out_help):
+        sp.add_argument('--out', type=Path, default=out, help=f'output folder (default: {out_help})')
+        sp.add_argument('--force', action='store_true', help='replace a report already in the output folder')
         sp.add_argument('--epochs', type=_positive_int, default=epochs, help='training epochs (default: %(default)s)')
         sp.add_argument('--bs', type=_positive_int, default=32, help='batch size (default: %(default)s)')
         sp.add_argument('--seq-len', type=_positive_int, default=35, help='sequence length, BPTT (default: %(default)s)')
+        sp.add_argument('--min-freq', type=_positive_int, default=3, help='words seen fewer times become xxunk (default: %(default)s)')
         sp.add_argument('--emb-sz', type=_positive_int, default=64, help='embedding size (default: %(default)s)')
         sp.add_argument('--n-hid', type=_positive_int, default=160, help='hidden size (default: %(default)s)')
         sp.add_argument('--n-layers', type=_positive_int, default=2, help='RNN layers (default: %(default)s)')
         sp.add_argument('--lr', type=_positive_float, default=5e-3, help='maximum learning rate (default: %(default)s)')
+        for k, what in _P_OPTIONS.items():
+            sp.add_argument(f"--{k.replace('_', '-')}", type=_probability, default=DEMO_P[k], help=f'{what}: p (default: %(default)s)')
+        sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers): half the time')
         sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
         sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
+        sp.add_argument('--threads', type=_positive_int, default=DEMO_THREADS,
+                        help='torch threads while training (default: %(default)s, measured fastest on 2 shared cores)')
+        _figure_args(sp)
     training_args(sub.add_parser('demo', help='train on the embedded corpus and write every figure and a report',
                                  description='Train a small AWD-LSTM on the embedded corpus (Python help topics) with '
-                                             'MaskRecorder; write recordings, figures and index.html.'), 4)
+                                             'MaskRecorder, twice (AWD-LSTM\'s dropouts, then per-step dropouts as a contrast); '
+                                             'write recordings, figures, explorer.html and index.html.'), 4, Path('awd_demo'), 'awd_demo')
     tr = sub.add_parser('train', help='the same on your text file or folder of .txt files',
                         description='Train on your own UTF-8 text (a file, or a folder searched for .txt files).')
     tr.add_argument('--data', type=Path, required=True, help='a UTF-8 text file or a folder of .txt files')
-    training_args(tr, 4)
+    training_args(tr, 4, None, 'awd_train/NAME, NAME from --data; an existing report is never replaced without --force')
     ex = sub.add_parser('explore', help='write one self-contained HTML page to scrub through every recorded mask',
                         description='Write one HTML file (no server, no network) showing every recorded mask of one or more recordings: '
                                     'site, training iteration, call, example, time step; what each cell is; drop rates over training.')
@@ -438,7 +470,9 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser('plot', help='redraw every figure from a saved recording',
                         description='Redraw every figure and index.html from a recording saved by demo/train/MaskRecorder.save.')
     pl.add_argument('recording', type=Path, help='a .npz recording (masks_naive.npz and history.json beside it are used too)')
-    pl.add_argument('--out', type=Path, default=None, help='output folder (default: the recording\'s folder)')
+    pl.add_argument('--out', type=Path, default=None, help='output folder (default: the recording\'s folder); '
+                                                           'the recordings are copied there, so the report links only its own files')
+    _figure_args(pl)
     me = sub.add_parser('memory', help='the memory experiment: recall after T steps under each dropout scheme',
                         description='Train small RNNs to recall a symbol after 1..T distracting steps under each dropout scheme '
                                     '(none, per step or locked on h(t-1), DropConnect on W_hh, per step on the input); write '
@@ -459,38 +493,62 @@ def _writable_dir(out:Path) -> Path:
     except OSError as e: raise OSError(f"cannot write to output folder {out}: {e.strerror or e}") from None
     return out
 
+_REPORT_FILES = ('index.html', 'masks.npz', 'history.json')   # a folder holding one of these holds a report
+
+def _report_dir(out:Path, force:bool) -> Path:
+    "`out`, writable and holding no earlier report unless `force` (then the earlier contrast recording is removed, not reused)."
+    held = [f for f in _REPORT_FILES if (out/f).exists()]
+    if held and not force:
+        raise ValueError(f"{out} already holds a report ({', '.join(held)}): pass --force to replace it, or choose another --out")
+    out = _writable_dir(out)
+    if force: (out/'masks_naive.npz').unlink(missing_ok=True)
+    return out
+
 # %% ../nbs/05_cli.ipynb #a6b5ebc3
+def _figure_kw(args) -> dict:
+    "The figure options given on the command line (`fmt`, `dpi`), for `write_figures`; those not given keep its defaults."
+    return {k: v for k, v in (('fmt', args.format), ('dpi', args.dpi)) if v is not None}
+
 def _train_and_report(args, texts, source:str) -> int:
-    out = _writable_dir(args.out)
+    out = _report_dir(args.out, args.force)
     t0 = time.time()
-    dls = lm_dls(texts, bs=args.bs, seq_len=args.seq_len, seed=args.seed)
+    dls = lm_dls(texts, bs=args.bs, seq_len=args.seq_len, seed=args.seed, min_freq=args.min_freq)
     size = dict(emb_sz=args.emb_sz, n_hid=args.n_hid, n_layers=args.n_layers)
-    print(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per epoch")
-    rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size)
-    print("Training the per-step contrast (per-step masks between layers), same model, data and seed")
-    naive, h_naive = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size)
-    rec.save(out/'masks.npz'); naive.save(out/'masks_naive.npz')
-    history = {'locked': h_locked, 'naive': h_naive}
+    ps = {k: getattr(args, k) for k in _P_OPTIONS}
+    runs = 'one run' if args.no_contrast else 'two runs'
+    print(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per epoch, "
+          f"{args.epochs} epochs, {runs}, {args.threads} torch thread(s)")
+    rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size, ps=ps)
+    rec.save(out/'masks.npz')
+    history, runs = {'locked': h_locked}, {"AWD-LSTM's dropouts (masks.npz)": rec}
+    naive = None
+    if not args.no_contrast:
+        print("Training the per-step contrast (per-step masks between layers), same model, data and seed")
+        naive, history['naive'] = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size, ps=ps)
+        naive.save(out/'masks_naive.npz'); runs['per-step contrast (masks_naive.npz)'] = naive
     atomic_write(out/'history.json', json.dumps(history, indent=1))
-    caps = write_figures(rec, out, naive, history)
+    caps = write_figures(rec, out, naive, history, **_figure_kw(args))
     t1 = time.time()
-    page = write_explorer(out/'explorer.html', {"AWD-LSTM's dropouts (masks.npz)": rec, 'per-step contrast (masks_naive.npz)': naive},
-                          f'Every dropout mask of the two runs on {source}')
+    page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if naive is None else 'both runs'} on {source}")
     print(f"Wrote {page} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
-    write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}',
-                 f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} "
-                 f"with AWD-LSTM's dropouts, {ppl(h_naive):.1f} with per-step dropouts between layers.")
+    summary = f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
+    summary += '.' if naive is None else f", {ppl(history['naive']):.1f} with per-step dropouts between layers."
+    write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}', summary)
     print(f"Wrote {len(caps)} figures and {out/'index.html'} in {time.time()-t0:.0f}s")
     return 0
 
 def _plot(args) -> int:
     rec = MaskRecord.load(args.recording)
-    out = _writable_dir(args.out or args.recording.parent)
     folder = args.recording.parent
-    naive = MaskRecord.load(folder/'masks_naive.npz') if (folder/'masks_naive.npz').is_file() and args.recording.name != 'masks_naive.npz' else None
+    out = _writable_dir(args.out or folder)
+    naive_path = folder/'masks_naive.npz'
+    naive = MaskRecord.load(naive_path) if naive_path.is_file() and args.recording.name != 'masks_naive.npz' else None
     history = json.loads((folder/'history.json').read_text()) if (folder/'history.json').is_file() else None
-    caps = write_figures(rec, out, naive, history)
+    if out.resolve() != folder.resolve():   # the report links its recordings: copy them beside it
+        for f in [args.recording] + ([naive_path] if naive is not None else []):
+            atomic_write(out/f.name, f.read_bytes())
+    caps = write_figures(rec, out, naive, history, **_figure_kw(args))
     write_report(out, caps, f'Dropout masks from {args.recording.name}', f"{len(rec)} recorded batches.")
     print(f"Wrote {len(caps)} figures and {out/'index.html'}")
     return 0
@@ -504,20 +562,33 @@ def _explore(args) -> int:
     print(f"Wrote {out} ({out.stat().st_size/2**20:.1f} MiB) in {time.time()-t0:.1f}s")
     return 0
 
+def _run(args) -> tuple:
+    "Run the subcommand: (exit code, the file to open)."
+    if args.command == 'explore': return _explore(args), args.out or args.recording[0].with_suffix('.html')
+    if args.command == 'plot': return _plot(args), (args.out or args.recording.parent)/'index.html'
+    if args.command == 'memory':
+        from awd_fastai.memory import memory_command
+        code = memory_command(args.out, 'quick' if args.quick else 'full' if args.full else 'default', args.workers, args.argv, args.log)
+        return code, args.out/('memory_grid.png' if args.full else 'memory.png')
+    if args.command == 'train':
+        texts, source = read_texts(args.data), str(args.data)
+        if args.out is None: args.out = Path('awd_train')/(args.data.resolve().stem or 'text')   # one folder per text
+    else: texts, source = corpus_texts(), 'the embedded corpus (Python help topics)'
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)    # for this command only: 2 threads on 2 busy cores made the demo ~9x slower
+    try: return _train_and_report(args, texts, source), args.out/'index.html'
+    finally: torch.set_num_threads(threads)
+
 def main(
     argv:list|None=None, # Command-line arguments (default: `sys.argv[1:]`)
 ) -> int:                # Exit code: 0 on success, 2 on bad input
-    "Entry point of the `awd-fastai` command."
+    "Entry point of the `awd-fastai` command; its last line says which file to open."
     args = _parser().parse_args(argv)
+    args.argv = argv
     matplotlib.use('Agg')
-    try:
-        if args.command == 'explore': return _explore(args)
-        if args.command == 'demo': return _train_and_report(args, corpus_texts(), 'the embedded corpus (Python help topics)')
-        if args.command == 'train': return _train_and_report(args, read_texts(args.data), str(args.data))
-        if args.command == 'memory':
-            from awd_fastai.memory import memory_command
-            return memory_command(args.out, 'quick' if args.quick else 'full' if args.full else 'default', args.workers, argv, args.log)
-        return _plot(args)
+    try: code, page = _run(args)
     except (OSError, ValueError) as e:
         print(f"awd-fastai: error: {e}", file=sys.stderr)
         return 2
+    if code == 0: print(f"Open {page}")
+    return code
