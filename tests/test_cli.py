@@ -71,3 +71,112 @@ def test_help_and_bad_input_exit_codes(tmp_path):
                       (('explore', str(tmp_path/'bin.txt')), 'not a MaskRecorder recording')]:
         r = cli(*args)
         assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
+
+# Every option of `demo`/`train` (issue 12 §2), on a tiny model: each row of the CLI has a test here.
+TINY = ['--epochs', '1', '--emb-sz', '16', '--n-hid', '32', '--bs', '8', '--seq-len', '20', '--every', '3']
+
+@pytest.fixture(scope='module')
+def text(tmp_path_factory):
+    from awd_fastai.data import corpus_texts
+    f = tmp_path_factory.mktemp('text')/'notes.txt'
+    f.write_text('\n\n'.join(corpus_texts(12)))
+    return f
+
+def links(page:Path) -> set:
+    "Every file the report points at (images and links)."
+    return set(re.findall(r'(?:src|href)="([^"#:]+)"', page.read_text()))
+
+def test_version():
+    from awd_fastai import __version__
+    r = cli('--version')
+    assert r.returncode == 0 and r.stdout.strip() == f'awd-fastai {__version__}'
+
+def test_train_writes_its_own_folder_and_never_replaces_a_report_without_force(text, tmp_path):
+    "Default folder awd_train/<name of the text>; a second run there is refused (exit 2, nothing touched) until --force."
+    r = cli('train', '--data', str(text), *TINY, '--no-contrast', cwd=tmp_path)
+    out = tmp_path/'awd_train'/'notes'
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == 'Open awd_train/notes/index.html'   # the last line: which file to open
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    r = cli('train', '--data', str(text), *TINY, '--no-contrast', cwd=tmp_path)
+    assert r.returncode == 2 and 'already holds a report' in r.stderr and '--force' in r.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before          # refused before writing anything
+    r = cli('train', '--data', str(text), *TINY, '--no-contrast', '--force', '--seed', '7', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out/'masks.npz').stat().st_mtime_ns > before['masks.npz']
+
+def test_options_reach_the_training_run(text, tmp_path, monkeypatch):
+    "The p's, --min-freq and --threads are what the run used; --no-contrast trains one model and draws no contrast figure; "
+    "torch's thread count is restored afterwards (in-process call)."
+    import torch
+    from awd_fastai import cli as C
+    from awd_fastai.data import lm_dls, read_texts
+    from awd_fastai.recorder import MaskRecord
+    seen, train = [], C.train_recorded
+    def spy(*a, **k): seen.append(torch.get_num_threads()); return train(*a, **k)
+    monkeypatch.setattr(C, 'train_recorded', spy)
+    threads = torch.get_num_threads()
+    want = 1 if threads > 1 else 2
+    ps = dict(embed_p=0.05, input_p=0.3, hidden_p=0.25, weight_p=0.15, output_p=0.35)
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in ps.items()]
+    assert C.main(['train', '--data', str(text), '--out', str(tmp_path/'run'), *TINY, *args, '--min-freq', '5',
+                   '--no-contrast', '--threads', str(want)]) == 0
+    assert seen == [want] and torch.get_num_threads() == threads                        # one run, at the asked threads
+    rec = MaskRecord.load(tmp_path/'run'/'masks.npz')
+    option = {'embedding': 'embed_p', 'input': 'input_p', 'weight': 'weight_p', 'hidden': 'hidden_p', 'output': 'output_p'}
+    assert {site.where for site in rec.sites.values()} == set(option)
+    for name, site in rec.sites.items():                                                 # each site's p, by where it is
+        assert site.p == pytest.approx(ps[option[site.where]]), (name, site)
+    assert len(rec.vocab) == len(lm_dls(read_texts(text), bs=8, seq_len=20, min_freq=5).vocab)
+    assert len(rec.vocab) < len(lm_dls(read_texts(text), bs=8, seq_len=20).vocab)
+    import json
+    assert list(json.loads((tmp_path/'run'/'history.json').read_text())) == ['locked']
+    assert not (tmp_path/'run'/'masks_naive.npz').exists() and not (tmp_path/'run'/'naive_vs_locked.png').exists()
+    assert links(tmp_path/'run'/'index.html') <= {p.name for p in (tmp_path/'run').iterdir()}
+
+def test_bad_option_values(text):
+    for args, msg in [(('demo', '--hidden-p', '1'), 'probability in [0, 1)'), (('demo', '--embed-p', '-0.1'), 'probability'),
+                      (('demo', '--threads', '0'), 'positive integer'), (('demo', '--min-freq', 'x'), 'positive integer'),
+                      (('demo', '--format', 'jpg'), 'invalid choice'), (('demo', '--dpi', '0'), 'positive integer')]:
+        r = cli(*args)
+        assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
+
+def test_odd_text_is_warned_about(tmp_path):
+    "A text so short that an epoch is one batch trains, with a warning on stderr naming the problem."
+    from awd_fastai.data import corpus_texts
+    words = ' '.join(corpus_texts(20)).split()
+    (tmp_path/'short.txt').write_text('\n\n'.join(' '.join(words[i:i+25]) for i in range(0, 250, 25)))
+    r = cli('train', '--data', str(tmp_path/'short.txt'), '--out', str(tmp_path/'run'), *TINY[:6], '--bs', '24',
+            '--seq-len', '20', '--no-contrast')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'OddTextWarning: an epoch is one batch' in r.stderr
+
+def test_plot_elsewhere_keeps_the_report_self_contained(text, tmp_path):
+    "`plot --out OTHER` copies the recordings beside the figures: every link of the new report is a file in its folder."
+    r = cli('train', '--data', str(text), '--out', str(tmp_path/'run'), *TINY)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = cli('plot', str(tmp_path/'run'/'masks.npz'), '--out', str(tmp_path/'other'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == f"Open {tmp_path/'other'/'index.html'}"
+    files = {p.name for p in (tmp_path/'other').iterdir()}
+    assert {'masks.npz', 'masks_naive.npz'} <= files and links(tmp_path/'other'/'index.html') <= files
+    assert (tmp_path/'other'/'masks.npz').read_bytes() == (tmp_path/'run'/'masks.npz').read_bytes()
+
+def _has_figure_options():
+    import inspect
+    from awd_fastai.cli import write_figures
+    return {'fmt', 'dpi'} <= set(inspect.signature(write_figures).parameters)
+
+@pytest.mark.skipif(not _has_figure_options(), reason="write_figures(fmt=, dpi=) comes with the report branch (issue 12 §1)")
+def test_format_and_dpi(text, tmp_path):
+    "--format svg writes SVG figures and the report shows them; --dpi scales PNGs."
+    r = cli('train', '--data', str(text), '--out', str(tmp_path/'svg'), *TINY, '--no-contrast', '--format', 'svg')
+    assert r.returncode == 0, r.stderr[-3000:]
+    imgs = set(re.findall(r'<img src="([^"]+)"', (tmp_path/'svg'/'index.html').read_text()))
+    stills = {i for i in imgs if not i.endswith('.gif')}
+    assert stills and all(i.endswith('.svg') and (tmp_path/'svg'/i).read_text().lstrip().startswith('<?xml') for i in stills)
+    for dpi in (50, 100):
+        r = cli('train', '--data', str(text), '--out', str(tmp_path/f'd{dpi}'), *TINY, '--no-contrast', '--dpi', str(dpi))
+        assert r.returncode == 0, r.stderr[-3000:]
+    small, big = (plt.imread(tmp_path/f'd{d}'/'drop_rates.png') for d in (50, 100))
+    assert big.shape[0] == pytest.approx(2 * small.shape[0], rel=0.05)
