@@ -399,7 +399,7 @@ import torch
 from . import __version__
 
 # %% ../nbs/05_cli.ipynb #a0845e61
-DEMO_THREADS = 1   # torch threads of `demo`/`train`, measured by benchmarks/demo_time.py (see benchmarks/README.md)
+DEMO_THREADS = 1   # torch threads of `demo`/`train`: on 2 shared cores 1 thread took 120-127 s, 2 threads 739 s (benchmarks/demo_time.py)
 
 def _positive(kind:type):
     "An argparse type: `kind` (int or float) parsed from the argument, then checked by `check_positive`."

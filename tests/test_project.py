@@ -17,8 +17,10 @@ def readme_command(heading):
 def test_ci_runs_readme_commands_verbatim():
     ci = (ROOT/'.ci'/'run').read_text()
     assert readme_command('## Develop and test') in ci.splitlines()
-    install = readme_command('## Install').splitlines()[-1]
-    assert install in ci.splitlines()
+    user = readme_command('## Install').splitlines()
+    assert 'pip install -e .' in user and user[-1] == 'awd-fastai demo'        # the user install, then the main job
+    dev = readme_command('To develop').splitlines()[-1]                         # the developer install is what CI runs
+    assert dev == 'pip install -e ".[dev]"' and dev in ci.splitlines()
 
 def test_package_metadata():
     import awd_fastai
