@@ -6,13 +6,16 @@ from awd_fastai.data import lm_dls, corpus_texts, odd_text, OddTextWarning
 
 def _tokens(ds): return [x[0] for x in ds]
 
-def test_default_is_fastais_from_df():
-    "With its defaults (min_freq 3, fastai's), `lm_dls` gives fastai's vocabulary, split and numericalised documents."
-    texts = corpus_texts(20)
-    ours = lm_dls(texts, bs=8, seq_len=20, seed=1)
+@pytest.mark.parametrize('tok', ['default', 'base'])
+def test_default_is_fastais_from_df(tok):
+    "With its defaults (min_freq 3, fastai's), `lm_dls` gives fastai's vocabulary, split and numericalised documents "
+    "(with fastai's default tokenizer, and with a `tok_tfm` passed through)."
+    from fastai.text.all import BaseTokenizer
+    texts, kw = corpus_texts(20), ({} if tok == 'default' else dict(tok_tfm=BaseTokenizer()))
+    ours = lm_dls(texts, bs=8, seq_len=20, seed=1, **kw)
     with torch.random.fork_rng():
         ref = TextDataLoaders.from_df(pd.DataFrame({'text': texts}), text_col='text', is_lm=True, valid_pct=0.1, seed=1,
-                                      bs=8, seq_len=20, num_workers=0)
+                                      bs=8, seq_len=20, num_workers=0, **kw)
     assert list(ours.vocab) == list(ref.vocab)
     for a, b in zip(_tokens(ours.train_ds) + _tokens(ours.valid_ds), _tokens(ref.train_ds) + _tokens(ref.valid_ds)):
         assert torch.equal(a, b)
