@@ -399,7 +399,7 @@ import torch
 from . import __version__
 
 # %% ../nbs/05_cli.ipynb #a0845e61
-DEMO_THREADS = 1   # torch threads of `demo`/`train`: on 2 shared cores 1 thread took 120-127 s, 2 threads 739 s (benchmarks/demo_time.py)
+DEMO_THREADS = 1   # torch threads of `demo`/`train`: on 2 shared cores 2 threads were 4-6x slower than 1 (benchmarks/demo_time.py)
 
 def _positive(kind:type):
     "An argparse type: `kind` (int or float) parsed from the argument, then checked by `check_positive`."
@@ -446,7 +446,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument('--lr', type=_positive_float, default=5e-3, help='maximum learning rate (default: %(default)s)')
         for k, what in _P_OPTIONS.items():
             sp.add_argument(f"--{k.replace('_', '-')}", type=_probability, default=DEMO_P[k], help=f'{what}: p (default: %(default)s)')
-        sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers): half the time')
+        sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers)')
         sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
         sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
         sp.add_argument('--threads', type=_positive_int, default=DEMO_THREADS,
