@@ -399,7 +399,7 @@ import torch
 from . import __version__
 
 # %% ../nbs/05_cli.ipynb #a0845e61
-DEMO_THREADS = 1   # torch threads of `demo`/`train`: on 2 shared cores 2 threads were 4-6x slower than 1 (benchmarks/demo_time.py)
+DEMO_THREADS = 1   # torch threads of `demo`/`train`: 2 are 0.8x the time on 2 quiet cores, 1.9x-6x with other work (benchmarks/demo_time.py)
 
 def _positive(kind:type):
     "An argparse type: `kind` (int or float) parsed from the argument, then checked by `check_positive`."
@@ -450,7 +450,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
         sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
         sp.add_argument('--threads', type=_positive_int, default=DEMO_THREADS,
-                        help='torch threads while training (default: %(default)s, measured fastest on 2 shared cores)')
+                        help='torch threads while training (default: %(default)s: more were up to 6x slower on shared cores)')
         _figure_args(sp)
     training_args(sub.add_parser('demo', help='train on the embedded corpus and write every figure and a report',
                                  description='Train a small AWD-LSTM on the embedded corpus (Python help topics) with '
