@@ -287,6 +287,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'awd_fastai.memory._fmt_range': ('memory.html#_fmt_range', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._log_line': ('memory.html#_log_line', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._machine': ('memory.html#_machine', 'awd_fastai/memory.py'),
+                                   'awd_fastai.memory._save_png': ('memory.html#_save_png', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._select': ('memory.html#_select', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._steps_to': ('memory.html#_steps_to', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._worker_init': ('memory.html#_worker_init', 'awd_fastai/memory.py'),

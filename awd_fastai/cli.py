@@ -241,7 +241,7 @@ def _matter_figures(add, history:dict|None, source:str|None):
     base, step = rec_at.get('none'), rec_at.get('state_step')
     finding = ('per-step dropout on h(t-1) recalled as well as no dropout: no harm to memory measured at this scale'
                if step is not None and step >= base - 0.05 else 'per-step dropout on h(t-1) recalled less than no dropout')
-    fig = plot_memory(res)[0].figure
+    fig = plot_memory(res)
     add('memory', fig, 'matter', f"Recall after T = {T} steps: {SCHEMES['state_step'][0]} {step:.2f}, no dropout {base:.2f} ({finding}).",
         f"The memory experiment's committed results (`{res['command']}`, {res['date'][:10]}; rerun with `awd-fastai memory`). "
         + memory_summary(res))

@@ -310,9 +310,10 @@ def plot_memory(
     cell:str|None=None,      # Cell to show (default: the first in the results)
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
     axs=None,                # Three axes (a new figure if None)
-):                           # The three axes
+):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
     "The article's figure: recall against the lag with dropout off (headline), with the training-time masks on (mechanism), and the longest lag's recall during training."
     import matplotlib.pyplot as plt
+    from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     runs = _select(res, cell, p)
     c0 = next(iter(runs.values()))[0]['config']
     cell, T, chance = c0['cell'], c0['T'], 1 / c0['n_symbols']
@@ -339,15 +340,16 @@ def plot_memory(
     axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps. "
                            f"Lines: mean of {n} seeds; bands: min–max", fontsize=11)
     axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
-    return axs
+    return drawn(axs[0].figure, axs=axs, runs=runs, cell=cell, p=p, artists=lines)
 
 def plot_memory_grid(
     res:dict,        # Results with several cells and probabilities (`awd-fastai memory --full`)
     lag:int|None=None, # Lag to show (default: the longest)
     axs=None,        # 2 × n_cells axes (a new figure if None)
-):                   # The axes
+):                   # The `Figure`; `fig.drawn`: `axs`, `cells`, `lag`
     "Recall at one lag against p, per cell and scheme: dropout off (top) and with the training-time masks on (bottom)."
     import matplotlib.pyplot as plt
+    from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     cells = list(dict.fromkeys(r['config']['cell'] for r in res['runs']))
     T = res['runs'][0]['config']['T']; lag = lag or T
     if axs is None: _, axs = plt.subplots(2, len(cells), figsize=(12, 7), layout='constrained', sharex=True, sharey=True, squeeze=False)
@@ -376,7 +378,7 @@ def plot_memory_grid(
         axs[0][0].set_ylabel(f'recall at T={lag}'); axs[1][0].set_ylabel(f'recall at T={lag}')
     axs[0][0].figure.legend(handles=list(handles.values()), loc='outside lower center', ncol=3, frameon=False)
     axs[0][0].figure.suptitle(f'Recall after {lag} distracting steps against p: mean of the seeds, bars min–max (schemes dodged sideways)', fontsize=11)
-    return axs
+    return drawn(axs[0][0].figure, axs=axs, cells=cells, lag=lag, artists=handles)
 
 # %% ../nbs/09_memory.ipynb #a3782a54
 def cell_contrast(
@@ -403,6 +405,12 @@ def default_cell(
     return best if contrast[best] > 1 else 'rnn'
 
 # %% ../nbs/09_memory.ipynb #bbbda62f
+def _save_png(fig, path:Path) -> Path:
+    "Save `fig` as a PNG at `path` atomically (`atomic_write`: nothing half-written on an error), then close it."
+    import matplotlib.pyplot as plt
+    try: return atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=75))
+    finally: plt.close(fig)
+
 def memory_command(
     out:Path,             # Output folder: memory.json, memory.png (and memory_grid.png for several cells)
     preset:str='default', # 'default', 'quick' or 'full'
@@ -411,7 +419,6 @@ def memory_command(
     log:Path|None=None,   # Protocol log to append every run to (default: `out/runs.jsonl`)
 ) -> int:                 # Exit code
     "`awd-fastai memory`: run the experiment, save the results and draw the figures."
-    import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     command = 'awd-fastai ' + ' '.join(sys.argv[1:] if argv is None else argv)
     n = len(preset_configs(preset))
@@ -424,12 +431,9 @@ def memory_command(
     atomic_write(out/'memory.json', json.dumps(res, indent=1) + '\n')
     cells = {r['config']['cell'] for r in res['runs']}
     for cell in sorted(cells):
-        axs = plot_memory(res, cell)
         name = 'memory.png' if len(cells) == 1 else f'memory_{cell}.png'
-        axs[0].figure.savefig(out/name, dpi=75); plt.close(axs[0].figure)
-    if len(cells) > 1:
-        axs = plot_memory_grid(res)
-        axs[0][0].figure.savefig(out/'memory_grid.png', dpi=75); plt.close(axs[0][0].figure)
+        _save_png(plot_memory(res, cell), out/name)
+    if len(cells) > 1: _save_png(plot_memory_grid(res), out/'memory_grid.png')
     print(memory_summary(res))
     print(f"Wrote {out/'memory.json'} and the figures in {res['runtime_s']:.0f}s")
     return 0
