@@ -51,7 +51,8 @@ def load_data(data:Path, bs:int, bptt:int, frac:float, seed:int):
     else:
         train, test = corpus_texts(), None
         src = f"FALLBACK: {data} not found; the embedded corpus (Python's help topics), 90 % train / 10 % validation, no test set"
-    dls = lm_dls(train, bs=bs, seq_len=bptt, valid_pct=0.1, seed=seed, min_freq=2, tok_tfm=BaseTokenizer())
+    dls = lm_dls(train, bs=bs, seq_len=bptt, valid_pct=0.1, seed=seed, min_freq=3, tok_tfm=BaseTokenizer())
+    # min_freq 3: what every committed run used (before 0.2.0 fastai's `from_df` ignored `lm_dls`'s min_freq and kept its own 3)
     return dls, test, src
 
 def make_learner(lib:str, dls, seed:int, **opts):
