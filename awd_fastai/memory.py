@@ -302,8 +302,9 @@ def _band(ax, x, ys, scheme, label=None):
     c, k = SCHEME_COLORS.get(scheme, 'grey'), list(SCHEMES).index(scheme)
     ax.fill_between(x, ys.min(0), ys.max(0), color=c, alpha=0.15, lw=0)
     every = max(len(x) // 5, 1)
+    on_top = {'none': 5, 'state_step': 4}.get(scheme, 3)                 # the reference and the scheme in question stay visible where lines coincide
     return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-', label=label,
-                   marker=SCHEME_MARKERS.get(scheme), ms=6, markevery=(k * every // len(SCHEMES) % every, every))[0]
+                   marker=SCHEME_MARKERS.get(scheme), ms=6, markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
 
 def plot_memory(
     res:dict,                # Results (`load_results`)
