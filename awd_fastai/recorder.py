@@ -432,7 +432,7 @@ def load(cls:MaskRecord,
             return (_from_v1 if version == 1 else _from_v2)(header, z, bad)
     except ValueError as e:
         if str(e).startswith(str(path)): raise
-        raise ValueError(f"{bad}: {e}") from None
+        raise ValueError(f"{bad} (expected an .npz file written by `MaskRecord.save`)") from None   # numpy's own message may suggest loading pickles: never
     except (zipfile.BadZipFile, zlib.error, KeyError, IndexError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
         raise ValueError(f"{bad}: {type(e).__name__}: {e}") from None
 
