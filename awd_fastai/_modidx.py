@@ -15,6 +15,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'awd_fastai.cli._figure_html': ('cli.html#_figure_html', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._figure_kw': ('cli.html#_figure_kw', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._first': ('cli.html#_first', 'awd_fastai/cli.py'),
+                                'awd_fastai.cli._fraction': ('cli.html#_fraction', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._matter_figures': ('cli.html#_matter_figures', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._min_font_pt': ('cli.html#_min_font_pt', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._parser': ('cli.html#_parser', 'awd_fastai/cli.py'),

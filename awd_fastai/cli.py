@@ -22,7 +22,7 @@ __all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TU
            'Caption', 'write_figures', 'record_state_dropout', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
-NAIVE_MODES = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.)
+NAIVE_MODES = {'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.); embedding dropout and DropConnect as in AWD-LSTM
 RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'naive': 'per-step between layers'}   # the two runs, as figures name them
 
 def train_recorded(
@@ -440,6 +440,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument('--bs', type=_positive_int, default=32, help='batch size (default: %(default)s)')
         sp.add_argument('--seq-len', type=_positive_int, default=35, help='sequence length, BPTT (default: %(default)s)')
         sp.add_argument('--min-freq', type=_positive_int, default=3, help='words seen fewer times become xxunk (default: %(default)s)')
+        sp.add_argument('--valid-pct', type=_fraction, default=0.1, help='share of the documents held out for validation (default: %(default)s)')
         sp.add_argument('--emb-sz', type=_positive_int, default=64, help='embedding size (default: %(default)s)')
         sp.add_argument('--n-hid', type=_positive_int, default=160, help='hidden size (default: %(default)s)')
         sp.add_argument('--n-layers', type=_positive_int, default=2, help='RNN layers (default: %(default)s)')
@@ -454,7 +455,7 @@ def _parser() -> argparse.ArgumentParser:
         _figure_args(sp)
     training_args(sub.add_parser('demo', help='train on the embedded corpus and write every figure and a report',
                                  description='Train a small AWD-LSTM on the embedded corpus (Python help topics) with '
-                                             'MaskRecorder, twice (AWD-LSTM\'s dropouts, then per-step dropouts as a contrast); '
+                                             'MaskRecorder, twice (AWD-LSTM\'s dropouts, then per-step dropouts between layers as a contrast); '
                                              'write recordings, figures, explorer.html and index.html.'), 4, Path('awd_demo'), 'awd_demo')
     tr = sub.add_parser('train', help='the same on your text file or folder of .txt files',
                         description='Train on your own UTF-8 text (a file, or a folder searched for .txt files).')
@@ -470,8 +471,10 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser('plot', help='redraw every figure from a saved recording',
                         description='Redraw every figure and index.html from a recording saved by demo/train/MaskRecorder.save.')
     pl.add_argument('recording', type=Path, help='a .npz recording (masks_naive.npz and history.json beside it are used too)')
-    pl.add_argument('--out', type=Path, default=None, help='output folder (default: the recording\'s folder); '
-                                                           'the recordings are copied there, so the report links only its own files')
+    pl.add_argument('--out', type=Path, default=None, help='output folder (default: STEM_report beside the recording, e.g. '
+                                                           'awd_demo/masks_report); the recordings are copied there, so the report '
+                                                           'links only its own files')
+    pl.add_argument('--force', action='store_true', help='replace a report already in the output folder')
     _figure_args(pl)
     me = sub.add_parser('memory', help='the memory experiment: recall after T steps under each dropout scheme',
                         description='Train small RNNs to recall a symbol after 1..T distracting steps under each dropout scheme '
@@ -485,6 +488,13 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument('--log', type=Path, default=None, help='protocol log to append every run to (default: OUT/runs.jsonl)')
     return p
 
+def _fraction(s:str) -> float:
+    "An argparse type: a number strictly between 0 and 1 (a share, e.g. of documents held out)."
+    try: v = float(s)
+    except ValueError: v = float('nan')
+    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {s!r}")
+    return v
+
 def _writable_dir(out:Path) -> Path:
     "Create `out` if needed and check that a file can be written in it."
     try:
@@ -495,13 +505,13 @@ def _writable_dir(out:Path) -> Path:
 
 _REPORT_FILES = ('index.html', 'masks.npz', 'history.json')   # a folder holding one of these holds a report
 
-def _report_dir(out:Path, force:bool) -> Path:
-    "`out`, writable and holding no earlier report unless `force` (then the earlier contrast recording is removed, not reused)."
+def _report_dir(out:Path, force:bool, clear:bool=True) -> Path:
+    "`out`, writable and holding no earlier report unless `force` (then, if `clear`, the earlier contrast recording is removed, not reused)."
     held = [f for f in _REPORT_FILES if (out/f).exists()]
     if held and not force:
         raise ValueError(f"{out} already holds a report ({', '.join(held)}): pass --force to replace it, or choose another --out")
     out = _writable_dir(out)
-    if force: (out/'masks_naive.npz').unlink(missing_ok=True)
+    if force and clear: (out/'masks_naive.npz').unlink(missing_ok=True)
     return out
 
 # %% ../nbs/05_cli.ipynb #a6b5ebc3
@@ -512,7 +522,7 @@ def _figure_kw(args) -> dict:
 def _train_and_report(args, texts, source:str) -> int:
     out = _report_dir(args.out, args.force)
     t0 = time.time()
-    dls = lm_dls(texts, bs=args.bs, seq_len=args.seq_len, seed=args.seed, min_freq=args.min_freq)
+    dls = lm_dls(texts, bs=args.bs, seq_len=args.seq_len, seed=args.seed, min_freq=args.min_freq, valid_pct=args.valid_pct)
     size = dict(emb_sz=args.emb_sz, n_hid=args.n_hid, n_layers=args.n_layers)
     ps = {k: getattr(args, k) for k in _P_OPTIONS}
     runs = 'one run' if args.no_contrast else 'two runs'
@@ -535,16 +545,17 @@ def _train_and_report(args, texts, source:str) -> int:
     summary = f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
     summary += '.' if naive is None else f", {ppl(history['naive']):.1f} with per-step dropouts between layers."
     write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}', summary)
-    print(f"Wrote {len(caps)} figures and {out/'index.html'} in {time.time()-t0:.0f}s")
+    print(f"Wrote {len(caps)} figures and {out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
     return 0
 
 def _plot(args) -> int:
     rec = MaskRecord.load(args.recording)
     folder = args.recording.parent
-    out = _writable_dir(args.out or folder)
     naive_path = folder/'masks_naive.npz'
     naive = MaskRecord.load(naive_path) if naive_path.is_file() and args.recording.name != 'masks_naive.npz' else None
     history = json.loads((folder/'history.json').read_text()) if (folder/'history.json').is_file() else None
+    out = args.out                            # never replaces a report silently, the demo's own included:
+    _report_dir(out, args.force, clear=out.resolve() != folder.resolve())   # the recordings read above stay where they are
     if out.resolve() != folder.resolve():   # the report links its recordings: copy them beside it
         for f in [args.recording] + ([naive_path] if naive is not None else []):
             atomic_write(out/f.name, f.read_bytes())
@@ -565,7 +576,9 @@ def _explore(args) -> int:
 def _run(args) -> tuple:
     "Run the subcommand: (exit code, the file to open)."
     if args.command == 'explore': return _explore(args), args.out or args.recording[0].with_suffix('.html')
-    if args.command == 'plot': return _plot(args), (args.out or args.recording.parent)/'index.html'
+    if args.command == 'plot':
+        if args.out is None: args.out = args.recording.parent/f'{args.recording.stem}_report'   # beside the recording, not over its report
+        return _plot(args), args.out/'index.html'
     if args.command == 'memory':
         from awd_fastai.memory import memory_command
         code = memory_command(args.out, 'quick' if args.quick else 'full' if args.full else 'default', args.workers, args.argv, args.log)

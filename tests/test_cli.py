@@ -112,15 +112,18 @@ def test_options_reach_the_training_run(text, tmp_path, monkeypatch):
     from awd_fastai import cli as C
     from awd_fastai.data import lm_dls, read_texts
     from awd_fastai.recorder import MaskRecord
-    seen, train = [], C.train_recorded
+    seen, train, data_kw, make_dls = [], C.train_recorded, {}, C.lm_dls
     def spy(*a, **k): seen.append(torch.get_num_threads()); return train(*a, **k)
+    def dls_spy(*a, **k): data_kw.update(k); return make_dls(*a, **k)
     monkeypatch.setattr(C, 'train_recorded', spy)
+    monkeypatch.setattr(C, 'lm_dls', dls_spy)
     threads = torch.get_num_threads()
     want = 1 if threads > 1 else 2
     ps = dict(embed_p=0.05, input_p=0.3, hidden_p=0.25, weight_p=0.15, output_p=0.35)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in ps.items()]
     assert C.main(['train', '--data', str(text), '--out', str(tmp_path/'run'), *TINY, *args, '--min-freq', '5',
-                   '--no-contrast', '--threads', str(want)]) == 0
+                   '--no-contrast', '--threads', str(want), '--valid-pct', '0.25']) == 0
+    assert data_kw['valid_pct'] == 0.25 and data_kw['min_freq'] == 5                  # the data options reach lm_dls
     assert seen == [want] and torch.get_num_threads() == threads                        # one run, at the asked threads
     rec = MaskRecord.load(tmp_path/'run'/'masks.npz')
     option = {'embedding': 'embed_p', 'input': 'input_p', 'weight': 'weight_p', 'hidden': 'hidden_p', 'output': 'output_p'}
@@ -137,7 +140,8 @@ def test_options_reach_the_training_run(text, tmp_path, monkeypatch):
 def test_bad_option_values(text):
     for args, msg in [(('demo', '--hidden-p', '1'), 'probability in [0, 1)'), (('demo', '--embed-p', '-0.1'), 'probability'),
                       (('demo', '--threads', '0'), 'positive integer'), (('demo', '--min-freq', 'x'), 'positive integer'),
-                      (('demo', '--format', 'jpg'), 'invalid choice'), (('demo', '--dpi', '0'), 'positive integer')]:
+                      (('demo', '--format', 'jpg'), 'invalid choice'), (('demo', '--dpi', '0'), 'positive integer'),
+                      (('demo', '--valid-pct', '1'), 'between 0 and 1'), (('train', '--data', 'x', '--valid-pct', 'a'), 'between 0 and 1')]:
         r = cli(*args)
         assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
 
@@ -161,6 +165,25 @@ def test_plot_elsewhere_keeps_the_report_self_contained(text, tmp_path):
     files = {p.name for p in (tmp_path/'other').iterdir()}
     assert {'masks.npz', 'masks_naive.npz'} <= files and links(tmp_path/'other'/'index.html') <= files
     assert (tmp_path/'other'/'masks.npz').read_bytes() == (tmp_path/'run'/'masks.npz').read_bytes()
+
+def test_plot_never_replaces_a_report_without_force(text, tmp_path):
+    "`plot REC` writes beside the recording (REC_report), never over the report it came from; an existing report folder "
+    "is refused (exit 2, nothing touched) until --force, and redrawing in place keeps the recordings."
+    run = tmp_path/'run'
+    assert cli('train', '--data', str(text), '--out', str(run), *TINY).returncode == 0
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.is_file()}
+    r = cli('plot', str(run/'masks.npz'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == f"Open {run/'masks_report'/'index.html'}"
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.is_file()} == before     # the run's report untouched
+    r = cli('plot', str(run/'masks.npz'))
+    assert r.returncode == 2 and 'already holds a report' in r.stderr and '--force' in r.stderr
+    r = cli('plot', str(run/'masks.npz'), '--out', str(run))
+    assert r.returncode == 2 and 'already holds a report' in r.stderr
+    r = cli('plot', str(run/'masks.npz'), '--out', str(run), '--force')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (run/'masks.npz').read_bytes() and (run/'masks_naive.npz').stat().st_size > 0      # in place: both recordings kept
+    assert links(run/'index.html') <= {p.name for p in run.iterdir()}
 
 def _has_figure_options():
     import inspect
