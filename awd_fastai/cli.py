@@ -19,7 +19,7 @@ from .explorer import write_explorer
 
 # %% auto #0
 __all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TUTORIAL', 'DEMO_THREADS', 'train_recorded',
-           'Caption', 'write_figures', 'record_state_dropout', 'write_report', 'main']
+           'Caption', 'Figures', 'write_figures', 'record_state_dropout', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
 NAIVE_MODES = {'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.); embedding dropout and DropConnect as in AWD-LSTM
@@ -50,6 +50,7 @@ def train_recorded(
     return recorder.record, history
 
 # %% ../nbs/05_cli.ipynb #0d0c137d
+from .dropout import SITE_KINDS, DropoutSite
 FIGURE_FORMATS = ('png', 'svg', 'pdf')   # what `write_figures(fmt=...)` and `--format` can write (GIFs stay GIFs)
 
 def _min_font_pt(fig) -> float:
@@ -70,11 +71,28 @@ def _first(rec:MaskRecord, **facts) -> str|None:
                  if all(getattr(sites[n], k) == v for k, v in facts.items())), None)
 
 class Caption(str):
-    "A figure's caption (the string itself) with its report `section`, its one-line `reading`, what the figure `drawn` (`fig.drawn`) and its smallest font (`min_font_pt`)."
-    def __new__(cls, text:str, section:str='other', reading:str='', drawn:dict=None, min_font_pt:float=None):
+    "A figure's caption (the string itself) with its report `section`, its one-line `reading`, what the figure `drawn` (`fig.drawn`), its smallest font (`min_font_pt`) and, where the figure chose it, the `site` it shows (the section's 'Site:' line)."
+    def __new__(cls, text:str, section:str='other', reading:str='', drawn:dict=None, min_font_pt:float=None, site:str=None):
         c = super().__new__(cls, text)
-        c.section, c.reading, c.drawn, c.min_font_pt = section, reading, drawn or {}, min_font_pt
+        c.section, c.reading, c.drawn, c.min_font_pt, c.site = section, reading, drawn or {}, min_font_pt, site
         return c
+
+class Figures(dict):
+    "What `write_figures` returns: file name -> `Caption`, in the article's order, and `notes`: section -> what the recording holds instead, for each section left without a figure."
+    def __init__(self, *args, **kw): super().__init__(*args, **kw); self.notes = {}
+
+_MASK_SCHEMES = {'step': 'per step', 'example': 'locked', 'call': 'one mask per call'}   # `SiteKind.per` -> how the report names the scheme
+
+def _scheme(site:DropoutSite) -> str:
+    "How often `site` draws a new mask, in the report's words ('per step', 'locked', ...), from its kind's `SiteKind.per`."
+    return _MASK_SCHEMES.get(SITE_KINDS[site.kind].per, SITE_KINDS[site.kind].per) if site.kind in SITE_KINDS else site.kind
+
+def _holds(rec:MaskRecord, **facts) -> str:
+    "What `rec` holds among the sites with these `facts` (e.g. `where='embedding'`), in words: each site's title and kind."
+    names = [n for n in sorted(rec.sites, key=lambda n: rec.sites[n].path_order) if all(getattr(rec.sites[n], k) == v for k, v in facts.items())]
+    if not names: return 'no such site'
+    return '; '.join(f"{rec.sites[n].title} (kind '{rec.sites[n].kind}'"
+                     + (f": {SITE_KINDS[rec.sites[n].kind].drops}" if rec.sites[n].kind in SITE_KINDS else '') + ')' for n in names)
 
 REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in the article's order
     'dropout': ('What dropout is', '`nn.Dropout` and `nn.Dropout2d` on a feature map (a CNN)',
@@ -92,12 +110,14 @@ REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in
         "whole sequence. The package has both; these masks were recorded from a short run of a small model with `state_p` set."),
     'between-layers': ('Locked dropout between layers', "'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
         "Between layers AWD-LSTM uses locked dropout: one mask per example for the whole sequence. Per-step dropout at the same "
-        "places is Zaremba et al.'s (2014) working recipe, not the harmful scheme: it never touches the recurrent connection."),
+        "places is Zaremba et al.'s (2014) recipe, not the per-step dropout on the recurrent state h(t-1) that the AWD-LSTM argument "
+        "warns against: it does not touch the recurrent connection."),
+
     'dropconnect': ('DropConnect on W_hh', "'weight' (`WeightDropout`, `weight_p`)",
         'AWD-LSTM drops single weights of the hidden-to-hidden matrix W_hh (DropConnect), one masked matrix for every time step '
         'of a batch and a new one at the next batch. It regularises the recurrence without a loop over time steps.'),
     'together': ('All together', 'every recorded site', 'Every mask of one training batch, along the data path, and how the masks change over training.'),
-    'bptt': ('Masks and truncated BPTT', 'a locked site followed across batches',
+    'bptt': ('Masks and truncated BPTT', 'a site between layers followed across batches',
         'Text is read in consecutive batches: the hidden state carries over from one batch to the next (backpropagation stops '
         'at the boundary), while every mask is drawn anew for each batch.'),
     'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the WikiText-2 ablation (`benchmarks/quality.py`)',
@@ -156,15 +176,15 @@ def _state_figures(add, out:Path, state:dict):
     fig = plot_naive_vs_locked(pm, lm, n_units=32, sites=(ps, ls)); d = fig.drawn
     add('state_dropout', fig, 'state', "Per step, the mask on h(t-1) changes at every step (salt and pepper); locked, it is one mask for the sequence (stripes).",
         f"Recorded masks of one example, units of h(t-1) × time steps, from a short run of a small model ({state['about']}). "
-        f"Left: {ps.title}, recorded shape {tuple(pm.shape)}: {d['per_step'].shape[1]} steps, each drawn with its own recorded mask. "
-        f"Right: {ls.title}, recorded shape {tuple(lm.shape)}: the one mask the recurrence used at every step. "
+        f"Left, {_scheme(ps)}: {ps.title}, recorded shape {tuple(pm.shape)}: {d['per_step'].shape[1]} steps, each drawn with its own recorded mask. "
+        f"Right, {_scheme(ls)}: {ls.title}, recorded shape {tuple(lm.shape)}: the one mask the recurrence used at every step. "
         f"Per batch (kind 'state_batch'), dropping units of h(t-1) is DropConnect of whole columns of W_hh and runs on the fused kernel; "
         f"per example or per step it needs a loop over time steps.")
     gif = save_time_step_gif(pm, lm, out/'masks.gif', sites=(ps, ls))
     frames = time_step_frames(pm, lm)
     add(gif, None, 'state', "Over time steps the per-step mask flickers while the locked mask stands still.",
-        f"One frame per time step of the same recorded batch ({len(frames)} steps; {frames[0][0].shape[0]} examples × {frames[0][0].shape[1]} units): left {ps.title}, "
-        f"right {ls.title}. Every frame is the recorded mask of that step, nothing repeated.",
+        f"One frame per time step of the same recorded batch ({len(frames)} steps; {frames[0][0].shape[0]} examples × {frames[0][0].shape[1]} units): "
+        f"left {_scheme(ps)} ({ps.title}), right {_scheme(ls)} ({ls.title}). Every frame is the recorded mask of that step, nothing repeated.",
         drawn=dict(frames=frames), min_font_pt=10., dpi=plt.rcParams['figure.dpi'])   # the GIF's figure: default text sizes (10 pt)
 
 def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
@@ -173,9 +193,9 @@ def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
     naive_inp = _first(naive, where='input', kind='per_step') if naive is not None else None
     if inp and naive_inp:
         fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.sites[naive_inp], rec.sites[inp]))
-        add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s working recipe) are salt and pepper; AWD-LSTM's locked masks are stripes.",
+        add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s recipe) are salt and pepper; AWD-LSTM's locked masks are stripes.",
             f"The {rec.sites[inp].label} site, one example, units × time steps, from the two demo runs. Left: per-step dropout at the same site "
-            f"(a new mask at every step: Zaremba et al.'s recipe, which works because it never touches the recurrent connection). "
+            f"(a new mask at every step: Zaremba et al.'s recipe; it does not touch the recurrent connection). "
             f"Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
 
 def _dropconnect_figures(add, rec:MaskRecord, state:dict):
@@ -201,17 +221,43 @@ def _dropconnect_figures(add, rec:MaskRecord, state:dict):
             f"of the small run (captured from the layer, 24 units of each gate block), one colour scale. {d['changed']:.0%} of the "
             f"shown weights switched between kept and dropped from one batch to the next.")
 
+_PANEL_TEXT = {   # kind -> what its panel in `plot_all_masks` shows (the view of `MASK_VIEWS`); n: the rows shown, N: all rows
+    'embedding': 'the first {n} of the {N} words of the vocabulary, one row per word',
+    'embedding_per_step': 'one example, vector coordinates × time steps (a fresh mask at every step)',
+    'locked': 'examples × units (one mask per example, the same at every step)',
+    'per_step': 'one example, units × time steps (a fresh mask at every step)',
+    'weight': 'gate rows × h(t-1) units (one matrix for every step of the batch)',
+    'weight_per_step': "gate rows × h(t-1) units, the first step's matrix (a fresh matrix at every step)",
+    'state_per_step': 'one example, units of h(t-1) × time steps (a fresh mask at every step)',
+    'state_locked': 'examples × units of h(t-1) (one mask per example, the same at every step)',
+    'state_batch': 'units of h(t-1), one mask for the batch',
+}
+
+def _panels_text(rec:MaskRecord, d:dict) -> str:
+    "What each kind of panel of `plot_all_masks` shows, for the kinds drawn (`d`: its `fig.drawn`), from the sites' kinds."
+    by_kind = {}
+    for n in d['images']: by_kind.setdefault(rec.sites[n].kind, []).append(n)
+    parts = []
+    for kind, names in by_kind.items():
+        img, N = d['images'][names[0]], rec.mask(names[0], d['iteration']).shape[0]
+        what = _PANEL_TEXT.get(kind, f"the mask's last two axes ({', '.join(a for a in SITE_KINDS[kind].axes if a)})" if kind in SITE_KINDS else 'the mask')
+        words = ' (' + ', '.join(str(w) for w in rec.vocab[:min(5, img.shape[0])]) + ', …)' if kind == 'embedding' and rec.vocab is not None else ''
+        parts.append(f"{' and '.join(rec.sites[n].label or kind for n in names)}: {what.format(n=img.shape[0], N=N)}{words}")
+    return '; '.join(parts)
+
 def _together_figures(add, rec:MaskRecord, hid:str):
-    "Every mask of one batch, one site's masks over training, and the drop rates."
-    fig = plt.figure(figsize=(2.4*len(rec.names), 5.5), layout='constrained')
-    rec.plot_all_masks(fig=fig)
+    "Every mask of one batch, one site's masks over training, and the drop rates; captions written from the kinds drawn."
+    fig = rec.plot_all_masks()
+    d = fig.drawn
     add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
         "Each panel is titled with its site's label and p: " + '; '.join(rec.sites[n].title for n in sorted(rec.names, key=lambda n: rec.sites[n].path_order)) +
-        ". Locked masks: examples × units (the same at every step); weights: gate rows × units; words: one row per word of the vocabulary.")
+        f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of the batch" if d.get('n_calls', 1) > 1 else '') +
+        ". The panels show " + _panels_text(rec, d) + '.')
     fig = rec.plot_mask_grid(hid, n=8)
-    its = fig.drawn['iterations']
-    add('mask_grid', fig, 'together', f"{rec.sites[hid].label}: a new mask every batch.",
-        f"Recorded masks of {rec.sites[hid].title} in {len(its)} training batches evenly spaced over the run ({its[0]} to {its[-1]}).")
+    its, hs = fig.drawn['iterations'], rec.sites[hid]
+    add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch.",
+        f"Recorded masks of {hs.title} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} training batches evenly spaced over the run "
+        f"({its[0]} to {its[-1]}); each panel shows {_PANEL_TEXT.get(hs.kind, 'the mask').format(n='all', N='all')}.")
     fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
     rec.plot_drop_rates(ax=ax)
     add('drop_rates', fig, 'together', "Each site's dropped fraction scatters around its p, batch after batch.",
@@ -220,14 +266,19 @@ def _together_figures(add, rec:MaskRecord, hid:str):
 
 def _bptt_figures(add, rec:MaskRecord, hid:str):
     "One text row's masks over consecutive batches: the state carries over, the mask does not."
-    if rec.sites[hid].kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec._iters_of(hid)) >= 2:
+    site = rec.sites[hid]
+    if site.kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec._iters_of(hid)) >= 2:
         fig = plot_bptt(rec, hid, n=3); d = fig.drawn
         cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
-        add('bptt', fig, 'bptt', "The text and the hidden state go on across batch boundaries (red lines); the mask changes at each.",
-            f"{rec.sites[hid].title}, example 0 followed over {'consecutive' if cons else 'recorded'} training batches "
+        per_step = SITE_KINDS[site.kind].per == 'step'
+        changes = ('the mask changes at every time step, within a batch and across its boundaries' if per_step else
+                   'the mask is the same at every step of a batch and changes at each boundary')
+        add('bptt', fig, 'bptt', f"The text and the hidden state go on across batch boundaries (red lines); {changes}.",
+            f"{site.title} (kind '{site.kind}', {_scheme(site)}), example 0 followed over {'consecutive' if cons else 'recorded'} training batches "
             f"{', '.join(map(str, d['iterations']))}: row 0 of each batch continues the text of row 0 of the previous one and "
             f"starts from its final hidden state (truncated backpropagation through time stops at the boundary), but every batch "
-            f"draws its own masks.")
+            f"draws its own masks" + (', and this per-step site a new one at every step.' if per_step else '.'),
+            site=f"{site.title} (kind '{site.kind}', {_scheme(site)}) followed across batches")
 
 def _matter_figures(add, history:dict|None, source:str|None):
     "Does it matter? The memory experiment's committed results, the WikiText-2 ablation and the two runs' learning curves."
@@ -256,7 +307,8 @@ def _matter_figures(add, history:dict|None, source:str|None):
         fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
         for (label, h), c in zip(history.items(), ('C0', 'C3')):
             ep = [r['epoch']+1 for r in h]
-            ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', label=f'{RUN_LABELS.get(label, label)}: training')
+            ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', marker='s', label=f'{RUN_LABELS.get(label, label)}: training')
+
             ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{RUN_LABELS.get(label, label)}: validation')
         ax.set_xticks(ep); ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.set_title('Learning curves of the two demo runs', fontsize=11)
         ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False)
@@ -282,14 +334,14 @@ def write_figures(
     "Draw the article's figures into `out`, section by section (`REPORT_SECTIONS`); sites are chosen, and captions written, from their `DropoutSite`s and the data drawn."
     if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
     dpi = check_positive('dpi', dpi)
-    out, figs = Path(out), {}
-    def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi):
+    out, figs = Path(out), Figures()
+    def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi, site=None):
         "Save `fig` as `stem.fmt` (or register the file `stem` already written, with `fig` None) with its caption."
         if fig is not None:
             name, drawn, min_font_pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
             _save(fig, out/name, dpi)
         else: name = Path(stem).name
-        figs[name] = Caption(text, section, reading, drawn, min_font_pt); figs[name].dpi = dpi
+        figs[name] = Caption(text, section, reading, drawn, min_font_pt, site); figs[name].dpi = dpi
     hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or rec.names[0]
     state = state or record_state_dropout()
     _dropout_figures(add)
@@ -300,7 +352,28 @@ def write_figures(
     _together_figures(add, rec, hid)
     _bptt_figures(add, rec, hid)
     _matter_figures(add, history, source)
+    drawn_in = {c.section for c in figs.values()}
+    figs.notes = {k: v for k, v in _absent_notes(rec, naive).items() if k not in drawn_in}
     return figs
+
+def _absent_notes(rec:MaskRecord, naive:MaskRecord|None) -> dict:
+    "Section -> what `rec` holds instead of what the section draws, in words from its sites' descriptions (used where a section has no figure)."
+    has_vectors = getattr(rec, 'embedding', None) is not None and rec.vocab is not None
+    emb = _first(rec, kind='embedding')
+    return {
+        'embeddings': 'No figure here: the recording carries ' + ('no vocabulary' if rec.vocab is None else 'no trained embedding vectors') +
+                      (' (a recording saved by `MaskRecorder` holds masks only; `awd-fastai demo` and `train` draw this from the model).' if not has_vectors else '.'),
+        'embedding-dropout': 'No figure here: this section draws whole-word masks (kind \'embedding\')' +
+            (' with the batches\' token ids, which the recording did not keep' if emb else '') + '. The recording\'s embedding site(s): ' +
+            _holds(rec, where='embedding') + ('; they are drawn under "All together".' if _first(rec, where='embedding') else '.'),
+        'between-layers': "No figure here: this section sets a per-step run's input mask beside the locked one of the same site. "
+            f"This recording's input site(s): {_holds(rec, where='input')}" +
+            ('; no per-step contrast recording was given.' if naive is None else f"; the contrast recording's: {_holds(naive, where='input')}."),
+        'dropconnect': f"No figure here: this section draws a weight site (kind 'weight') with its gate blocks. The recording's weight site(s): {_holds(rec, where='weight')}.",
+        'bptt': "No figure here: this section follows a locked or per-step activation site over at least two recorded batches; "
+                f"the recording's sites: {_holds(rec)}.",
+    }
+
 
 # %% ../nbs/05_cli.ipynb #7f2dd8be
 def record_state_dropout(
@@ -372,12 +445,18 @@ def write_report(
     sections = [(k, *REPORT_SECTIONS[k]) for k in REPORT_SECTIONS] + ([('other', 'More figures', '', '')] if 'other' in by else [])
     toc = '\n'.join(f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t, _, _ in sections)
     body = []
+    notes = getattr(captions, 'notes', {})
     for k, t, site, intro in sections:
+        site = next((c.site for _, c in by.get(k, []) if getattr(c, 'site', None)), site)   # the site a figure actually drew, where it says
         figs = '\n'.join(_figure_html(f, c) for f, c in by.get(k, [])) or \
-               '<p class="none">No figure here: the recording has no site of this kind (or, for word embeddings, no trained embedding).</p>'
+               f'<p class="none">{_code(notes.get(k, "No figure here: the recording holds no site this section draws."))}</p>'
         body.append(f'<section id="{k}"><h2>{html.escape(t)}</h2>' + (f'<p class="site">Site: {_code(site)}</p>' if site else '') +
                     (f'<p>{_code(intro)}</p>' if intro else '') + figs + '</section>')
     tname, tpage, tnb = TUTORIAL
+    saved = sorted(f.name for f in Path(out).glob('*.npz'))   # the recordings in this folder, and only those
+    footer = ('Recordings in this folder: ' + ', '.join(f'<a href="{html.escape(f)}"><code>{html.escape(f)}</code></a>' for f in saved) +
+              f'; redraw the figures with <code>awd-fastai plot {html.escape(saved[0])}</code>.' if saved else
+              'No recording is saved in this folder.')
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;font-size:16px;line-height:1.45;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 figure{{margin:1.5em 0 2.5em}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{margin-top:.3em;color:#444;font-size:15px}}
@@ -389,8 +468,8 @@ explains each technique step by step (docs page <code>{html.escape(tpage)}</code
 {explore}
 <nav><h2>Contents</h2><ol>{toc}</ol></nav>
 {''.join(body)}
-<p>Recordings: <code>masks.npz</code> (AWD-LSTM dropouts) and <code>masks_naive.npz</code> (per-step contrast); redraw with
-<code>awd-fastai plot masks.npz</code>.</p></body></html>
+<p>{footer}</p></body></html>
+
 """
     return atomic_write(Path(out)/'index.html', page)
 

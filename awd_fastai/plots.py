@@ -195,7 +195,8 @@ def plot_embedding_batches(
         shown = np.where(b['keep'][:, None], b['values'], np.nan)          # dropped rows (zeros) drawn dark
         im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto', interpolation='nearest')
         bot.set_yticks(range(len(b['ids'])), [f"{w}  {'dropped' if not k else f'×{s:.2f}'}" for w, k, s in zip(b['words'], b['keep'], b['scale'])], fontsize=9)
-        bot.set_xlabel('embedding dimension')
+        bot.set_xlabel(f'embedding dimension (the first {w.shape[1]} of {weight.shape[1]})' if weight is not None else
+                       f'embedding dimension (the first {n_dims}; the factor is the same in every dimension)')
         bot.set_title(f"its words' vectors as used ({site.title})" if weight is not None else
                       f"its words' rows ({site.title}): kept ×{1/(1-p):.2f} (light), dropped ×0 (dark)", fontsize=10)
     if weight is not None: fig.colorbar(im, ax=axs[1, -1], fraction=0.05, label='value after dropout (dropped: dark)')
@@ -252,7 +253,8 @@ def plot_weight_batches(
         im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
         ax.set_title(f'training batch {it}', fontsize=10); ax.set_xlabel('h(t-1) unit (column)')
         nh = c.shape[0] // g
-        for j in range(1, g): ax.axhline(j*nh - 0.5, color='tab:red', lw=1)
+        for j in range(1, g):   # gate separators: black dashes on a white band, visible on every colour of the map
+            ax.axhline(j*nh - 0.5, color='white', lw=3.5); ax.axhline(j*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
         if site.gates: ax.set_yticks([j*nh + nh/2 - 0.5 for j in range(g)], list(site.gates))
     axs[0, 0].set_ylabel('gate block (row)' if site.gates else 'output (row)')
     fig.colorbar(im, ax=axs[0, -1], fraction=0.08, label='weight used (dropped: dark)')
@@ -338,9 +340,11 @@ def plot_all_masks(self:MaskRecord,
     if not -n_calls <= call < n_calls: raise IndexError(f"iteration {snap.iteration} has {n_calls} call(s); there is no call {call}")
     c = call % n_calls
     views = {n: mask_image(snap.mask(n, c), snap.sites[n], example, crop) for n in names if snap.n_calls(n) > c}
-    fig = fig or plt.figure(figsize=(2.4*len(names), 5.5), layout='constrained')
-    widths = [0.3 if n in views and views[n][0].shape[1] == 1 else 1 for n in names]   # a one-column picture (words) is narrow
-    axs, ims = np.atleast_1d(fig.subplots(1, len(names), gridspec_kw=dict(width_ratios=widths))), {}
+    n_cols = len(names) if len(names) <= 4 else -(-len(names) // 2)       # more than 4 sites: two rows, so the panels stay readable
+    n_rows = -(-len(names) // n_cols)
+    fig = fig or plt.figure(figsize=(min(2.6*n_cols, 10), 4.4*n_rows), layout='constrained')
+    axs, ims = np.ravel(fig.subplots(n_rows, n_cols, squeeze=False)), {}
+    for ax in axs[len(names):]: ax.remove()                              # no empty panel
     for ax, n in zip(axs, names):
         site = snap.sites[n]
         if n not in views:
@@ -348,11 +352,16 @@ def plot_all_masks(self:MaskRecord,
         img, (xl, yl) = views[n]
         ims[n] = _imshow_mask(img, ax, f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}", xl, yl)
         ax.tick_params(labelsize=9); ax.title.set_fontsize(10)
-        if img.shape[1] == 1: ax.set_xticks([])
+        if img.shape[1] == 1:                                            # one column (words): a few rows named
+
+            ax.set_xticks([])
+            if self.vocab is not None and yl == 'word':
+                rows = list(range(0, img.shape[0], max(1, -(-img.shape[0] // 8))))
+                ax.set_yticks(rows, [str(self.vocab[r]) for r in rows], fontsize=9); ax.set_ylabel(f'word (first {img.shape[0]})')
     fig.legend(handles=_mask_handles(), loc='outside lower right', fontsize=9, frameon=False, ncol=2)
-    fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls}, along the data path '
-                 f'(kept light, dropped dark)', fontsize=11)
-    return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, iteration=snap.iteration, call=c)
+    fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}' + (f', forward call {c+1} of {n_calls}' if n_calls > 1 else '') +
+                 ', along the data path (kept light, dropped dark)', fontsize=11)
+    return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, iteration=snap.iteration, call=c, n_calls=n_calls)
 
 # %% ../nbs/04_plots.ipynb #09dc99da
 def _spread(n_snapshots:int, n:int) -> np.ndarray:
@@ -371,7 +380,9 @@ def plot_mask_grid(self:MaskRecord,
     "Masks of site `name` in successive recorded iterations, evenly spaced over the run (only those are decoded)."
     site, its = self._site(name), self._iters_of(name)
     its = [its[i] for i in _spread(len(its), n)]
-    if axs is None: _, axs = plt.subplots(1, len(its), figsize=(max(2*len(its), 5), 3), squeeze=False, layout='constrained'); axs = axs[0]
+    if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
+        cols = len(its) if len(its) <= 4 else -(-len(its) // 2)
+        _, axs = plt.subplots(-(-len(its) // cols), cols, figsize=(min(max(2.2*cols, 5), 10), 2.6 * -(-len(its) // cols) + 0.6), squeeze=False, layout='constrained')
     axs = list(np.ravel(axs))
     for ax in axs[len(its):]: ax.remove()                 # fewer recorded iterations than panels: no empty axes
     ims = []
@@ -417,14 +428,18 @@ def plot_drop_rates(self:MaskRecord,
     "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against its `p` (dashed)."
     ax = _ax(ax, (9, 4))
     df, lines, sites = self.drop_rates(), {}, self.sites
-    for i, (name, d) in enumerate(df.groupby('name', sort=False)):
+    markers = 'osD^vP*Xh<>'
+    for i, (name, d) in enumerate(df.groupby('name', sort=False)):   # each site its colour and marker: sites with the same p stay apart
         x, c = d['iteration'] + d['call'] / d['n_calls'], f'C{i}'
-        lines[name], = ax.plot(x, d['drop_rate'], color=c, lw=1, label=sites[name].label or name)
-        ax.plot(x, d['p'], color=c, lw=1, ls='--')
+        lines[name], = ax.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=4, alpha=0.8, label=sites[name].label or name)
+    for p in sorted(df['p'].unique()):                                # one dashed line per probability, named once
+        ax.axhline(p, color='0.35', lw=1, ls='--')
+        ax.annotate(f'p={p:.2g}', (1, p), xycoords=('axes fraction', 'data'), xytext=(3, 0), textcoords='offset points', va='center', fontsize=9, color='0.35')
     ax.set_xlabel('training iteration'); ax.set_ylabel('fraction dropped')
-    ax.set_title('Drop rate per mask (solid) against p (dashed)', fontsize=10)
-    ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)   # off the data
+    ax.set_title('Drop rate per mask (markers) against p (dashed grey)', fontsize=10)
+    ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.1, 1), frameon=False, borderaxespad=0)   # off the data and the p labels
     return drawn(ax.figure, lines=lines, rates=df)
+
 
 # %% ../nbs/04_plots.ipynb #1ddb8f07
 @patch
@@ -676,8 +691,10 @@ def plot_ablation(
     ax.barh(y, [q - 1 for q in ratio], left=1, color=['0.6' if r is ref else ('C3' if q > 1.02 else 'C0') for r, q in zip(runs, ratio)])
     ax.axvline(1, color='k', lw=1)
     ax.set_yticks(y, [r['run'] for r in runs], fontsize=10)
-    for yy, r, q in zip(y, runs, ratio): ax.text(max(q, 1) + 0.004, yy, f"{r['val_ppl']:.1f}  ({(q-1)*100:+.1f} %)", va='center', fontsize=9)
+    pct = lambda q: '±0.0 %' if abs(q - 1) < 0.0005 else f'{(q-1)*100:+.1f} %'   # a change that rounds to zero has no sign
+    for yy, r, q in zip(y, runs, ratio): ax.text(max(q, 1) + 0.004, yy, f"{r['val_ppl']:.1f}  ({pct(q)})", va='center', fontsize=9)
     ax.set_xlim(0.95, max(ratio) + 0.07)
     ax.set_xlabel(f"{res['metric']} / with every regulariser (lower is better)")
-    ax.set_title(f"WikiText-2 ablation, one epoch of a small model (`{res['command']}`, {res['date']})", fontsize=10)
+    ax.set_title(f"WikiText-2 ablation, one epoch of a small model ({res['command'].replace('`', '')}, {res['date']})", fontsize=10)
+
     return drawn(ax.figure, runs=[r['run'] for r in runs], val_ppl=[r['val_ppl'] for r in runs], ratio=ratio, reference=ref['val_ppl'])
