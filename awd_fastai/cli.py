@@ -54,8 +54,9 @@ from .dropout import SITE_KINDS, DropoutSite
 FIGURE_FORMATS = ('png', 'svg', 'pdf')   # what `write_figures(fmt=...)` and `--format` can write (GIFs stay GIFs)
 
 def _min_font_pt(fig) -> float:
-    "The smallest font size (points) of any visible, non-empty text of `fig`: what the report's readability check uses."
+    "The smallest font size (points) of any visible, non-empty text of `fig`, tick labels included: what the report's readability check uses."
     from matplotlib.text import Text
+    fig.canvas.draw()   # tick labels get their text only when the figure is drawn
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
     return min(sizes) if sizes else float('inf')
 
@@ -312,7 +313,8 @@ def _matter_figures(add, history:dict|None, source:str|None):
             ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{RUN_LABELS.get(label, label)}: validation')
         ax.set_xticks(ep); ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.set_title('Learning curves of the two demo runs', fontsize=11)
         ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False)
-        fig.drawn = dict(history=history)
+        fig.drawn = dict(history=history, markers=[l.get_marker() for l in ax.get_lines()])
+
         last = {k: h[-1] for k, h in history.items()}
         add('learning_curve', fig, 'matter', "Training and validation loss per epoch of the two demo runs.",
             f"AWD-LSTM's locked dropouts against per-step dropouts at the same sites between layers (Zaremba et al.'s recipe), same "

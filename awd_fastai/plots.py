@@ -196,7 +196,8 @@ def plot_embedding_batches(
         im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto', interpolation='nearest')
         bot.set_yticks(range(len(b['ids'])), [f"{w}  {'dropped' if not k else f'×{s:.2f}'}" for w, k, s in zip(b['words'], b['keep'], b['scale'])], fontsize=9)
         bot.set_xlabel(f'embedding dimension (the first {w.shape[1]} of {weight.shape[1]})' if weight is not None else
-                       f'embedding dimension (the first {n_dims}; the factor is the same in every dimension)')
+                       f'embedding dimension (first {n_dims}; same factor in all)')
+
         bot.set_title(f"its words' vectors as used ({site.title})" if weight is not None else
                       f"its words' rows ({site.title}): kept ×{1/(1-p):.2f} (light), dropped ×0 (dark)", fontsize=10)
     if weight is not None: fig.colorbar(im, ax=axs[1, -1], fraction=0.05, label='value after dropout (dropped: dark)')
