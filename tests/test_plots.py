@@ -1,7 +1,7 @@
 """Plots, captions and the command line read what a mask is from its `DropoutSite`, never from its name or its shape:
 renamed and relabelled sites are drawn in the same places with the new labels, described gate blocks decide the crop and the
 labels, a kind that no view knows gets the generic picture, and `write_figures` chooses and captions sites by description."""
-import ast, inspect
+import ast, inspect, re
 from dataclasses import replace
 from pathlib import Path
 import matplotlib; matplotlib.use('Agg')
@@ -121,3 +121,38 @@ def test_no_name_or_shape_parsing_in_plots_and_cli():
                and any(isinstance(c, ast.Call) and getattr(c.func, 'id', None) == '_site_from_v1' for c in ast.walk(f))}
     assert callers == {'site_label', 'mask_image'}
     with pytest.warns(FutureWarning): mask_image(torch.ones(8, 2, dtype=torch.bool), 'WeightDropout')   # 0.1.0 call: deprecated
+
+def test_drop_rate_lines_of_sites_with_the_same_p_stay_apart(recs):
+    "Sites with the same p have their own colour and marker, and each p is one dashed line: no measured line hides another."
+    rec = recs[0]
+    lines = rec.plot_drop_rates().drawn['lines']
+    ps = {n: rec.sites[n].p for n in lines}
+    same = [(a, b) for a in lines for b in lines if a < b and ps[a] == ps[b]]
+    assert same                                                                # the demo's W_hh layers share p
+    for a, b in same:
+        la, lb = lines[a], lines[b]
+        assert (la.get_marker(), la.get_color()) != (lb.get_marker(), lb.get_color())
+    assert all(l.get_marker() not in (None, '', 'None') for l in lines.values())
+    plt.close('all')
+
+def test_ablation_text_has_no_markup_and_no_signed_zero():
+    "A change that rounds to zero reads ±0.0 %, never -0.0 %; figure text carries no Markdown backticks."
+    from matplotlib.text import Text
+    res = dict(metric='validation perplexity', command='`python benchmarks/quality.py`', date='2026-01-01',
+               runs=[dict(run='awd_fastai (all)', val_ppl=100.0), dict(run='tiny change', val_ppl=99.996), dict(run='worse', val_ppl=103.0)])
+    fig = plots.plot_ablation(res); fig.canvas.draw()
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert not any('`' in t for t in texts)
+    labels = [t for t in texts if '%' in t]
+    assert any('±0.0 %' in t for t in labels) and any('+3.0 %' in t for t in labels)
+    assert not any(re.search(r'[-+]0\.0 %', t) for t in labels)
+    plt.close('all')
+
+def test_all_masks_panels_fit_the_page_in_rows(recs):
+    "More than four sites: two rows of panels, a figure no wider than the report (10 in), each panel named."
+    rec = recs[0]
+    fig = rec.plot_all_masks(); d = fig.drawn
+    assert len(rec.names) > 4 and fig.get_figwidth() <= 10
+    assert len({round(ax.get_position().y0, 2) for ax in fig.axes if ax.get_images()}) == 2
+    assert 'call' not in fig._suptitle.get_text() or d['n_calls'] > 1         # 'call 1 of 1' says nothing
+    plt.close('all')

@@ -123,7 +123,7 @@ def test_between_layers_per_step_and_locked_come_from_the_two_runs(report, runs)
     d = report[1]['naive_vs_locked.png'].drawn
     np.testing.assert_array_equal(d['per_step'], naive.mask('0.input_dp')[0, :, :64].T.numpy())
     assert (d['locked'] == d['locked'][:, :1]).all()
-    assert "Zaremba" in report[1]['naive_vs_locked.png'] and 'working' in report[1]['naive_vs_locked.png'].reading
+    assert "Zaremba" in report[1]['naive_vs_locked.png'] and 'does not touch the recurrent connection' in report[1]['naive_vs_locked.png']
 
 def test_bptt_hidden_state_goes_on_the_mask_changes(report, runs):
     rec = runs[0]
@@ -162,19 +162,85 @@ def test_formats_and_resolution(runs, tmp_path):
     assert (tmp_path/'cnn_dropout.pdf').read_bytes()[:4] == b'%PDF'
     plt.close('all')
 
-def test_a_recording_with_only_some_kinds(runs, tmp_path):
-    "The per-step run alone (no locked site, no embedding vectors): every figure it can draw, captioned by its sites' labels."
-    naive, state = MaskRecord.load(runs[1].save(tmp_path/'naive.npz')), runs[3]   # as `awd-fastai plot` reads it: masks, no model
-    caps = write_figures(naive, tmp_path, state=state)
-    assert {'naive_vs_locked.png', 'word_neighbours.png', 'embedding.png'}.isdisjoint(caps)   # no locked input, no vectors, per-step embedding
-    assert {'all_masks.png', 'mask_grid.png', 'bptt.png'} <= set(caps)
-    assert set(caps['all_masks.png'].drawn['images']) == set(naive.names)       # every site it holds is drawn
-    lab = naive.sites['0.hidden_dps.0'].label
-    assert lab in caps['mask_grid.png'] and (caps['bptt.png'].drawn['masks'][0] != caps['bptt.png'].drawn['masks'][0][:, :1]).any()   # per step: varies in a batch
-    write_report(tmp_path, caps, 'Per-step run')
-    page = (tmp_path/'index.html').read_text()
-    assert page.count('<section') == len(REPORT_SECTIONS) and 'No figure here' in page
+PER_STEP = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # every site between layers per step, the embedding too
+
+def _section(page:str, k:str) -> str:
+    "The HTML of section `k` of a report page."
+    return page.split(f'<section id="{k}">')[1].split('</section>')[0]
+
+def _kinds(caption:Caption, rec:MaskRecord) -> set:
+    return {rec.sites[n].kind for n in caption.drawn['images']}
+
+@pytest.fixture(scope='module')
+def per_step_report(tmp_path_factory):
+    "A report drawn, as `awd-fastai plot` draws it, from a saved recording whose activation sites are all per step (masks only)."
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp('per_step')
+    dls = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        rec, _ = train_recorded(dls, PER_STEP, 1, 5e-3, 4, 42, **SMALL)
+    rec = MaskRecord.load(rec.save(out/'per_step.npz'))
+    caps = write_figures(rec, out, state=record_state_dropout())
+    write_report(out, caps, 'Per-step run')
     plt.close('all')
+    return rec, out, caps, (out/'index.html').read_text()
+
+def test_a_per_step_recording_is_described_as_what_was_drawn(per_step_report):
+    "Captions follow the drawn sites' kinds: per-step masks are never described as locked, and sections without a figure say what the recording holds."
+    rec, out, caps, page = per_step_report
+    kinds = {s.kind for s in rec.sites.values()}
+    assert {'per_step', 'embedding_per_step'} <= kinds and not {'locked', 'embedding'} & kinds
+    assert {'naive_vs_locked.png', 'word_neighbours.png', 'embedding.png'}.isdisjoint(caps)   # no locked input, no vectors, no whole-word mask
+    all_masks = caps['all_masks.png']
+    assert _kinds(all_masks, rec) == kinds and set(all_masks.drawn['images']) == set(rec.names)   # every site it holds is drawn
+    assert 'the same at every step' not in all_masks and 'time steps' in all_masks   # per step: a time axis, never 'the same at every step'
+    for n in rec.names: assert rec.sites[n].label in all_masks
+    hid = next(n for n, s in rec.sites.items() if s.where == 'hidden')
+    assert 'the same at every step' not in caps['mask_grid.png'] and "'per_step'" in caps['mask_grid.png']
+    bptt = caps['bptt.png']
+    assert (bptt.drawn['masks'][0] != bptt.drawn['masks'][0][:, :1]).any()   # the drawn mask changes within a batch ...
+    assert 'every time step' in bptt.reading and 'same at every step' not in bptt.reading   # ... and the reading says so
+    assert f"kind '{rec.sites[hid].kind}'" in _section(page, 'bptt').split('</p>')[0]       # the 'Site:' line names what was followed
+    emb = _section(page, 'embedding-dropout')
+    assert 'embedding_per_step' in emb and 'no site of this kind' not in emb   # it says what the recording holds instead
+    assert "'per_step'" in _section(page, 'between-layers')
+    assert 'no trained embedding vectors' in _section(page, 'embeddings')
+    assert page.count('<section') == len(REPORT_SECTIONS)
+
+def test_a_locked_recording_is_described_as_locked(report, runs):
+    rec, caps = runs[0], report[1]
+    assert 'locked' in _kinds(caps['all_masks.png'], rec) and 'the same at every step' in caps['all_masks.png']
+    assert 'changes at each boundary' in caps['bptt.png'].reading and 'every time step' not in caps['bptt.png'].reading
+    emb = next(n for n, s in rec.sites.items() if s.kind == 'embedding')
+    n, V = caps['all_masks.png'].drawn['images'][emb].shape[0], rec.mask(emb).shape[0]
+    assert n < V and f'first {n} of the {V} words' in caps['all_masks.png'] and str(rec.vocab[0]) in caps['all_masks.png']   # the first N of V words, named
+
+def test_the_footer_links_only_the_recordings_in_the_folder(per_step_report, report, tmp_path):
+    rec, out, caps, page = per_step_report
+    links = re.findall(r'href="([^"#]+)"', page)
+    assert all((out/l).is_file() for l in links if not l.startswith('http'))   # every link is a file of the folder
+    assert 'per_step.npz' in links and 'masks.npz' not in page                 # the recording that is there, not the demo's names
+    write_report(tmp_path, caps, 'No recordings')                              # a folder without any recording
+    assert '.npz' not in (tmp_path/'index.html').read_text().split('</section>')[-1]
+
+def test_texts_make_no_unmeasured_claims(report):
+    "No caption, reading or introduction calls a scheme harmful or says why something works: the measurements don't show that."
+    texts = [t for _, _, t in REPORT_SECTIONS.values()] + [x for c in report[1].values() for x in (c, c.reading)]
+    for t in texts: assert not re.search(r'harmful|works because', t), t
+    cap = report[1]['state_dropout.png']
+    assert 'Left, per step' in cap and 'Right, locked' in cap                  # the two panels' schemes, not the same label twice
+    assert 'left per step' in report[1]['masks.gif'] and 'right locked' in report[1]['masks.gif']
+
+def test_every_line_of_the_learning_curve_has_markers(report):
+    "With one epoch each line is a single point: only a marker shows it."
+    d = report[1]['learning_curve.png'].drawn
+    assert len(d['markers']) == 2 * len(d['history']) and all(m not in (None, '', 'None') for m in d['markers'])
+
+def test_the_readability_check_counts_tick_labels():
+    from awd_fastai.cli import _min_font_pt
+    fig, ax = plt.subplots(); ax.plot([0, 1]); ax.set_title('title'); ax.tick_params(labelsize=5)
+    assert _min_font_pt(fig) == 5                                              # tick labels are text too (they get it at draw time)
+    plt.close(fig)
 
 @pytest.fixture(scope='module')
 def browser():
