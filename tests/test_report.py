@@ -7,7 +7,7 @@ embedding figure are words of the batch's text; a new batch has a new mask; a lo
 and a per-step one is not (both as recorded); the hidden state goes on across batches while the mask changes. The page
 itself is checked in headless Chromium (the DevTools driver of tests/test_docs.py): every section has a loaded figure, a
 reading, and figure text at least 9 px at the size the page shows it."""
-import contextlib, io, os, re, time
+import contextlib, html, io, os, re, time
 from pathlib import Path
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
@@ -183,7 +183,7 @@ def per_step_report(tmp_path_factory):
     caps = write_figures(rec, out, state=record_state_dropout())
     write_report(out, caps, 'Per-step run')
     plt.close('all')
-    return rec, out, caps, (out/'index.html').read_text()
+    return rec, out, caps, html.unescape((out/'index.html').read_text())
 
 def test_a_per_step_recording_is_described_as_what_was_drawn(per_step_report):
     "Captions follow the drawn sites' kinds: per-step masks are never described as locked, and sections without a figure say what the recording holds."
