@@ -252,7 +252,7 @@ def _together_figures(add, rec:MaskRecord, hid:str):
     d = fig.drawn
     add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
         "Each panel is titled with its site's label and p: " + '; '.join(rec.sites[n].title for n in sorted(rec.names, key=lambda n: rec.sites[n].path_order)) +
-        f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of the batch" if d.get('n_calls', 1) > 1 else '') +
+        f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of {d['n_calls']} of the batch" if d['n_calls'] > 1 else ', the batch’s only forward pass') +
         ". The panels show " + _panels_text(rec, d) + '.')
     fig = rec.plot_mask_grid(hid, n=8)
     its, hs = fig.drawn['iterations'], rec.sites[hid]

@@ -360,8 +360,10 @@ def plot_all_masks(self:MaskRecord,
                 rows = list(range(0, img.shape[0], max(1, -(-img.shape[0] // 8))))
                 ax.set_yticks(rows, [str(self.vocab[r]) for r in rows], fontsize=9); ax.set_ylabel(f'word (first {img.shape[0]})')
     fig.legend(handles=_mask_handles(), loc='outside lower right', fontsize=9, frameon=False, ncol=2)
-    fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}' + (f', forward call {c+1} of {n_calls}' if n_calls > 1 else '') +
-                 ', along the data path (kept light, dropped dark)', fontsize=11)
+    fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls} ' +
+                 ("(the batch's only forward pass)" if n_calls == 1 else 'forward passes of the batch') +
+                 ',\nalong the data path (kept light, dropped dark)', fontsize=11)
+
     return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, iteration=snap.iteration, call=c, n_calls=n_calls)
 
 # %% ../nbs/04_plots.ipynb #09dc99da
