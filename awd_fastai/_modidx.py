@@ -28,6 +28,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'awd_fastai.cli._positive': ('cli.html#_positive', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._probability': ('cli.html#_probability', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._report_dir': ('cli.html#_report_dir', 'awd_fastai/cli.py'),
+                                'awd_fastai.cli._rerun_memory': ('cli.html#_rerun_memory', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._run': ('cli.html#_run', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._save': ('cli.html#_save', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._scheme': ('cli.html#_scheme', 'awd_fastai/cli.py'),

@@ -281,11 +281,11 @@ def _bptt_figures(add, rec:MaskRecord, hid:str):
             f"draws its own masks" + (', and this per-step site a new one at every step.' if per_step else '.'),
             site=f"{site.title} (kind '{site.kind}', {_scheme(site)}) followed across batches")
 
-def _matter_figures(add, history:dict|None, source:str|None):
-    "Does it matter? The memory experiment's committed results, the WikiText-2 ablation and the two runs' learning curves."
+def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
+    "Does it matter? The memory experiment's results (`memory`, or the committed ones), the WikiText-2 ablation and the two runs' learning curves."
     text_of = f' on {source}' if source else ''
     from awd_fastai.memory import load_results, plot_memory, memory_summary, _select, SCHEMES
-    res = load_results('default')
+    res = memory or load_results('default')
     runs = _select(res)
     c0 = next(iter(runs.values()))[0]['config']
     T = c0['T']
@@ -295,7 +295,8 @@ def _matter_figures(add, history:dict|None, source:str|None):
                if step is not None and step >= base - 0.05 else 'per-step dropout on h(t-1) recalled less than no dropout')
     fig = plot_memory(res)
     add('memory', fig, 'matter', f"Recall after T = {T} steps: {SCHEMES['state_step'][0]} {step:.2f}, no dropout {base:.2f} ({finding}).",
-        f"The memory experiment's committed results (`{res['command']}`, {res['date'][:10]}; rerun with `awd-fastai memory`). "
+        (f"This run's memory experiment (`{res['command']}`, {res['date'][:10]}). " if memory else
+         f"The memory experiment's committed results (`{res['command']}`, {res['date'][:10]}; rerun with `awd-fastai demo --memory` or `awd-fastai memory`). ")
         + memory_summary(res))
     q = quality_results()
     fig = plot_ablation(q); d = fig.drawn
@@ -332,6 +333,7 @@ def write_figures(
     dpi:int=110,                 # Resolution of raster figures (dots per inch)
     state:dict|None=None,        # Recurrent-state recordings as `record_state_dropout()` returns them; None records them here (a few seconds)
     source:str|None=None,        # Where the text came from, for the captions
+    memory:dict|None=None,       # Memory-experiment results (`memory.load_results`) to show; None: the committed ones
 ) -> dict:                       # File name -> `Caption` (a str with `section`, `reading`, `drawn`), in the article's order
     "Draw the article's figures into `out`, section by section (`REPORT_SECTIONS`); sites are chosen, and captions written, from their `DropoutSite`s and the data drawn."
     if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
@@ -353,7 +355,7 @@ def write_figures(
     _dropconnect_figures(add, rec, state)
     _together_figures(add, rec, hid)
     _bptt_figures(add, rec, hid)
-    _matter_figures(add, history, source)
+    _matter_figures(add, history, source, memory)
     drawn_in = {c.section for c in figs.values()}
     figs.notes = {k: v for k, v in _absent_notes(rec, naive).items() if k not in drawn_in}
     return figs
@@ -528,6 +530,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument('--lr', type=_positive_float, default=5e-3, help='maximum learning rate (default: %(default)s)')
         for k, what in _P_OPTIONS.items():
             sp.add_argument(f"--{k.replace('_', '-')}", type=_probability, default=DEMO_P[k], help=f'{what}: p (default: %(default)s)')
+        sp.add_argument('--memory', nargs='?', const='default', choices=('quick', 'default', 'full'), default=None,
+                        help='also rerun the memory experiment (its default preset, about 5 min on 2 cores; quick: a smoke run; '
+                             'full: about an hour) into OUT/memory and show its results in "Does it matter?" instead of the committed ones')
         sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers)')
         sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
         sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
@@ -600,6 +605,14 @@ def _figure_kw(args) -> dict:
     "The figure options given on the command line (`fmt`, `dpi`), for `write_figures`; those not given keep its defaults."
     return {k: v for k, v in (('fmt', args.format), ('dpi', args.dpi)) if v is not None}
 
+def _rerun_memory(args, out:Path) -> dict:
+    "`--memory`: run the memory experiment (`awd_fastai.memory`) into `out/memory` and return its results, for the report."
+    from awd_fastai.memory import memory_command, load_results
+    folder = out/'memory'
+    argv = ['memory', *([f'--{args.memory}'] if args.memory != 'default' else []), '--out', str(folder)]
+    memory_command(folder, args.memory, workers=2, argv=argv)
+    return load_results(folder/'memory.json')
+
 def _train_and_report(args, texts, source:str) -> int:
     out = _report_dir(args.out, args.force)
     t0 = time.time()
@@ -618,7 +631,8 @@ def _train_and_report(args, texts, source:str) -> int:
         naive, history['naive'] = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size, ps=ps)
         naive.save(out/'masks_naive.npz'); runs['per-step contrast (masks_naive.npz)'] = naive
     atomic_write(out/'history.json', json.dumps(history, indent=1))
-    caps = write_figures(rec, out, naive, history, **_figure_kw(args))
+    memory = _rerun_memory(args, out) if args.memory else None
+    caps = write_figures(rec, out, naive, history, memory=memory, **_figure_kw(args))
     t1 = time.time()
     page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if naive is None else 'both runs'} on {source}")
     print(f"Wrote {page} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")

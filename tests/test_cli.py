@@ -203,3 +203,17 @@ def test_format_and_dpi(text, tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
     small, big = (plt.imread(tmp_path/f'd{d}'/'drop_rates.png') for d in (50, 100))
     assert big.shape[0] == pytest.approx(2 * small.shape[0], rel=0.05)
+
+def test_memory_option_reruns_the_experiment_for_the_report(text, tmp_path):
+    "`--memory quick` runs the memory experiment into OUT/memory and the report's 'Does it matter?' shows those results, "
+    "labelled as this run's (without it: the committed results, labelled with their own command and date)."
+    out = tmp_path/'run'
+    r = cli('train', '--data', str(text), '--out', str(out), *TINY, '--no-contrast', '--memory', 'quick')
+    assert r.returncode == 0, r.stderr[-3000:]
+    import json
+    res = json.loads((out/'memory'/'memory.json').read_text())
+    import html
+    page = html.unescape((out/'index.html').read_text())
+    assert "This run's memory experiment" in page and res['command'] in page and 'committed results' not in page
+    r = cli('train', '--data', str(text), '--out', str(tmp_path/'plain'), *TINY, '--no-contrast')
+    assert r.returncode == 0 and "memory experiment's committed results" in html.unescape((tmp_path/'plain'/'index.html').read_text())
