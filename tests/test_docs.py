@@ -127,6 +127,14 @@ def chromium_path():
     for name in (os.environ.get('CHROMIUM'), 'chromium', 'chromium-browser', 'google-chrome'):
         if name and (p := shutil.which(name)): return p
 
+def required_chromium() -> str:
+    "Chromium's path; without it the browser checks skip, or fail under CI (where `.ci/run` installs it)."
+    exe = chromium_path()
+    if not exe:
+        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
+        pytest.skip('chromium is not installed: `apt-get install -y chromium` to run the browser checks')
+    return exe
+
 class Page:
     "One Chromium tab driven over the DevTools protocol: navigate, evaluate, and every network event seen."
     def __init__(self, ws_url):
@@ -211,10 +219,7 @@ def chromium(exe:str):
 
 @pytest.fixture(scope='module')
 def browser(site):
-    exe = chromium_path()
-    if not exe:
-        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
-        pytest.skip('chromium is not installed: `apt-get install -y chromium` to run the browser checks')
+    exe = required_chromium()
     with chromium(exe) as page: yield page
 
 SIG_JS = """(anchor => {

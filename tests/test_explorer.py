@@ -20,7 +20,7 @@ from awd_fastai.learner import awd_learner
 from awd_fastai.recorder import MaskRecorder, MaskRecord, pack_mask, _Batch, _Mask
 from awd_fastai.plots import KEPT_COLOR, DROPPED_COLOR
 from awd_fastai.explorer import write_explorer, explorer_html, mask_picture, MaskTensorBoardCallback, NONE_COLOR
-from test_docs import chromium, chromium_path   # the DevTools-protocol driver of the docs test
+from test_docs import chromium, required_chromium   # the DevTools-protocol driver of the docs test
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
 NAIVE = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}
@@ -66,10 +66,7 @@ def page(recs, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def browser(page):
-    exe = chromium_path()
-    if not exe:
-        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
-        pytest.skip('chromium is not installed: `apt-get install -y chromium` to run the browser checks')
+    exe = required_chromium()
     with chromium(exe) as b:
         b.send('Log.enable')
         yield b

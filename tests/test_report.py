@@ -18,7 +18,7 @@ from awd_fastai.cli import (train_recorded, write_figures, write_report, record_
 from awd_fastai.memory import load_results, _select
 from awd_fastai.recorder import MaskRecord
 from awd_fastai.plots import quality_results
-from test_docs import chromium, chromium_path   # the DevTools-protocol driver of the docs test
+from test_docs import chromium, required_chromium   # the DevTools-protocol driver of the docs test
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
 PAGE_WIDTH = 1100                                 # the report's max-width (CSS px)
@@ -244,10 +244,7 @@ def test_the_readability_check_counts_tick_labels():
 
 @pytest.fixture(scope='module')
 def browser():
-    exe = chromium_path()
-    if not exe:
-        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
-        pytest.skip('chromium is not installed: `apt-get install -y chromium` to run the browser checks')
+    exe = required_chromium()
     with chromium(exe) as b: yield b
 
 SECTIONS_JS = """[...document.querySelectorAll('section')].map(s => ({
