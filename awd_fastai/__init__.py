@@ -1,4 +1,4 @@
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # The public API in one import: `import awd_fastai` / `from awd_fastai import *` (nbdev only maintains `__version__` here).
 # No warning filters: importing awd_fastai leaves `warnings.filters` as it finds them (fastai's own import warns that
