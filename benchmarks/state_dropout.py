@@ -4,7 +4,7 @@ candidate update, the GRU's carried h(t-1) and h(t-1) everywhere, zoneout), whic
 step (forward + backward) of a single `WeightDropout`-wrapped RNN layer, DropConnect on W_hh active in every variant;
 each site only on the cells that have it.
 
-    python benchmarks/state_dropout.py                # LSTM, GRU and RNN, two sizes
+    python benchmarks/state_dropout.py                # LSTM, GRU and RNN, two sizes (3.5 min of CPU)
     python benchmarks/state_dropout.py --quick        # a smoke run (too few rounds to judge by)
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def bench(cell:str, size:str, rounds:int, reps:int) -> list:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--rounds', type=positive_int, default=10, help='interleaved rounds (default: %(default)s)')
+    p.add_argument('--rounds', type=positive_int, default=6, help='interleaved rounds (default: %(default)s)')
     p.add_argument('--reps', type=positive_int, default=3, help='steps per turn (default: %(default)s)')
     p.add_argument('--cells', nargs='+', choices=list(CELLS), default=list(CELLS))
     p.add_argument('--sizes', nargs='+', choices=list(SIZES), default=list(SIZES))
