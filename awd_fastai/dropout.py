@@ -501,7 +501,7 @@ def _step_through(self:WeightDropout,
     x:Tensor,  # Input (bs, seq_len, n_in)
     hx=None,   # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
 ):             # Output (bs, seq_len, n_dir·nh) and final state, as the wrapped module returns them
-    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, state masks on h(t-1) from `state_dp`."
+    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, the state mask from `state_dp`, applied at its site."
     m, (bs, sl) = self.module, x.shape[:2]
     sfxs, nh = _directions(m), m.hidden_size
     if hx is None:
