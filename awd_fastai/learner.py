@@ -20,6 +20,7 @@ from fastcore.meta import delegates
 from fastcore.xtras import ContextManagers
 from fastprogress.fastprogress import progress_bar
 from .core import warn_deprecated
+from .mc import mc_preds
 from .model import AWD_LSTM, awd_lm, awd_lstm_lm_config, check_not_bidirectional_lm
 
 # %% auto #0
@@ -222,9 +223,13 @@ def get_preds(self:AWDLearner,
     reorder:bool=True,         # Language model: predict the text in its order (an unshuffled loader)
     cbs=None,                  # Temporary callbacks to apply during prediction
     max_gb:float|None=None,    # Largest prediction tensor allowed, in GB; default: half the memory available
+    mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
     **kwargs,                  # `with_preds`, `with_targs`, `save_preds`, `save_targs` (as fastai)
-) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), targets (bs, total_len), (decoded,) (losses)
+) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,) (losses)
     "fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check."
+    if mc_samples is not None:
+        return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
+                        with_loss=with_loss, act=act, inner=inner, reorder=reorder, cbs=cbs, max_gb=max_gb, **kwargs)
     if dl is None: dl = self.dls[ds_idx]
     if not isinstance(dl, LMDataLoader):
         kwargs.pop('concat_dim', None)
@@ -362,6 +367,16 @@ def generate(self:AWDLearner,
 # %% ../nbs/02_learner.ipynb #6a639755
 class AWDTextLearner(_DistributesItself, TextLearner):
     "fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through `learn.distrib_ctx()`."
+    @delegates(Learner.get_preds)
+    def get_preds(self,
+        ds_idx:int=1,              # `DataLoader` to use for predictions if `dl` is None. 0: train. 1: valid
+        dl=None,                   # `DataLoader` to use for predictions
+        mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
+        **kwargs,                  # As fastai's `get_preds`
+    ) -> tuple:                    # As fastai's; with `mc_samples`: (inputs,) mean, std, targets, (decoded,)
+        "fastai's `get_preds`; with `mc_samples=N`, the mean and standard deviation of N Monte Carlo dropout runs."
+        if mc_samples is None: return super().get_preds(ds_idx, dl, **kwargs)
+        return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, **kwargs)
 
 @delegates(Learner.__init__)
 def awd_classifier_learner(
