@@ -47,6 +47,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'awd_fastai.core.warn_deprecated': ('core.html#warn_deprecated', 'awd_fastai/core.py')},
             'awd_fastai.data': { 'awd_fastai.data.OddTextWarning': ('data.html#oddtextwarning', 'awd_fastai/data.py'),
                                  'awd_fastai.data._clean': ('data.html#_clean', 'awd_fastai/data.py'),
+                                 'awd_fastai.data._dataloaders_args': ('data.html#_dataloaders_args', 'awd_fastai/data.py'),
                                  'awd_fastai.data._lm_block': ('data.html#_lm_block', 'awd_fastai/data.py'),
                                  'awd_fastai.data._paragraphs': ('data.html#_paragraphs', 'awd_fastai/data.py'),
                                  'awd_fastai.data._read_text_file': ('data.html#_read_text_file', 'awd_fastai/data.py'),
