@@ -371,7 +371,7 @@ class AWDTextLearner(_DistributesItself, TextLearner):
     def get_preds(self,
         ds_idx:int=1,              # `DataLoader` to use for predictions if `dl` is None. 0: train. 1: valid
         dl=None,                   # `DataLoader` to use for predictions
-        mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
+        mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs (`mc_preds`)
         **kwargs,                  # As fastai's `get_preds`
     ) -> tuple:                    # As fastai's; with `mc_samples`: (inputs,) mean, std, targets, (decoded,)
         "fastai's `get_preds`; with `mc_samples=N`, the mean and standard deviation of N Monte Carlo dropout runs."
@@ -407,37 +407,38 @@ def awd_classifier_learner(
 
 # %% ../nbs/02_learner.ipynb #b1d1e0a2
 def _direction(dls) -> str|None:
-    "'forward' or 'backwards': where the `xxbos` that fastai's tokenizer puts first lands once `dls` numericalize a text; None if nowhere."
-    ids, bos = dls.test_dl(['a']).dataset[0][0], _vocab(dls).index(BOS) if BOS in _vocab(dls) else None   # (n_tokens,)
+    "'forward' or 'backwards': where the `xxbos` that fastai's tokenizer puts first lands in a text of `dls`, or None."
+    ids, v = dls.test_dl(['a']).dataset[0][0], _vocab(dls)          # (n_tokens,)
+    bos = v.index(BOS) if BOS in v else None
     if bos is None or len(ids) < 2: return None
     return 'forward' if ids[0] == bos else 'backwards' if ids[-1] == bos else None
 
 def _same_items(a, b) -> bool:
-    "Whether two datasets hold the same items in the same order, as far as can be seen (their length; a DataFrame's index)."
+    "Whether two datasets hold the same items in the same order, as far as is seen (their length; a DataFrame's index)."
     ia, ib = getattr(a, 'items', None), getattr(b, 'items', None)
     if hasattr(ia, 'index') and hasattr(ib, 'index'): return list(ia.index) == list(ib.index)
     return len(a) == len(b)
 
 def bidir_ensemble(
     fwd:Learner,          # A classifier fine-tuned from a forward language model
-    bwd:Learner,          # The same task's classifier fine-tuned from a backwards one, on DataLoaders with `backwards=True`
+    bwd:Learner,          # The task's classifier fine-tuned from a backwards one, on DataLoaders with `backwards=True`
     texts:list|None=None, # Texts to classify; None: the `ds_idx` dataset of both learners
-    ds_idx:int=1,         # Dataset when `texts` is None (0: train, 1: valid): the same items, in the same order, in both
+    ds_idx:int=1,         # Dataset when `texts` is None (0: train, 1: valid): the same items, same order, in both
     **kwargs,             # Passed to both `get_preds` (e.g. `mc_samples`: then the means are averaged)
-) -> tuple:               # probabilities (n_items, n_classes), the average of both; targets (n_items,), None for `texts`
-    "Bidirectional ULMFiT (Howard & Ruder 2018, §3.3): the average of the class probabilities of a forward and a backwards classifier."
+) -> tuple:               # probabilities (n_items, n_classes), the average of both; targets (n_items,) or None
+    "Bidirectional ULMFiT (Howard & Ruder 2018, §3.3): the mean class probabilities of a forward and a backwards model."
     for name, l, want in (('fwd', fwd, 'forward'), ('bwd', bwd, 'backwards')):
         if (d := _direction(l.dls)) not in (want, None):
-            raise ValueError(f"`{name}` reads its texts {d}; it must read them {want}: build the backwards classifier's "
-                             f"DataLoaders with `backwards=True` (e.g. `TextDataLoaders.from_df(..., backwards=True)`), the forward one without")
+            raise ValueError(f"`{name}` reads its texts {d}; it must read them {want}: build the backwards "
+                             "classifier's DataLoaders with `TextDataLoaders.from_df(..., backwards=True)`")
     if list(fwd.dls.vocab[1]) != list(bwd.dls.vocab[1]):
-        raise ValueError(f"`fwd` and `bwd` predict different classes: {list(fwd.dls.vocab[1])} and {list(bwd.dls.vocab[1])}")
+        raise ValueError(f"`fwd` and `bwd` predict different classes: {fwd.dls.vocab[1]}, {bwd.dls.vocab[1]}")
     if texts is None and not _same_items(fwd.dls[ds_idx].dataset, bwd.dls[ds_idx].dataset):
-        raise ValueError(f"`fwd` and `bwd` hold different items in dataset {ds_idx}: build both DataLoaders from the same "
-                         "texts with the same `valid_pct` and `seed`, or pass `texts`")
+        raise ValueError(f"`fwd` and `bwd` hold different items in dataset {ds_idx}: build both DataLoaders from "
+                         "the same texts with the same `valid_pct` and `seed`, or pass `texts`")
     kwargs = {**kwargs, 'with_input': False, 'with_decoded': False, 'with_loss': False}
     def preds(l):   # (preds, targets), or with `mc_samples` (mean, std, targets): the first and the last
         res = l.get_preds(dl=None if texts is None else l.dls.test_dl(texts), ds_idx=ds_idx, **kwargs)
-        return res[0], res[-1]                                  # (n, n_classes), (n,)
+        return res[0], res[-1]                                      # (n, n_classes), (n,)
     (pf, targs), (pb, _) = preds(fwd), preds(bwd)
     return (pf + pb) / 2, targs
