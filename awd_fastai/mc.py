@@ -23,7 +23,7 @@ def mc_layers(
     model:nn.Module,          # Any model: a language model, a classifier, a bare `AWD_LSTM`
     torch_dropout:bool=True,  # Also torch's dropout modules (`TORCH_DROPOUTS`, e.g. in a classifier's head)
 ) -> list:                    # The layers, in model order
-    "The layers Monte Carlo dropout samples: every `awd_fastai` dropout layer (`KeepsMask`), and torch's dropouts if `torch_dropout`."
+    "The layers Monte Carlo dropout samples: each dropout layer of ours (a `KeepsMask`); torch's if `torch_dropout`."
     kinds = (KeepsMask, *TORCH_DROPOUTS) if torch_dropout else (KeepsMask,)
     return [m for m in get_model(model).modules() if isinstance(m, kinds)]
 
@@ -37,9 +37,10 @@ def mc_dropout(
     model:nn.Module,          # A model with dropout layers (ours; torch's too if `torch_dropout`)
     torch_dropout:bool=True,  # Also sample torch's dropout modules, as fastai's `MCDropoutCallback` does
 ):                            # Yields the sampled layers (`mc_layers`)
-    """Monte Carlo dropout (Gal & Ghahramani 2016, arXiv 1506.02142): inside, the model is in eval mode but for its dropout
-    layers, which draw fresh masks at every forward. On exit, even on an exception: each module's mode as before, each
-    layer's `last_mask` and `mask_count` as before (the masks of inference are not training masks), the state `reset()`."""
+    """Monte Carlo dropout (Gal & Ghahramani 2016, arXiv 1506.02142): inside, the model is in eval mode but for its
+    dropout layers, which draw fresh masks at every forward. On exit, even on an exception: each module's mode as
+    before, each layer's `last_mask` and `mask_count` as before (inference masks are not training masks), the state
+    `reset()`."""
     layers = mc_layers(model, torch_dropout)
     modes = [(m, m.training) for m in model.modules()]
     masks = [(m, m.__dict__.get('_noise'), m.mask_count) for m in layers if isinstance(m, KeepsMask)]
@@ -68,7 +69,7 @@ class _Moments:
 
 # %% ../nbs/02a_mc_dropout.ipynb #bd3621a2
 class _SampleMasks(Callback):
-    "Switch the masks of `layers` back on at each validation, after fastai's `TrainEvalCallback` puts the model in eval mode."
+    "Switch the masks of `layers` back on at each validation, after fastai's `TrainEvalCallback` sets eval mode."
     order = TrainEvalCallback.order + 1
     def __init__(self, layers:list): self.layers = layers
     def before_validate(self): _sample(self.layers)
@@ -78,7 +79,7 @@ def _check_n_samples(n):
         raise ValueError(f"`n_samples` must be an integer >= 2 (a mean and a standard deviation); got {n!r}")
 
 def mc_preds(
-    learn,                    # A fastai `Learner` whose model has dropout layers (ours, or fastai's with our `AWD_LSTM`)
+    learn,                    # A fastai `Learner` whose model has dropout layers (ours, or fastai's with `AWD_LSTM`)
     n_samples:int=20,         # Forward passes over the data, each with fresh masks (at least 2)
     ds_idx:int=1,             # `DataLoader` to predict if `dl` is None. 0: train, 1: valid
     dl=None,                  # `DataLoader` to predict
@@ -86,16 +87,18 @@ def mc_preds(
     with_decoded:bool=False,  # Also return the decoded mean prediction (e.g. the most likely class), after the targets
     torch_dropout:bool=True,  # Also sample torch's dropout modules (e.g. a classifier head's)
     **kwargs,                 # Passed to `learn.get_preds`: `act`, `reorder`, `cbs`, `with_targs`, `inner`, ...
-) -> tuple:                   # (inputs,) mean, std, targets, (decoded,): mean and std shaped as `get_preds`' predictions
-    """Monte Carlo dropout predictions (Gal & Ghahramani 2016, arXiv 1506.02142): mean and standard deviation (unbiased) over
-    `n_samples` runs of `learn.get_preds` with every dropout mask sampled (`mc_dropout`). Nothing is recorded by a `MaskRecorder`
-    (these are validation batches); afterwards the model is in eval mode, as after `get_preds`, its state reset."""
+) -> tuple:                   # (inputs,) mean, std, targets, (decoded,): mean and std shaped as `get_preds`' preds
+    """Monte Carlo dropout predictions (Gal & Ghahramani 2016, arXiv 1506.02142): mean and standard deviation
+    (unbiased) over `n_samples` runs of `learn.get_preds` with every dropout mask sampled (`mc_dropout`). A
+    `MaskRecorder` records nothing (these are validation batches); afterwards the model is in eval mode, as after
+    `get_preds`, its state reset. `ValueError`: `n_samples` < 2, `with_loss`, a shuffled `dl` with `reorder=False`."""
     _check_n_samples(n_samples)
-    if kwargs.get('with_loss'): raise ValueError("`with_loss` is not available with Monte Carlo samples: compute the loss of "
-                                                 "the mean prediction, e.g. `-mean.gather(-1, targs[..., None]).log()`")
-    if not kwargs.get('with_preds', True): raise ValueError("`with_preds=False`: Monte Carlo dropout needs the predictions")
-    if dl is not None and not kwargs.get('reorder', True) and getattr(dl, 'shuffle', False):
-        raise ValueError("`dl` shuffles and `reorder=False`: each sample would see the items in another order; "
+    if kwargs.get('with_loss'):
+        raise ValueError("`with_loss` is not available with Monte Carlo samples: compute the loss of the mean "
+                         "prediction, e.g. `-mean.gather(-1, targs[..., None]).log()`")
+    if not kwargs.get('with_preds', True): raise ValueError("`with_preds=False`: Monte Carlo dropout needs predictions")
+    if not kwargs.get('reorder', True) and getattr(learn.dls[ds_idx] if dl is None else dl, 'shuffle', False):
+        raise ValueError("the loader shuffles and `reorder=False`: each run would see the items in another order; "
                          "pass `reorder=True` or an unshuffled `dl`")
     mom, i = _Moments(), (1 if with_input else 0)
     try:
