@@ -367,16 +367,18 @@ def generate(self:AWDLearner,
 # %% ../nbs/02_learner.ipynb #6a639755
 class AWDTextLearner(_DistributesItself, TextLearner):
     "fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through `learn.distrib_ctx()`."
-    @delegates(Learner.get_preds)
-    def get_preds(self,
-        ds_idx:int=1,              # `DataLoader` to use for predictions if `dl` is None. 0: train. 1: valid
-        dl=None,                   # `DataLoader` to use for predictions
-        mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs (`mc_preds`)
-        **kwargs,                  # As fastai's `get_preds`
-    ) -> tuple:                    # As fastai's; with `mc_samples`: (inputs,) mean, std, targets, (decoded,)
-        "fastai's `get_preds`; with `mc_samples=N`, the mean and standard deviation of N Monte Carlo dropout runs."
-        if mc_samples is None: return super().get_preds(ds_idx, dl, **kwargs)
-        return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, **kwargs)
+
+@patch
+@delegates(Learner.get_preds)
+def get_preds(self:AWDTextLearner,
+    ds_idx:int=1,              # `DataLoader` to use for predictions if `dl` is None. 0: train. 1: valid
+    dl=None,                   # `DataLoader` to use for predictions
+    mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs (`mc_preds`)
+    **kwargs,                  # As fastai's `get_preds`
+) -> tuple:                    # As fastai's; with `mc_samples`: (inputs,) mean, std, targets, (decoded,)
+    "fastai's `get_preds`; with `mc_samples=N`, the mean and standard deviation of N Monte Carlo dropout runs."
+    if mc_samples is None: return super(AWDTextLearner, self).get_preds(ds_idx, dl, **kwargs)
+    return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, **kwargs)
 
 @delegates(Learner.__init__)
 def awd_classifier_learner(
