@@ -4,10 +4,10 @@
 
 # %% ../nbs/01a_data.ipynb #3a58b58d
 from __future__ import annotations
-import re, warnings
+import inspect, re, warnings
 from pathlib import Path
 import pandas as pd, torch
-from fastai.text.all import TextBlock, DataBlock, ColReader, RandomSplitter, LMDataLoader, DataLoaders
+from fastai.text.all import TextBlock, DataBlock, ColReader, RandomSplitter, LMDataLoader, DataLoaders, Datasets
 from .core import check_positive
 
 # %% auto #0
@@ -78,10 +78,17 @@ def odd_text(
     return msgs
 
 # %% ../nbs/01a_data.ipynb #3ec84c83
-def _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, tok=None) -> DataBlock:
+def _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, tok=None, vocab=None, backwards=False) -> DataBlock:
     "fastai's `TextDataLoaders.from_df(..., is_lm=True)` block, with `min_freq` and `max_vocab` reaching the vocabulary (`from_df` drops them)."
-    return DataBlock(blocks=TextBlock.from_df('text', is_lm=True, seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab, tok=tok),
+    return DataBlock(blocks=TextBlock.from_df('text', vocab=vocab, is_lm=True, seq_len=seq_len, backwards=backwards,
+                                              min_freq=min_freq, max_vocab=max_vocab, tok=tok),
                      get_x=ColReader('text'), splitter=RandomSplitter(valid_pct, seed=seed))
+
+def _dataloaders_args() -> set:
+    "The keyword arguments fastai's language-model `DataLoaders` take (`DataBlock.dataloaders`, `LMDataLoader`)."
+    fs = (DataBlock.dataloaders, Datasets.dataloaders, LMDataLoader.__init__)
+    return {n for f in fs for n,p in inspect.signature(f).parameters.items()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in ('self', 'source', 'dataset')}
 
 def lm_dls(
     source:str|Path|list|None=None, # None: the embedded corpus; a path: see `read_texts`; or a list of texts
@@ -92,9 +99,15 @@ def lm_dls(
     min_freq:int=3,        # Words seen fewer times than this in the texts become `xxunk` (fastai's default)
     max_vocab:int=60000,   # Largest vocabulary
     num_workers:int=0,     # DataLoader worker processes: 0, since slicing a token stream is cheap and workers compete with training for the cores
-    **kwargs,              # Passed to `TextDataLoaders.from_df`
+    backwards:bool=False,  # Reverse each document's tokens, for a backwards language model (as fastai's `from_df`)
+    text_vocab:list|None=None, # Use this vocabulary (e.g. another `dls.vocab`) as is; `min_freq`/`max_vocab` then do nothing
+    tok_tfm=None,          # Tokenizer (fastai's `tok_tfm`); default: fastai's spaCy-based English tokenizer
+    **kwargs,              # Other arguments of fastai's `DataLoaders` (e.g. `device`, `shuffle`, `path`); others: `TypeError`
 ) -> DataLoaders:
     "Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder; warns (`OddTextWarning`) about odd text (see `odd_text`)."
+    unknown = sorted(set(kwargs) - _dataloaders_args())
+    if unknown: raise TypeError(f"lm_dls() got unexpected keyword argument(s) {unknown}: it takes its own and those of "
+                                "fastai's language-model `DataLoaders` (e.g. `device`, `shuffle`, `path`)")
     for k,v in (('bs', bs), ('seq_len', seq_len), ('min_freq', min_freq), ('max_vocab', max_vocab)):
         check_positive(k, v)
     if not 0 < valid_pct < 1: raise ValueError(f"`valid_pct` must be in (0, 1); got {valid_pct!r}")
@@ -107,10 +120,10 @@ def lm_dls(
     too_little = (f"too little text for batches of {bs}×{seq_len} tokens in both training and validation sets: "
                   "use more text or a smaller `bs`/`seq_len`")
     df = pd.DataFrame({'text': texts})
+    block = _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, tok=tok_tfm, vocab=text_vocab, backwards=backwards)
     try:
         with torch.random.fork_rng():   # fastai's split seeds torch's global generator: keep the caller's random state
-            dls = _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, kwargs.pop('tok_tfm', None)).dataloaders(
-                df, bs=bs, seq_len=seq_len, num_workers=num_workers, **kwargs)
+            dls = block.dataloaders(df, bs=bs, seq_len=seq_len, num_workers=num_workers, **kwargs)
     except IndexError: raise ValueError(too_little) from None   # fastai's one-pass check found no batch
     if len(dls.train) == 0 or len(dls.valid) == 0: raise ValueError(too_little)
     for msg in odd_text(dls, min_freq): warnings.warn(msg, OddTextWarning, stacklevel=2)

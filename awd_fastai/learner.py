@@ -20,11 +20,12 @@ from fastcore.meta import delegates
 from fastcore.xtras import ContextManagers
 from fastprogress.fastprogress import progress_bar
 from .core import warn_deprecated
+from .mc import mc_preds
 from .model import AWD_LSTM, awd_lm, awd_lstm_lm_config, check_not_bidirectional_lm
 
 # %% auto #0
 __all__ = ['RNNRegularizer', 'AvgTokenLoss', 'TokenPerplexity', 'AvgTokenMetric', 'token_metric', 'AWDLearner', 'awd_learner',
-           'LMGatherPreds', 'sample_next', 'AWDTextLearner', 'awd_classifier_learner']
+           'LMGatherPreds', 'sample_next', 'AWDTextLearner', 'awd_classifier_learner', 'bidir_ensemble']
 
 # %% ../nbs/02_learner.ipynb #74bbe954
 class RNNRegularizer(fa_rnn.RNNRegularizer):
@@ -222,9 +223,13 @@ def get_preds(self:AWDLearner,
     reorder:bool=True,         # Language model: predict the text in its order (an unshuffled loader)
     cbs=None,                  # Temporary callbacks to apply during prediction
     max_gb:float|None=None,    # Largest prediction tensor allowed, in GB; default: half the memory available
+    mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
     **kwargs,                  # `with_preds`, `with_targs`, `save_preds`, `save_targs` (as fastai)
-) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), targets (bs, total_len), (decoded,) (losses)
+) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,) (losses)
     "fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check."
+    if mc_samples is not None:
+        return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
+                        with_loss=with_loss, act=act, inner=inner, reorder=reorder, cbs=cbs, max_gb=max_gb, **kwargs)
     if dl is None: dl = self.dls[ds_idx]
     if not isinstance(dl, LMDataLoader):
         kwargs.pop('concat_dim', None)
@@ -363,6 +368,18 @@ def generate(self:AWDLearner,
 class AWDTextLearner(_DistributesItself, TextLearner):
     "fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through `learn.distrib_ctx()`."
 
+@patch
+@delegates(Learner.get_preds)
+def get_preds(self:AWDTextLearner,
+    ds_idx:int=1,              # `DataLoader` to use for predictions if `dl` is None. 0: train. 1: valid
+    dl=None,                   # `DataLoader` to use for predictions
+    mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs (`mc_preds`)
+    **kwargs,                  # As fastai's `get_preds`
+) -> tuple:                    # As fastai's; with `mc_samples`: (inputs,) mean, std, targets, (decoded,)
+    "fastai's `get_preds`; with `mc_samples=N`, the mean and standard deviation of N Monte Carlo dropout runs."
+    if mc_samples is None: return super(AWDTextLearner, self).get_preds(ds_idx, dl, **kwargs)
+    return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, **kwargs)
+
 @delegates(Learner.__init__)
 def awd_classifier_learner(
     dls,                    # Classification `DataLoaders`, numericalized with the language model's vocabulary
@@ -389,3 +406,41 @@ def awd_classifier_learner(
     model = get_text_classifier(AWD_LSTM, len(_vocab(dls)), n_out, seq_len=seq_len, config=config, drop_mult=drop_mult,
                                 lin_ftrs=lin_ftrs, ps=ps, max_len=max_len, y_range=y_range)
     return AWDTextLearner(dls, model, splitter=awd_lstm_clas_split, **kwargs)
+
+# %% ../nbs/02_learner.ipynb #b1d1e0a2
+def _direction(dls) -> str|None:
+    "'forward' or 'backwards': where the `xxbos` that fastai's tokenizer puts first lands in a text of `dls`, or None."
+    ids, v = dls.test_dl(['a']).dataset[0][0], _vocab(dls)          # (n_tokens,)
+    bos = v.index(BOS) if BOS in v else None
+    if bos is None or len(ids) < 2: return None
+    return 'forward' if ids[0] == bos else 'backwards' if ids[-1] == bos else None
+
+def _same_items(a, b) -> bool:
+    "Whether two datasets hold the same items in the same order, as far as is seen (their length; a DataFrame's index)."
+    ia, ib = getattr(a, 'items', None), getattr(b, 'items', None)
+    if hasattr(ia, 'index') and hasattr(ib, 'index'): return list(ia.index) == list(ib.index)
+    return len(a) == len(b)
+
+def bidir_ensemble(
+    fwd:Learner,          # A classifier fine-tuned from a forward language model
+    bwd:Learner,          # The task's classifier fine-tuned from a backwards one, on DataLoaders with `backwards=True`
+    texts:list|None=None, # Texts to classify; None: the `ds_idx` dataset of both learners
+    ds_idx:int=1,         # Dataset when `texts` is None (0: train, 1: valid): the same items, same order, in both
+    **kwargs,             # Passed to both `get_preds` (e.g. `mc_samples`: then the means are averaged)
+) -> tuple:               # probabilities (n_items, n_classes), the average of both; targets (n_items,) or None
+    "Bidirectional ULMFiT (Howard & Ruder 2018, §3.3): the mean class probabilities of a forward and a backwards model."
+    for name, l, want in (('fwd', fwd, 'forward'), ('bwd', bwd, 'backwards')):
+        if (d := _direction(l.dls)) not in (want, None):
+            raise ValueError(f"`{name}` reads its texts {d}; it must read them {want}: build the backwards "
+                             "classifier's DataLoaders with `TextDataLoaders.from_df(..., backwards=True)`")
+    if list(fwd.dls.vocab[1]) != list(bwd.dls.vocab[1]):
+        raise ValueError(f"`fwd` and `bwd` predict different classes: {fwd.dls.vocab[1]}, {bwd.dls.vocab[1]}")
+    if texts is None and not _same_items(fwd.dls[ds_idx].dataset, bwd.dls[ds_idx].dataset):
+        raise ValueError(f"`fwd` and `bwd` hold different items in dataset {ds_idx}: build both DataLoaders from "
+                         "the same texts with the same `valid_pct` and `seed`, or pass `texts`")
+    kwargs = {**kwargs, 'with_input': False, 'with_decoded': False, 'with_loss': False}
+    def preds(l):   # (preds, targets), or with `mc_samples` (mean, std, targets): the first and the last
+        res = l.get_preds(dl=None if texts is None else l.dls.test_dl(texts), ds_idx=ds_idx, **kwargs)
+        return res[0], res[-1]                                      # (n, n_classes), (n,)
+    (pf, targs), (pb, _) = preds(fwd), preds(bwd)
+    return (pf + pb) / 2, targs

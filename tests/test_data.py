@@ -40,3 +40,35 @@ def test_odd_text_warns_once_per_problem_and_not_for_ordinary_text():
     share = int(odd[1].split('%')[0]) / 100                                     # the message's share of unknown tokens...
     toks = torch.cat([x[0] for x in unk.train_ds])
     assert share == pytest.approx(float((toks == unk.vocab.index('xxunk')).float().mean()), abs=0.005)   # ...is the data's
+
+# ## Arguments that must not be silently ignored (issue 18, fault 2)
+
+def test_backwards_reverses_each_document_as_fastais_from_df():
+    "`backwards=True`: each document's tokens in reverse order, the same numericalised documents as fastai's `from_df`."
+    texts = corpus_texts(20)
+    fwd, bwd = (lm_dls(texts, bs=8, seq_len=20, seed=1, backwards=b) for b in (False, True))
+    with torch.random.fork_rng():
+        ref = TextDataLoaders.from_df(pd.DataFrame({'text': texts}), text_col='text', is_lm=True, valid_pct=0.1, seed=1,
+                                      bs=8, seq_len=20, num_workers=0, backwards=True)
+    assert list(bwd.vocab) == list(fwd.vocab) == list(ref.vocab)
+    for f, b, r in zip(_tokens(fwd.train_ds) + _tokens(fwd.valid_ds), _tokens(bwd.train_ds) + _tokens(bwd.valid_ds),
+                       _tokens(ref.train_ds) + _tokens(ref.valid_ds)):
+        assert torch.equal(b, f.flip(0)) and torch.equal(b, r)
+    xb, yb = bwd.valid.one_batch()
+    assert torch.equal(xb[:, 1:], yb[:, :-1])                   # still a language model: the target is the next token
+
+def test_text_vocab_is_used_as_given():
+    "`text_vocab=V`: numericalised with `V` (as fastai's `from_df(text_vocab=...)`), whatever `min_freq` would keep."
+    first = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+    other = corpus_texts(40)[20:]
+    again = lm_dls(other, bs=8, seq_len=20, text_vocab=first.vocab, min_freq=1)
+    assert list(again.vocab) == list(first.vocab)
+    assert len(lm_dls(other, bs=8, seq_len=20, min_freq=1).vocab) != len(first.vocab)   # without it: its own vocabulary
+    assert max(int(t.max()) for t in _tokens(again.train_ds)) < len(first.vocab)
+
+def test_unknown_keyword_is_refused_naming_it():
+    "A keyword neither `lm_dls` nor fastai's `DataLoaders` take is a `TypeError` naming it, not silently ignored."
+    with pytest.raises(TypeError, match='bakwards'): lm_dls(corpus_texts(20), bs=8, seq_len=20, bakwards=True)
+    with pytest.raises(TypeError, match='label_col'): lm_dls(corpus_texts(20), bs=8, seq_len=20, label_col='y')
+    dls = lm_dls(corpus_texts(20), bs=8, seq_len=20, path='models_here', val_bs=4)   # fastai's `DataLoaders` arguments pass
+    assert str(dls.path) == 'models_here' and dls.valid.bs == 4
