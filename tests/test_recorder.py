@@ -251,6 +251,30 @@ def test_budget_bounds_the_record_at_every_batch_and_thins_whole_iterations(run7
     assert all(set(r.at(it).masks) == set(r.names) for it in r.iterations)         # whole iterations
     assert len(set(np.diff(r.iterations))) <= 2 and r.iterations[-1] >= len(stored) - r.every*r.stride
 
+def test_thinning_gives_memory_back_and_keeps_every_mask():
+    """The arena maps at most the budget plus one map at every batch (thinning unmaps what it frees), and the iterations it
+    keeps after thinning several times hold exactly the masks and token ids of the same iterations recorded without a budget."""
+    def run(budget=None, map_bytes=None):
+        dls = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+        set_seed(3, reproducible=True)
+        rec = MaskRecorder() if budget is None else MaskRecorder(budget=budget)
+        if map_bytes: rec.record._arena.map_bytes = map_bytes
+        mapped = []
+        class Watch(Callback):
+            run_valid, order = False, 95
+            def after_batch(self): mapped.append(rec.record._arena.mapped_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            awd_learner(dls, **SMALL).fit(2, 1e-3, cbs=[rec, Watch()])
+        return rec.record, mapped
+    full, _ = run()
+    one = full._batches[0].nbytes
+    small, mapped = run(int(5.5*one), map_bytes=2*one)
+    assert small.thinned >= 2
+    assert max(mapped) <= 5.5*one + 2*one                 # the budget plus one map, at every batch: thinning unmaps
+    d_full, d_small = digests(full), digests(small)
+    assert d_small and all(d_small[it] == d_full[it] for it in d_small)                # moved, never mixed up
+
 # ## Recordings of 0.1.0
 
 def test_loads_a_recording_written_by_0_1_0():
