@@ -320,6 +320,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'awd_fastai.memory.train_run': ('memory.html#train_run', 'awd_fastai/memory.py')},
             'awd_fastai.model': { 'awd_fastai.model.AWD_LSTM': ('model.html#awd_lstm', 'awd_fastai/model.py'),
                                   'awd_fastai.model.AWD_LSTM.__init__': ('model.html#awd_lstm.__init__', 'awd_fastai/model.py'),
+                                  'awd_fastai.model.AWD_LSTM._apply': ('model.html#awd_lstm._apply', 'awd_fastai/model.py'),
                                   'awd_fastai.model.AWD_LSTM._between': ('model.html#awd_lstm._between', 'awd_fastai/model.py'),
                                   'awd_fastai.model.AWD_LSTM._change_hidden': ('model.html#awd_lstm._change_hidden', 'awd_fastai/model.py'),
                                   'awd_fastai.model.AWD_LSTM._change_one_hidden': ( 'model.html#awd_lstm._change_one_hidden',
