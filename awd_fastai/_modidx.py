@@ -153,6 +153,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.WeightDropout._flat_slots': ( 'dropout.html#weightdropout._flat_slots',
                                                                                       'awd_fastai/dropout.py'),
+                                    'awd_fastai.dropout.WeightDropout._leave': ( 'dropout.html#weightdropout._leave',
+                                                                                 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.WeightDropout._load_from_state_dict': ( 'dropout.html#weightdropout._load_from_state_dict',
                                                                                                 'awd_fastai/dropout.py'),
                                     'awd_fastai.dropout.WeightDropout._on_flat_buffer': ( 'dropout.html#weightdropout._on_flat_buffer',
