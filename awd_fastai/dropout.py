@@ -415,17 +415,23 @@ class WeightDropout(KeepsMask, Module):
         if self._stepping(): return self._step_through(*args)
         m = self.module
         if not self._on_flat_buffer(args[0]):
-            for name,w in self._dropped_weights(args[0]).items(): setattr(m, name, w)
+            ws = self._dropped_weights(args[0])
+            for name,w in ws.items(): setattr(m, name, w)
             try: return m(*args)
-            finally: self._point_to_raw()
+            finally: self._leave(ws)
         ws = self._flat_dropped_weights(args[0])                    # {name: view of a flat buffer}
         for n in self.layer_names: setattr(m, n, ws[n])
         m._init_flat_weights()                                      # the module's forward now keeps the list we set:
         m._flat_weights = [ws.get(n, w) for n,w in zip(m._flat_weights_names, m._flat_weights)]
         try: return m(*args)
         finally:
-            self._point_to_raw()
+            self._leave(ws)
             m._init_flat_weights()                                  # nothing of this forward's graph stays in the module
+
+    def _leave(self, ws:dict):
+        "After a forward: the module shows the weights it ran with, detached (training: the dropped ones, as fastai's); no graph kept."
+        if not self.training or torch.compiler.is_compiling(): return self._point_to_raw()
+        for n in self.layer_names: setattr(self.module, n, ws[n].detach())
 
     def reset(self):
         "Point the module back at the raw weights and reset it if it can be."
@@ -439,7 +445,8 @@ class WeightDropout(KeepsMask, Module):
         return res
 
     def __getstate__(self):
-        "Pickle and deepcopy without the flat buffer's bookkeeping (rebuilt at the next forward on cuDNN)."
+        "Pickle and deepcopy without the flat buffer's bookkeeping (rebuilt at the next forward on cuDNN), the module on the raw weights."
+        self._point_to_raw()   # the last forward's dropped weights are not part of the model: not saved, not copied
         return {**super().__getstate__(), '_flat': None, '_slot_use': None}
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):

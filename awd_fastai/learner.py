@@ -6,18 +6,20 @@
 from __future__ import annotations
 import math, os, warnings
 from pathlib import Path
-import torch, torch.nn as nn
+import pandas as pd, torch, torch.nn as nn
 from torch import Tensor
 from fastai.text.all import (LMLearner, TextLearner, LMDataLoader, CrossEntropyLossFlat, accuracy, Perplexity, Learner,
                              ModelResetter, RNNCallback, AvgLoss, AvgMetric, Metric, GatherPredsCallback, get_c,
                              decode_spec_tokens, get_text_classifier, awd_lstm_clas_config, BOS, PAD, UNK)
+from fastai.text.models.core import SentenceEncoder, _pad_tensor
+from fastai.torch_core import display_df, get_empty_df
 import fastai.callback.rnn as fa_rnn
 from fastai.text.models.awdlstm import awd_lstm_lm_split, awd_lstm_clas_split
 from fastai.torch_core import to_concat, one_param
 from fastcore.basics import detuplify, getcallable, noop, patch
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from fastcore.xtras import ContextManagers
+from fastcore.xtras import ContextManagers, is_listy
 from fastprogress.fastprogress import progress_bar
 from .core import warn_deprecated
 from .mc import mc_preds
@@ -25,7 +27,8 @@ from .model import AWD_LSTM, awd_lm, awd_lstm_lm_config, check_not_bidirectional
 
 # %% auto #0
 __all__ = ['RNNRegularizer', 'AvgTokenLoss', 'TokenPerplexity', 'AvgTokenMetric', 'token_metric', 'AWDLearner', 'awd_learner',
-           'LMGatherPreds', 'sample_next', 'AWDTextLearner', 'awd_classifier_learner', 'bidir_ensemble']
+           'LMGatherPreds', 'sample_next', 'AWDSentenceEncoder', 'AWDTextLearner', 'awd_classifier_learner',
+           'bidir_ensemble']
 
 # %% ../nbs/02_learner.ipynb #74bbe954
 class RNNRegularizer(fa_rnn.RNNRegularizer):
@@ -364,9 +367,61 @@ def generate(self:AWDLearner,
     res = [self._decode(torch.cat([t.cpu(), w]), decoder) for t,w in zip(toks, new)]
     return res[0] if isinstance(prompts, str) else res
 
+# %% ../nbs/02_learner.ipynb #311b13d3
+class AWDSentenceEncoder(SentenceEncoder):
+    "fastai's `SentenceEncoder`, each text read in chunks from its own first token: its outputs do not depend on the rest of the batch."
+    def forward(self,
+        input:Tensor, # Token ids (bs, sl), each text padded with `pad_idx` in front of it and/or behind it
+    ) -> tuple:       # Outputs (bs, n·bptt, emb_sz) and their mask (bs, n·bptt), True where there is no text to pool
+        bs, sl = input.shape
+        self.reset()
+        pos = torch.arange(sl, device=input.device)
+        real = input != self.pad_idx                                               # (bs, sl)
+        first = torch.where(real, pos, sl).min(1).values.clamp(max=sl-1)           # (bs,) a text's first token (no text: the last)
+        n_tok = torch.where(real, pos, -1).max(1).values.clamp(min=first) - first + 1   # (bs,) tokens from its first to its last
+        n_chunks = (n_tok + self.bptt - 1) // self.bptt                            # (bs,)
+        n = int(n_chunks.max())
+        start = (n - n_chunks) * self.bptt                                         # (bs,) whole chunks of padding in front
+        cols = torch.arange(n * self.bptt, device=input.device)
+        inside = (cols >= start[:, None]) & (cols < (start + n_tok)[:, None])      # (bs, n·bptt)
+        x = torch.where(inside, input.gather(1, (cols - start[:, None] + first[:, None]).clamp(0, sl-1)), self.pad_idx)
+        order = n_chunks.argsort(descending=True, stable=True)                     # the texts that start first run first
+        x, n_chunks, end = x[order], n_chunks[order], (start + n_tok)[order]
+        outs, masks = [], []
+        for k in range(n):
+            i = k * self.bptt
+            o = self.module(x[:int((n_chunks >= n - k).sum()), i:i+self.bptt])     # (real_bs, bptt, emb_sz)
+            far = end - i > self.max_len if self.max_len is not None else torch.zeros_like(end, dtype=torch.bool)   # (bs,)
+            if far.all(): continue                                                 # beyond `max_len` of every text's end
+            outs.append(_pad_tensor(o, bs))
+            masks.append((x[:, i:i+self.bptt] == self.pad_idx) | far[:, None])
+        back = order.argsort()
+        return torch.cat(outs, dim=1)[back], torch.cat(masks, dim=1)[back]
+
 # %% ../nbs/02_learner.ipynb #6a639755
 class AWDTextLearner(_DistributesItself, TextLearner):
     "fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through `learn.distrib_ctx()`."
+    def show_results(self,
+        ds_idx:int=1,       # The DataLoader to take a batch from (1: validation)
+        dl=None,            # Or this DataLoader
+        max_n:int=9,        # Show at most this many texts
+        shuffle:bool=True,  # A random batch
+        trunc_at:int=150,   # Show at most this many words of each text
+        **kwargs,
+    ) -> pd.DataFrame:      # What is shown: one row per text, with its target and the prediction
+        "Show texts, targets and predictions of one batch as a table (fastai's raises `TypeError` for text classifiers, fastai#4092)."
+        if dl is None: dl = self.dls[ds_idx].new(shuffle=shuffle)
+        b = dl.one_batch()
+        _, _, preds = self.get_preds(dl=[b], with_decoded=True)
+        _, _, samples = dl.show_batch(b, max_n=max_n, show=False)
+        _, _, outs = dl.show_batch(type(b)(b[:dl.n_inp] + (tuple(preds) if is_listy(preds) else (preds,))), max_n=max_n, show=False)
+        samples, outs = L((s[0].truncate(trunc_at), *s[1:]) for s in samples), outs.itemgot(slice(dl.n_inp, None))
+        ctxs = get_empty_df(min(len(samples), max_n))
+        for col in [samples.itemgot(i) for i in range(len(samples[0]))] + [outs.itemgot(i) for i in range(len(outs[0]))]:
+            ctxs = [x.show(ctx=c, **kwargs) for x, c, _ in zip(col, ctxs, range(max_n))]
+        df = pd.DataFrame(ctxs)
+        display_df(df)
+        return df
 
 @patch
 @delegates(Learner.get_preds)
@@ -394,7 +449,7 @@ def awd_classifier_learner(
     modes:dict|None=None,   # Dropout mode per site, see `dropout_modes`
     **kwargs,               # Encoder options (keys of `awd_lstm_clas_config`, e.g. `emb_sz`) or `Learner` arguments
 ) -> AWDTextLearner:
-    "An `AWDTextLearner`: fastai's text classifier (`SentenceEncoder` + pooling head) with our `AWD_LSTM` encoder."
+    "An `AWDTextLearner`: fastai's text classifier (`AWDSentenceEncoder` + pooling head) with our `AWD_LSTM` encoder."
     if isinstance(getattr(dls, 'train', None), LMDataLoader):
         raise ValueError("`dls` are language-model DataLoaders; a classifier needs labelled ones, e.g. "
                          "`TextDataLoaders.from_df(df, text_col=..., label_col=..., text_vocab=lm_dls.vocab)`")
@@ -405,6 +460,7 @@ def awd_classifier_learner(
     if not n_out: raise ValueError("the number of classes could not be read from `dls` (`dls.c`): pass `n_out=`")
     model = get_text_classifier(AWD_LSTM, len(_vocab(dls)), n_out, seq_len=seq_len, config=config, drop_mult=drop_mult,
                                 lin_ftrs=lin_ftrs, ps=ps, max_len=max_len, y_range=y_range)
+    model[0] = AWDSentenceEncoder(seq_len, model[0].module, model[0].pad_idx, max_len)   # each text read from its own start
     return AWDTextLearner(dls, model, splitter=awd_lstm_clas_split, **kwargs)
 
 # %% ../nbs/02_learner.ipynb #b1d1e0a2

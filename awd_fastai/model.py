@@ -161,6 +161,12 @@ class AWD_LSTM(Module):
         [r.reset() for r in self.rnns if hasattr(r, 'reset')]
         self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
 
+    def _apply(self, fn, *args, **kwargs):
+        "`.to()`, `.double()`, `.cuda()`...: the carried hidden state is converted with the parameters (fastai's stays behind)."
+        res = super()._apply(fn, *args, **kwargs)
+        self.hidden = [tuple(map(fn, h)) if isinstance(h, tuple) else fn(h) for h in getattr(self, 'hidden', [])]
+        return res
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         "Refuse a checkpoint whose shapes differ from ours before anything is copied (PyTorch copies what matches, then raises)."
         ours = self.state_dict()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_recorder.ipynb #c2baca22
 from __future__ import annotations
-import json, math, re, warnings, weakref, zipfile, zlib
+import json, math, mmap, re, warnings, weakref, zipfile, zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -98,6 +98,63 @@ class _Batch(NamedTuple):
         start = sum(math.prod(s) for s in self.token_shapes[:i])
         return torch.from_numpy(self.tokens[start:start + math.prod(self.token_shapes[i])].reshape(self.token_shapes[i]).copy())
 
+# %% ../nbs/03_recorder.ipynb #21d26df5
+_MAP_BYTES = 32 * 2**20   # size of one map of the arena; only the pages written take memory
+
+def _align8(n:int) -> int: return (n + 7) // 8 * 8
+
+class _Arena:
+    "The bytes of recorded iterations, in a few large anonymous memory maps that are compacted and unmapped when the record thins."
+    def __init__(self, map_bytes:int=_MAP_BYTES):
+        self.map_bytes, self.maps, self.used, self.at = map_bytes, [], [], {}   # [(mmap, uint8 view)]; bytes used per map; key -> (map, offset, n)
+
+    def alloc(self,
+        key:int,  # The iteration the bytes belong to
+        n:int,    # Bytes wanted
+    ) -> np.ndarray: # uint8 view of `n` bytes in one map, after every other allocation
+        "A new buffer of `n` bytes at the end of the arena (a new map if the last one is full)."
+        k = len(self.maps) - 1
+        if k < 0 or self.used[k] + _align8(n) > len(self.maps[k][1]): k = self._new_map(n)
+        o = self.used[k]
+        self.used[k] += _align8(n)
+        self.at[key] = (k, o, n)
+        return self.maps[k][1][o:o+n]
+
+    def _new_map(self, n:int) -> int:
+        size = max(self.map_bytes, -(-n // mmap.PAGESIZE) * mmap.PAGESIZE)
+        mm = mmap.mmap(-1, size)
+        self.maps.append((mm, np.frombuffer(mm, np.uint8))); self.used.append(0)
+        return len(self.maps) - 1
+
+    def compact(self,
+        keys:list, # The keys to keep, in the order they were allocated; every other allocation is freed
+    ) -> dict:     # key -> its buffer now
+        "Slide the buffers of `keys` to the front (each moves down, never up), then unmap the maps left empty."
+        old, self.at, out = self.at, {}, {}
+        self.used = [0] * len(self.maps)
+        k = 0
+        for key in keys:
+            if key not in old: continue
+            sk, so, n = old[key]
+            while self.used[k] + _align8(n) > len(self.maps[k][1]): k += 1   # an earlier map or the buffer's own: never later
+            o = self.used[k]
+            if (k, o) != (sk, so): self.maps[k][1][o:o+n] = self.maps[sk][1][so:so+n]   # numpy copies overlapping ranges correctly
+            self.used[k] += _align8(n); self.at[key] = (k, o, n)
+            out[key] = self.maps[k][1][o:o+n]
+        last = max((k for k, _, _ in self.at.values()), default=-1)
+        del self.maps[last+1:], self.used[last+1:]             # unmapped once nothing views them
+        if last >= 0 and hasattr(mmap, 'MADV_DONTNEED'):       # the written pages past the end of the last map
+            start = -(-self.used[last] // mmap.PAGESIZE) * mmap.PAGESIZE
+            if start < len(self.maps[last][1]): self.maps[last][0].madvise(mmap.MADV_DONTNEED, start)
+        return out
+
+    @property
+    def mapped_bytes(self) -> int:
+        "Bytes of address space mapped (an upper bound of the memory the arena can hold)"
+        return sum(len(a) for _, a in self.maps)
+
+    def __reduce__(self): return (_Arena, (self.map_bytes,))   # a copy's iterations are plain arrays: a new, empty arena
+
 # %% ../nbs/03_recorder.ipynb #7c1e0b5a
 class MaskSnapshot:
     "Every recorded mask of one training iteration, decoded: for each site the mask of each forward call, and each call's token ids."
@@ -142,6 +199,7 @@ class MaskRecord:
     def __init__(self):
         self._sites, self._index = [], {}   # [(name, DropoutSite)] in model order; name -> its index
         self._batches, self._counts, self._stored = {}, Counter(), 0   # iteration -> _Batch; masks per site; bytes held
+        self._arena = _Arena()              # where the recorder writes the iterations (loaded ones stay in their arrays)
         self.vocab, self.every, self.stride, self.thinned, self.crop = None, 1, 1, 0, None
         self.rank, self.world_size = 0, 1   # the process that recorded it, and the number of processes of its run
 
@@ -290,16 +348,36 @@ class MaskRecord:
         self._counts.update(m.site for m in b.masks)
         self._stored += b.nbytes
 
-    def _drop(self, iteration:int):
-        "Delete one recorded iteration."
+    def _drop(self, iteration:int, compact:bool=True):
+        "Delete one recorded iteration (and give its memory back, unless `compact=False`)."
         b = self._batches.pop(iteration)
         self._counts.subtract(m.site for m in b.masks)
         self._stored -= b.nbytes
+        if compact: self._compact()
 
     def _thin(self):
-        "Keep every other recorded iteration (whole iterations, nothing copied) and from now on record half as often."
-        for it in self.iterations[1::2]: self._drop(it)
+        "Keep every other recorded iteration (whole iterations) and from now on record half as often; the kept ones move to the front."
+        for it in self.iterations[1::2]: self._drop(it, compact=False)
+        self._compact()
         self.stride *= 2; self.thinned += 1
+
+    def _new_batch(self, iteration:int, epoch:int, masks:tuple, n_mask:int, token_shapes:tuple) -> _Batch:
+        "An empty batch record of `n_mask` packed bytes and the token ids of `token_shapes`, written in the arena (fill `data`, `tokens`)."
+        n_tok = sum(math.prod(s) for s in token_shapes)
+        return self._batch_in(_Batch(iteration, epoch, None, masks, None, token_shapes), self._arena.alloc(iteration, _align8(n_mask) + 4*n_tok), n_mask)
+
+    @staticmethod
+    def _batch_in(b:_Batch, buf:np.ndarray, n_mask:int) -> _Batch:
+        "`b` with its packed masks and token ids as views of `buf`: the masks, then the ids from the next multiple of 8."
+        t0 = _align8(n_mask)
+        return b._replace(data=buf[:n_mask], tokens=buf[t0:].view(np.int32))
+
+    def _compact(self):
+        "Move the arena's iterations to its front, in order, and give back the memory freed by drops."
+        moved = self._arena.compact(self.iterations)
+        for it, buf in moved.items():
+            b = self._batches[it]
+            self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
 
 # %% ../nbs/03_recorder.ipynb #b02e5e82
 _FORMAT, _VERSION = 'awd_fastai.MaskRecord', 2
@@ -469,11 +547,16 @@ class _Hook:
         h.handle = (module.register_forward_pre_hook if pre else module.register_forward_hook)(h)
         return h.handle
 
-def _to_cpu(tensors:list, dtype) -> np.ndarray:
-    "Concatenate flat tensors into one numpy array of `dtype`, with one device-to-CPU copy per device."
-    if not tensors: return np.zeros(0, torch.empty(0, dtype=dtype).numpy().dtype)
-    if len({t.device for t in tensors}) > 1: tensors = [t.cpu() for t in tensors]
-    return torch.cat(tensors).to(dtype).cpu().numpy()
+def _copy_into(
+    dest:np.ndarray, # A CPU buffer of exactly the tensors' total size and dtype
+    tensors:list,    # Flat tensors on any devices
+):
+    "Write `tensors` one after the other into `dest`: each CPU tensor straight into place, the others in one copy per device."
+    out, o = torch.from_numpy(dest), 0
+    on_cpu = all(t.device.type == 'cpu' for t in tensors)
+    if not on_cpu and len({t.device for t in tensors}) == 1: tensors = [torch.cat(tensors)]   # one device-to-CPU transfer
+    for t in tensors:
+        out[o:o+t.numel()].copy_(t); o += t.numel()
 
 # %% ../nbs/03_recorder.ipynb #bdfc330f
 _OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters', 'nbytes',
@@ -601,13 +684,14 @@ class MaskRecorder(Callback):
         pending, toks = self._pending, self._pending_tokens
         self._pending, self._pending_tokens = [], []
         if not pending: return
-        n_bytes = sum(int(q.numel()) for *_, q in pending) + 4*sum(int(t.numel()) for t in toks)
-        if not self._make_room(n_bytes): return
-        data = _to_cpu([q for *_, q in pending], torch.uint8)              # one transfer per batch
+        n_mask = sum(int(q.numel()) for *_, q in pending)
+        if not self._make_room(n_mask + 4*sum(int(t.numel()) for t in toks)): return
         offsets = np.cumsum([0] + [q.numel() for *_, q in pending])
         masks = tuple(_Mask(i, c, t, int(o), s, p) for (i, c, t, s, p, _), o in zip(pending, offsets))
-        tokens = _to_cpu([t.reshape(-1) for t in toks], torch.int32)
-        self.record._add(_Batch(it, self.epoch, data, masks, tokens, tuple(tuple(t.shape) for t in toks)))
+        b = self.record._new_batch(it, self.epoch, masks, n_mask, tuple(tuple(t.shape) for t in toks))
+        _copy_into(b.data, [q for *_, q in pending])                      # one transfer per batch from a GPU
+        _copy_into(b.tokens, [t.reshape(-1) for t in toks])
+        self.record._add(b)
 
     def _make_room(self, n_bytes:int) -> bool:
         "Thin the record until `n_bytes` more fit in the budget; False if one iteration alone is too big."

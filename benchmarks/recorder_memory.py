@@ -27,6 +27,7 @@ from awd_fastai.dropout import KeepsMask, WeightDropout, EmbeddingDropout, dropo
 from awd_fastai.recorder import MaskRecorder
 
 CONFIG = dict(vocab=60_000, emb_sz=400, n_hid=1152, n_layers=3, bs=64, bptt=72)
+RSS_TARGET = 1.25   # issue 25: the process grows by at most 1.25x the budget (RSS over warmup, sampled after every batch)
 
 def rss_bytes() -> int:
     "Current resident set size of this process."
@@ -124,7 +125,8 @@ def long_run(rec:MaskRecorder, batch, n_batches:int, report_every:int, trim=None
             over_budget += stored > rec.budget
             if (i+1) % report_every == 0 or i+1 == n_batches:
                 trace.append({'batch': i+1, 'iterations kept': len(rec.record), 'stride': rec.record.stride,
-                              'stored MiB': f"{stored/2**20:.1f}", 'RSS - warmup MiB': f"{(rss-base_rss)/2**20:.1f}"})
+                              'stored MiB': f"{stored/2**20:.1f}", 'RSS - warmup MiB': f"{(rss-base_rss)/2**20:.1f}",
+                              '/ budget': f"{(rss-base_rss)/rec.budget:.2f}"})
     return dict(base_rss=base_rss, max_stored=max_stored, max_rss=max_rss, peak_rss=peak_rss_bytes(), over_budget=over_budget,
                 trace=trace, seconds=time.time()-t0, spent=spent,
                 warnings=sorted({str(w.message)[:110] for w in caught if 'MaskRecorder' in str(w.message)}))
@@ -171,5 +173,7 @@ def main(argv=None):
     for w in res['warnings']: print(f"warning: {w}...")
     bound = res['max_stored'] <= budget
     print(f"bounded as stated (stored bytes <= budget at every batch): {'yes' if bound and not res['over_budget'] else 'NO'}")
+    ratio = (res['max_rss'] - res['base_rss']) / budget
+    print(f"process memory (RSS over warmup <= {RSS_TARGET}x the budget at every batch): {ratio:.2f}x -> {'met' if ratio <= RSS_TARGET else 'MISSED'}")
 
 if __name__ == '__main__': main()

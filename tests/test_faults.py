@@ -69,7 +69,7 @@ def test_keyboard_interrupt_mid_forward(dls):
     assert_consistent(rec.record, 3)
     assert_usable(learn, rec)
 
-@pytest.mark.parametrize('where', ['pack_mask', '_to_cpu'])
+@pytest.mark.parametrize('where', ['pack_mask', '_copy_into'])
 def test_keyboard_interrupt_inside_the_recorder(dls, monkeypatch, where):
     "An interrupt (Ctrl-C) while the recorder packs the third mask of batch 2 (in a forward hook), or while it stores "
     "batch 2: no half iteration; the learner and the recorder go on."

@@ -2,7 +2,7 @@
 `learn.export()` carries no record, recordings reload in a new process and from 0.1.0 files, the same seed gives the same
 masks, the recorder never perturbs training, stores about one bit per element within its budget, and the 0.1.0 names
 still work with a warning."""
-import hashlib, json, pickle, random, re, subprocess, sys, textwrap, warnings
+import hashlib, json, mmap, pickle, random, re, subprocess, sys, textwrap, warnings
 from pathlib import Path
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
@@ -250,6 +250,33 @@ def test_budget_bounds_the_record_at_every_batch_and_thins_whole_iterations(run7
     assert r.thinned >= 2 and 3 <= len(r) <= 5
     assert all(set(r.at(it).masks) == set(r.names) for it in r.iterations)         # whole iterations
     assert len(set(np.diff(r.iterations))) <= 2 and r.iterations[-1] >= len(stored) - r.every*r.stride
+
+def test_thinning_gives_memory_back_and_keeps_every_mask():
+    """The record maps no more memory than the iterations it keeps fill, at every batch (thinning unmaps what it frees), and
+    the iterations it keeps after thinning several times hold exactly the masks and token ids of the same iterations
+    recorded without a budget."""
+    def run(budget=None, map_bytes=None):
+        dls = lm_dls(corpus_texts(20), bs=8, seq_len=20)
+        set_seed(3, reproducible=True)
+        rec = MaskRecorder() if budget is None else MaskRecorder(budget=budget)
+        if map_bytes: rec.record._arena.map_bytes = map_bytes
+        seen = []
+        class Watch(Callback):
+            run_valid, order = False, 95
+            def after_batch(self): seen.append((rec.record._arena.mapped_bytes, len(rec.record)))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            awd_learner(dls, **SMALL).fit(2, 1e-3, cbs=[rec, Watch()])
+        return rec.record, seen
+    full, _ = run()
+    one = max(b.nbytes for b in full._batches.values())
+    small, seen = run(int(5.5*one), map_bytes=mmap.PAGESIZE)
+    per_map = mmap.PAGESIZE // ((one + 7) // 8 * 8)               # iterations a map holds
+    assert small.thinned >= 2 and per_map >= 1
+    assert all(m <= -(-n // per_map) * mmap.PAGESIZE for m, n in seen)   # never more maps than the kept iterations fill
+    assert min(m for m, _ in seen[len(seen)//2:]) < max(m for m, _ in seen)   # and maps are given back
+    d_full, d_small = digests(full), digests(small)
+    assert d_small and all(d_small[it] == d_full[it] for it in d_small)     # moved, never mixed up
 
 # ## Recordings of 0.1.0
 

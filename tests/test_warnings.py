@@ -1,6 +1,6 @@
 """Warnings are scoped: importing awd_fastai installs no warning filter (a problem in a user's own `nn.LSTM` stays visible),
 and our layers do not trigger the warnings that an earlier version filtered out."""
-import os, subprocess, sys, warnings
+import os, re, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch, torch.nn as nn
 from awd_fastai.data import lm_dls, corpus_texts
@@ -18,7 +18,7 @@ print(repr([(a, getattr(m, 'pattern', m), c.__name__, getattr(mod, 'pattern', mo
 """
 
 @pytest.mark.parametrize('mods', [['awd_fastai'], ['awd_fastai.dropout'], ['awd_fastai.learner', 'awd_fastai.distributed'],
-                                  ['awd_fastai.recorder', 'awd_fastai.plots', 'awd_fastai.cli']])
+                                  ['awd_fastai.recorder', 'awd_fastai.plots', 'awd_fastai.cli'], ['awd_fastai_cli']])
 def test_import_leaves_warning_filters_unchanged(mods):
     "In a fresh process, after fastai's own imports: importing awd_fastai (any module) leaves `warnings.filters` as it was."
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
@@ -26,6 +26,28 @@ def test_import_leaves_warning_filters_unchanged(mods):
     assert r.returncode == 0, r.stderr[-3000:]
     before, after = r.stdout.strip().splitlines()
     assert after == before
+
+def _command() -> list:
+    "The `awd-fastai` command as pyproject.toml declares it, run as pip's console-script wrapper runs it."
+    mod, func = re.search(r'^awd-fastai\s*=\s*"([\w.]+):(\w+)"', (ROOT/'pyproject.toml').read_text(), re.M).groups()
+    return [sys.executable, '-c', f'import sys; from {mod} import {func}; sys.exit({func}())']
+
+_AFTER = "import sys, warnings\n{}\nprint(repr([(a, getattr(m, 'pattern', m), c.__name__, getattr(o, 'pattern', o), l) for a, m, c, o, l in warnings.filters]))"
+
+def test_the_command_shows_no_import_warning_and_keeps_the_filters():
+    """`awd-fastai --help` prints no warning (fastai's import makes torch warn that `torch.jit.script` is deprecated: the
+    command leaves that one out), and the command's process has the warning filters a plain import of the CLI gives."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    r = subprocess.run(_command() + ['--help'], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert r.returncode == 0 and r.stdout.startswith('usage: awd-fastai'), r.stderr[-2000:]
+    assert 'Warning' not in r.stderr, r.stderr[-2000:]
+    run = lambda code: subprocess.run([sys.executable, '-c', _AFTER.format(code)], capture_output=True, text=True, cwd=ROOT, env=env)
+    via_command = run("import awd_fastai_cli, contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): awd_fastai_cli.main(['--version'])")
+    plain = run('import awd_fastai.cli')
+    assert via_command.returncode == plain.returncode == 0, via_command.stderr[-2000:] + plain.stderr[-2000:]
+    assert via_command.stdout == plain.stdout
+    assert 'torch.jit.script' not in via_command.stderr
 
 def test_import_hides_no_warning_of_a_users_lstm():
     "A warning raised by the user's own code after `import awd_fastai` reaches the user (nothing filters it by message)."

@@ -1,0 +1,29 @@
+"""The `awd-fastai` command's entry point (`[project.scripts]` in pyproject.toml): `awd_fastai.cli.main`, imported without
+showing fastai's import-time warning.
+
+Importing fastai makes torch warn that `torch.jit.script` is deprecated (a `FutureWarning` that prints the venv's own path)
+at the start of every command, `--help` included. The command is our program, so it may silence that one known warning
+for its own process; importing `awd_fastai` from Python must not (the warning is fastai's to give), and the package's
+`__init__` imports fastai before any of its functions can run. So the entry point lives outside the package: it imports
+the command line with `warnings.showwarning` wrapped to leave out that one warning (by category and message) and puts it
+back after the import. No warning filter is added or removed: the filters are what the imports made them, as in Python.
+This file is written by hand (nbdev exports only `awd_fastai/`)."""
+import sys, warnings
+
+__all__ = ['main']
+
+JIT_WARNING = '`torch.jit.script` is deprecated'   # the start of the one message left out, a FutureWarning
+
+def _is_jit_warning(message, category) -> bool: return issubclass(category, FutureWarning) and str(message).startswith(JIT_WARNING)
+
+def main(argv:list|None=None) -> int:
+    "Run `awd-fastai` (`awd_fastai.cli.main`), its import not showing torch's `torch.jit.script` FutureWarning."
+    show = warnings.showwarning
+    def _show(message, category, *args, **kwargs):
+        if not _is_jit_warning(message, category): show(message, category, *args, **kwargs)
+    warnings.showwarning = _show
+    try: from awd_fastai.cli import main as cli_main
+    finally: warnings.showwarning = show
+    return cli_main(argv)
+
+if __name__ == '__main__': sys.exit(main())
