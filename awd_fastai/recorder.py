@@ -520,11 +520,17 @@ class MaskRecorder(Callback):
 
     # -- the fit
     def before_fit(self):
+        "Only a training fit records (fastai also calls this in `validate`, `get_preds`, `predict`): the hooks go on in `before_train`."
         self._remove_hooks()                      # left by a fit that Ctrl-C interrupted before its `after_fit`
         self._recording, self._pending, self._pending_tokens = False, [], []
-        self.active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
-        if not self.active: return
-        r = self.record
+        self.active, self._set_up = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs), False
+
+    def before_train(self):
+        if self.active and not self._set_up: self._setup()
+
+    def _setup(self):
+        "At the fit's first training epoch: the sites to record, with a hook on each of their layers, and the vocabulary."
+        self._set_up, r = True, self.record
         r.rank, r.world_size, r.every, r.crop = rank_distrib(), max(num_distrib(), 1), self.every, self.crop
         layers = mask_layers(self.learn.model)
         if not layers: warnings.warn("MaskRecorder: the model has no awd_fastai dropout layer, so there are no masks to record")

@@ -44,3 +44,43 @@ def test_every_public_kwargs_function_refuses_an_unknown_keyword(dls, tmp_path):
     assert not (tmp_path/'a.gif').exists()
     from awd_fastai.model import awd_lm
     with pytest.raises(ValueError, match='bogus'): awd_lm(10, bogus=1)     # the model's options: a `ValueError` (0.2.0)
+
+# ## 1. Callbacks with side effects during inference
+
+def _tree(p:Path) -> set: return {str(f.relative_to(p)) for f in p.rglob('*')}
+
+def test_inference_writes_nothing(dls, tmp_path, monkeypatch):
+    "fastai runs `before_fit`/`after_fit` in `validate`, `get_preds` and each word of `predict`: with our callbacks "
+    "attached (TensorBoard with its default `runs/` folder, the recorder), they create no file or folder, also from an "
+    "exported learner loaded in an empty folder; a later fit still logs, and `tb.event_file` names its file."
+    pytest.importorskip('tensorboard')
+    from fastai.learner import load_learner
+    from awd_fastai.core import DEMO_P
+    from awd_fastai.recorder import MaskRecorder
+    from awd_fastai.explorer import MaskTensorBoardCallback
+    train_dir, serve_dir = tmp_path/'train', tmp_path/'serve'
+    train_dir.mkdir(); serve_dir.mkdir()
+    monkeypatch.chdir(train_dir)
+    tb = MaskTensorBoardCallback(every=10)
+    learn = awd_learner(dls, **SMALL, **DEMO_P, cbs=[MaskRecorder(every=10), tb], path=train_dir)
+    learn.no_bar(); learn.no_logging()
+    before = _tree(train_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn.validate(); learn.get_preds(); learn.predict('the', n_words=3)
+        assert _tree(train_dir) == before == set()
+        assert tb.event_file is None
+        learn.lr_find(num_it=5, show_plot=False)
+        assert _tree(train_dir) == {'models'}                # the LR finder trains, but is no fit to log
+        (train_dir/'models').rmdir()                         # fastai's LR finder's folder for its temporary weights
+        learn.fit(1, 1e-3)
+        logged = _tree(train_dir)
+        assert tb.event_file is not None and tb.event_file.stat().st_size > 100 and len(logged) == 3   # runs/<date>/<file>
+        learn.validate(); learn.predict('the', n_words=2)
+        assert _tree(train_dir) == logged and tb.event_file.stat().st_size > 100
+        learn.export(tmp_path/'learner.pkl')
+        monkeypatch.chdir(serve_dir)
+        served = load_learner(tmp_path/'learner.pkl')
+        served.no_bar(); served.no_logging()
+        served.validate(); served.get_preds(); served.predict('the', n_words=3)
+    assert _tree(serve_dir) == set() and _tree(train_dir) == logged
