@@ -740,3 +740,6 @@ def main(
         return 130
     if code == 0: print(f"Open {page}")
     return code
+
+# %% ../nbs/05_cli.ipynb #134e4e85
+if __name__ == '__main__': sys.exit(main())   # `python -m awd_fastai.cli`

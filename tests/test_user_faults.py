@@ -212,3 +212,14 @@ def test_cli_in_a_log_prints_lines_not_bars(no_dropout_run):
     _, (code, stdout, _, _) = no_dropout_run
     assert code == 0 and '\r' not in stdout and '█' not in stdout
     assert sum(l.split()[:1] == ['0'] for l in stdout.splitlines()) == 1          # the one epoch's line
+
+# ## 6. `python -m`
+
+@pytest.mark.parametrize('module', ['awd_fastai', 'awd_fastai.cli'])
+def test_python_m_runs_the_command(module):
+    "`python -m awd_fastai ...` and `python -m awd_fastai.cli ...` are the `awd-fastai` command (its output, its exit codes)."
+    from awd_fastai import __version__
+    r = subprocess.run([sys.executable, '-m', module, '--version'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == f'awd-fastai {__version__}', r.stderr[-2000:]
+    r = subprocess.run([sys.executable, '-m', module, 'plot', 'missing.npz'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and 'awd-fastai: error' in r.stderr
