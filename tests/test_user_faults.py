@@ -223,3 +223,63 @@ def test_python_m_runs_the_command(module):
     assert r.returncode == 0 and r.stdout.strip() == f'awd-fastai {__version__}', r.stderr[-2000:]
     r = subprocess.run([sys.executable, '-m', module, 'plot', 'missing.npz'], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and 'awd-fastai: error' in r.stderr
+
+# ## 5. `PackedSequence` in training
+
+def _packed(n_in=3, lens=(5, 2, 4), seed=0):
+    from torch.nn.utils.rnn import pack_sequence
+    g = torch.Generator().manual_seed(seed)
+    return pack_sequence([torch.randn(l, n_in, generator=g) for l in lens], enforce_sorted=False)
+
+def _param(wd, k:str):
+    "The tensor of `wd` that plays the wrapped RNN's parameter `k` (a dropped weight's raw copy)."
+    return getattr(wd, f'{k}_raw') if hasattr(wd, f'{k}_raw') else getattr(wd.module, k)
+
+def _wrappers():
+    "Every stepping wrapper: W_hh dropout with a per-example / per-step / per-batch state mask, and per-step DropConnect."
+    from awd_fastai.dropout import WeightDropout, PerStepWeightDropout, PerStepStateDropout, LockedStateDropout, BatchStateDropout
+    return {'state per step': lambda m, p: WeightDropout(m, p, state_dp=PerStepStateDropout(p)),
+            'state locked': lambda m, p: WeightDropout(m, p, state_dp=LockedStateDropout(p)),
+            'state per batch': lambda m, p: WeightDropout(m, p, state_dp=BatchStateDropout(p)),
+            'per-step DropConnect': lambda m, p: PerStepWeightDropout(m, p)}
+
+@pytest.mark.parametrize('rnn', ['LSTM', 'GRU'])
+@pytest.mark.parametrize('bidir', [False, True])
+@pytest.mark.parametrize('kind', list(_wrappers()))
+def test_packed_sequence_steps_as_nn_rnn_at_p0(rnn, bidir, kind):
+    "Stepping through a `PackedSequence` (forced, at p = 0) is the wrapped nn.LSTM/GRU: its packed output and each "
+    "sequence's final state, from a given initial state, forwards and backwards."
+    from torch.nn.utils.rnn import pad_packed_sequence
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, rnn)(3, 4, batch_first=True, bidirectional=bidir)
+    wd = _wrappers()[kind](getattr(torch.nn, rnn)(3, 4, batch_first=True, bidirectional=bidir), 0.)
+    with torch.no_grad():
+        for k, v in ref.state_dict().items(): _param(wd, k).copy_(v)   # the same weights
+    wd.train(); wd._stepping = lambda: True                      # the training path, with masks that keep everything
+    x, nd = _packed(), 2 if bidir else 1
+    h0 = torch.randn(nd, 3, 4)
+    hx = (h0, torch.randn(nd, 3, 4)) if rnn == 'LSTM' else h0
+    (out, h), (out_ref, h_ref) = wd(x, hx), ref(x, hx)
+    assert isinstance(out, type(x)) and torch.equal(out.batch_sizes, x.batch_sizes)
+    torch.testing.assert_close(pad_packed_sequence(out, batch_first=True)[0], pad_packed_sequence(out_ref, batch_first=True)[0])
+    for a, b in zip(h if rnn == 'LSTM' else [h], h_ref if rnn == 'LSTM' else [h_ref]): torch.testing.assert_close(a, b)
+
+@pytest.mark.parametrize('kind', list(_wrappers()))
+def test_packed_sequence_trains_with_masks(kind):
+    "In training with p > 0 a `PackedSequence` goes through (it raised `AttributeError`): a packed output, gradients, "
+    "and each sequence's final state is its output at its own last step; eval still matches nn.LSTM."
+    from torch.nn.utils.rnn import pad_packed_sequence
+    torch.manual_seed(0)
+    wd = _wrappers()[kind](torch.nn.LSTM(3, 4, batch_first=True), 0.5)
+    wd.train()
+    x = _packed()
+    out, (h, c) = wd(x)
+    padded, lens = pad_packed_sequence(out, batch_first=True)            # (bs, sl, nh), (bs,)
+    for i, l in enumerate(lens.tolist()): torch.testing.assert_close(h[0, i], padded[i, l-1])
+    (padded.sum() + c.sum()).backward()
+    assert wd.module.weight_ih_l0.grad is not None
+    wd.eval()
+    ref = torch.nn.LSTM(3, 4, batch_first=True)
+    with torch.no_grad():
+        for k, v in ref.state_dict().items(): v.copy_(_param(wd, k))
+    torch.testing.assert_close(pad_packed_sequence(wd(x)[0], batch_first=True)[0], pad_packed_sequence(ref(x)[0], batch_first=True)[0])
