@@ -671,7 +671,7 @@ def _train_and_report_into(out:Path, args, texts, source:str) -> int:
     t1, runs = time.time(), {k: r for k, r in runs.items() if len(r)}        # a run without dropout recorded no mask
     if runs:
         page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if len(runs) == 1 else 'both runs'} on {source}")
-        print(f"Wrote {page.name} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
+        print(f"Wrote {args.out/page.name} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
     else: print("No explorer page: no dropout layer drew a mask (every p is 0)")
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
     summary = f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
