@@ -221,8 +221,9 @@ def test_python_m_runs_the_command(module):
     from awd_fastai import __version__
     r = subprocess.run([sys.executable, '-m', module, '--version'], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == f'awd-fastai {__version__}', r.stderr[-2000:]
-    r = subprocess.run([sys.executable, '-m', module, 'plot', 'missing.npz'], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and 'awd-fastai: error' in r.stderr
+    if module == 'awd_fastai':                                   # its exit codes (one more start of Python: ~10 s)
+        r = subprocess.run([sys.executable, '-m', module, 'plot', 'missing.npz'], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and 'awd-fastai: error' in r.stderr
 
 # ## 5. `PackedSequence` in training
 
