@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_cli.ipynb #86540680
 from __future__ import annotations
-import argparse, html, json, sys, tempfile, time
+import argparse, contextlib, html, json, os, secrets, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import matplotlib
@@ -25,6 +25,13 @@ __all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TU
 NAIVE_MODES = {'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.); embedding dropout and DropConnect as in AWD-LSTM
 RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'naive': 'per-step between layers'}   # the two runs, as figures name them
 
+def _epoch_lines(learn):
+    "A fastai `logger` that prints fastprogress's table without the bars: the column names, then one flushed line per epoch."
+    def log(row):
+        if row and row[0] == 0: print('  '.join(learn.recorder.metric_names), flush=True)
+        print('  '.join(v if isinstance(v, str) else str(v) if isinstance(v, int) else f'{float(v):.6f}' for v in row), flush=True)
+    return log
+
 def train_recorded(
     dls,                  # Language-model DataLoaders
     modes:dict=None,      # Dropout modes (see `dropout_modes`)
@@ -36,14 +43,18 @@ def train_recorded(
     n_hid:int=160,        # Hidden size
     n_layers:int=2,       # Number of RNN layers
     ps:dict|None=None,    # Dropout probabilities (`embed_p`, `input_p`, ...) replacing those of `DEMO_P`
+    progress:bool=True,   # fastai's progress bars; False: one printed line per epoch instead (for logs, output that is no terminal)
 ):                        # (MaskRecord, history: list of per-epoch dicts)
-    "Train a small AWD-LSTM with a `MaskRecorder`, with fastai's progress bar; return the record and the learning curve."
+    "Train a small AWD-LSTM with a `MaskRecorder`, with fastai's progress bar (or a line per epoch); return the record and the learning curve."
     from fastai.torch_core import set_seed
     from awd_fastai.learner import awd_learner
     set_seed(seed)
     recorder = MaskRecorder(every=every)
     learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=recorder, **{**DEMO_P, **(ps or {})})
-    learn.fit_one_cycle(epochs, lr)
+    if progress: learn.fit_one_cycle(epochs, lr)
+    else:
+        learn.logger = _epoch_lines(learn)              # this learner's own: nothing global changes
+        with learn.no_bar(): learn.fit_one_cycle(epochs, lr)
     recorder.record.embedding = learn.model[0].encoder.weight.detach().cpu().clone()   # the trained word vectors, for the report's word-embedding figure
     names = learn.recorder.metric_names[1:-1]            # train_loss, valid_loss, accuracy, perplexity
     history = [dict(zip(names, map(float, v)), epoch=e) for e, v in enumerate(learn.recorder.values)]
@@ -355,15 +366,15 @@ def write_figures(
             _save(fig, out/name, dpi)
         else: name = Path(stem).name
         figs[name] = Caption(text, section, reading, drawn, min_font_pt, site); figs[name].dpi = dpi
-    hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or rec.names[0]
+    hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or next(iter(rec.names), None)   # None: no mask
     state = state or record_state_dropout()
     _dropout_figures(add)
     _embedding_figures(add, rec)
     _state_figures(add, out, state)
     _between_layer_figures(add, rec, naive)
     _dropconnect_figures(add, rec, state)
-    _together_figures(add, rec, hid)
-    _bptt_figures(add, rec, hid)
+    if len(rec): _together_figures(add, rec, hid)   # a run without dropout recorded no mask: these sections say so
+    if hid: _bptt_figures(add, rec, hid)
     _matter_figures(add, history, source, memory)
     drawn_in = {c.section for c in figs.values()}
     figs.notes = {k: v for k, v in _absent_notes(rec, naive).items() if k not in drawn_in}
@@ -383,6 +394,8 @@ def _absent_notes(rec:MaskRecord, naive:MaskRecord|None) -> dict:
             f"This recording's input site(s): {_holds(rec, where='input')}" +
             ('; no per-step contrast recording was given.' if naive is None else f"; the contrast recording's: {_holds(naive, where='input')}."),
         'dropconnect': f"No figure here: this section draws a weight site (kind 'weight') with its gate blocks. The recording's weight site(s): {_holds(rec, where='weight')}.",
+        'together': "No figure here: the recording holds no mask (no dropout layer drew one: every p was 0, a run without "
+                    "dropout); the sections above that need no recording are drawn.",
         'bptt': "No figure here: this section follows a locked or per-step activation site over at least two recorded batches; "
                 f"the recording's sites: {_holds(rec)}.",
     }
@@ -590,24 +603,44 @@ def _fraction(s:str) -> float:
     if not 0 < v < 1: raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {s!r}")
     return v
 
-def _writable_dir(out:Path) -> Path:
-    "Create `out` if needed and check that a file can be written in it."
+def _writable_dir(out:Path, shown:Path|None=None) -> Path:
+    "Create `out` if needed and check that a file can be written in it; errors name `shown` (default `out`)."
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out): pass
-    except OSError as e: raise OSError(f"cannot write to output folder {out}: {e.strerror or e}") from None
+    except OSError as e: raise OSError(f"cannot write to output folder {shown or out}: {e.strerror or e}") from None
     return out
 
 _REPORT_FILES = ('index.html', 'masks.npz', 'history.json')   # a folder holding one of these holds a report
 
-def _report_dir(out:Path, force:bool, clear:bool=True) -> Path:
-    "`out`, writable and holding no earlier report unless `force` (then, if `clear`, the earlier contrast recording is removed, not reused)."
+@contextlib.contextmanager
+def _staged_report(out:Path, force:bool, clear:bool=True):
+    "A new hidden folder beside `out` to write the report in, moved into place at the end; on any error or Ctrl-C removed, with the folders made for it: a failed run leaves nothing."
     held = [f for f in _REPORT_FILES if (out/f).exists()]
     if held and not force:
         raise ValueError(f"{out} already holds a report ({', '.join(held)}): pass --force to replace it, or choose another --out")
-    out = _writable_dir(out)
-    if force and clear: (out/'masks_naive.npz').unlink(missing_ok=True)
-    return out
+    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"output folder {out} is a file")
+    made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]     # folders this run creates, deepest first
+    tmp = None
+    try:
+        tmp = out.parent/f'.{out.name}.{secrets.token_hex(4)}.partial'
+        yield _writable_dir(tmp, shown=out)
+        old = [f for f in ('masks_naive.npz', 'explorer.html') if force and clear and not (tmp/f).exists()]   # not this run's
+        _move_into(tmp, out, old)
+    except BaseException:
+        if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
+        for d in made:
+            with contextlib.suppress(OSError): d.rmdir()                        # only if still empty
+        raise
+
+def _move_into(tmp:Path, out:Path, old:list):
+    "Move the report written in `tmp` to `out`: a rename when `out` is new, else file by file (its other files stay), removing `old`."
+    if not out.exists(): return os.replace(tmp, out)
+    for f in tmp.iterdir():
+        if f.is_dir() and (out/f.name).is_dir(): shutil.rmtree(out/f.name)   # a folder of the report it replaces (memory/)
+        os.replace(f, out/f.name)
+    tmp.rmdir()
+    for f in old: (out/f).unlink(missing_ok=True)
 
 # %% ../nbs/05_cli.ipynb #a6b5ebc3
 def _figure_kw(args) -> dict:
@@ -623,33 +656,37 @@ def _rerun_memory(args, out:Path) -> dict:
     return load_results(folder/'memory.json')
 
 def _train_and_report(args, texts, source:str) -> int:
-    out = _report_dir(args.out, args.force)
-    t0 = time.time()
+    with _staged_report(args.out, args.force) as out: return _train_and_report_into(out, args, texts, source)
+
+def _train_and_report_into(out:Path, args, texts, source:str) -> int:
+    t0, progress = time.time(), sys.stdout.isatty()                  # bars on a terminal; in a log, a line per epoch
     dls = lm_dls(texts, bs=args.bs, seq_len=args.seq_len, seed=args.seed, min_freq=args.min_freq, valid_pct=args.valid_pct)
     size = dict(emb_sz=args.emb_sz, n_hid=args.n_hid, n_layers=args.n_layers)
     ps = {k: getattr(args, k) for k in _P_OPTIONS}
     runs = 'one run' if args.no_contrast else 'two runs'
     print(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per epoch, "
           f"{args.epochs} epochs, {runs}, {args.threads} torch thread(s)")
-    rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size, ps=ps)
+    rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size, ps=ps, progress=progress)
     rec.save(out/'masks.npz')
     history, runs = {'locked': h_locked}, {"AWD-LSTM's dropouts (masks.npz)": rec}
     naive = None
     if not args.no_contrast:
         print("Training the per-step contrast (per-step masks between layers), same model, data and seed")
-        naive, history['naive'] = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size, ps=ps)
+        naive, history['naive'] = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size, ps=ps, progress=progress)
         naive.save(out/'masks_naive.npz'); runs['per-step contrast (masks_naive.npz)'] = naive
     atomic_write(out/'history.json', json.dumps(history, indent=1))
     memory = _rerun_memory(args, out) if args.memory else None
     caps = write_figures(rec, out, naive, history, memory=memory, **_figure_kw(args))
-    t1 = time.time()
-    page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if naive is None else 'both runs'} on {source}")
-    print(f"Wrote {page} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
+    t1, runs = time.time(), {k: r for k, r in runs.items() if len(r)}        # a run without dropout recorded no mask
+    if runs:
+        page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if len(runs) == 1 else 'both runs'} on {source}")
+        print(f"Wrote {args.out/page.name} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
+    else: print("No explorer page: no dropout layer drew a mask (every p is 0)")
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
     summary = f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
     summary += '.' if naive is None else f", {ppl(history['naive']):.1f} with per-step dropouts between layers."
     write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}', summary)
-    print(f"Wrote {len(caps)} figures and {out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
+    print(f"Wrote {len(caps)} figures and {args.out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
     return 0
 
 def _plot(args) -> int:
@@ -658,14 +695,14 @@ def _plot(args) -> int:
     naive_path = folder/'masks_naive.npz'
     naive = MaskRecord.load(naive_path) if naive_path.is_file() and args.recording.name != 'masks_naive.npz' else None
     history = json.loads((folder/'history.json').read_text()) if (folder/'history.json').is_file() else None
-    out = args.out                            # never replaces a report silently, the demo's own included:
-    _report_dir(out, args.force, clear=out.resolve() != folder.resolve())   # the recordings read above stay where they are
-    if out.resolve() != folder.resolve():   # the report links its recordings: copy them beside it
-        for f in [args.recording] + ([naive_path] if naive is not None else []):
-            atomic_write(out/f.name, f.read_bytes())
-    caps = write_figures(rec, out, naive, history, **_figure_kw(args))
-    write_report(out, caps, f'Dropout masks from {args.recording.name}', f"{len(rec)} recorded batches.")
-    print(f"Wrote {len(caps)} figures and {out/'index.html'}")
+    elsewhere = args.out.resolve() != folder.resolve()   # never replaces a report silently, the demo's own included:
+    with _staged_report(args.out, args.force, clear=elsewhere) as out:   # the recordings read above stay where they are
+        if elsewhere:                          # the report links its recordings: copy them beside it
+            for f in [args.recording] + ([naive_path] if naive is not None else []):
+                atomic_write(out/f.name, f.read_bytes())
+        caps = write_figures(rec, out, naive, history, **_figure_kw(args))
+        write_report(out, caps, f'Dropout masks from {args.recording.name}', f"{len(rec)} recorded batches.")
+    print(f"Wrote {len(caps)} figures and {args.out/'index.html'}")
     return 0
 
 def _explore(args) -> int:
@@ -698,7 +735,7 @@ def _run(args) -> tuple:
 
 def main(
     argv:list|None=None, # Command-line arguments (default: `sys.argv[1:]`)
-) -> int:                # Exit code: 0 on success, 2 on bad input
+) -> int:                # Exit code: 0 on success, 2 on bad input, 130 when interrupted (Ctrl-C)
     "Entry point of the `awd-fastai` command; its last line says which file to open."
     args = _parser().parse_args(argv)
     args.argv = argv
@@ -707,5 +744,11 @@ def main(
     except (OSError, ValueError) as e:
         print(f"awd-fastai: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:                    # Ctrl-C: one line, the shell's status for SIGINT, no output left behind
+        print("awd-fastai: interrupted", file=sys.stderr)
+        return 130
     if code == 0: print(f"Open {page}")
     return code
+
+# %% ../nbs/05_cli.ipynb #134e4e85
+if __name__ == '__main__': sys.exit(main())   # `python -m awd_fastai.cli`

@@ -123,7 +123,11 @@ def lm_dls(
     block = _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, tok=tok_tfm, vocab=text_vocab, backwards=backwards)
     try:
         with torch.random.fork_rng():   # fastai's split seeds torch's global generator: keep the caller's random state
-            dls = block.dataloaders(df, bs=bs, seq_len=seq_len, num_workers=num_workers, **kwargs)
+            dsets = block.datasets(df)
+            n_tok = [sum(len(x[0]) for x in ds) for ds in (dsets.train, dsets.valid)]   # tokens of each set
+            if min(n_tok) - 1 < max(bs, kwargs.get('val_bs') or bs): raise ValueError(too_little)   # checked before fastai's
+            dls = dsets.dataloaders(after_item=block.item_tfms, after_batch=block.batch_tfms,      # one-pass check prints
+                                    **{**block.dls_kwargs, 'bs': bs, 'seq_len': seq_len, 'num_workers': num_workers, **kwargs})
     except IndexError: raise ValueError(too_little) from None   # fastai's one-pass check found no batch
     if len(dls.train) == 0 or len(dls.valid) == 0: raise ValueError(too_little)
     for msg in odd_text(dls, min_freq): warnings.warn(msg, OddTextWarning, stacklevel=2)

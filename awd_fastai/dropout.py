@@ -8,6 +8,7 @@ import math, numbers, weakref
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from fastcore.foundation import L
 from fastcore.basics import patch
 from fastai.torch_core import Module
@@ -393,7 +394,8 @@ class WeightDropout(KeepsMask, Module):
         sd = self.state_dp
         if sd is None or not getattr(sd, 'fused', False): return {}
         nh, sfxs = self.module.hidden_size, _directions(self.module)
-        m = sd(x, x.size(0), x.size(1), len(sfxs)*nh)              # (1, 1, n_dir·nh), or None; a call, so hooks see it
+        bs, sl = (int(x.batch_sizes[0]), len(x.batch_sizes)) if isinstance(x, PackedSequence) else x.shape[:2]
+        m = sd(x.data, bs, sl, len(sfxs)*nh)              # (1, 1, n_dir·nh), or None; a call, so hooks see it
         if m is None: return {}
         return {f'weight_hh_l0{s}': m[0, 0, d*nh:(d+1)*nh] for d,s in enumerate(sfxs)}
 
@@ -505,10 +507,17 @@ _steps = {'LSTM': _lstm_step, 'GRU': _gru_step, 'RNN_TANH': _rnn_step(torch.tanh
 
 @patch
 def _step_through(self:WeightDropout,
-    x:Tensor,  # Input (bs, seq_len, n_in)
-    hx=None,   # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
-):             # Output (bs, seq_len, n_dir·nh) and final state, as the wrapped module returns them
+    x:Tensor|PackedSequence, # Input (bs, seq_len, n_in), or a `PackedSequence` of sequences of different lengths
+    hx=None,                 # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
+    lens:Tensor|None=None,   # Length of each sequence of a padded `x` (bs,); None: all `seq_len`
+):                           # Output (bs, seq_len, n_dir·nh) or packed, and final state, as the wrapped module returns them
     "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, the state mask from `state_dp`, applied at its site."
+    if isinstance(x, PackedSequence):                               # padded, stepped, repacked in the same order
+        padded, lens = pad_packed_sequence(x, batch_first=True)     # (bs, sl, n_in) in the sequences' order, (bs,)
+        out, h = self._step_through(padded, hx, lens)
+        idx = x.sorted_indices
+        srt = (out, lens) if idx is None else (out.index_select(0, idx), lens[idx.cpu()])   # longest first
+        return x._replace(data=pack_padded_sequence(*srt, batch_first=True).data), h
     m, (bs, sl) = self.module, x.shape[:2]
     sfxs, nh = _directions(m), m.hidden_size
     if hx is None:
@@ -521,16 +530,17 @@ def _step_through(self:WeightDropout,
     for d, sfx in enumerate(sfxs):
         h, c = (hx[0][d], hx[1][d]) if m.mode == 'LSTM' else (hx[d], None)  # each (bs, nh)
         keep = None if s_noise is None else _map_masks(s_noise, lambda m: m[..., d*nh:(d+1)*nh])   # this direction's units
-        o, h, c = self._direction(x, h, c, sfx, w_noise, keep)
+        o, h, c = self._direction(x, h, c, sfx, w_noise, keep, lens)
         outs.append(o); hs.append(h); cs.append(c)
     out = torch.cat(outs, -1)                                       # (bs, sl, n_dir·nh)
     if m.mode == 'LSTM': return out, (torch.stack(hs), torch.stack(cs))
     return out, torch.stack(hs)
 
 @patch
-def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep):
-    "Run one direction step by step; `w_noise[name]` is one W_hh mask or one per step, `keep` the state mask (or None)."
+def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep, lens=None):
+    "Run one direction step by step; `w_noise[name]` is one W_hh mask or one per step, `keep` the state mask (or None); a sequence's state stands still past its length `lens`."
     m, sl = self.module, x.size(1)
+    alive = None if lens is None else torch.arange(sl)[:, None] < lens[None]   # (sl, bs): step t within sequence b
     name = f'weight_hh_l0{sfx}'
     w_hh = getattr(self, f'{name}_raw') if name in self.layer_names else getattr(m, name)
     b_ih, b_hh = (getattr(m, f'{b}_l0{sfx}') if m.bias else None for b in ('bias_ih', 'bias_hh'))
@@ -538,10 +548,14 @@ def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep):
     wn, step, outs, sd = w_noise.get(name), _steps[m.mode], [None]*sl, self.state_dp
     for t in (range(sl-1, -1, -1) if sfx else range(sl)):
         w = w_hh if wn is None else w_hh * (wn[t] if wn.dim() == 3 else wn)   # (G·nh, nh)
-        if keep is None: h, c = step(gi[:, t], h, h, c, w, b_hh)
+        if keep is None: h2, c2 = step(gi[:, t], h, h, c, w, b_hh)
         else:
             m_t = _map_masks(keep, lambda k: k[:, t if k.size(1) > 1 else 0])   # (bs|1, nh): this step's mask
-            h, c = sd.site_step(step, gi[:, t], h, c, w, b_hh, m_t)
+            h2, c2 = sd.site_step(step, gi[:, t], h, c, w, b_hh, m_t)
+        if alive is not None:                                       # past its end a sequence keeps its final state
+            a = alive[t].to(h.device)[:, None]                      # (bs, 1)
+            h2, c2 = torch.where(a, h2, h), None if c is None else torch.where(a, c2, c)
+        h, c = h2, c2
         outs[t] = h                                                 # the output is the state h_t the step returns
     return torch.stack(outs, 1), h, c                               # (bs, sl, nh)
 

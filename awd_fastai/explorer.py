@@ -8,7 +8,6 @@ import base64, html, io, json, math, time, warnings
 from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
-from fastai.callback.schedule import LRFinder
 from fastai.torch_core import rank_distrib
 from fastcore.basics import patch
 from PIL import Image
@@ -583,8 +582,15 @@ class MaskTensorBoardCallback(Callback):
         self.writer, self.written, self.pictures_until, self._file = None, 0, None, None
 
     def before_fit(self):
-        self.run = rank_distrib() == 0 and not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
-        if not self.run: return
+        "Only a training fit logs (fastai also calls this in `validate`, `get_preds`, `predict`): the writer opens in `before_train`."
+        self.run = rank_distrib() == 0 and not hasattr(self.learn, 'lr_finder')   # fastai's test, as its `TensorBoardCallback`
+        self.writer = None
+
+    def before_train(self):
+        if self.run and self.writer is None: self._open()
+
+    def _open(self):
+        "Open this fit's event file (at its first training epoch) and plan the budget for the rest of the fit."
         self.recorder_cb = next((cb for cb in self.learn.cbs if isinstance(cb, MaskRecorder)), None)
         if self.recorder_cb is None:
             raise ValueError("MaskTensorBoardCallback logs the masks a MaskRecorder records, and this learner has none: "
@@ -599,7 +605,8 @@ class MaskTensorBoardCallback(Callback):
         self.written = self.event_file.stat().st_size                          # the file's first record
         self.pictures_until, self._full = None, False
         first = self.recorder_cb.n_train                                       # this fit's training iterations: first, first+1, ...
-        self._left = len(range(-(-first // self._every) * self._every, first + self.n_epoch * len(self.dls.train), self._every))
+        last = first + (self.n_epoch - self.epoch) * len(self.dls.train)      # a resumed fit (`start_epoch`) trains fewer epochs
+        self._left = len(range(-(-first // self._every) * self._every, last, self._every))
         self._note = self._event(0, summary=self._text('masks/budget', self._budget_note(10**12)))[1]   # room kept for the note
 
     @property

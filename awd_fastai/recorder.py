@@ -19,7 +19,7 @@ from .dropout import KeepsMask, DropoutSite, EmbeddingDropout
 
 # %% auto #0
 __all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'MaskSnapshot', 'MaskRecord', 'rank_path', 'crop_mask',
-           'MaskRecorder']
+           'NoDropoutWarning', 'MaskRecorder']
 
 # %% ../nbs/03_recorder.ipynb #d1c95e59
 def mask_layers(
@@ -578,6 +578,9 @@ def crop_mask(
         idx[a] = slice(None)
     return mask[tuple(idx)]
 
+class NoDropoutWarning(UserWarning):
+    "A `MaskRecorder` on a model with no active dropout: no awd_fastai dropout layer, or every one at p = 0; it records nothing."
+
 class MaskRecorder(Callback):
     "Record every dropout mask of every forward call of every `every`-th training batch, with each call's token ids, in `self.record`."
     order, run_valid = 90, False
@@ -603,18 +606,27 @@ class MaskRecorder(Callback):
 
     # -- the fit
     def before_fit(self):
+        "Only a training fit records (fastai also calls this in `validate`, `get_preds`, `predict`): the hooks go on in `before_train`."
         self._remove_hooks()                      # left by a fit that Ctrl-C interrupted before its `after_fit`
         self._recording, self._pending, self._pending_tokens = False, [], []
-        self.active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
-        if not self.active: return
-        r = self.record
+        self.active, self._set_up = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs), False
+
+    def before_train(self):
+        if self.active and not self._set_up: self._setup()
+
+    def _setup(self):
+        "At the fit's first training epoch: the sites to record, with a hook on each of their layers, and the vocabulary."
+        self._set_up, r = True, self.record
         r.rank, r.world_size, r.every, r.crop = rank_distrib(), max(num_distrib(), 1), self.every, self.crop
         layers = mask_layers(self.learn.model)
-        if not layers: warnings.warn("MaskRecorder: the model has no awd_fastai dropout layer, so there are no masks to record")
+        if not layers: warnings.warn("MaskRecorder: the model has no awd_fastai dropout layer, so there are no masks to record", NoDropoutWarning)
         if self.names_wanted:
             unknown = [n for n in self.names_wanted if n not in layers]
             if unknown: raise ValueError(f"MaskRecorder(names=...): unknown name(s) {unknown}; the model's names are {list(layers)}")
             layers = {n: layers[n] for n in self.names_wanted}
+        if layers and not any(layer_p(m) for m, _ in layers.values()):
+            warnings.warn(f"MaskRecorder: every dropout layer it records has p = 0 ({', '.join(layers)}): no mask is drawn, so "
+                          "nothing will be recorded (a run without dropout)", NoDropoutWarning)
         if self.record_tokens and r.vocab is None:
             v = getattr(self.dls, 'vocab', None)
             r.vocab = [str(w) for w in (v[0] if v and isinstance(v[0], list) else v)] if v is not None else None

@@ -72,3 +72,9 @@ def test_unknown_keyword_is_refused_naming_it():
     with pytest.raises(TypeError, match='label_col'): lm_dls(corpus_texts(20), bs=8, seq_len=20, label_col='y')
     dls = lm_dls(corpus_texts(20), bs=8, seq_len=20, path='models_here', val_bs=4)   # fastai's `DataLoaders` arguments pass
     assert str(dls.path) == 'models_here' and dls.valid.bs == 4
+
+def test_batch_too_large_says_so_and_prints_nothing(capsys):
+    "A batch larger than the text: our `ValueError` naming `bs`, and no half message from fastai's one-pass check on stdout."
+    with pytest.raises(ValueError, match='too little text for batches of 100000'): lm_dls(bs=100000)   # the whole corpus
+    assert capsys.readouterr().out == ''
+    with pytest.raises(ValueError, match='too little text'): lm_dls(corpus_texts(20), bs=8, seq_len=20, val_bs=100000)
