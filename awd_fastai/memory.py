@@ -25,15 +25,18 @@ __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CE
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
     bs:int,            # Number of sequences
-    T:int,             # Lag: steps between the symbol and its recall
-    n_symbols:int=8,   # Symbols to remember (ids 0..n_symbols-1): chance is 1/n_symbols
-    n_noise:int=8,     # Distractor tokens (ids n_symbols..n_symbols+n_noise-1), one at random per step
+    T:int,             # Lag: distractor steps after the last symbol (the longest lag asked)
+    n_symbols:int=8,   # Symbols per slot (slot k's ids: k·n_symbols .. (k+1)·n_symbols-1): chance is 1/n_symbols
+    n_noise:int=8,     # Distractor tokens (ids after every slot's symbols), one at random per step
     gen:torch.Generator|None=None, # Random generator (a seeded one gives the same batch again)
-) -> tuple:            # Tokens (bs, T+1) and the symbol to recall (bs,)
-    "A batch of the first-token recall task: a symbol at step 0, then `T` random distractors; name the symbol after step T."
-    y = torch.randint(0, n_symbols, (bs,), generator=gen)                          # (bs,)
-    noise = torch.randint(n_symbols, n_symbols+n_noise, (bs, T), generator=gen)    # (bs, T)
-    return torch.cat([y[:, None], noise], 1), y                                    # (bs, T+1), (bs,)
+    n_slots:int=1,     # Symbols to hold at once, one per slot, shown at steps 0..n_slots-1
+) -> tuple:            # Tokens (bs, n_slots+T) and the symbols to recall (bs, n_slots), as ids within each slot
+    "A batch of the recall task: one symbol per slot, then `T` random distractors; name every slot's symbol after each distractor."
+    y = torch.randint(0, n_symbols, (bs, n_slots), generator=gen)                  # (bs, K)
+    first = n_slots * n_symbols                                                    # the first distractor id
+    noise = torch.randint(first, first+n_noise, (bs, T), generator=gen)            # (bs, T)
+    return torch.cat([y + n_symbols * torch.arange(n_slots), noise], 1), y         # (bs, K+T), (bs, K)
+
 
 # %% ../nbs/09_memory.ipynb #5292d7f0
 SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options)
@@ -46,7 +49,7 @@ SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options)
 }
 
 class MemoryNet(Module):
-    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of the symbol after every step."
+    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of every slot's symbol after every step."
     def __init__(self,
         n_tokens:int,        # Vocabulary: symbols + distractors (a padding id is added, never used)
         n_symbols:int,       # Classes of the readout
@@ -54,15 +57,16 @@ class MemoryNet(Module):
         rnn_type:str='gru',  # 'rnn', 'gru' or 'lstm'
         scheme:str='none',   # A key of `SCHEMES`
         p:float=0.,          # Its dropout probability
+        n_slots:int=1,       # Symbols held at once: one readout of `n_symbols` classes per slot
     ):
         if scheme not in SCHEMES: raise ValueError(f"`scheme` must be one of {tuple(SCHEMES)}; got {scheme!r}")
         opts = dict(hidden_p=0., input_p=0., embed_p=0., weight_p=0.) | (SCHEMES[scheme][1](p) if scheme != 'none' else {})
         self.rnn = AWD_LSTM(n_tokens+1, n_hid, n_hid, 1, pad_token=n_tokens, rnn_type=rnn_type, **opts)
-        self.head = nn.Linear(n_hid, n_symbols)
+        self.head, self.n_slots = nn.Linear(n_hid, n_slots * n_symbols), n_slots
 
-    def forward(self, x:Tensor) -> Tensor:  # x: (bs, T+1) token ids
+    def forward(self, x:Tensor) -> Tensor:  # x: (bs, K+T) token ids
         self.rnn.reset()                     # every sequence starts from a zero state
-        return self.head(self.rnn(x))        # (bs, T+1, n_symbols): a readout after every step
+        return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))   # (bs, K+T, K, n_symbols): a readout after every step
 
 # %% ../nbs/09_memory.ipynb #a1f2faff
 @dataclass(frozen=True)
@@ -84,22 +88,25 @@ class MemoryConfig:
     n_eval:int=2048      # Held-out sequences (the same for every run at a given T)
     n_masked:int=4       # Mask draws averaged for the recall with training-time masks
     track:int=100        # Every `track` steps, record the recall at lag T (dropout off) on 512 held-out sequences
+    n_slots:int=1        # Symbols held at once (v2's task; 1: v1's first-token recall)
 
 def _eval_set(c:MemoryConfig) -> tuple:
     "The held-out sequences of lag `c.T`: the same for every scheme, p and seed."
-    return recall_batch(c.n_eval, c.T, c.n_symbols, c.n_noise, torch.Generator().manual_seed(10_000 + c.T))
+    return recall_batch(c.n_eval, c.T, c.n_symbols, c.n_noise, torch.Generator().manual_seed(10_000 + c.T), c.n_slots)
 
 @torch.no_grad()
 def recall(
     model:MemoryNet,    # A trained model
-    x:Tensor,           # Held-out sequences (n, T+1)
-    y:Tensor,           # Their symbols (n,)
+    x:Tensor,           # Held-out sequences (n, K+T)
+    y:Tensor,           # Their symbols (n, K)
     masks:bool=False,   # Keep the training-time dropout masks on (train mode, no gradients)
     n:int=1,            # Mask draws to average over, with `masks`
 ) -> list:              # T fractions, one per lag 1..T
-    "Recall after each step 1..T (fraction of `x` whose symbol is named): dropout off (eval mode), or with the training-time masks (mean of `n` draws)."
+    "Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), or with the training-time masks (mean of `n` draws)."
     model.train(masks)
-    acc = np.mean([(model(x)[:, 1:].argmax(-1) == y[:, None]).float().mean(0).numpy() for _ in range(n if masks else 1)], 0)
+    K = model.n_slots
+    acc = np.mean([(model(x)[:, K:].argmax(-1) == y[:, None]).float().mean((0, 2)).numpy()   # (T,)
+                   for _ in range(n if masks else 1)], 0)
     model.train()
     return [round(float(a), 4) for a in acc]                            # T values
 
@@ -109,16 +116,16 @@ def train_run(
     "Train one model on the recall task at lag `c.T` with Adam, then measure its recall on the held-out set."
     t0 = time.time()
     torch.manual_seed(c.seed)
-    model = MemoryNet(c.n_symbols + c.n_noise, c.n_symbols, c.n_hid, c.cell, c.scheme, c.p)
+    model = MemoryNet(c.n_slots * c.n_symbols + c.n_noise, c.n_symbols, c.n_hid, c.cell, c.scheme, c.p, c.n_slots)
     opt = torch.optim.Adam(model.parameters(), lr=c.lr)
     gen = torch.Generator().manual_seed(c.seed)
     losses, window, track = [], [], []
     xt, yt = [v[:512] for v in _eval_set(c)]
     for step in range(c.steps):
-        x, y = recall_batch(c.bs, c.T, c.n_symbols, c.n_noise, gen)
-        out = model(x)                                                    # (bs, T+1, n_symbols)
-        loss = (F.cross_entropy(out[:, -1], y) if c.readout == 'last' else
-                F.cross_entropy(out[:, 1:].flatten(0, 1), y.repeat_interleave(c.T)))   # every lag 1..T
+        x, y = recall_batch(c.bs, c.T, c.n_symbols, c.n_noise, gen, c.n_slots)   # (bs, K+T), (bs, K)
+        out = model(x)                                                    # (bs, K+T, K, n_symbols)
+        loss = (F.cross_entropy(out[:, -1].flatten(0, 1), y.flatten()) if c.readout == 'last' else
+                F.cross_entropy(out[:, c.n_slots:].flatten(0, 2), y[:, None].expand(-1, c.T, -1).flatten()))   # every lag 1..T
         opt.zero_grad(); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         opt.step()
