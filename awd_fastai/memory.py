@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_memory.ipynb #68b7723e
 from __future__ import annotations
-import json, os, platform, sys, time
+import contextlib, json, os, platform, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict
 from datetime import datetime, timezone
@@ -14,13 +14,15 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastai.torch_core import Module
 from .core import atomic_write
+from .dropout import StateDropout, eval_gain
 from .model import AWD_LSTM
 
 # %% auto #0
-__all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'SCHEME_COLORS',
-           'SCHEME_MARKERS', 'recall_batch', 'MemoryNet', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
-           'preset_configs', 'run_experiment', 'load_results', 'memory_summary', 'memory_table', 'plot_memory',
-           'plot_memory_grid', 'cell_contrast', 'default_cell', 'memory_command']
+__all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
+           'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
+           'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
+           'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary',
+           'memory_table', 'plot_memory', 'plot_memory_grid', 'cell_contrast', 'default_cell', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -39,13 +41,23 @@ def recall_batch(
 
 
 # %% ../nbs/09_memory.ipynb #5292d7f0
-SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options)
+SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options); v1's five, then v2's carried-state sites (issue 20)
     'none':         ('no dropout', lambda p: {}),
     'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'naive'})),
     'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'})),
     'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p)),
     'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'naive'})),
     'state_batch':  ('per batch on h(t-1) (W_hh columns)', lambda p: dict(state_p=p, modes={'state': 'batch'})),
+    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'})),
+    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'})),
+    'candidate_per_step': ('per step on the candidate', lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'})),
+    'gru_carry_per_step': ('per step on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
+    'gru_carry_locked':   ('locked on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
+    'gru_everywhere_per_step': ('per step on h(t-1) everywhere',
+                                lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_per_step'})),
+    'gru_everywhere_locked':   ('locked on h(t-1) everywhere',
+                                lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_locked'})),
+    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'})),
 }
 
 class MemoryNet(Module):
@@ -67,6 +79,15 @@ class MemoryNet(Module):
     def forward(self, x:Tensor) -> Tensor:  # x: (bs, K+T) token ids
         self.rnn.reset()                     # every sequence starts from a zero state
         return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))   # (bs, K+T, K, n_symbols): a readout after every step
+
+def scheme_fits(
+    scheme:str, # A key of `SCHEMES`
+    cell:str,   # 'rnn', 'gru' or 'lstm'
+) -> bool:      # Whether the cell has the scheme's site
+    "Whether `scheme` can be put in `cell`: the layer that builds the site refuses a cell without it (e.g. the cell c in a GRU)."
+    try: MemoryNet(2, 2, 2, cell, scheme, 0.5); return True
+    except ValueError: return False
+
 
 # %% ../nbs/09_memory.ipynb #a1f2faff
 @dataclass(frozen=True)
@@ -101,12 +122,14 @@ def recall(
     y:Tensor,           # Their symbols (n, K)
     masks:bool=False,   # Keep the training-time dropout masks on (train mode, no gradients)
     n:int=1,            # Mask draws to average over, with `masks`
+    gain:bool=False,    # Dropout off, but each state dropout's site scaled by 1/(1-p) as in training (`eval_gain`)
 ) -> list:              # T fractions, one per lag 1..T
-    "Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), or with the training-time masks (mean of `n` draws)."
+    "Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), with the training-time masks (mean of `n` draws), or at the training scale (`gain`)."
     model.train(masks)
     K = model.n_slots
-    acc = np.mean([(model(x)[:, K:].argmax(-1) == y[:, None]).float().mean((0, 2)).numpy()   # (T,)
-                   for _ in range(n if masks else 1)], 0)
+    with (eval_gain(model) if gain else contextlib.nullcontext()):
+        acc = np.mean([(model(x)[:, K:].argmax(-1) == y[:, None]).float().mean((0, 2)).numpy()   # (T,)
+                       for _ in range(n if masks else 1)], 0)
     model.train()
     return [round(float(a), 4) for a in acc]                            # T values
 
@@ -134,8 +157,11 @@ def train_run(
         if c.track and (step+1) % c.track == 0: track.append(recall(model, xt, yt)[-1])     # learning the longest lag
     x, y = _eval_set(c)
     curve, masked = recall(model, x, y), recall(model, x, y, masks=True, n=c.n_masked)
+    gained = {}                                                           # the scale check, where a state dropout has a gain
+    if any(isinstance(m, StateDropout) and m.p > 0 for m in model.modules()):
+        g = recall(model, x, y, gain=True); gained = dict(recall_gain=g[-1], recall_gain_curve=g)
     return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve, recall_masked_curve=masked,
-                recall_track=track, losses=losses, seconds=round(time.time() - t0, 2))
+                **gained, recall_track=track, losses=losses, seconds=round(time.time() - t0, 2))
 
 # %% ../nbs/09_memory.ipynb #c62d5400
 def _worker_init(): torch.set_num_threads(1)   # one thread per process: 2 threads on 2 busy cores is ~10x slower
@@ -152,13 +178,15 @@ def run_configs(
     command:str='',         # The command line, recorded with every run
     note:str='',            # Why these runs were made (e.g. 'exploration', 'final'), recorded with every run
     progress=None,          # Called with (i, n, result) after each run
+    version:str|None=None,  # The protocol version, recorded with every run (`logged_runs` resumes by it)
 ) -> list:                  # One result dict per config, in order
     "Train every config (in `workers` processes), logging each result as it finishes."
     results = [None]*len(configs)
     def done(i, r):
         results[i] = r
         if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), command=command,
-                                          note=note, threads=1, workers=workers, **r))
+                                          note=note, threads=1, workers=workers, **r,
+                                          **({'protocol': version} if version else {})))
         if progress: progress(sum(x is not None for x in results), len(configs), r)
     if workers <= 1:
         _worker_init()
@@ -231,6 +259,79 @@ def load_results(
     if not isinstance(res, dict) or res.get('format') != _FORMAT:
         raise ValueError(f"{source} is not a memory-results file (format {_FORMAT!r} expected)")
     return res
+
+# %% ../nbs/09_memory.ipynb #c6eebcf5
+PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3, track=50)   # every v2 task
+TASKS_V2 = {  # task -> MemoryConfig fields, chosen from the no-dropout pilots (PROTOCOL-v2.md)
+    'lstm':   dict(cell='lstm', n_hid=32, n_slots=4, steps=4000),
+    'gru':    dict(cell='gru', n_hid=16, n_slots=4, steps=4000),
+    'rnn':    dict(cell='rnn', n_hid=16, n_slots=1, steps=4000),
+    'rnn_v1': dict(cell='rnn', n_hid=64, n_slots=1, steps=800, T=40, track=100),   # v1's setting: the link to v1
+}
+V2_VERSION = 'memory-v2'   # the protocol a logged run belongs to: a log holds one version, resumed, never mixed
+HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')   # the LSTM comparison: 5 seeds, and p = 0.5
+V1_LINK_SCHEMES = ('state_step', 'state_locked', 'state_batch', 'weight', 'input_step', 'zoneout')
+
+def _v2(task:str, scheme:str, p:float, seed:int, **over) -> MemoryConfig:
+    return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task] | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
+
+def v2_configs(
+    preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25) or 'full' (the grid)
+) -> list:                # `MemoryConfig`s, in the order they run
+    "The runs of a v2 preset, as PROTOCOL-v2.md fixes them."
+    if preset == 'quick':
+        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout')]
+    head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
+    if preset == 'default': return head
+    if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default' or 'full'; got {preset!r}")
+    rest = [_v2(t, s, 0.25, seed) for t in ('lstm', 'gru', 'rnn') for s in SCHEMES
+            if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2) for seed in range(3)]
+    high = [_v2('lstm', s, 0.5, seed) for s in HEADLINE_V2 for seed in range(3)]
+    link = [_v2('rnn_v1', s, 0.25, seed) for s in ('none',) + V1_LINK_SCHEMES for seed in range(3)]
+    return head + rest + high + link
+
+
+# %% ../nbs/09_memory.ipynb #d849050b
+_LOG_KEYS = ('date', 'command', 'note', 'threads', 'workers', 'protocol')   # what `run_configs` adds to a result
+
+def logged_runs(
+    log:Path|None,  # A JSON-lines log of runs (`run_configs`)
+    version:str,    # The protocol version the runs must belong to
+) -> dict:          # {config as sorted JSON: result} of the logged runs
+    "The runs already in `log`; `ValueError` if it holds runs of another protocol version (or of none)."
+    if log is None or not Path(log).exists(): return {}
+    done, other = {}, set()
+    for i, line in enumerate(Path(log).read_text().splitlines()):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError: raise ValueError(f"{log}, line {i+1}: not JSON (a log line is one run)") from None
+        if r.get('protocol') != version: other.add(str(r.get('protocol')))
+        else: done[json.dumps(r['config'], sort_keys=True)] = {k: v for k,v in r.items() if k not in _LOG_KEYS}
+    if other: raise ValueError(f"{log} holds runs of protocol version(s) {sorted(other)}, not {version!r}: "
+                               f"resume only a log of the same version (give a new log for another protocol)")
+    return done
+
+def run_v2(
+    preset:str='default', # A preset of `v2_configs`
+    workers:int=2,        # Worker processes, one torch thread each
+    log:Path|None=None,   # The v2 log: runs already in it are skipped, new runs appended
+    command:str='',       # The command line, recorded with every run
+    progress=None,        # Called with (i, n, result) after each new run
+) -> dict:                # Results: command, date, protocol and every run of the preset (logged ones included)
+    "Run what is missing of a v2 preset (resuming from `log`) and return all its runs."
+    configs, t0 = v2_configs(preset), time.time()
+    done = logged_runs(log, V2_VERSION)
+    key = lambda c: json.dumps(asdict(c), sort_keys=True)
+    todo = [c for c in configs if key(c) not in done]
+    new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress, version=V2_VERSION)
+    done |= {key(c): r for c, r in zip(todo, new)}
+    return dict(format=_FORMAT, version=2, protocol_version=V2_VERSION, preset=preset, command=command,
+                date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
+                resumed=len(configs) - len(todo), workers=workers, threads_per_worker=1, machine=_machine(),
+                protocol=dict(PROTOCOL_V2, tasks=TASKS_V2, headline=list(HEADLINE_V2),
+                              schemes={k: v[0] for k,v in SCHEMES.items()}),
+                runs=[done[key(c)] for c in configs])
+
 
 # %% ../nbs/09_memory.ipynb #e9eea5e2
 def _fmt_range(v:list, digits:int=2) -> str:
@@ -379,7 +480,8 @@ def plot_memory_grid(
                 dodge = 0.006 * (list(SCHEMES).index(s) - len(SCHEMES) / 2)     # side by side where they coincide
                 handles[s] = ax.errorbar(np.array(ps) + dodge, m, yerr=err, color=SCHEME_COLORS[s], marker=SCHEME_MARKERS[s],
                                          capsize=3, label=SCHEMES[s][0])
-            ax.axhline(1 / rs[0]['config']['n_symbols'], color='grey', lw=1, ls=':')
+            chance = next(1 / r['config']['n_symbols'] for r in res['runs'] if r['config']['cell'] == cell)
+            ax.axhline(chance, color='grey', lw=1, ls=':')
             ax.set(ylim=(0, 1.03), title=f"{cell.upper()}: {'dropout off' if i == 0 else 'training masks on'}")
             ax.grid(alpha=0.3)
             if i == 1: ax.set_xlabel('dropout probability p')
