@@ -21,8 +21,9 @@ from .model import AWD_LSTM
 __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
            'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
            'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
-           'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary',
-           'memory_table', 'plot_memory', 'plot_memory_grid', 'cell_contrast', 'default_cell', 'memory_command']
+           'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'rerun_configs',
+           'effect_label', 'memory_summary', 'memory_table', 'plot_memory', 'plot_memory_grid', 'cell_contrast',
+           'default_cell', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -331,6 +332,54 @@ def run_v2(
                 protocol=dict(PROTOCOL_V2, tasks=TASKS_V2, headline=list(HEADLINE_V2),
                               schemes={k: v[0] for k,v in SCHEMES.items()}),
                 runs=[done[key(c)] for c in configs])
+
+
+# %% ../nbs/09_memory.ipynb #a684aa64
+def _groups(runs:list) -> dict:
+    "{(cell, n_hid, n_slots, T, scheme, p, steps): [runs of every seed]}"
+    out = {}
+    for r in runs:
+        c = r['config']
+        out.setdefault((c['cell'], c['n_hid'], c['n_slots'], c['T'], c['scheme'], c['p'], c['steps']), []).append(r)
+    return out
+
+def rerun_configs(
+    res:dict,           # Results of `run_v2` (the protocol's budget)
+    level:float=0.99,   # The recall at the longest lag every seed had to reach
+    factor:int=3,       # Budget multiplier of the rerun
+    seeds:tuple=(0, 1), # Seeds of the rerun
+) -> list:              # `MemoryConfig`s of the rerun
+    "The protocol's rerun: each group that missed `level` on a seed, at `factor` times its budget."
+    out = []
+    for rs in _groups(res['runs']).values():
+        if min(r['recall'] for r in rs) >= level: continue
+        c = rs[0]['config']
+        out += [MemoryConfig(**(c | dict(seed=s, steps=c['steps'] * factor))) for s in seeds]
+    return out
+
+
+# %% ../nbs/09_memory.ipynb #9dc50b9b
+def _mean(rs:list, key:str, i:int=-1) -> float: return float(np.mean([r[key][i] for r in rs]))
+def _range(rs:list, key:str, i:int=-1) -> float: return float(np.ptp([r[key][i] for r in rs]))
+
+def effect_label(
+    runs:list,          # The scheme's runs at the protocol budget (every seed of one task and p)
+    none:list,          # No dropout on the same task
+    rerun:list=(),      # The scheme's 3x-budget rerun, if it had one
+    level:float=0.99,   # The recall at the longest lag that counts as learned
+) -> str:               # 'none', or the labels that apply joined by ' + '
+    "PROTOCOL-v2's labels for one scheme: erasure, slower learning / not learned, scale mismatch, or none."
+    tol = max(_range(runs, 'recall_curve'), _range(none, 'recall_curve'), 0.01)
+    labels = []
+    fall = _mean(runs, 'recall_masked_curve', 0) - _mean(runs, 'recall_masked_curve')
+    if fall > _mean(runs, 'recall_curve', 0) - _mean(runs, 'recall_curve') + max(_range(runs, 'recall_masked_curve'), tol):
+        labels.append('erasure')
+    if min(r['recall'] for r in runs) < level and rerun:
+        labels.append('slower learning' if min(r['recall'] for r in rerun) >= level else 'not learned')
+    loss = _mean(none, 'recall_curve') - _mean(runs, 'recall_curve')
+    if loss > tol and all('recall_gain_curve' in r for r in runs) and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2:
+        labels.append('scale mismatch')
+    return ' + '.join(labels) or 'none'
 
 
 # %% ../nbs/09_memory.ipynb #e9eea5e2
