@@ -22,8 +22,8 @@ __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CE
            'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
            'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
            'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'rerun_configs',
-           'effect_label', 'memory_summary', 'memory_table', 'plot_memory', 'plot_memory_grid', 'cell_contrast',
-           'default_cell', 'memory_command']
+           'effect_label', 'v2_progress', 'memory_summary', 'memory_table', 'plot_memory', 'plot_memory_grid',
+           'cell_contrast', 'default_cell', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -273,18 +273,24 @@ V2_VERSION = 'memory-v2'   # the protocol a logged run belongs to: a log holds o
 HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')   # the LSTM comparison: 5 seeds, and p = 0.5
 V1_LINK_SCHEMES = ('state_step', 'state_locked', 'state_batch', 'weight', 'input_step', 'zoneout')
 
+def _key(c:MemoryConfig) -> str: return json.dumps(asdict(c), sort_keys=True)   # a run's identity in a log
+
 def _v2(task:str, scheme:str, p:float, seed:int, **over) -> MemoryConfig:
     return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task] | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
 
 def v2_configs(
-    preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25) or 'full' (the grid)
+    preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25), 'full' (the grid) or 'rerun'
+    log:Path|None=None,   # 'rerun': the v2 log holding the grid's runs
 ) -> list:                # `MemoryConfig`s, in the order they run
-    "The runs of a v2 preset, as PROTOCOL-v2.md fixes them."
+    "The runs of a v2 preset, as PROTOCOL-v2.md fixes them; 'rerun' = the 3x-budget rerun of the logged grid (`rerun_configs`)."
+    if preset == 'rerun':
+        done = logged_runs(log, V2_VERSION)
+        return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
     if preset == 'quick':
         return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout')]
     head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
     if preset == 'default': return head
-    if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default' or 'full'; got {preset!r}")
+    if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
     rest = [_v2(t, s, 0.25, seed) for t in ('lstm', 'gru', 'rnn') for s in SCHEMES
             if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2) for seed in range(3)]
     high = [_v2('lstm', s, 0.5, seed) for s in HEADLINE_V2 for seed in range(3)]
@@ -320,9 +326,8 @@ def run_v2(
     progress=None,        # Called with (i, n, result) after each new run
 ) -> dict:                # Results: command, date, protocol and every run of the preset (logged ones included)
     "Run what is missing of a v2 preset (resuming from `log`) and return all its runs."
-    configs, t0 = v2_configs(preset), time.time()
-    done = logged_runs(log, V2_VERSION)
-    key = lambda c: json.dumps(asdict(c), sort_keys=True)
+    configs, t0 = v2_configs(preset, log), time.time()
+    done, key = logged_runs(log, V2_VERSION), _key
     todo = [c for c in configs if key(c) not in done]
     new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress, version=V2_VERSION)
     done |= {key(c): r for c, r in zip(todo, new)}
@@ -380,6 +385,22 @@ def effect_label(
     if loss > tol and all('recall_gain_curve' in r for r in runs) and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2:
         labels.append('scale mismatch')
     return ' + '.join(labels) or 'none'
+
+
+# %% ../nbs/09_memory.ipynb #00755ae9
+def v2_progress(
+    n_workers:int=2,   # Worker processes: runs finish in parallel
+    out=None,          # Where to print (default: stdout)
+):                     # A `progress(i, n, result)` callback for `run_v2`
+    "A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the pace so far."
+    t0 = time.time()
+    def show(i, n, r):
+        c, left = r['config'], n - i
+        eta = (time.time() - t0) / i * left
+        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, {SCHEMES[c['scheme']][0]}, "
+              f"p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} (masks on {r['recall_masked']:.3f}), "
+              f"{r['seconds']:.0f} s", file=out or sys.stdout, flush=True)
+    return show
 
 
 # %% ../nbs/09_memory.ipynb #e9eea5e2
