@@ -398,7 +398,7 @@ class WeightDropout(KeepsMask, Module):
         return {f'weight_hh_l0{s}': m[0, 0, d*nh:(d+1)*nh] for d,s in enumerate(sfxs)}
 
     def _stepping(self) -> bool:
-        "Whether this forward steps through time in Python: a per-example or per-step state mask in training (zoneout, `gain`: in eval too)."
+        "Whether this forward steps through time in Python: as its state dropout says (`StateDropout.steps`)."
         sd = self.state_dp
         return sd is not None and sd.steps(self.training)
 
@@ -501,7 +501,7 @@ def _step_through(self:WeightDropout,
     x:Tensor,  # Input (bs, seq_len, n_in)
     hx=None,   # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
 ):             # Output (bs, seq_len, n_dir·nh) and final state, as the wrapped module returns them
-    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, state masks on h(t-1) from `state_dp`."
+    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, the state mask from `state_dp`, applied at its site."
     m, (bs, sl) = self.module, x.shape[:2]
     sfxs, nh = _directions(m), m.hidden_size
     if hx is None:
@@ -532,7 +532,9 @@ def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep):
     for t in (range(sl-1, -1, -1) if sfx else range(sl)):
         w = w_hh if wn is None else w_hh * (wn[t] if wn.dim() == 3 else wn)   # (G·nh, nh)
         if keep is None: h, c = step(gi[:, t], h, h, c, w, b_hh)
-        else: h, c = sd.site_step(step, gi[:, t], h, c, w, b_hh, _map_masks(keep, lambda k: k[:, t if k.size(1) > 1 else 0]))  # m_t: (bs|1, nh)
+        else:
+            m_t = _map_masks(keep, lambda k: k[:, t if k.size(1) > 1 else 0])   # (bs|1, nh): this step's mask
+            h, c = sd.site_step(step, gi[:, t], h, c, w, b_hh, m_t)
         outs[t] = h                                                 # the output is the state h_t the step returns
     return torch.stack(outs, 1), h, c                               # (bs, sl, nh)
 
@@ -720,7 +722,7 @@ class ZoneoutMask(KeepsMask, Module):
         return self._last_noise
 
 class Zoneout(Module):
-    "Zoneout (Krueger et al. 2016): at each step each unit of h (and of the LSTM's c) keeps its previous value with probability p; eval uses the expectation."
+    "Zoneout (Krueger et al. 2016): each unit of h (and of the LSTM's c) keeps its previous value with probability p at each step."
     def __init__(self,
         p_h:float=0.1,        # Zoneout probability of each unit of h
         p_c:float|None=None,  # Zoneout probability of each unit of the LSTM's cell c; None: c is not zoned out (GRU, RNN)

@@ -23,7 +23,7 @@ DROPOUT_SITES = ('embed', 'input', 'weight', 'state', 'hidden', 'output')
 DROPOUT_MODES = ('locked', 'naive', 'off')
 STATE_KIND_MODES = ('cell_per_step', 'cell_locked', 'candidate_per_step', 'candidate_locked', 'gru_carry_per_step', 'gru_carry_locked',
                     'gru_everywhere_per_step', 'gru_everywhere_locked', 'zoneout')   # the carried-state sites: the mode is the kind
-SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',) + STATE_KIND_MODES}  # modes each site takes
+SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',) + STATE_KIND_MODES}
 
 def dropout_modes(
     modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'naive'}`; unnamed sites are 'locked'
