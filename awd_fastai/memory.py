@@ -266,7 +266,7 @@ PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3
 TASKS_V2 = {  # task -> MemoryConfig fields, chosen from the no-dropout pilots (PROTOCOL-v2.md)
     'lstm':   dict(cell='lstm', n_hid=32, n_slots=4, steps=4000),
     'gru':    dict(cell='gru', n_hid=16, n_slots=4, steps=3000),
-    'rnn':    dict(cell='rnn', n_hid=16, n_slots=1, steps=3000),
+    'rnn':    dict(cell='rnn', n_hid=8, n_slots=1, steps=6000),
     'rnn_v1': dict(cell='rnn', n_hid=64, n_slots=1, steps=800, T=40, track=100),   # v1's setting: the link to v1
 }
 V2_VERSION = 'memory-v2'   # the protocol a logged run belongs to: a log holds one version, resumed, never mixed
