@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_memory.ipynb #68b7723e
 from __future__ import annotations
-import json, os, platform, sys, time
+import contextlib, json, os, platform, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict
 from datetime import datetime, timezone
@@ -14,39 +14,55 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastai.torch_core import Module
 from .core import atomic_write
+from .dropout import StateDropout, eval_gain
 from .model import AWD_LSTM
 
 # %% auto #0
-__all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'SCHEME_COLORS',
-           'SCHEME_MARKERS', 'recall_batch', 'MemoryNet', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
-           'preset_configs', 'run_experiment', 'load_results', 'memory_summary', 'memory_table', 'plot_memory',
-           'plot_memory_grid', 'cell_contrast', 'default_cell', 'memory_command']
+__all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
+           'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
+           'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
+           'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'rerun_configs',
+           'effect_label', 'v2_progress', 'memory_summary', 'memory_table', 'plot_memory', 'plot_memory_grid',
+           'cell_contrast', 'default_cell', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
     bs:int,            # Number of sequences
-    T:int,             # Lag: steps between the symbol and its recall
-    n_symbols:int=8,   # Symbols to remember (ids 0..n_symbols-1): chance is 1/n_symbols
-    n_noise:int=8,     # Distractor tokens (ids n_symbols..n_symbols+n_noise-1), one at random per step
+    T:int,             # Lag: distractor steps after the last symbol (the longest lag asked)
+    n_symbols:int=8,   # Symbols per slot (slot k's ids: k·n_symbols .. (k+1)·n_symbols-1): chance is 1/n_symbols
+    n_noise:int=8,     # Distractor tokens (ids after every slot's symbols), one at random per step
     gen:torch.Generator|None=None, # Random generator (a seeded one gives the same batch again)
-) -> tuple:            # Tokens (bs, T+1) and the symbol to recall (bs,)
-    "A batch of the first-token recall task: a symbol at step 0, then `T` random distractors; name the symbol after step T."
-    y = torch.randint(0, n_symbols, (bs,), generator=gen)                          # (bs,)
-    noise = torch.randint(n_symbols, n_symbols+n_noise, (bs, T), generator=gen)    # (bs, T)
-    return torch.cat([y[:, None], noise], 1), y                                    # (bs, T+1), (bs,)
+    n_slots:int=1,     # Symbols to hold at once, one per slot, shown at steps 0..n_slots-1
+) -> tuple:            # Tokens (bs, n_slots+T) and the symbols to recall (bs, n_slots), as ids within each slot
+    "A batch of the recall task: one symbol per slot, then `T` random distractors; name every slot's symbol after each distractor."
+    y = torch.randint(0, n_symbols, (bs, n_slots), generator=gen)                  # (bs, K)
+    first = n_slots * n_symbols                                                    # the first distractor id
+    noise = torch.randint(first, first+n_noise, (bs, T), generator=gen)            # (bs, T)
+    return torch.cat([y + n_symbols * torch.arange(n_slots), noise], 1), y         # (bs, K+T), (bs, K)
+
 
 # %% ../nbs/09_memory.ipynb #5292d7f0
-SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options)
+SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options); v1's five, then v2's carried-state sites (issue 20)
     'none':         ('no dropout', lambda p: {}),
     'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'naive'})),
     'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'})),
     'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p)),
     'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'naive'})),
     'state_batch':  ('per batch on h(t-1) (W_hh columns)', lambda p: dict(state_p=p, modes={'state': 'batch'})),
+    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'})),
+    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'})),
+    'candidate_per_step': ('per step on the candidate', lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'})),
+    'gru_carry_per_step': ('per step on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
+    'gru_carry_locked':   ('locked on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
+    'gru_everywhere_per_step': ('per step on h(t-1) everywhere',
+                                lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_per_step'})),
+    'gru_everywhere_locked':   ('locked on h(t-1) everywhere',
+                                lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_locked'})),
+    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'})),
 }
 
 class MemoryNet(Module):
-    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of the symbol after every step."
+    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of every slot's symbol after every step."
     def __init__(self,
         n_tokens:int,        # Vocabulary: symbols + distractors (a padding id is added, never used)
         n_symbols:int,       # Classes of the readout
@@ -54,15 +70,25 @@ class MemoryNet(Module):
         rnn_type:str='gru',  # 'rnn', 'gru' or 'lstm'
         scheme:str='none',   # A key of `SCHEMES`
         p:float=0.,          # Its dropout probability
+        n_slots:int=1,       # Symbols held at once: one readout of `n_symbols` classes per slot
     ):
         if scheme not in SCHEMES: raise ValueError(f"`scheme` must be one of {tuple(SCHEMES)}; got {scheme!r}")
         opts = dict(hidden_p=0., input_p=0., embed_p=0., weight_p=0.) | (SCHEMES[scheme][1](p) if scheme != 'none' else {})
         self.rnn = AWD_LSTM(n_tokens+1, n_hid, n_hid, 1, pad_token=n_tokens, rnn_type=rnn_type, **opts)
-        self.head = nn.Linear(n_hid, n_symbols)
+        self.head, self.n_slots = nn.Linear(n_hid, n_slots * n_symbols), n_slots
 
-    def forward(self, x:Tensor) -> Tensor:  # x: (bs, T+1) token ids
+    def forward(self, x:Tensor) -> Tensor:  # x: (bs, K+T) token ids
         self.rnn.reset()                     # every sequence starts from a zero state
-        return self.head(self.rnn(x))        # (bs, T+1, n_symbols): a readout after every step
+        return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))   # (bs, K+T, K, n_symbols): a readout after every step
+
+def scheme_fits(
+    scheme:str, # A key of `SCHEMES`
+    cell:str,   # 'rnn', 'gru' or 'lstm'
+) -> bool:      # Whether the cell has the scheme's site
+    "Whether `scheme` can be put in `cell`: the layer that builds the site refuses a cell without it (e.g. the cell c in a GRU)."
+    try: MemoryNet(2, 2, 2, cell, scheme, 0.5); return True
+    except ValueError: return False
+
 
 # %% ../nbs/09_memory.ipynb #a1f2faff
 @dataclass(frozen=True)
@@ -84,22 +110,27 @@ class MemoryConfig:
     n_eval:int=2048      # Held-out sequences (the same for every run at a given T)
     n_masked:int=4       # Mask draws averaged for the recall with training-time masks
     track:int=100        # Every `track` steps, record the recall at lag T (dropout off) on 512 held-out sequences
+    n_slots:int=1        # Symbols held at once (v2's task; 1: v1's first-token recall)
 
 def _eval_set(c:MemoryConfig) -> tuple:
     "The held-out sequences of lag `c.T`: the same for every scheme, p and seed."
-    return recall_batch(c.n_eval, c.T, c.n_symbols, c.n_noise, torch.Generator().manual_seed(10_000 + c.T))
+    return recall_batch(c.n_eval, c.T, c.n_symbols, c.n_noise, torch.Generator().manual_seed(10_000 + c.T), c.n_slots)
 
 @torch.no_grad()
 def recall(
     model:MemoryNet,    # A trained model
-    x:Tensor,           # Held-out sequences (n, T+1)
-    y:Tensor,           # Their symbols (n,)
+    x:Tensor,           # Held-out sequences (n, K+T)
+    y:Tensor,           # Their symbols (n, K)
     masks:bool=False,   # Keep the training-time dropout masks on (train mode, no gradients)
     n:int=1,            # Mask draws to average over, with `masks`
+    gain:bool=False,    # Dropout off, but each state dropout's site scaled by 1/(1-p) as in training (`eval_gain`)
 ) -> list:              # T fractions, one per lag 1..T
-    "Recall after each step 1..T (fraction of `x` whose symbol is named): dropout off (eval mode), or with the training-time masks (mean of `n` draws)."
+    "Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), with the training-time masks (mean of `n` draws), or at the training scale (`gain`)."
     model.train(masks)
-    acc = np.mean([(model(x)[:, 1:].argmax(-1) == y[:, None]).float().mean(0).numpy() for _ in range(n if masks else 1)], 0)
+    K = model.n_slots
+    with (eval_gain(model) if gain else contextlib.nullcontext()):
+        acc = np.mean([(model(x)[:, K:].argmax(-1) == y[:, None]).float().mean((0, 2)).numpy()   # (T,)
+                       for _ in range(n if masks else 1)], 0)
     model.train()
     return [round(float(a), 4) for a in acc]                            # T values
 
@@ -109,16 +140,16 @@ def train_run(
     "Train one model on the recall task at lag `c.T` with Adam, then measure its recall on the held-out set."
     t0 = time.time()
     torch.manual_seed(c.seed)
-    model = MemoryNet(c.n_symbols + c.n_noise, c.n_symbols, c.n_hid, c.cell, c.scheme, c.p)
+    model = MemoryNet(c.n_slots * c.n_symbols + c.n_noise, c.n_symbols, c.n_hid, c.cell, c.scheme, c.p, c.n_slots)
     opt = torch.optim.Adam(model.parameters(), lr=c.lr)
     gen = torch.Generator().manual_seed(c.seed)
     losses, window, track = [], [], []
     xt, yt = [v[:512] for v in _eval_set(c)]
     for step in range(c.steps):
-        x, y = recall_batch(c.bs, c.T, c.n_symbols, c.n_noise, gen)
-        out = model(x)                                                    # (bs, T+1, n_symbols)
-        loss = (F.cross_entropy(out[:, -1], y) if c.readout == 'last' else
-                F.cross_entropy(out[:, 1:].flatten(0, 1), y.repeat_interleave(c.T)))   # every lag 1..T
+        x, y = recall_batch(c.bs, c.T, c.n_symbols, c.n_noise, gen, c.n_slots)   # (bs, K+T), (bs, K)
+        out = model(x)                                                    # (bs, K+T, K, n_symbols)
+        loss = (F.cross_entropy(out[:, -1].flatten(0, 1), y.flatten()) if c.readout == 'last' else
+                F.cross_entropy(out[:, c.n_slots:].flatten(0, 2), y[:, None].expand(-1, c.T, -1).flatten()))   # every lag 1..T
         opt.zero_grad(); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         opt.step()
@@ -127,8 +158,11 @@ def train_run(
         if c.track and (step+1) % c.track == 0: track.append(recall(model, xt, yt)[-1])     # learning the longest lag
     x, y = _eval_set(c)
     curve, masked = recall(model, x, y), recall(model, x, y, masks=True, n=c.n_masked)
+    gained = {}                                                           # the scale check, where a state dropout has a gain
+    if any(isinstance(m, StateDropout) and m.p > 0 for m in model.modules()):
+        g = recall(model, x, y, gain=True); gained = dict(recall_gain=g[-1], recall_gain_curve=g)
     return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve, recall_masked_curve=masked,
-                recall_track=track, losses=losses, seconds=round(time.time() - t0, 2))
+                **gained, recall_track=track, losses=losses, seconds=round(time.time() - t0, 2))
 
 # %% ../nbs/09_memory.ipynb #c62d5400
 def _worker_init(): torch.set_num_threads(1)   # one thread per process: 2 threads on 2 busy cores is ~10x slower
@@ -145,13 +179,15 @@ def run_configs(
     command:str='',         # The command line, recorded with every run
     note:str='',            # Why these runs were made (e.g. 'exploration', 'final'), recorded with every run
     progress=None,          # Called with (i, n, result) after each run
+    version:str|None=None,  # The protocol version, recorded with every run (`logged_runs` resumes by it)
 ) -> list:                  # One result dict per config, in order
     "Train every config (in `workers` processes), logging each result as it finishes."
     results = [None]*len(configs)
     def done(i, r):
         results[i] = r
         if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), command=command,
-                                          note=note, threads=1, workers=workers, **r))
+                                          note=note, threads=1, workers=workers, **r,
+                                          **({'protocol': version} if version else {})))
         if progress: progress(sum(x is not None for x in results), len(configs), r)
     if workers <= 1:
         _worker_init()
@@ -224,6 +260,148 @@ def load_results(
     if not isinstance(res, dict) or res.get('format') != _FORMAT:
         raise ValueError(f"{source} is not a memory-results file (format {_FORMAT!r} expected)")
     return res
+
+# %% ../nbs/09_memory.ipynb #c6eebcf5
+PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3, track=50)   # every v2 task
+TASKS_V2 = {  # task -> MemoryConfig fields, chosen from the no-dropout pilots (PROTOCOL-v2.md)
+    'lstm':   dict(cell='lstm', n_hid=32, n_slots=4, steps=4000),
+    'gru':    dict(cell='gru', n_hid=16, n_slots=4, steps=3000),
+    'rnn':    dict(cell='rnn', n_hid=8, n_slots=1, steps=6000),
+    'rnn_v1': dict(cell='rnn', n_hid=64, n_slots=1, steps=800, T=40, track=100),   # v1's setting: the link to v1
+}
+V2_VERSION = 'memory-v2'   # the protocol a logged run belongs to: a log holds one version, resumed, never mixed
+HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')   # the LSTM comparison: 5 seeds, and p = 0.5
+V1_LINK_SCHEMES = ('state_step', 'state_locked', 'state_batch', 'weight', 'input_step', 'zoneout')
+
+def _key(c:MemoryConfig) -> str: return json.dumps(asdict(c), sort_keys=True)   # a run's identity in a log
+
+def _v2(task:str, scheme:str, p:float, seed:int, **over) -> MemoryConfig:
+    return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task] | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
+
+def v2_configs(
+    preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25), 'full' (the grid) or 'rerun'
+    log:Path|None=None,   # 'rerun': the v2 log holding the grid's runs
+) -> list:                # `MemoryConfig`s, in the order they run
+    "The runs of a v2 preset, as PROTOCOL-v2.md fixes them; 'rerun' = the 3x-budget rerun of the logged grid (`rerun_configs`)."
+    if preset == 'rerun':
+        done = logged_runs(log, V2_VERSION)
+        return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
+    if preset == 'quick':
+        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout')]
+    head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
+    if preset == 'default': return head
+    if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
+    rest = [_v2(t, s, 0.25, seed) for t in ('lstm', 'gru', 'rnn') for s in SCHEMES
+            if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2) for seed in range(3)]
+    high = [_v2('lstm', s, 0.5, seed) for s in HEADLINE_V2 for seed in range(3)]
+    link = [_v2('rnn_v1', s, 0.25, seed) for s in ('none',) + V1_LINK_SCHEMES for seed in range(3)]
+    return head + rest + high + link
+
+
+# %% ../nbs/09_memory.ipynb #d849050b
+_LOG_KEYS = ('date', 'command', 'note', 'threads', 'workers', 'protocol')   # what `run_configs` adds to a result
+
+def logged_runs(
+    log:Path|None,  # A JSON-lines log of runs (`run_configs`)
+    version:str,    # The protocol version the runs must belong to
+) -> dict:          # {config as sorted JSON: result} of the logged runs
+    "The runs already in `log`; `ValueError` if it holds runs of another protocol version (or of none)."
+    if log is None or not Path(log).exists(): return {}
+    done, other = {}, set()
+    for i, line in enumerate(Path(log).read_text().splitlines()):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError: raise ValueError(f"{log}, line {i+1}: not JSON (a log line is one run)") from None
+        if r.get('protocol') != version: other.add(str(r.get('protocol')))
+        else: done[json.dumps(r['config'], sort_keys=True)] = {k: v for k,v in r.items() if k not in _LOG_KEYS}
+    if other: raise ValueError(f"{log} holds runs of protocol version(s) {sorted(other)}, not {version!r}: "
+                               f"resume only a log of the same version (give a new log for another protocol)")
+    return done
+
+def run_v2(
+    preset:str='default', # A preset of `v2_configs`
+    workers:int=2,        # Worker processes, one torch thread each
+    log:Path|None=None,   # The v2 log: runs already in it are skipped, new runs appended
+    command:str='',       # The command line, recorded with every run
+    progress=None,        # Called with (i, n, result) after each new run
+) -> dict:                # Results: command, date, protocol and every run of the preset (logged ones included)
+    "Run what is missing of a v2 preset (resuming from `log`) and return all its runs."
+    configs, t0 = v2_configs(preset, log), time.time()
+    done, key = logged_runs(log, V2_VERSION), _key
+    todo = [c for c in configs if key(c) not in done]
+    new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress, version=V2_VERSION)
+    done |= {key(c): r for c, r in zip(todo, new)}
+    return dict(format=_FORMAT, version=2, protocol_version=V2_VERSION, preset=preset, command=command,
+                date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
+                resumed=len(configs) - len(todo), workers=workers, threads_per_worker=1, machine=_machine(),
+                protocol=dict(PROTOCOL_V2, tasks=TASKS_V2, headline=list(HEADLINE_V2),
+                              schemes={k: v[0] for k,v in SCHEMES.items()}),
+                runs=[done[key(c)] for c in configs])
+
+
+# %% ../nbs/09_memory.ipynb #a684aa64
+def _groups(runs:list) -> dict:
+    "{(cell, n_hid, n_slots, T, scheme, p, steps): [runs of every seed]}"
+    out = {}
+    for r in runs:
+        c = r['config']
+        out.setdefault((c['cell'], c['n_hid'], c['n_slots'], c['T'], c['scheme'], c['p'], c['steps']), []).append(r)
+    return out
+
+def rerun_configs(
+    res:dict,           # Results of `run_v2` (the protocol's budget)
+    level:float=0.99,   # The recall at the longest lag every seed had to reach
+    factor:int=3,       # Budget multiplier of the rerun
+    seeds:tuple=(0, 1), # Seeds of the rerun
+) -> list:              # `MemoryConfig`s of the rerun
+    "The protocol's rerun: each group that missed `level` on a seed, at `factor` times its budget."
+    out = []
+    for rs in _groups(res['runs']).values():
+        if min(r['recall'] for r in rs) >= level: continue
+        c = rs[0]['config']
+        out += [MemoryConfig(**(c | dict(seed=s, steps=c['steps'] * factor))) for s in seeds]
+    return out
+
+
+# %% ../nbs/09_memory.ipynb #9dc50b9b
+def _mean(rs:list, key:str, i:int=-1) -> float: return float(np.mean([r[key][i] for r in rs]))
+def _range(rs:list, key:str, i:int=-1) -> float: return float(np.ptp([r[key][i] for r in rs]))
+
+def effect_label(
+    runs:list,          # The scheme's runs at the protocol budget (every seed of one task and p)
+    none:list,          # No dropout on the same task
+    rerun:list=(),      # The scheme's 3x-budget rerun, if it had one
+    level:float=0.99,   # The recall at the longest lag that counts as learned
+) -> str:               # 'none', or the labels that apply joined by ' + '
+    "PROTOCOL-v2's labels for one scheme: erasure, slower learning / not learned, scale mismatch, or none."
+    tol = max(_range(runs, 'recall_curve'), _range(none, 'recall_curve'), 0.01)
+    labels = []
+    fall = _mean(runs, 'recall_masked_curve', 0) - _mean(runs, 'recall_masked_curve')
+    if fall > _mean(runs, 'recall_curve', 0) - _mean(runs, 'recall_curve') + max(_range(runs, 'recall_masked_curve'), tol):
+        labels.append('erasure')
+    if min(r['recall'] for r in runs) < level and rerun:
+        labels.append('slower learning' if min(r['recall'] for r in rerun) >= level else 'not learned')
+    loss = _mean(none, 'recall_curve') - _mean(runs, 'recall_curve')
+    if loss > tol and all('recall_gain_curve' in r for r in runs) and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2:
+        labels.append('scale mismatch')
+    return ' + '.join(labels) or 'none'
+
+
+# %% ../nbs/09_memory.ipynb #00755ae9
+def v2_progress(
+    n_workers:int=2,   # Worker processes: runs finish in parallel
+    out=None,          # Where to print (default: stdout)
+):                     # A `progress(i, n, result)` callback for `run_v2`
+    "A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the pace so far."
+    t0 = time.time()
+    def show(i, n, r):
+        c, left = r['config'], n - i
+        eta = (time.time() - t0) / i * left
+        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, {SCHEMES[c['scheme']][0]}, "
+              f"p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} (masks on {r['recall_masked']:.3f}), "
+              f"{r['seconds']:.0f} s", file=out or sys.stdout, flush=True)
+    return show
+
 
 # %% ../nbs/09_memory.ipynb #e9eea5e2
 def _fmt_range(v:list, digits:int=2) -> str:
@@ -372,7 +550,8 @@ def plot_memory_grid(
                 dodge = 0.006 * (list(SCHEMES).index(s) - len(SCHEMES) / 2)     # side by side where they coincide
                 handles[s] = ax.errorbar(np.array(ps) + dodge, m, yerr=err, color=SCHEME_COLORS[s], marker=SCHEME_MARKERS[s],
                                          capsize=3, label=SCHEMES[s][0])
-            ax.axhline(1 / rs[0]['config']['n_symbols'], color='grey', lw=1, ls=':')
+            chance = next(1 / r['config']['n_symbols'] for r in res['runs'] if r['config']['cell'] == cell)
+            ax.axhline(chance, color='grey', lw=1, ls=':')
             ax.set(ylim=(0, 1.03), title=f"{cell.upper()}: {'dropout off' if i == 0 else 'training masks on'}")
             ax.grid(alpha=0.3)
             if i == 1: ax.set_xlabel('dropout probability p')

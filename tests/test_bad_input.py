@@ -482,4 +482,4 @@ def test_memory_experiment_bad_input(tmp_path):
     (tmp_path/'y.json').write_text('not json')
     with pytest.raises(ValueError, match='is not a memory-results file'): load_results(tmp_path/'y.json')
     with pytest.raises(ValueError, match="`preset` must be one of"): preset_configs('huge')
-    with pytest.raises(ValueError, match="`scheme` must be one of"): MemoryNet(16, 8, 12, 'gru', 'zoneout', 0.2)
+    with pytest.raises(ValueError, match="`scheme` must be one of"): MemoryNet(16, 8, 12, 'gru', 'dropout', 0.2)
