@@ -63,3 +63,12 @@ def test_without_the_data_folder_nothing_is_run_or_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(tmp_path/'nowhere') in err and 'no such folder' in err
     assert not log.exists()
+
+def test_the_grid_is_the_protocols():
+    "Ten schemes; three seeds for no dropout, AWD-LSTM and the two per-step recurrent schemes, two for the rest; seed 0 of every scheme first."
+    m = _module()
+    runs = m.grid_configs()
+    seeds = {s: sorted(c.seed for c in runs if c.scheme == s) for s in m.SCHEMES}
+    assert seeds == {s: [0, 1, 2] if s in ('none', 'awd', 'state_step', 'cell_step') else [0, 1] for s in m.SCHEMES}
+    assert [c.seed for c in runs[:len(m.SCHEMES)]] == [0] * len(m.SCHEMES)
+    assert all(m.asdict(c) | dict(scheme='none', seed=0) == m.asdict(runs[0]) for c in runs)   # only scheme and seed vary

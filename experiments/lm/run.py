@@ -66,9 +66,12 @@ class LMConfig:
     min_freq:int=3           # Words seen fewer times become xxunk
     lr:float=5e-3            # Peak learning rate (Adam, fastai's defaults: wd 0.01, moms 0.9/0.99)
     schedule:str='one_cycle' # 'one_cycle' (fit_one_cycle over the cap) or 'warm_flat' (warm-up, then constant)
+    pct_start:float=0.25     # 'one_cycle': fraction of the cap spent warming up (fastai's default 0.25)
+    div_final:float=1e5      # 'one_cycle': the last epoch ends at lr/div_final (fastai's default 1e5: about zero)
     warmup:float=1.          # 'warm_flat': epochs of cosine warm-up from lr/25
     epochs:int=8             # Epoch cap
-    patience:int=0           # Stop after this many epochs without a new best validation perplexity (0: never)
+    patience:int=0           # Stop after this many epochs without a new best validation perplexity (0: never)...
+    min_epochs:int=0         # ...but never before this epoch (the unigram plateau of the first epochs is not over-fitting)
     corpus:str='wikitext-2'  # 'wikitext-2', or 'embedded' (Python's help topics: `--quick` and tests only)
 
 # --- data ------------------------------------------------------------------------------------------------------------
@@ -172,12 +175,12 @@ def train_lm(c:LMConfig, data:Path|None=None, verbose:bool=True) -> dict:
             if v < best['ppl']: best.update(ppl=v, epoch=e, state={k: t.detach().clone() for k, t in model.state_dict().items()})
             if verbose: print(f"  {c.scheme} seed {c.seed} epoch {e}/{c.epochs}: train {log['train'][-1]:.1f} (dropout off "
                               f"{te:.1f}), valid {v:.1f}, {log['seconds'][-1]:.0f}s ({log['cpu'][-1]:.0f}s CPU)", flush=True)
-            if c.patience and e - best['epoch'] >= c.patience: raise CancelFitException()
+            if c.patience and e >= c.min_epochs and e - best['epoch'] >= c.patience: raise CancelFitException()
 
     set_seed(c.seed, reproducible=True)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')            # fastai's warnings during fit; local to this run
-        if c.schedule == 'one_cycle': learn.fit_one_cycle(c.epochs, c.lr, cbs=Epochs())
+        if c.schedule == 'one_cycle': learn.fit_one_cycle(c.epochs, c.lr, pct_start=c.pct_start, div_final=c.div_final, cbs=Epochs())
         elif c.schedule == 'warm_flat':
             w = min(c.warmup / c.epochs, 1.)
             sched = combine_scheds([w, 1 - w], [SchedCos(c.lr/25, c.lr), SchedNo(c.lr, c.lr)]) if w < 1 else SchedCos(c.lr/25, c.lr)
@@ -195,7 +198,8 @@ def train_lm(c:LMConfig, data:Path|None=None, verbose:bool=True) -> dict:
 
 # --- the grid --------------------------------------------------------------------------------------------------------
 
-PROTOCOL = dict()    # the grid's fixed settings (filled in from the pilots, PROTOCOL.md); empty: no grid yet
+PROTOCOL = dict(train_frac=0.5, bs=32, bptt=35, emb_sz=128, n_hid=256, n_layers=3, min_freq=3, lr=5e-3,   # PROTOCOL.md,
+                schedule='one_cycle', pct_start=0.1, div_final=10., epochs=20, patience=3, min_epochs=8)     # from the pilots
 QUICK = dict(corpus='embedded', emb_sz=16, n_hid=32, n_layers=2, bs=16, bptt=20, train_frac=0.3, epochs=2, patience=0,
              lr=5e-3, schedule='one_cycle')
 
@@ -206,7 +210,8 @@ def grid_configs(schemes=None, quick:bool=False) -> list:
     if unknown: raise ValueError(f"unknown scheme(s) {unknown}; schemes are {tuple(SCHEMES)}")
     if not quick and not PROTOCOL: raise ValueError("the grid's protocol is not fixed yet (PROTOCOL is empty): run --pilot")
     base = QUICK if quick else PROTOCOL
-    return [LMConfig(scheme=s, seed=seed, **base) for s in schemes for seed in ((0,) if quick else SEEDS.get(s, (0, 1)))]
+    seeds = lambda s: (0,) if quick else SEEDS.get(s, (0, 1))
+    return [LMConfig(scheme=s, seed=seed, **base) for seed in (0, 1, 2) for s in schemes if seed in seeds(s)]   # seed 0 of every scheme first
 
 def logged(log:Path|None, version:str) -> set:
     "The configs (as JSON) already in `log`; `ValueError` if it holds runs of another protocol version."
