@@ -232,6 +232,15 @@ _PANEL_TEXT = {   # kind -> what its panel in `plot_all_masks` shows (the view o
     'state_per_step': 'one example, units of h(t-1) × time steps (a fresh mask at every step)',
     'state_locked': 'examples × units of h(t-1) (one mask per example, the same at every step)',
     'state_batch': 'units of h(t-1), one mask for the batch',
+    'cell_per_step': 'one example, units of the cell c(t-1) × time steps (a fresh mask at every step)',
+    'cell_locked': 'examples × units of the cell c(t-1) (one mask per example, the same at every step)',
+    'candidate_per_step': 'one example, units of the candidate update × time steps (a fresh mask at every step)',
+    'candidate_locked': 'examples × units of the candidate update (one mask per example, the same at every step)',
+    'gru_carry_per_step': 'one example, units of the carried h(t-1) × time steps (a fresh mask at every step)',
+    'gru_carry_locked': 'examples × units of the carried h(t-1) (one mask per example, the same at every step)',
+    'gru_everywhere_per_step': 'one example, units of h(t-1) × time steps (a fresh mask at every step, into W_hh and the carry)',
+    'gru_everywhere_locked': 'examples × units of h(t-1) (one mask per example, into W_hh and the carry)',
+    'zoneout': 'one example, units × time steps (light: updated, dark: kept its previous value)',
 }
 
 def _panels_text(rec:MaskRecord, d:dict) -> str:

@@ -15,7 +15,10 @@ from fastai.torch_core import Module
 # %% auto #0
 __all__ = ['MASK_RNGS', 'SITE_KINDS', 'LockedDropout', 'check_rng', 'dropout_mask', 'check_p', 'SiteKind', 'DropoutSite',
            'KeepsMask', 'RNNDropout', 'PerStepDropout', 'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout',
-           'PerStepWeightDropout', 'StateDropout', 'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout']
+           'PerStepWeightDropout', 'StateDropout', 'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout',
+           'PerStepCellDropout', 'LockedCellDropout', 'PerStepCandidateDropout', 'LockedCandidateDropout',
+           'PerStepGRUCarryDropout', 'LockedGRUCarryDropout', 'PerStepGRUEverywhereDropout',
+           'LockedGRUEverywhereDropout', 'ZoneoutMask', 'Zoneout', 'eval_gain']
 
 # %% ../nbs/00_dropout.ipynb #a0237da6
 MASK_RNGS = ('fast', 'fastai')   # the random streams `dropout_mask` can draw from
@@ -315,7 +318,9 @@ class WeightDropout(KeepsMask, Module):
         if missing:   # checked before anything is changed: a refused module stays intact
             have = [n for n,_ in module.named_parameters(recurse=False)]
             raise ValueError(f"`layer_names`: {type(module).__name__} has no weight named {missing[0]!r} (it has {have})")
-        if state_dp is not None: _check_steppable(type(self).__name__, module, self.layer_names, all_hh=True)
+        if state_dp is not None:
+            _check_steppable(type(self).__name__, module, self.layer_names, all_hh=True)
+            state_dp.check_cell(module)   # e.g. a cell-state mask on a GRU: refused
         for name in self.layer_names:
             w = getattr(module, name)
             delattr(module, name)
@@ -393,9 +398,9 @@ class WeightDropout(KeepsMask, Module):
         return {f'weight_hh_l0{s}': m[0, 0, d*nh:(d+1)*nh] for d,s in enumerate(sfxs)}
 
     def _stepping(self) -> bool:
-        "Whether this forward steps through time in Python: a per-example or per-step state mask in training."
+        "Whether this forward steps through time in Python: as its state dropout says (`StateDropout.steps`)."
         sd = self.state_dp
-        return self.training and sd is not None and sd.p > 0 and not getattr(sd, 'fused', False)
+        return sd is not None and sd.steps(self.training)
 
     def mask_sites(self) -> dict:
         "`{parameter name: DropoutSite}`: one weight mask per dropped parameter, with the gate blocks of an RNN's weights"
@@ -465,23 +470,29 @@ def _check_steppable(
         raise ValueError(f"`layer_names`: {who} steps through time and can only drop the recurrent weights "
                          f"{hh if all_hh else 'among ' + str(hh)}; got {list(names)}")
 
-def _lstm_step(gi, hm, h, c, w_hh, b_hh):
-    "One LSTM step: `gi` = W_ih x_t + b_ih (bs, 4·nh); `hm` the state entering W_hh; `c` carries on unmasked."
+def _lstm_step(gi, hm, h, c, w_hh, b_hh, cand=None):
+    "One LSTM step: `gi` = W_ih x_t + b_ih (bs, 4·nh); `hm` the state entering W_hh; `c` the carried cell; `cand` a mask on g."
     i, f, g, o = (gi + F.linear(hm, w_hh, b_hh)).chunk(4, 1)     # each (bs, nh)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    g = torch.tanh(g) if cand is None else torch.tanh(g) * cand   # the candidate update (masked by a candidate dropout)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * g
     return torch.sigmoid(o) * torch.tanh(c), c
 
-def _gru_step(gi, hm, h, c, w_hh, b_hh):
-    "One GRU step: the gates read `hm` through W_hh; the interpolation keeps the unmasked `h`."
+def _gru_step(gi, hm, h, c, w_hh, b_hh, cand=None):
+    "One GRU step: the gates read `hm` through W_hh; the interpolation carries `h`; `cand` a mask on the candidate n."
     i_r, i_z, i_n = gi.chunk(3, 1)                                # each (bs, nh)
     h_r, h_z, h_n = F.linear(hm, w_hh, b_hh).chunk(3, 1)
     r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
+    if cand is not None: n = n * cand                             # the candidate update (masked by a candidate dropout)
     return (1 - z) * n + z * h, None
 
 def _rnn_step(act):
     "One plain RNN step with nonlinearity `act`: the state only enters through W_hh."
     return lambda gi, hm, h, c, w_hh, b_hh: (act(gi + F.linear(hm, w_hh, b_hh)), None)
+
+def _map_masks(masks, f):
+    "`f` applied to a state mask, or to each mask of a dict of them (zoneout: `{'h': .., 'c': ..}`)."
+    return {k: f(v) for k,v in masks.items()} if isinstance(masks, dict) else f(masks)
 
 _steps = {'LSTM': _lstm_step, 'GRU': _gru_step, 'RNN_TANH': _rnn_step(torch.tanh), 'RNN_RELU': _rnn_step(torch.relu)}
 
@@ -490,19 +501,19 @@ def _step_through(self:WeightDropout,
     x:Tensor,  # Input (bs, seq_len, n_in)
     hx=None,   # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
 ):             # Output (bs, seq_len, n_dir·nh) and final state, as the wrapped module returns them
-    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, state masks on h(t-1) from `state_dp`."
+    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, the state mask from `state_dp`, applied at its site."
     m, (bs, sl) = self.module, x.shape[:2]
     sfxs, nh = _directions(m), m.hidden_size
     if hx is None:
         z = x.new_zeros(len(sfxs), bs, nh)
         hx = (z, z) if m.mode == 'LSTM' else z
-    w_noise = self._weight_noise(sl)                                # {name: (G·nh, nh) or (sl, G·nh, nh)}
+    w_noise = self._weight_noise(sl) if self.training else {}       # {name: (G·nh, nh) or (sl, G·nh, nh)}; eval: raw W_hh
     sd = self.state_dp
-    s_noise = sd(x, bs, sl, len(sfxs)*nh) if sd is not None else None   # (bs|1, sl|1, n_dir·nh) or None; a call, so hooks see it
+    s_noise = sd(x, bs, sl, len(sfxs)*nh) if sd is not None else None   # (bs|1, sl|1, n_dir·nh) (zoneout: a dict) or None; a call
     outs, hs, cs = [], [], []
     for d, sfx in enumerate(sfxs):
         h, c = (hx[0][d], hx[1][d]) if m.mode == 'LSTM' else (hx[d], None)  # each (bs, nh)
-        keep = None if s_noise is None else s_noise[..., d*nh:(d+1)*nh]       # this direction's units
+        keep = None if s_noise is None else _map_masks(s_noise, lambda m: m[..., d*nh:(d+1)*nh])   # this direction's units
         o, h, c = self._direction(x, h, c, sfx, w_noise, keep)
         outs.append(o); hs.append(h); cs.append(c)
     out = torch.cat(outs, -1)                                       # (bs, sl, n_dir·nh)
@@ -517,12 +528,14 @@ def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep):
     w_hh = getattr(self, f'{name}_raw') if name in self.layer_names else getattr(m, name)
     b_ih, b_hh = (getattr(m, f'{b}_l0{sfx}') if m.bias else None for b in ('bias_ih', 'bias_hh'))
     gi = F.linear(x, getattr(m, f'weight_ih_l0{sfx}'), b_ih)       # (bs, sl, G·nh): the input part, all steps at once
-    wn, step, outs = w_noise.get(name), _steps[m.mode], [None]*sl
+    wn, step, outs, sd = w_noise.get(name), _steps[m.mode], [None]*sl, self.state_dp
     for t in (range(sl-1, -1, -1) if sfx else range(sl)):
         w = w_hh if wn is None else w_hh * (wn[t] if wn.dim() == 3 else wn)   # (G·nh, nh)
-        hm = h if keep is None else h * keep[:, t if keep.size(1) > 1 else 0]  # m_t ⊙ h(t-1): (bs, nh)
-        h, c = step(gi[:, t], hm, h, c, w, b_hh)
-        outs[t] = h                                                 # the output is the unmasked state
+        if keep is None: h, c = step(gi[:, t], h, h, c, w, b_hh)
+        else:
+            m_t = _map_masks(keep, lambda k: k[:, t if k.size(1) > 1 else 0])   # (bs|1, nh): this step's mask
+            h, c = sd.site_step(step, gi[:, t], h, c, w, b_hh, m_t)
+        outs[t] = h                                                 # the output is the state h_t the step returns
     return torch.stack(outs, 1), h, c                               # (bs, sl, nh)
 
 # %% ../nbs/00_dropout.ipynb #6453af01
@@ -554,6 +567,8 @@ class StateDropout(KeepsMask, Module):
     "Base of the recurrent-state dropouts: called by the RNN wrapper, draws the mask for h(t-1) where it enters W_hh."
     site_kind, default_label = None, 'dropout on h(t-1)'
     fused = False   # True: one mask per batch, folded into W_hh's columns (no loop over steps)
+    gain = False    # True: in eval, the site is multiplied by the kept scale 1/(1-p) instead of left alone (see `eval_gain`)
+    cells, state_name = tuple(_steps), 'h(t-1)'   # the `module.mode`s whose step has this site; what it masks, for labels
     def __init__(self,
         p:float=0.5,    # Dropout probability of each unit of h(t-1)
         rng:str='fast', # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
@@ -561,14 +576,30 @@ class StateDropout(KeepsMask, Module):
 
     def _shape(self, bs:int, sl:int, n:int) -> tuple: raise NotImplementedError
 
+    def steps(self, training:bool) -> bool:
+        "Whether the RNN wrapper steps through time: a per-example or per-step mask in training, any mask with `gain` in eval."
+        return self.p > 0 and (not self.fused if training else self.gain)
+
+    def check_cell(self, module:nn.RNNBase):
+        "Refuse (`ValueError`) an RNN whose step has no place for this mask, e.g. a cell-state mask on a GRU."
+        if module.mode not in self.cells:
+            fits = sorted({'nn.' + {'RNN_TANH': 'RNN', 'RNN_RELU': 'RNN'}.get(c, c) for c in self.cells})
+            raise ValueError(f"`state_dp`: {type(self).__name__} masks {self.state_name} (kind {self.site_kind!r}), which "
+                             f"{type(module).__name__} does not have: it fits {', '.join(fits)}")
+
+    def site_step(self, step, gi, h, c, w_hh, b_hh, keep):
+        "One step of the cell function `step` with `keep` (bs|1, nh) on this site: here h(t-1) where it enters W_hh."
+        return step(gi, h * keep, h, c, w_hh, b_hh)
+
     def forward(self,
         x:Tensor,  # The RNN's input: the mask gets its dtype and device
         bs:int,    # Batch size
         sl:int,    # Sequence length (time steps of this forward)
         n:int,     # Units of the state, all directions (n_dir·nh)
-    ) -> Tensor|None: # Multiplicative mask `(bs|1, sl|1, n)`, or None in eval or with p = 0
+    ) -> Tensor|None: # Multiplicative mask `(bs|1, sl|1, n)`, or None in eval (without `gain`) or with p = 0
         "Draw the mask of the RNN's forward (kept in `last_mask`); the RNN wrapper calls this and applies the mask."
-        if not self.training or self.p == 0: return None
+        if self.p == 0 or not (self.training or self.gain): return None
+        if not self.training: return x.new_full((1, 1, n), 1/(1-self.p))   # eval with `gain`: every unit kept, at the training scale
         self._last_noise = dropout_mask(x.data, self._shape(bs, sl, n), self.p, self.rng)
         return self._last_noise
 
@@ -586,3 +617,159 @@ class BatchStateDropout(StateDropout):
     "One mask on h(t-1) for the whole batch and sequence: DropConnect of whole columns of W_hh (runs on the fused kernel)."
     site_kind, default_label, fused = 'state_batch', 'per-batch dropout on h(t-1)', True
     def _shape(self, bs, sl, n): return (1, 1, n)
+
+# %% ../nbs/00_dropout.ipynb #e19c0a02
+SITE_KINDS.update({   # the carried-state sites (the table above)
+    'cell_per_step':           SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, a fresh mask at every time step", ('example', 'step', 'unit'), 'step'),
+    'cell_locked':             SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, one mask per example for the whole sequence (RNNDrop)", ('example', '', 'unit'), 'example'),
+    'candidate_per_step':      SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
+    'candidate_locked':        SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), one mask per example for the whole sequence', ('example', '', 'unit'), 'example'),
+    'gru_carry_per_step':      SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), a fresh mask at every time step", ('example', 'step', 'unit'), 'step'),
+    'gru_carry_locked':        SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), one mask per example for the whole sequence", ('example', '', 'unit'), 'example'),
+    'gru_everywhere_per_step': SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), a fresh mask at every time step", ('example', 'step', 'unit'), 'step'),
+    'gru_everywhere_locked':   SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), one mask per example for the whole sequence", ('example', '', 'unit'), 'example'),
+    'zoneout':                 SiteKind('units of a carried state (h, or the LSTM\'s c) that keep their previous value at a time step (zoneout; True = updated)', ('example', 'step', 'unit'), 'step'),
+})
+
+class _PerStep:
+    "Schedule of a state mask: a fresh mask for every example and time step."
+    def _shape(self, bs, sl, n): return (bs, sl, n)
+
+class _Locked:
+    "Schedule of a state mask: one mask per example, the same at every time step."
+    def _shape(self, bs, sl, n): return (bs, 1, n)
+
+class _CellSite(StateDropout):
+    "The mask multiplies the LSTM's carried cell c(t-1) as it enters c_t = f*c(t-1) + i*g (output and final state unmasked)."
+    cells, state_name = ('LSTM',), 'c(t-1)'
+    def site_step(self, step, gi, h, c, w_hh, b_hh, keep): return step(gi, h, h, c * keep, w_hh, b_hh)
+
+class PerStepCellDropout(_PerStep, _CellSite):
+    "A fresh mask on the LSTM's cell state c(t-1) at every step and for every example (the compounding scheme Semeniuta et al. 2016 analyse); LSTM only."
+    site_kind, default_label = 'cell_per_step', 'per-step dropout on c(t-1)'
+
+class LockedCellDropout(_Locked, _CellSite):
+    "RNNDrop (Moon et al. 2015): one mask on the LSTM's cell state c(t-1) per example, the same at every step; LSTM only."
+    site_kind, default_label = 'cell_locked', 'locked dropout on c(t-1)'
+
+
+# %% ../nbs/00_dropout.ipynb #e19c0a04
+class _CandidateSite(StateDropout):
+    "The mask multiplies the candidate update: the LSTM's g in c_t = f*c(t-1) + i*g, the GRU's n in h_t = (1-z)*n + z*h(t-1)."
+    cells, state_name = ('LSTM', 'GRU'), 'candidate'
+    def site_step(self, step, gi, h, c, w_hh, b_hh, keep): return step(gi, h, h, c, w_hh, b_hh, cand=keep)
+
+class PerStepCandidateDropout(_PerStep, _CandidateSite):
+    "Recurrent dropout without memory loss (Semeniuta et al. 2016): a fresh mask on the candidate update (LSTM g, GRU n) at every step."
+    site_kind, default_label = 'candidate_per_step', 'per-step dropout on the candidate'
+
+class LockedCandidateDropout(_Locked, _CandidateSite):
+    "Semeniuta et al.'s (2016) candidate dropout with one mask per example, the same at every step (LSTM g, GRU n)."
+    site_kind, default_label = 'candidate_locked', 'locked dropout on the candidate'
+
+class _GRUCarrySite(StateDropout):
+    "The mask multiplies the GRU's h(t-1) in the interpolation h_t = (1-z)*n + z*h(t-1) only; the gates read it unmasked."
+    cells, state_name = ('GRU',), 'h(t-1) in the carry'
+    def site_step(self, step, gi, h, c, w_hh, b_hh, keep): return step(gi, h, h * keep, c, w_hh, b_hh)
+
+class PerStepGRUCarryDropout(_PerStep, _GRUCarrySite):
+    "A fresh mask on the GRU's carried state h(t-1) in z*h(t-1) at every step (the GRU's counterpart of a cell-state mask); GRU only."
+    site_kind, default_label = 'gru_carry_per_step', 'per-step dropout on the carried h(t-1)'
+
+class LockedGRUCarryDropout(_Locked, _GRUCarrySite):
+    "One mask per example on the GRU's carried state h(t-1) in z*h(t-1), the same at every step; GRU only."
+    site_kind, default_label = 'gru_carry_locked', 'locked dropout on the carried h(t-1)'
+
+class _GRUEverywhereSite(StateDropout):
+    "One mask on the GRU's h(t-1) everywhere it is read: where it enters W_hh (gates and candidate) and in z*h(t-1)."
+    cells, state_name = ('GRU',), 'h(t-1) everywhere'
+    def site_step(self, step, gi, h, c, w_hh, b_hh, keep):
+        hm = h * keep                                               # (bs, nh): the same mask on both paths
+        return step(gi, hm, hm, c, w_hh, b_hh)
+
+class PerStepGRUEverywhereDropout(_PerStep, _GRUEverywhereSite):
+    "A fresh mask on the GRU's h(t-1) at every step, into W_hh and in the carry alike (Moon's and Semeniuta's comparison); GRU only."
+    site_kind, default_label = 'gru_everywhere_per_step', 'per-step dropout on h(t-1) everywhere'
+
+class LockedGRUEverywhereDropout(_Locked, _GRUEverywhereSite):
+    "One mask per example on the GRU's h(t-1), into W_hh and in the carry alike, the same at every step; GRU only."
+    site_kind, default_label = 'gru_everywhere_locked', 'locked dropout on h(t-1) everywhere'
+
+
+# %% ../nbs/00_dropout.ipynb #e19c0a10
+class ZoneoutMask(KeepsMask, Module):
+    "The update mask u of one carried state in `Zoneout`: True = the unit takes its new value, False = it keeps its previous one."
+    site_kind = 'zoneout'
+    def __init__(self,
+        p:float=0.1,     # Probability that a unit keeps its previous value at a step
+        state:str='h',   # The carried state: 'h' or 'c' (the LSTM's cell)
+        rng:str='fast',  # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+    ):
+        if state not in ('h', 'c'): raise ValueError(f"`state` must be 'h' or 'c'; got {state!r}")
+        self.p, self.state, self.rng = check_p('p', p), state, check_rng(rng)
+        self.state_name = self.default_label = f'zoneout on {state}'
+
+    def forward(self,
+        x:Tensor,  # The RNN's input: the mask gets its dtype and device
+        bs:int,    # Batch size
+        sl:int,    # Sequence length
+        n:int,     # Units of the state, all directions (n_dir·nh)
+    ) -> Tensor|None: # u (bs, sl, n) of 0/1 in training (kept in `last_mask`), (1, 1, n) of 1-p in eval, None with p = 0
+        "Draw the update mask of the RNN's forward (no 1/(1-p) scaling); in eval the expectation 1-p."
+        if self.p == 0: return None
+        if not self.training: return x.new_full((1, 1, n), 1 - self.p)
+        self._last_noise = dropout_mask(x.data, (bs, sl, n), self.p, self.rng).ne_(0)   # (bs, sl, n): 1 updated, 0 zoned out
+        return self._last_noise
+
+class Zoneout(Module):
+    "Zoneout (Krueger et al. 2016): each unit of h (and of the LSTM's c) keeps its previous value with probability p at each step."
+    def __init__(self,
+        p_h:float=0.1,        # Zoneout probability of each unit of h
+        p_c:float|None=None,  # Zoneout probability of each unit of the LSTM's cell c; None: c is not zoned out (GRU, RNN)
+        rng:str='fast',       # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+    ):
+        self.h = ZoneoutMask(p_h, 'h', rng)
+        self.c = None if p_c is None else ZoneoutMask(p_c, 'c', rng)
+
+    def _masks(self) -> dict: return {k: m for k,m in (('h', self.h), ('c', self.c)) if m is not None}
+
+    def forward(self, x:Tensor, bs:int, sl:int, n:int) -> dict|None:
+        "Each state's update mask (`ZoneoutMask.forward`), as `{'h': u_h, 'c': u_c}`; None when every p is 0."
+        us = {k: m(x, bs, sl, n) for k,m in self._masks().items()}   # calls, so hooks see them
+        return {k: u for k,u in us.items() if u is not None} or None
+
+    def steps(self, training:bool) -> bool:
+        "Whether the RNN wrapper steps through time: whenever a p > 0, in training and in eval (the expectation)."
+        return any(m.p > 0 for m in self._masks().values())
+
+    def check_cell(self, module:nn.RNNBase):
+        "Refuse (`ValueError`) zoning out a cell state on an RNN without one."
+        if self.c is not None and module.mode != 'LSTM':
+            raise ValueError(f"`p_c`: zoneout on the cell state c needs an nn.LSTM; {type(module).__name__} has no c (use p_c=None)")
+
+    def site_step(self, step, gi, h, c, w_hh, b_hh, keep):
+        "One step of `step`, then s_t = u*s~_t + (1-u)*s(t-1) for each zoned state (`keep`: {'h': (bs|1, nh), 'c': ...})."
+        h_new, c_new = step(gi, h, h, c, w_hh, b_hh)               # h~_t = o*tanh(c~_t), from the candidate cell
+        if 'c' in keep: c_new = keep['c'] * c_new + (1 - keep['c']) * c
+        if 'h' in keep: h_new = keep['h'] * h_new + (1 - keep['h']) * h
+        return h_new, c_new
+
+
+# %% ../nbs/00_dropout.ipynb #e19c0a1a
+from contextlib import contextmanager
+
+# %% ../nbs/00_dropout.ipynb #e19c0a14
+@contextmanager
+def eval_gain(
+    model:nn.Module, # A model or layer holding state dropouts (`StateDropout` layers)
+):                   # Yields the layers switched
+    "Inside the block, each `StateDropout` of `model` evaluates at the training scale: its site times 1/(1-p) in eval (`gain`)."
+    layers = [m for m in model.modules() if isinstance(m, StateDropout)]
+    before = [m.__dict__.get('gain') for m in layers]
+    for m in layers: m.gain = True
+    try: yield layers
+    finally:
+        for m, g in zip(layers, before):
+            if g is None: m.__dict__.pop('gain', None)
+            else: m.gain = g
+

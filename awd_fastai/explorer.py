@@ -27,6 +27,9 @@ EXPLORER_VIEWS = {   # kind -> view of the explorer page: 'embedding', 'locked',
     'embedding': 'embedding', 'embedding_per_step': 'per_step', 'locked': 'locked', 'per_step': 'per_step',
     'weight': 'weight', 'weight_per_step': 'weight',
     'state_per_step': 'per_step', 'state_locked': 'locked',   # recurrent-state dropout: the axes of per-step and locked masks
+    'cell_per_step': 'per_step', 'cell_locked': 'locked', 'candidate_per_step': 'per_step', 'candidate_locked': 'locked',
+    'gru_carry_per_step': 'per_step', 'gru_carry_locked': 'locked', 'gru_everywhere_per_step': 'per_step',
+    'gru_everywhere_locked': 'locked', 'zoneout': 'per_step',   # the carried-state sites (zoneout: True = updated)
 }   # any other kind (e.g. 'state_batch', one mask per batch) gets the generic view by its `site.axes`
 
 def _rgb(c:str) -> list:

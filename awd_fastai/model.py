@@ -14,18 +14,21 @@ from .core import check_positive
 from .dropout import *
 
 # %% auto #0
-__all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes', 'rnn_dropout', 'state_dropout',
-           'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns', 'check_not_bidirectional_lm', 'awd_lm']
+__all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'STATE_KIND_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes',
+           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns',
+           'check_not_bidirectional_lm', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
 DROPOUT_SITES = ('embed', 'input', 'weight', 'state', 'hidden', 'output')
 DROPOUT_MODES = ('locked', 'naive', 'off')
-SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',)}  # modes each site takes
+STATE_KIND_MODES = ('cell_per_step', 'cell_locked', 'candidate_per_step', 'candidate_locked', 'gru_carry_per_step', 'gru_carry_locked',
+                    'gru_everywhere_per_step', 'gru_everywhere_locked', 'zoneout')   # the carried-state sites: the mode is the kind
+SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',) + STATE_KIND_MODES}
 
 def dropout_modes(
     modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'naive'}`; unnamed sites are 'locked'
 ) -> dict:                # A mode for every site in `DROPOUT_SITES`
-    "Check `modes` and complete it: every dropout site gets 'locked', 'naive' or 'off' ('state' also takes 'batch')."
+    "Check `modes` and complete it: every dropout site gets 'locked', 'naive' or 'off' ('state' also 'batch' and `STATE_KIND_MODES`)."
     modes = dict(modes or {})
     for site,mode in modes.items():
         if site not in DROPOUT_SITES: raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
@@ -40,16 +43,28 @@ def rnn_dropout(
     "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (naive) or a no-op `RNNDropout(0)`."
     return (PerStepDropout if mode == 'naive' else RNNDropout)(0. if mode == 'off' else p, rng=rng)
 
-_state_classes = {'naive': PerStepStateDropout, 'locked': LockedStateDropout, 'batch': BatchStateDropout}
+_state_classes = {'naive': PerStepStateDropout, 'locked': LockedStateDropout, 'batch': BatchStateDropout,
+                  'cell_per_step': PerStepCellDropout, 'cell_locked': LockedCellDropout,
+                  'candidate_per_step': PerStepCandidateDropout, 'candidate_locked': LockedCandidateDropout,
+                  'gru_carry_per_step': PerStepGRUCarryDropout, 'gru_carry_locked': LockedGRUCarryDropout,
+                  'gru_everywhere_per_step': PerStepGRUEverywhereDropout, 'gru_everywhere_locked': LockedGRUEverywhereDropout}
+_cell_modes = {'lstm': 'LSTM', 'gru': 'GRU', 'rnn': 'RNN_TANH'}   # `rnn_type` -> `nn.RNNBase.mode`
 
 def state_dropout(
-    p:float,             # Dropout probability of each unit of h(t-1)
-    mode:str='locked',   # 'locked' (per example), 'naive' (per step), 'batch' (per batch) or 'off'
-    rng:str='fast',      # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
-) -> StateDropout|None:  # None when there is nothing to drop: the RNN keeps the fused kernel
-    "The recurrent-state dropout for `mode`, or None for 'off' or `p == 0`."
+    p:float,              # Dropout probability of each unit of the state site (zoneout: of h, and of the LSTM's c)
+    mode:str='locked',    # 'locked' (per example), 'naive' (per step), 'batch' (per batch) on h(t-1) into W_hh; a kind of `STATE_KIND_MODES`; or 'off'
+    rng:str='fast',       # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
+    rnn_type:str='lstm',  # The cell it goes into: 'lstm', 'gru' or 'rnn' (a site the cell lacks is refused)
+) -> Module|None:         # A `StateDropout` (or `Zoneout`); None when there is nothing to drop: the RNN keeps the fused kernel
+    "The recurrent-state dropout for `mode`, or None for 'off' or `p == 0`; `ValueError` for a site the cell does not have."
     if mode not in SITE_MODES['state']: raise ValueError(f"`mode`: unknown mode {mode!r} for 'state'; modes are {SITE_MODES['state']}")
-    return None if mode == 'off' or check_p('state_p', p) == 0 else _state_classes[mode](p, rng=rng)
+    if mode == 'off' or check_p('state_p', p) == 0: return None
+    if mode == 'zoneout': return Zoneout(p, p if rnn_type == 'lstm' else None, rng=rng)
+    cls = _state_classes[mode]
+    if _cell_modes.get(rnn_type) not in cls.cells:
+        raise ValueError(f"`modes`: the state mode {mode!r} masks {cls.state_name}, which rnn_type={rnn_type!r} does not have; it "
+                         f"fits rnn_type {[t for t,c in _cell_modes.items() if c in cls.cells]}")
+    return cls(p, rng=rng)
 
 # %% ../nbs/01_model.ipynb #975c8351
 _rnn_classes = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
@@ -72,7 +87,7 @@ class AWD_LSTM(Module):
         rnn_type:str='lstm',  # 'lstm', 'gru' or 'rnn'
         modes:dict|None=None, # Dropout mode per site, see `dropout_modes`
         rng:str='fast',       # Random stream of every mask: 'fast' or 'fastai' (fastai's, bit-identical under a seed)
-        state_p:float=0.,     # Dropout probability on the recurrent state h(t-1) of every layer (site 'state'; 0: none)
+        state_p:float=0.,     # Dropout probability on the recurrent state of every layer (site 'state', where `modes['state']` says; 0: none)
     ):
         for k in ('vocab_sz', 'emb_sz', 'n_hid', 'n_layers'): check_positive(k, locals()[k])
         for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p', 'state_p'): check_p(k, locals()[k])
@@ -113,8 +128,9 @@ class AWD_LSTM(Module):
         "Return one of the inner RNNs, wrapped in its weight dropout (and its recurrent-state dropout, if any)."
         rnn = _rnn_classes[self.rnn_type](n_in, n_out, 1, batch_first=True, bidirectional=bidir)
         wd_cls = PerStepWeightDropout if self.modes['weight'] == 'naive' else WeightDropout
-        sd = state_dropout(state_p, self.modes['state'], self.rng)
-        if sd is not None: sd.set_site('state', l, f'h(t-1), layer {l+1}')
+        sd = state_dropout(state_p, self.modes['state'], self.rng, self.rnn_type)
+        for m in (sd.modules() if sd is not None else ()):       # its mask layers (zoneout: one per carried state)
+            if isinstance(m, KeepsMask): m.set_site('state', l, f'{m.state_name}, layer {l+1}')
         return wd_cls(rnn, 0. if self.modes['weight'] == 'off' else weight_p, rng=self.rng,
                       state_dp=sd).set_site('weight', l, f'W_hh, layer {l+1}')
 

@@ -300,6 +300,9 @@ MASK_VIEWS = {   # kind -> fn(mask, site, example, crop) -> (2-d image, (xlabel,
     'embedding': _view_embedding, 'embedding_per_step': _view_per_step, 'locked': _view_locked, 'per_step': _view_per_step,
     'weight': _view_weight, 'weight_per_step': _view_weight_per_step,
     'state_per_step': _view_per_step, 'state_locked': _view_locked, 'state_batch': _view_state_batch,
+    'cell_per_step': _view_per_step, 'cell_locked': _view_locked, 'candidate_per_step': _view_per_step, 'candidate_locked': _view_locked,
+    'gru_carry_per_step': _view_per_step, 'gru_carry_locked': _view_locked,
+    'gru_everywhere_per_step': _view_per_step, 'gru_everywhere_locked': _view_locked, 'zoneout': _view_per_step,   # the carried-state sites
 }
 
 def mask_image(

@@ -447,6 +447,27 @@ def test_state_dropout_on_unsupported_module():
         PerStepWeightDropout(nn.LSTM(3, 3, batch_first=True), 0.5, ['weight_ih_l0'])   # it used to leave W_ih untouched
     with pytest.raises(ValueError, match='`p` must be a dropout probability'): LockedStateDropout(1.)
 
+def test_carried_state_site_on_a_cell_without_it():
+    "A carried-state site the cell does not have, a zoneout on a missing cell state, or a p outside [0, 1): a ValueError naming it."
+    from awd_fastai.dropout import (LockedCellDropout, PerStepCellDropout, PerStepCandidateDropout, LockedGRUCarryDropout,
+                                    PerStepGRUEverywhereDropout, Zoneout)
+    with pytest.raises(ValueError, match=r"`state_dp`: LockedCellDropout masks c\(t-1\) \(kind 'cell_locked'\), which GRU does not have"):
+        WeightDropout(nn.GRU(3, 3, batch_first=True), 0.5, state_dp=LockedCellDropout(0.2))
+    with pytest.raises(ValueError, match="`state_dp`: PerStepCandidateDropout masks candidate .* which RNN does not have"):
+        WeightDropout(nn.RNN(3, 3, batch_first=True), 0.5, state_dp=PerStepCandidateDropout(0.2))
+    for cls in (LockedGRUCarryDropout, PerStepGRUEverywhereDropout):
+        with pytest.raises(ValueError, match=f"`state_dp`: {cls.__name__} masks .* which LSTM does not have: it fits nn.GRU"):
+            WeightDropout(nn.LSTM(3, 3, batch_first=True), 0.5, state_dp=cls(0.2))
+    with pytest.raises(ValueError, match='`p_c`: zoneout on the cell state c needs an nn.LSTM; GRU has no c'):
+        WeightDropout(nn.GRU(3, 3, batch_first=True), 0.5, state_dp=Zoneout(0.1, 0.3))
+    for bad in (1., -0.1, float('nan')):
+        with pytest.raises(ValueError, match='`p` must be a dropout probability'): PerStepCellDropout(bad)
+        with pytest.raises(ValueError, match='`p` must be a dropout probability'): Zoneout(0.1, bad)
+    with pytest.raises(ValueError, match="the state mode 'gru_carry_locked' masks h\\(t-1\\) in the carry, which rnn_type='lstm' does not have"):
+        AWD_LSTM(10, 4, 4, 1, state_p=0.2, modes={'state': 'gru_carry_locked'})
+    with pytest.raises(ValueError, match='`state_p` must be a dropout probability'):
+        AWD_LSTM(10, 4, 4, 1, state_p=1., modes={'state': 'zoneout'})
+
 def test_state_site_options():
     "`state_p` is checked like every probability; 'batch' is a mode of the state site only."
     with pytest.raises(ValueError, match='`state_p` must be a dropout probability'): AWD_LSTM(10, 4, 4, 1, state_p=1.5)

@@ -285,11 +285,12 @@ def main(argv=None):
     try: done = logged(log, version)
     except ValueError as e: print(e, file=sys.stderr); return 2
     todo = [c for c in configs if json.dumps(asdict(c), sort_keys=True) not in done]
+    n_done = len(configs) - len(todo)
     if lacking := sorted({c.scheme for c in todo if not available(c.scheme)}):
         print(f"Not run now: {lacking}, whose dropout modes this awd_fastai lacks (the cell-state layer of issue 19); "
               f"rerun the same command once it is merged to add them", flush=True)
         todo = [c for c in todo if c.scheme not in lacking]
-    print(f"{len(configs)} runs, {len(configs)-len(todo)} already in {_shown(log) if log else 'no log'}, {len(todo)} to run "
+    print(f"{len(configs)} runs, {n_done} already in {_shown(log) if log else 'no log'}, {len(todo)} to run "
           f"in {a.workers} worker process(es), one torch thread each", flush=True)
     if not todo: return 0
     fn = partial(_run, data=str(data) if data else None, version=version)
