@@ -72,3 +72,17 @@ def test_the_grid_is_the_protocols():
     assert seeds == {s: [0, 1, 2] if s in ('none', 'awd', 'state_step', 'cell_step') else [0, 1] for s in m.SCHEMES}
     assert [c.seed for c in runs[:len(m.SCHEMES)]] == [0] * len(m.SCHEMES)
     assert all(m.asdict(c) | dict(scheme='none', seed=0) == m.asdict(runs[0]) for c in runs)   # only scheme and seed vary
+
+def test_results_table_ranks_only_runs_that_stopped_improving(quick):
+    "The smoke runs (2 epochs, best at the last) are all 'still improving': listed with their numbers, none ranked."
+    d, _, runs = quick
+    spec = importlib.util.spec_from_file_location('lm_results', ROOT/'experiments'/'lm'/'results.py')
+    res = importlib.util.module_from_spec(spec); spec.loader.exec_module(res)
+    rows = res.table(res.load(d/'runs.jsonl')).splitlines()[2:]
+    assert len(rows) == len({r['config']['scheme'] for r in runs})
+    for row, r in zip(rows, runs):
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        assert cells[2] == '–' and f"seed 0: {r['best_valid']:.1f} at {r['best_epoch']}" in cells[-1]
+    done = dict(runs[1], still_improving=False)                                   # one that stopped: ranked, 0 against itself
+    row = res.table([done]).splitlines()[2]
+    assert f"| {done['best_valid']:.1f} |" in row and '| 0 |' in row
