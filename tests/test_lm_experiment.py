@@ -86,3 +86,16 @@ def test_results_table_ranks_only_runs_that_stopped_improving(quick):
     done = dict(runs[1], still_improving=False)                                   # one that stopped: ranked, 0 against itself
     row = res.table([done]).splitlines()[2]
     assert f"| {done['best_valid']:.1f} |" in row and '| 0 |' in row
+
+def test_test_perplexity_is_measured_as_validation():
+    "The validation lines sent through the test path (`dls.test_dl`) give exactly the validation perplexity."
+    import pandas as pd, torch
+    from awd_fastai.learner import awd_learner
+    m = _module()
+    c = m.LMConfig(**m.QUICK)
+    dls, _, _ = m.get_dls(c, None)
+    _, valid, _ = m.split_texts(c, None)
+    torch.manual_seed(0)
+    model = awd_learner(dls, emb_sz=c.emb_sz, n_hid=c.n_hid, n_layers=c.n_layers, metrics=[]).model
+    v = m.perplexity(model, dls.valid)
+    assert v > 1 and v == m.perplexity(model, dls.test_dl(pd.DataFrame({'text': valid})))
