@@ -99,3 +99,15 @@ def test_test_perplexity_is_measured_as_validation():
     model = awd_learner(dls, emb_sz=c.emb_sz, n_hid=c.n_hid, n_layers=c.n_layers, metrics=[]).model
     v = m.perplexity(model, dls.valid)
     assert v > 1 and v == m.perplexity(model, dls.test_dl(pd.DataFrame({'text': valid})))
+
+def test_a_run_depends_on_its_config_only():
+    "The same config trained twice in one process (the data cached, as in a worker) gives the same numbers: resuming in any order changes nothing."
+    import torch
+    m = _module()
+    c = m.LMConfig(**(m.QUICK | dict(epochs=1)))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        a, b = (m.train_lm(c, verbose=False) for _ in range(2))
+    finally: torch.set_num_threads(threads)
+    for k in ('train_ppl', 'valid_ppl', 'test_ppl', 'best_valid'): assert a[k] == b[k], k

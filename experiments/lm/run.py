@@ -151,6 +151,8 @@ def train_lm(c:LMConfig, data:Path|None=None, verbose:bool=True) -> dict:
     from awd_fastai.learner import awd_learner
     t0, cpu0 = time.time(), time.process_time()
     dls, test_dl, sub_dl = get_dls(c, data)
+    dls.loaders[0] = dls.train.new()   # a fresh training loader: fastai's shuffles the texts' order in place, epoch after epoch,
+                                       # so a reused one would give a process's later runs another batch order than a first run
     opts = _learner_options(c.scheme)
     set_seed(c.seed, reproducible=True)
     learn = awd_learner(dls, emb_sz=c.emb_sz, n_hid=c.n_hid, n_layers=c.n_layers, metrics=[], **opts)
