@@ -179,10 +179,11 @@ def run_configs(
     command:str='',         # The command line, recorded with every run
     note:str='',            # Why these runs were made (e.g. 'exploration', 'final'), recorded with every run
     progress=None,          # Called with (i, n, result) after each run
+    fn=None,                # Trains one config and returns its result dict (default `train_run`); a module-level function, so that workers can import it
     version:str|None=None,  # The protocol version, recorded with every run (`logged_runs` resumes by it)
 ) -> list:                  # One result dict per config, in order
     "Train every config (in `workers` processes), logging each result as it finishes."
-    results = [None]*len(configs)
+    fn, results = fn or train_run, [None]*len(configs)
     def done(i, r):
         results[i] = r
         if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), command=command,
@@ -191,11 +192,11 @@ def run_configs(
         if progress: progress(sum(x is not None for x in results), len(configs), r)
     if workers <= 1:
         _worker_init()
-        for i, c in enumerate(configs): done(i, train_run(c))
+        for i, c in enumerate(configs): done(i, fn(c))
         return results
     import multiprocessing as mp
     with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_worker_init) as ex:
-        futs = {ex.submit(train_run, c): i for i, c in enumerate(configs)}
+        futs = {ex.submit(fn, c): i for i, c in enumerate(configs)}
         from concurrent.futures import as_completed
         for f in as_completed(futs): done(futs[f], f.result())
     return results
