@@ -22,7 +22,7 @@ import torch, torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))                      # this checkout's awd_fastai, whatever the working directory
-from awd_fastai.memory import run_configs, _log_line
+from awd_fastai.memory import run_configs, logged_runs, _log_line
 
 HERE = Path(__file__).resolve().parent
 WIKITEXT = ROOT.parent/'shared'/'data'/'wikitext-2'
@@ -215,20 +215,6 @@ def grid_configs(schemes=None, quick:bool=False) -> list:
     seeds = lambda s: (0,) if quick else SEEDS.get(s, (0, 1))
     return [LMConfig(scheme=s, seed=seed, **base) for seed in (0, 1, 2) for s in schemes if seed in seeds(s)]   # seed 0 of every scheme first
 
-def logged(log:Path|None, version:str) -> set:
-    "The configs (as JSON) already in `log`; `ValueError` if it holds runs of another protocol version."
-    if log is None or not Path(log).is_file(): return set()
-    done, other = set(), set()
-    for i, line in enumerate(Path(log).read_text().splitlines()):
-        if not line.strip(): continue
-        try: r = json.loads(line)
-        except json.JSONDecodeError: raise ValueError(f"{log}, line {i+1}: not JSON (a run cut off while writing?); fix or remove that line") from None
-        if r.get('protocol') != version: other.add(str(r.get('protocol')))
-        else: done.add(json.dumps(r['config'], sort_keys=True))
-    if other: raise ValueError(f"{log} holds runs of protocol version(s) {sorted(other)}, this script runs {version!r}: "
-                               f"resume only a log of the same version (use another --log for a new protocol)")
-    return done
-
 def _shown(path:Path) -> str:
     "A path as logged: relative to the repository, or its last two parts (no machine paths in the log)."
     try: return str(Path(path).resolve().relative_to(ROOT))
@@ -284,7 +270,7 @@ def main(argv=None):
     version = 'pilot' if a.pilot else ('quick' if a.quick else PROTOCOL_VERSION)
     data = None if all(c.corpus == 'embedded' for c in configs) else a.data
     if data is not None and (msg := check_data(data)): print(msg, file=sys.stderr); return 2
-    try: done = logged(log, version)
+    try: done = set(logged_runs(log, version))   # the configs (as JSON) already logged
     except ValueError as e: print(e, file=sys.stderr); return 2
     todo = [c for c in configs if json.dumps(asdict(c), sort_keys=True) not in done]
     n_done = len(configs) - len(todo)
