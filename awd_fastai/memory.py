@@ -23,7 +23,7 @@ __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CE
            'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
            'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'rerun_configs',
            'effect_label', 'v2_progress', 'memory_summary', 'memory_table', 'plot_memory', 'plot_memory_grid',
-           'cell_contrast', 'default_cell', 'memory_command']
+           'cell_contrast', 'default_cell', 'portable_command', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -288,7 +288,7 @@ def v2_configs(
         done = logged_runs(log, V2_VERSION)
         return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
     if preset == 'quick':
-        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout')]
+        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout', 'state_step')]
     head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
     if preset == 'default': return head
     if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
@@ -472,8 +472,13 @@ def _steps_to(r:dict, level:float) -> float:
     return next(((i+1)*every for i,v in enumerate(r['recall_track']) if v >= level), float('nan'))
 
 # %% ../nbs/09_memory.ipynb #f2788d7d
-SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4'}
-SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v'}
+SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4',
+                 'cell_per_step': 'C6', 'cell_locked': 'C9', 'candidate_per_step': 'C8', 'zoneout': 'C5',   # a cell has
+                 'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',                                   # either c or the
+                 'gru_everywhere_per_step': 'darkred', 'gru_everywhere_locked': 'navy'}                  # GRU's carry
+SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v',
+                  'cell_per_step': 'P', 'cell_locked': 'p', 'candidate_per_step': 'X', 'zoneout': 'd',
+                  'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h', 'gru_everywhere_locked': '*'}
 
 def _band(ax, x, ys, scheme, label=None):
     "Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on top of each other stay visible."
@@ -592,29 +597,50 @@ def _save_png(fig, path:Path) -> Path:
     try: return atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=75))
     finally: plt.close(fig)
 
+_PATH_OPTIONS = ('--out', '--log')   # where results go: not part of what a run is, and machine paths
+
+def portable_command(
+    argv:list,   # The command's arguments (after `awd-fastai`)
+) -> str:        # 'awd-fastai ...' without the output and log paths
+    "The command line to record with results: what reproduces them, without machine paths (`--out`, `--log` dropped)."
+    out, skip = [], False
+    for a in argv:
+        if skip: skip = False; continue
+        if a in _PATH_OPTIONS: skip = True; continue
+        if a.split('=')[0] in _PATH_OPTIONS: continue
+        out.append(a)
+    return ' '.join(['awd-fastai', *out])
+
+
+# %% ../nbs/09_memory.ipynb #5f0e9c3d
+def _task_results(res:dict) -> dict:
+    "{'lstm32': results of that task only}: one (cell, hidden size) per entry, the runs of every scheme, p and seed."
+    out = {}
+    for r in res['runs']:
+        c = r['config']; out.setdefault(f"{c['cell']}{c['n_hid']}", []).append(r)
+    return {k: res | dict(runs=rs) for k, rs in out.items()}
+
 def memory_command(
-    out:Path,             # Output folder: memory.json, memory.png (and memory_grid.png for several cells)
-    preset:str='default', # 'default', 'quick' or 'full'
+    out:Path,             # Output folder: memory.json, memory.png (one memory_TASK.png per task when there are several)
+    preset:str='default', # A v2 preset: 'quick' (seconds), 'default' (the LSTM headline), 'full' (the grid) or 'rerun'
     workers:int=2,        # Worker processes, one torch thread each
-    argv:list|None=None,  # The command's arguments, recorded with the results
-    log:Path|None=None,   # Protocol log to append every run to (default: `out/runs.jsonl`)
+    argv:list|None=None,  # The command's arguments, recorded with the results (`portable_command`: no paths)
+    log:Path|None=None,   # Protocol log: runs in it are skipped (resume), new runs appended (default: `out/runs.jsonl`)
 ) -> int:                 # Exit code
-    "`awd-fastai memory`: run the experiment, save the results and draw the figures."
+    "`awd-fastai memory`: run (or resume) a preset of the memory experiment v2, save the results and draw the figures."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    command = 'awd-fastai ' + ' '.join(sys.argv[1:] if argv is None else argv)
-    n = len(preset_configs(preset))
-    print(f"Memory experiment, preset {preset!r}: {n} runs in {workers} worker process(es)", flush=True)
-    def show(i, n, r):
-        c = r['config']
-        print(f"[{i}/{n}] {c['cell']} {SCHEMES[c['scheme']][0]}, p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} "
-              f"{r['recall']:.2f} (masks on {r['recall_masked']:.2f}), {r['seconds']:.0f}s", flush=True)
-    res = run_experiment(preset, workers, log or out/'runs.jsonl', command, show)
+    log = Path(log or out/'runs.jsonl')
+    done = logged_runs(log, V2_VERSION)                      # ValueError, naming the log, if it holds another protocol
+    configs = v2_configs(preset, log)
+    left = sum(_key(c) not in done for c in configs)
+    print(f"Memory experiment v2, preset {preset!r}: {len(configs)} runs, {len(configs) - left} already in {log.name}, "
+          f"{left} to run in {workers} worker process(es)", flush=True)
+    res = run_v2(preset, workers, log, portable_command(sys.argv[1:] if argv is None else argv), v2_progress(workers))
     atomic_write(out/'memory.json', json.dumps(res, indent=1) + '\n')
-    cells = {r['config']['cell'] for r in res['runs']}
-    for cell in sorted(cells):
-        name = 'memory.png' if len(cells) == 1 else f'memory_{cell}.png'
-        _save_png(plot_memory(res, cell), out/name)
-    if len(cells) > 1: _save_png(plot_memory_grid(res), out/'memory_grid.png')
-    print(memory_summary(res))
+    tasks = _task_results(res)
+    for name, sub in tasks.items():
+        _save_png(plot_memory(sub), out/('memory.png' if len(tasks) == 1 else f'memory_{name}.png'))
+        print(memory_summary(sub))
     print(f"Wrote {out/'memory.json'} and the figures in {res['runtime_s']:.0f}s")
     return 0
+
