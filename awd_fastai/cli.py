@@ -553,8 +553,9 @@ def _parser() -> argparse.ArgumentParser:
         for k, what in _P_OPTIONS.items():
             sp.add_argument(f"--{k.replace('_', '-')}", type=_probability, default=DEMO_P[k], help=f'{what}: p (default: %(default)s)')
         sp.add_argument('--memory', nargs='?', const='default', choices=('quick', 'default', 'full'), default=None,
-                        help='also rerun the memory experiment (its default preset, about 5 min on 2 cores; quick: a smoke run; '
-                             'full: about an hour) into OUT/memory and show its results in "Does it matter?" instead of the committed ones')
+                        help='also run the memory experiment v2 (its default preset, the LSTM headline: about 30 min on 2 cores; '
+                             'quick: a smoke run of seconds; full: the grid, about 2 hours) into OUT/memory and show its results '
+                             'in "Does it matter?" instead of the committed ones')
         sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers)')
         sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
         sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
@@ -584,16 +585,20 @@ def _parser() -> argparse.ArgumentParser:
                                                            'links only its own files')
     pl.add_argument('--force', action='store_true', help='replace a report already in the output folder')
     _figure_args(pl)
-    me = sub.add_parser('memory', help='the memory experiment: recall after T steps under each dropout scheme',
-                        description='Train small RNNs to recall a symbol after 1..T distracting steps under each dropout scheme '
-                                    '(none, per step or locked on h(t-1), DropConnect on W_hh, per step on the input); write '
-                                    'memory.json and memory.png. Default: one cell, about 5 min on 2 cores.')
+    me = sub.add_parser('memory', help='the memory experiment v2: recall after up to T steps under each dropout scheme',
+                        description='Train small RNNs to recall symbols after 1..T distracting steps under each dropout scheme '
+                                    '(none; per step, locked or per batch on h(t-1) into W_hh; DropConnect on W_hh; per step on '
+                                    'the input; per step or locked on the carried state; zoneout), resuming from the log; write '
+                                    'memory.json and the figures. Default: the LSTM headline at p = 0.25, 25 runs, about 30 min '
+                                    'on 2 cores.')
     me.add_argument('--out', type=Path, default=Path('awd_memory'), help='output folder (default: %(default)s)')
     size = me.add_mutually_exclusive_group()
     size.add_argument('--quick', action='store_true', help='a smoke run of a few seconds (too small to judge by)')
-    size.add_argument('--full', action='store_true', help='all three cells and the p grid (about an hour on 2 cores)')
+    size.add_argument('--full', action='store_true', help='the grid: every cell, site and scheme (130 runs, about 2 hours on 2 cores)')
+    size.add_argument('--rerun', action='store_true', help="the protocol's 3x-budget rerun of what missed 0.99 in --full's runs (same --log)")
     me.add_argument('--workers', type=_positive_int, default=2, help='worker processes, one torch thread each (default: %(default)s)')
-    me.add_argument('--log', type=Path, default=None, help='protocol log to append every run to (default: OUT/runs.jsonl)')
+    me.add_argument('--log', type=Path, default=None, help='protocol log: logged runs are skipped, new ones appended '
+                                                           '(default: OUT/runs.jsonl)')
     return p
 
 def _fraction(s:str) -> float:
@@ -722,8 +727,9 @@ def _run(args) -> tuple:
         return _plot(args), args.out/'index.html'
     if args.command == 'memory':
         from awd_fastai.memory import memory_command
-        code = memory_command(args.out, 'quick' if args.quick else 'full' if args.full else 'default', args.workers, args.argv, args.log)
-        return code, args.out/('memory_grid.png' if args.full else 'memory.png')
+        preset = next((k for k in ('quick', 'full', 'rerun') if getattr(args, k)), 'default')
+        code = memory_command(args.out, preset, args.workers, args.argv, args.log)
+        return code, next(iter(sorted(args.out.glob('memory*.png'))), args.out/'memory.json')
     if args.command == 'train':
         texts, source = read_texts(args.data), str(args.data)
         if args.out is None: args.out = Path('awd_train')/(args.data.resolve().stem or 'text')   # one folder per text

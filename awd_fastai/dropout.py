@@ -73,17 +73,18 @@ class SiteKind:
     drops:str   # What one dropped element removes, in words
     axes:tuple  # Name of each axis of the keep-mask; '' for a broadcast axis of size 1
     per:str     # A new mask for every 'call' (forward), 'example' (and call) or time 'step'
+    on:str=''   # What the mask sits on, in a few words (a row of the memory experiment's site map)
 
 SITE_KINDS = {   # open: a new kind of layer adds its entry here
-    'embedding':          SiteKind('whole rows of the embedding matrix (words), for every occurrence in the batch', ('word', ''), 'call'),
-    'embedding_per_step': SiteKind('single coordinates of the looked-up word vectors', ('example', 'step', 'feature'), 'step'),
-    'locked':             SiteKind('units of an activation, one mask per example, the same at every time step', ('example', '', 'unit'), 'example'),
-    'per_step':           SiteKind('units of an activation, a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
-    'weight':             SiteKind('single weights (DropConnect), one matrix for every time step of the call', ('output', 'input'), 'call'),
-    'weight_per_step':    SiteKind('single weights (DropConnect), a fresh matrix at every time step', ('step', 'output', 'input'), 'step'),
-    'state_per_step':     SiteKind('units of the recurrent state h(t-1) where it enters W_hh, a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
-    'state_locked':       SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask per example for the whole sequence', ('example', '', 'unit'), 'example'),
-    'state_batch':        SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask for the whole batch: whole columns of W_hh', ('', '', 'unit'), 'call'),
+    'embedding':          SiteKind('whole rows of the embedding matrix (words), for every occurrence in the batch', ('word', ''), 'call', 'embedding rows (words)'),
+    'embedding_per_step': SiteKind('single coordinates of the looked-up word vectors', ('example', 'step', 'feature'), 'step', 'word vectors'),
+    'locked':             SiteKind('units of an activation, one mask per example, the same at every time step', ('example', '', 'unit'), 'example', 'input (between layers)'),
+    'per_step':           SiteKind('units of an activation, a fresh mask at every time step', ('example', 'step', 'unit'), 'step', 'input (between layers)'),
+    'weight':             SiteKind('single weights (DropConnect), one matrix for every time step of the call', ('output', 'input'), 'call', 'weights (DropConnect)'),
+    'weight_per_step':    SiteKind('single weights (DropConnect), a fresh matrix at every time step', ('step', 'output', 'input'), 'step', 'weights (DropConnect)'),
+    'state_per_step':     SiteKind('units of the recurrent state h(t-1) where it enters W_hh, a fresh mask at every time step', ('example', 'step', 'unit'), 'step', 'h(t-1) into W_hh'),
+    'state_locked':       SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask per example for the whole sequence', ('example', '', 'unit'), 'example', 'h(t-1) into W_hh'),
+    'state_batch':        SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask for the whole batch: whole columns of W_hh', ('', '', 'unit'), 'call', 'h(t-1) into W_hh'),
 }
 
 @dataclass(frozen=True)
@@ -641,15 +642,15 @@ class BatchStateDropout(StateDropout):
 
 # %% ../nbs/00_dropout.ipynb #e19c0a02
 SITE_KINDS.update({   # the carried-state sites (the table above)
-    'cell_per_step':           SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, a fresh mask at every time step", ('example', 'step', 'unit'), 'step'),
-    'cell_locked':             SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, one mask per example for the whole sequence (RNNDrop)", ('example', '', 'unit'), 'example'),
-    'candidate_per_step':      SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), a fresh mask at every time step', ('example', 'step', 'unit'), 'step'),
-    'candidate_locked':        SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), one mask per example for the whole sequence', ('example', '', 'unit'), 'example'),
-    'gru_carry_per_step':      SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), a fresh mask at every time step", ('example', 'step', 'unit'), 'step'),
-    'gru_carry_locked':        SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), one mask per example for the whole sequence", ('example', '', 'unit'), 'example'),
-    'gru_everywhere_per_step': SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), a fresh mask at every time step", ('example', 'step', 'unit'), 'step'),
-    'gru_everywhere_locked':   SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), one mask per example for the whole sequence", ('example', '', 'unit'), 'example'),
-    'zoneout':                 SiteKind('units of a carried state (h, or the LSTM\'s c) that keep their previous value at a time step (zoneout; True = updated)', ('example', 'step', 'unit'), 'step'),
+    'cell_per_step':           SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, a fresh mask at every time step", ('example', 'step', 'unit'), 'step', 'cell c(t-1)'),
+    'cell_locked':             SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, one mask per example for the whole sequence (RNNDrop)", ('example', '', 'unit'), 'example', 'cell c(t-1)'),
+    'candidate_per_step':      SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), a fresh mask at every time step', ('example', 'step', 'unit'), 'step', 'candidate (g, n)'),
+    'candidate_locked':        SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), one mask per example for the whole sequence', ('example', '', 'unit'), 'example', 'candidate (g, n)'),
+    'gru_carry_per_step':      SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), a fresh mask at every time step", ('example', 'step', 'unit'), 'step', 'GRU carry z*h(t-1)'),
+    'gru_carry_locked':        SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), one mask per example for the whole sequence", ('example', '', 'unit'), 'example', 'GRU carry z*h(t-1)'),
+    'gru_everywhere_per_step': SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), a fresh mask at every time step", ('example', 'step', 'unit'), 'step', 'GRU h(t-1) everywhere'),
+    'gru_everywhere_locked':   SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), one mask per example for the whole sequence", ('example', '', 'unit'), 'example', 'GRU h(t-1) everywhere'),
+    'zoneout':                 SiteKind('units of a carried state (h, or the LSTM\'s c) that keep their previous value at a time step (zoneout; True = updated)', ('example', 'step', 'unit'), 'step', 'state kept (zoneout)'),
 })
 
 class _PerStep:

@@ -14,16 +14,17 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastai.torch_core import Module
 from .core import atomic_write
-from .dropout import StateDropout, eval_gain
+from .dropout import StateDropout, KeepsMask, SITE_KINDS, eval_gain
 from .model import AWD_LSTM
 
 # %% auto #0
 __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
            'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
-           'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'run_configs',
-           'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'rerun_configs',
-           'effect_label', 'v2_progress', 'memory_summary', 'memory_table', 'plot_memory', 'plot_memory_grid',
-           'cell_contrast', 'default_cell', 'memory_command']
+           'MASK_SCHEDULES', 'EFFECT_COLORS', 'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall',
+           'train_run', 'run_configs', 'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs',
+           'run_v2', 'rerun_configs', 'effect_label', 'v2_progress', 'memory_summary', 'memory_table', 'plot_memory',
+           'plot_memory_grid', 'cell_contrast', 'default_cell', 'scheme_site', 'memory_map', 'plot_memory_map',
+           'portable_command', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -42,23 +43,23 @@ def recall_batch(
 
 
 # %% ../nbs/09_memory.ipynb #5292d7f0
-SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options); v1's five, then v2's carried-state sites (issue 20)
-    'none':         ('no dropout', lambda p: {}),
+SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options[, the paper that uses or analyses it, short]); v1's five, then v2's
+    'none':         ('no dropout', lambda p: {}),   # carried-state sites (issue 20)
     'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'naive'})),
-    'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'})),
-    'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p)),
-    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'naive'})),
+    'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'}), 'Gal & Ghahramani 2016'),
+    'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p), 'Merity et al. 2017'),
+    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'naive'}), 'Zaremba et al. 2014'),
     'state_batch':  ('per batch on h(t-1) (W_hh columns)', lambda p: dict(state_p=p, modes={'state': 'batch'})),
-    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'})),
-    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'})),
-    'candidate_per_step': ('per step on the candidate', lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'})),
+    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'}), 'Semeniuta et al. 2016'),
+    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'}), 'Moon et al. 2015'),
+    'candidate_per_step': ('per step on the candidate', lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'}), 'Semeniuta et al. 2016'),
     'gru_carry_per_step': ('per step on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
     'gru_carry_locked':   ('locked on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
     'gru_everywhere_per_step': ('per step on h(t-1) everywhere',
                                 lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_per_step'})),
     'gru_everywhere_locked':   ('locked on h(t-1) everywhere',
                                 lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_locked'})),
-    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'})),
+    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'}), 'Krueger et al. 2017'),
 }
 
 class MemoryNet(Module):
@@ -288,7 +289,7 @@ def v2_configs(
         done = logged_runs(log, V2_VERSION)
         return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
     if preset == 'quick':
-        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout')]
+        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout', 'state_step')]
     head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
     if preset == 'default': return head
     if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
@@ -472,8 +473,13 @@ def _steps_to(r:dict, level:float) -> float:
     return next(((i+1)*every for i,v in enumerate(r['recall_track']) if v >= level), float('nan'))
 
 # %% ../nbs/09_memory.ipynb #f2788d7d
-SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4'}
-SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v'}
+SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4',
+                 'cell_per_step': 'C6', 'cell_locked': 'C9', 'candidate_per_step': 'C8', 'zoneout': 'C5',   # a cell has
+                 'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',                                   # either c or the
+                 'gru_everywhere_per_step': 'darkred', 'gru_everywhere_locked': 'navy'}                  # GRU's carry
+SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v',
+                  'cell_per_step': 'P', 'cell_locked': 'p', 'candidate_per_step': 'X', 'zoneout': 'd',
+                  'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h', 'gru_everywhere_locked': '*'}
 
 def _band(ax, x, ys, scheme, label=None):
     "Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on top of each other stay visible."
@@ -585,6 +591,109 @@ def default_cell(
     best = max(contrast, key=contrast.get)
     return best if contrast[best] > 1 else 'rnn'
 
+# %% ../nbs/09_memory.ipynb #b41c7e25
+MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}   # `SiteKind.per` in the article's words
+
+def scheme_site(
+    scheme:str, # A key of `SCHEMES`
+    cell:str,   # 'rnn', 'gru' or 'lstm'
+) -> tuple:     # (what the mask sits on, how often it is drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; ('', '') for 'none'
+    "Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet` builds for it."
+    net = MemoryNet(2, 2, 2, cell, scheme, 0.5)
+    sites = [m.site for m in net.modules() if isinstance(m, KeepsMask) and m.site.p > 0]
+    if not sites: return ('', '')
+    kind = SITE_KINDS[sites[0].kind]
+    return kind.on, MASK_SCHEDULES[kind.per]
+
+
+# %% ../nbs/09_memory.ipynb #f3a8b6d2
+def _task_name(c:dict) -> str: return f"{c['cell'].upper()} {c['n_hid']}" + (f", {c['n_slots']} slots" if c['n_slots'] > 1 else '')
+
+def memory_map(
+    res:dict,            # v2 results at the protocol's budget (`run_v2('full')`, or `load_results`)
+    p:float=0.25,        # The dropout probability of the map
+    rerun:dict|None=None,# The 3x-budget rerun's results (`run_v2('rerun')`), for 'slower learning' / 'not learned'
+) -> 'pd.DataFrame':     # One row per task and scheme: site, schedule, numbers (mean and min–max over seeds), label
+    "The site map as a table: for every task and scheme at `p`, where the mask sits, its schedule, recall at the longest lag and the effect label."
+    import pandas as pd
+    groups, again = _groups(res['runs']), _groups(rerun['runs']) if rerun else {}
+    rows = []
+    for (cell, n_hid, n_slots, T, scheme, q, steps), rs in groups.items():
+        if scheme == 'none' or abs(q - p) > 1e-9: continue
+        none = groups.get((cell, n_hid, n_slots, T, 'none', 0., steps))
+        if not none: continue
+        more = again.get((cell, n_hid, n_slots, T, scheme, q, 3 * steps), [])
+        on, per = scheme_site(scheme, cell)
+        vals = lambda key, runs=rs: [r[key][-1] for r in runs if key in r]
+        rows.append(dict(task=_task_name(rs[0]['config']), cell=cell, scheme=scheme, label=SCHEMES[scheme][0], on=on,
+                         schedule=per, p=q, seeds=len(rs), recall=float(np.mean(vals('recall_curve'))),
+                         masked=float(np.mean(vals('recall_masked_curve'))),
+                         pending=bool(min(vals('recall_curve')) < 0.99 and not more),
+                         **{'dropout off': _fmt_range(vals('recall_curve')), 'masks on': _fmt_range(vals('recall_masked_curve')),
+                            'training scale': _fmt_range(vals('recall_gain_curve')) if vals('recall_gain_curve') else '',
+                            'no dropout': _fmt_range(vals('recall_curve', none)),
+                            'steps to 0.99': _fmt_range([_steps_to(r, 0.99) for r in rs], 0),
+                            '3x rerun': _fmt_range(vals('recall_curve', more)) if more else ''},
+                         effect=effect_label(rs, none, more)))
+    return pd.DataFrame(rows)
+
+
+# %% ../nbs/09_memory.ipynb #7a1e4c90
+EFFECT_COLORS = {'none': '#d9f0d3', 'erasure': '#d73027', 'slower learning': '#fdae61', 'not learned': '#7f0000',
+                 'scale mismatch': '#b2abd2', 'rerun pending': '#e0e0e0'}   # the first label of a cell colours it
+
+def _map_box(ax, x, y, r, paper:str):
+    "One box of the map: coloured by the effect, recall with dropout off, with the masks on (where lower), the paper."
+    from matplotlib.patches import Rectangle
+    effect = 'rerun pending' if r.effect == 'none' and r.pending else r.effect.split(' + ')[0]
+    awd = paper == SCHEMES['weight'][2]                       # AWD-LSTM's choice: DropConnect on W_hh
+    ax.add_patch(Rectangle((x - .47, y - .45), .94, .9, fc=EFFECT_COLORS[effect], ec='black' if awd else 'none', lw=3 if awd else 0))
+    ink = 'white' if effect in ('erasure', 'not learned') else 'black'
+    ax.text(x, y - .2, f"{r.recall:.2f}", ha='center', va='center', fontsize=12, color=ink, weight='bold')
+    below = [f"masks on {r.masked:.2f}"] if r.masked < r.recall - .005 else []
+    below += [f'{paper.split()[0]} {paper.split()[-1]}'] if paper else []   # 'Semeniuta 2016': the box is small
+    if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=9.5, color=ink, linespacing=1.1)
+    return effect
+
+def plot_memory_map(
+    res:dict,             # v2 results at the protocol's budget (`run_v2('full')`)
+    p:float=0.25,         # The dropout probability of the map
+    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned'
+):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` ({(task, on, schedule): row})
+    "The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the effect label, with recall at the longest lag."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from awd_fastai.plots import drawn
+    t = memory_map(res, p, rerun)
+    if not len(t): raise ValueError(f"no runs at p={p} with their no-dropout runs in these results")
+    tasks, cols = list(dict.fromkeys(t.task)), list(MASK_SCHEDULES.values())
+    rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES if s != 'none' and scheme_fits(s, cell)))
+               for task, cell in zip(t.task, t.cell)}
+    nc = min(len(tasks), 2); nr = -(-len(tasks) // nc)
+    fig, axs = plt.subplots(nr, nc, figsize=(5 * nc, 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
+                            layout='constrained', squeeze=False)
+    boxes, seen = {}, set()
+    for ax, task in zip(axs.flat, tasks):
+        tt, rows = t[t.task == task], rows_of[task]
+        for _, r in tt.iterrows():
+            boxes[(task, r.on, r.schedule)] = r
+            seen.add(_map_box(ax, cols.index(r.schedule), rows.index(r.on), r, SCHEMES[r.scheme][2] if len(SCHEMES[r.scheme]) > 2 else ''))
+        ax.set(xlim=(-.5, len(cols) - .5), ylim=(len(rows) - .5, -.5), xticks=range(len(cols)), yticks=range(len(rows)))
+        ax.set_xticklabels(cols, fontsize=10); ax.set_yticklabels(rows, fontsize=10)
+        ax.xaxis.tick_top(); ax.tick_params(length=0)
+        ax.set_title(f"{task}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11, weight='bold')
+        for s in ax.spines.values(): s.set_visible(False)
+    for ax in axs.flat[len(tasks):]: ax.axis('off')
+    names = {'none': 'no effect'}
+    handles = [Patch(color=c, label=names.get(k, k)) for k, c in EFFECT_COLORS.items() if k in seen]
+    handles.append(Patch(facecolor='white', edgecolor='black', lw=3, label="AWD-LSTM's choice"))
+    fig.legend(handles=handles, loc='outside lower center', ncol=len(handles), frameon=False, fontsize=10)
+    T = res['runs'][0]['config']['T']
+    fig.suptitle(f"Recall after T = {T} steps, dropout off (mean of the seeds), p = {p:g}\nrows: where the mask sits; "
+                 f"columns: how often a new one is drawn", fontsize=11)
+    return drawn(fig, axs=axs.flat[:len(tasks)], table=t, boxes=boxes)
+
+
 # %% ../nbs/09_memory.ipynb #bbbda62f
 def _save_png(fig, path:Path) -> Path:
     "Save `fig` as a PNG at `path` atomically (`atomic_write`: nothing half-written on an error), then close it."
@@ -592,29 +701,50 @@ def _save_png(fig, path:Path) -> Path:
     try: return atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=75))
     finally: plt.close(fig)
 
+_PATH_OPTIONS = ('--out', '--log')   # where results go: not part of what a run is, and machine paths
+
+def portable_command(
+    argv:list,   # The command's arguments (after `awd-fastai`)
+) -> str:        # 'awd-fastai ...' without the output and log paths
+    "The command line to record with results: what reproduces them, without machine paths (`--out`, `--log` dropped)."
+    out, skip = [], False
+    for a in argv:
+        if skip: skip = False; continue
+        if a in _PATH_OPTIONS: skip = True; continue
+        if a.split('=')[0] in _PATH_OPTIONS: continue
+        out.append(a)
+    return ' '.join(['awd-fastai', *out])
+
+
+# %% ../nbs/09_memory.ipynb #5f0e9c3d
+def _task_results(res:dict) -> dict:
+    "{'lstm32': results of that task only}: one (cell, hidden size) per entry, the runs of every scheme, p and seed."
+    out = {}
+    for r in res['runs']:
+        c = r['config']; out.setdefault(f"{c['cell']}{c['n_hid']}", []).append(r)
+    return {k: res | dict(runs=rs) for k, rs in out.items()}
+
 def memory_command(
-    out:Path,             # Output folder: memory.json, memory.png (and memory_grid.png for several cells)
-    preset:str='default', # 'default', 'quick' or 'full'
+    out:Path,             # Output folder: memory.json, memory.png (one memory_TASK.png per task when there are several)
+    preset:str='default', # A v2 preset: 'quick' (seconds), 'default' (the LSTM headline), 'full' (the grid) or 'rerun'
     workers:int=2,        # Worker processes, one torch thread each
-    argv:list|None=None,  # The command's arguments, recorded with the results
-    log:Path|None=None,   # Protocol log to append every run to (default: `out/runs.jsonl`)
+    argv:list|None=None,  # The command's arguments, recorded with the results (`portable_command`: no paths)
+    log:Path|None=None,   # Protocol log: runs in it are skipped (resume), new runs appended (default: `out/runs.jsonl`)
 ) -> int:                 # Exit code
-    "`awd-fastai memory`: run the experiment, save the results and draw the figures."
+    "`awd-fastai memory`: run (or resume) a preset of the memory experiment v2, save the results and draw the figures."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    command = 'awd-fastai ' + ' '.join(sys.argv[1:] if argv is None else argv)
-    n = len(preset_configs(preset))
-    print(f"Memory experiment, preset {preset!r}: {n} runs in {workers} worker process(es)", flush=True)
-    def show(i, n, r):
-        c = r['config']
-        print(f"[{i}/{n}] {c['cell']} {SCHEMES[c['scheme']][0]}, p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} "
-              f"{r['recall']:.2f} (masks on {r['recall_masked']:.2f}), {r['seconds']:.0f}s", flush=True)
-    res = run_experiment(preset, workers, log or out/'runs.jsonl', command, show)
+    log = Path(log or out/'runs.jsonl')
+    done = logged_runs(log, V2_VERSION)                      # ValueError, naming the log, if it holds another protocol
+    configs = v2_configs(preset, log)
+    left = sum(_key(c) not in done for c in configs)
+    print(f"Memory experiment v2, preset {preset!r}: {len(configs)} runs, {len(configs) - left} already in {log.name}, "
+          f"{left} to run in {workers} worker process(es)", flush=True)
+    res = run_v2(preset, workers, log, portable_command(sys.argv[1:] if argv is None else argv), v2_progress(workers))
     atomic_write(out/'memory.json', json.dumps(res, indent=1) + '\n')
-    cells = {r['config']['cell'] for r in res['runs']}
-    for cell in sorted(cells):
-        name = 'memory.png' if len(cells) == 1 else f'memory_{cell}.png'
-        _save_png(plot_memory(res, cell), out/name)
-    if len(cells) > 1: _save_png(plot_memory_grid(res), out/'memory_grid.png')
-    print(memory_summary(res))
+    tasks = _task_results(res)
+    for name, sub in tasks.items():
+        _save_png(plot_memory(sub), out/('memory.png' if len(tasks) == 1 else f'memory_{name}.png'))
+        print(memory_summary(sub))
     print(f"Wrote {out/'memory.json'} and the figures in {res['runtime_s']:.0f}s")
     return 0
+

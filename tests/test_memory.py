@@ -33,13 +33,24 @@ def test_installed_copy_loads_them(wheel, tmp_path):
     assert Path(got['where']).resolve().is_relative_to(site.resolve())   # the installed copy, not the source tree
     assert got['n']['default'] > 0 and got['n']['full'] > got['n']['default']
 
-def test_cli_memory_quick(tmp_path):
-    "`awd-fastai memory --quick` trains the smoke preset, writes results, figure and log; bad options fail in one line."
+def test_cli_memory_quick(tmp_path, capsys):
+    "`awd-fastai memory --quick` trains the v2 smoke preset, writes results, figure and log; run again it resumes (trains "
+    "nothing); a log of another protocol version is refused in one line naming it; bad options fail in one line."
     from awd_fastai.cli import main
-    from awd_fastai.memory import load_results, preset_configs
-    assert main(['memory', '--quick', '--out', str(tmp_path/'m'), '--workers', '1']) == 0
-    res = load_results(tmp_path/'m'/'memory.json')
-    assert res['preset'] == 'quick' and len(res['runs']) == len(preset_configs('quick'))
-    assert (tmp_path/'m'/'memory.png').stat().st_size > 10_000
+    from awd_fastai.memory import load_results, v2_configs, V2_VERSION
+    out = tmp_path/'m'
+    assert main(['memory', '--quick', '--out', str(out), '--workers', '1']) == 0
+    res = load_results(out/'memory.json')
+    assert res['preset'] == 'quick' and res['protocol_version'] == V2_VERSION and len(res['runs']) == len(v2_configs('quick'))
+    assert res['command'] == 'awd-fastai memory --quick --workers 1' and str(tmp_path) not in (out/'runs.jsonl').read_text()
+    assert (out/'memory.png').stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(['memory', '--quick', '--out', str(out), '--workers', '1']) == 0
+    assert f"{len(res['runs'])} already in runs.jsonl, 0 to run" in capsys.readouterr().out
+    assert len((out/'runs.jsonl').read_text().splitlines()) == len(res['runs'])      # nothing retrained, nothing appended
+    old = tmp_path/'v1.jsonl'; old.write_text((out/'runs.jsonl').read_text().replace(V2_VERSION, 'memory-v1'))
+    assert main(['memory', '--quick', '--out', str(tmp_path/'m2'), '--log', str(old)]) != 0
+    assert "v1.jsonl holds runs of protocol version(s) ['memory-v1']" in capsys.readouterr().err
     with pytest.raises(SystemExit): main(['memory', '--quick', '--full'])     # one preset at a time
+    with pytest.raises(SystemExit): main(['memory', '--full', '--rerun'])
     with pytest.raises(SystemExit): main(['memory', '--workers', '0'])
