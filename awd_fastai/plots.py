@@ -786,10 +786,8 @@ def lm_reading(
     groups = {v: [d for d in others if d['n_ranked'] and d['vs_awd'] == v] for v in ('worse', 'within', 'better', None)}
     unranked = [d for d in others if not d['n_ranked']]
     n_awd = awd['n_ranked'] if awd else 0
-    out.append(f"Against AWD-LSTM ({n_awd} seed{'s' if n_awd != 1 else ''}), on validation perplexity: worse beyond the seed ranges: {_names(groups['worse'])}; "
-               f"within them: {_names(groups['within'])}; better beyond them: {_names(groups['better'])}"
-               + (f"; too few seeds to tell yet (fewer than {res['min_seeds']}): {_names(groups[None])}" if groups[None] else '')
-               + (f"; still improving at the epoch cap, not ranked: {_names(unranked)}" if unranked else '') + '.')
+    parts = [f"worse beyond the seed ranges: {_names(groups['worse'])}"] +             ([f"within them: {_names(groups['within'])}"] if groups['within'] else []) +             ([f"better beyond them: {_names(groups['better'])}"] if groups['better'] else []) +             ([f"too few seeds to tell yet (fewer than {res['min_seeds']}): {_names(groups[None])}"] if groups[None] else []) +             ([f"still improving at the epoch cap, not ranked: {_names(unranked)}"] if unranked else [])
+    out.append(f"Against AWD-LSTM ({n_awd} seed{'s' if n_awd != 1 else ''}), on validation perplexity: " + '; '.join(parts) + '.')
     paper = [by[k] for k in res['papers']['merity2017']['valid'] if k != 'awd' and k in by and by[k]['n_ranked']]
     if paper:
         agree, differ = [d for d in paper if d['vs_awd'] == 'worse'], [d for d in paper if d['vs_awd'] in ('within', 'better')]
