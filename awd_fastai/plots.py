@@ -710,15 +710,15 @@ def plot_ablation(
 _LM_FORMAT = 'awd_fastai.lm_ablation'   # the `format` of the file experiments/lm/results.py writes
 
 def lm_results(
-    source:str|Path='shipped',   # 'shipped' (the committed results inside the package) or a path to a file from `experiments/lm/results.py --out`
-) -> dict:                       # Setup, the papers' numbers (`papers`), and one entry per scheme (`schemes`, in the protocol's order)
-    "The language-model ablation (experiments/lm, issue 24): per scheme the seeds, best validation and test perplexity (mean, min, max), change against AWD-LSTM and mean per-epoch curves."
+    source:str|Path='shipped',   # 'shipped' (the committed results) or a file written by `experiments/lm/results.py --out`
+) -> dict:                       # Setup, the papers' numbers (`papers`), one entry per scheme (`schemes`, protocol's order)
+    "Read the language-model ablation (experiments/lm, issue 24): per scheme its seeds, perplexities, change against AWD-LSTM, curves."
     from importlib.resources import files
     import json
     if source == 'shipped': text = (files('awd_fastai')/'data'/'lm_ablation.json').read_text()
     else:
         path = Path(source)
-        if not path.is_file(): raise FileNotFoundError(f"no language-model results at {path} (`source`: 'shipped' or a file of experiments/lm/results.py)")
+        if not path.is_file(): raise FileNotFoundError(f"no language-model results at {path} (`source`: 'shipped' or a file)")
         text = path.read_text()
     try: res = json.loads(text)
     except json.JSONDecodeError as e: raise ValueError(f"`source` {source} is not a language-model results file: {e}") from None
@@ -744,7 +744,8 @@ def _paper_cell(d:dict, res:dict) -> str:
     "What the papers say about scheme `d`: the AWD-LSTM ablation's change, or Gal & Ghahramani's ordering."
     gal = res['papers']['gal2016']
     if d['key'] == 'awd': return f"{d['paper_valid']:g} (full model)"
-    if d['paper_change_pct'] is not None: return _lm_pct(d['paper_change_pct']) + (' (embed_p 0.1; fastai 0.02)' if d['key'] == 'no_embed' else '')
+    if d['paper_change_pct'] is not None:
+        return _lm_pct(d['paper_change_pct']) + (' (embed_p 0.1; fastai 0.02)' if d['key'] == 'no_embed' else '')
     if d['key'] == gal['better']: return 'beats Zaremba et al. (Penn Treebank)'
     if d['key'] == gal['worse']: return 'beaten by Gal & Ghahramani (Penn Treebank)'
     return ''
@@ -753,7 +754,7 @@ def lm_table(
     res:dict=None,       # Results as `lm_results()` returns them (default: those)
     all_schemes:bool=False,  # Also list the protocol's schemes with no run yet
 ):                       # A `pandas.DataFrame`, one row per scheme in the protocol's order, every cell a string
-    "The language-model ablation in the papers' form: best validation and test perplexity as mean [min–max] over seeds, change against AWD-LSTM, the papers' verdict."
+    "The language-model ablation in the papers' form: perplexities as mean [min–max] over seeds, against AWD-LSTM and the papers."
     import pandas as pd
     res = res or lm_results()
     rows = []
@@ -773,7 +774,7 @@ def _names(ds:list) -> str: return ', '.join(d['short'] for d in ds) or 'none'
 def lm_reading(
     res:dict=None,   # Results as `lm_results()` returns them (default: those)
 ) -> list:           # Sentences (plain text, `code` in backquotes): over-fitting, ordering against AWD-LSTM, the papers, the scale
-    "What the language-model ablation shows, in sentences computed from the results: a scheme is called worse or better than AWD-LSTM only when the seed ranges lie apart."
+    "What the ablation shows, computed from the results: worse or better than AWD-LSTM only where the seed ranges lie apart."
     res = res or lm_results()
     by = {d['key']: d for d in res['schemes']}
     awd, none = by.get('awd'), by.get('none')
@@ -786,15 +787,21 @@ def lm_reading(
     groups = {v: [d for d in others if d['n_ranked'] and d['vs_awd'] == v] for v in ('worse', 'within', 'better', None)}
     unranked = [d for d in others if not d['n_ranked']]
     n_awd = awd['n_ranked'] if awd else 0
-    parts = [f"worse beyond the seed ranges: {_names(groups['worse'])}"] +             ([f"within them: {_names(groups['within'])}"] if groups['within'] else []) +             ([f"better beyond them: {_names(groups['better'])}"] if groups['better'] else []) +             ([f"too few seeds to tell yet (fewer than {res['min_seeds']}): {_names(groups[None])}"] if groups[None] else []) +             ([f"still improving at the epoch cap, not ranked: {_names(unranked)}"] if unranked else [])
+    parts = [f"worse beyond the seed ranges: {_names(groups['worse'])}"]
+    if groups['within']: parts.append(f"within them: {_names(groups['within'])}")
+    if groups['better']: parts.append(f"better beyond them: {_names(groups['better'])}")
+    if groups[None]: parts.append(f"too few seeds to tell yet (fewer than {res['min_seeds']}): {_names(groups[None])}")
+    if unranked: parts.append(f"still improving at the epoch cap, not ranked: {_names(unranked)}")
     out.append(f"Against AWD-LSTM ({n_awd} seed{'s' if n_awd != 1 else ''}), on validation perplexity: " + '; '.join(parts) + '.')
     paper = [by[k] for k in res['papers']['merity2017']['valid'] if k != 'awd' and k in by and by[k]['n_ranked']]
     if paper:
         agree, differ = [d for d in paper if d['vs_awd'] == 'worse'], [d for d in paper if d['vs_awd'] in ('within', 'better')]
         few = [d for d in paper if d['vs_awd'] is None]
         verb = lambda ds, one, many: one if len(ds) == 1 else many
-        parts = ([f"{_names(agree)} {verb(agree, 'agrees', 'agree')} (worse beyond the seed ranges)"] if agree else []) +                 ([f"{_names(differ)} {verb(differ, 'does', 'do')} not (" + ', '.join(_lm_pct(d['valid_change_pct']) for d in differ) + ')']
-                 if differ else []) + ([f"too few seeds yet for {_names(few)}"] if few else [])
+        parts = [f"{_names(agree)} {verb(agree, 'agrees', 'agree')} in direction (worse beyond the seed ranges; " +
+                 ', '.join(f"{_lm_pct(d['valid_change_pct'])} against {_lm_pct(d['paper_change_pct'])}" for d in agree) + ')'] if agree else []
+        if differ: parts.append(f"{_names(differ)} {verb(differ, 'does', 'do')} not (" + ', '.join(_lm_pct(d['valid_change_pct']) for d in differ) + ')')
+        if few: parts.append(f"too few seeds yet for {_names(few)}")
         out.append("Merity et al. found each of these ablations worse than the full model (" +
                    ', '.join(f"{d['short']} {_lm_pct(d['paper_change_pct'])}" for d in paper) + "); here " + '; '.join(parts) + '.')
     g, z, v = by.get('gal'), by.get('zaremba'), res['comparisons']['gal_vs_zaremba']
@@ -816,7 +823,7 @@ def plot_lm_curves(
     res:dict=None,                   # Results as `lm_results()` returns them (default: those)
     schemes:tuple=LM_KEY_SCHEMES,    # Keys of the schemes to draw, one panel each (those with no run are left out)
 ):                                   # The figure; `fig.drawn`: `schemes`, `epoch`, `train`, `valid` ({key: list}), `n_seeds`, `best`, `axs`
-    "Training (dropout off) and validation perplexity against epoch, one panel per scheme, mean over seeds up to the last epoch every seed ran; log scale."
+    "Training (dropout off) and validation perplexity against epoch, a panel per scheme, mean over seeds (epochs all ran)."
     res = res or lm_results()
     by = {d['key']: d for d in res['schemes']}
     unknown = [k for k in schemes if k not in by]
@@ -827,7 +834,8 @@ def plot_lm_curves(
         c = d['curves']; m = sum(1 for n in c['n'] if n == d['n'])
         return c['epoch'][:m], c['train'][:m], c['valid'][:m]
     ncol = min(3, len(ds)); nrow = -(-len(ds) // ncol)
-    fig, axs = plt.subplots(nrow, ncol, figsize=(10, 0.6 + 2.9*nrow), sharex=True, sharey=True, squeeze=False, layout='constrained')
+    fig, axs = plt.subplots(nrow, ncol, figsize=(10, 0.6 + 2.9*nrow), sharex=True, sharey=True, squeeze=False,
+                            layout='constrained')
     ref = upto(by['awd']) if by.get('awd', {}).get('n') else None
     ep, tr, va, best = {}, {}, {}, {}
     for ax, d in zip(axs.flat, ds):
@@ -839,7 +847,7 @@ def plot_lm_curves(
         i = int(np.argmin(v)); best[d['key']] = (e[i], v[i])
         ax.plot([e[i]], [v[i]], marker='*', ms=12, color='k', ls='none', label='best validation (mean curve)')
         still = f", {len(d['still_improving'])} still improving" if d['still_improving'] else ''
-        ax.set_title(f"{d['short']} ({d['n']} seed{'s' if d['n'] > 1 else ''}{still})\nbest valid {v[i]:.1f} at epoch {e[i]}", fontsize=10)
+        ax.set_title(f"{d['short']} ({d['n']} seed{'s' if d['n'] > 1 else ''}{still})\nlowest mean validation {v[i]:.1f} (epoch {e[i]})", fontsize=10)
         ax.set_yscale('log'); ax.grid(True, which='both', color='0.92', lw=0.6)
     lo, hi = min(min(x) for x in (*tr.values(), *va.values())), max(max(x) for x in (*tr.values(), *va.values()))
     ticks = [t for t in (10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 5000) if lo / 1.2 <= t <= hi * 1.2]
