@@ -849,6 +849,7 @@ def plot_lm_curves(
         still = f", {len(d['still_improving'])} still improving" if d['still_improving'] else ''
         ax.set_title(f"{d['short']} ({d['n']} seed{'s' if d['n'] > 1 else ''}{still})\nlowest mean validation {v[i]:.1f} (epoch {e[i]})", fontsize=10)
         ax.set_yscale('log'); ax.grid(True, which='both', color='0.92', lw=0.6)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))                  # epochs are whole numbers
     lo, hi = min(min(x) for x in (*tr.values(), *va.values())), max(max(x) for x in (*tr.values(), *va.values()))
     ticks = [t for t in (10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 5000) if lo / 1.2 <= t <= hi * 1.2]
     for ax in axs.flat[:len(ds)]:
