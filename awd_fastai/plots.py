@@ -780,7 +780,8 @@ def lm_reading(
     awd, none = by.get('awd'), by.get('none')
     out = []
     if none and none['n'] and awd and awd['n_ranked'] and none['n_ranked']:
-        out.append(f"Without dropout the model over-fits: after its best epoch ({_lm_range(none['best_epoch'], 0)}) validation perplexity rose while "
+        lead = 'Without dropout the model over-fits' if 2 * none['overfit_runs'] > none['n'] else 'Without dropout'
+        out.append(f"{lead}: after its best epoch ({_lm_range(none['best_epoch'], 0)}) validation perplexity rose while "
                    f"training perplexity (dropout off) kept falling in {none['overfit_runs']} of {none['n']} seed{'s' if none['n'] != 1 else ''}; its best validation perplexity, "
                    f"{none['best_valid']['mean']:.1f}, is {_lm_pct(none['valid_change_pct'])} against AWD-LSTM's {awd['best_valid']['mean']:.1f}.")
     others = [d for d in res['schemes'] if d['key'] != 'awd' and d['n']]
