@@ -14,7 +14,7 @@ from .data import lm_dls, read_texts, corpus_texts
 from .recorder import MaskRecorder, MaskRecord
 import torch
 from .plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, mask_image, plot_cnn_dropout, plot_word_neighbours,
-    plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, plot_ablation, quality_results)
+    plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, lm_results, lm_table, lm_reading, plot_lm_curves)
 from .explorer import write_explorer
 
 # %% auto #0
@@ -132,7 +132,7 @@ REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in
     'bptt': ('Masks and truncated BPTT', 'a site between layers followed across batches',
         'Text is read in consecutive batches: the hidden state carries over from one batch to the next (backpropagation stops '
         'at the boundary), while every mask is drawn anew for each batch.'),
-    'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the WikiText-2 ablation (`benchmarks/quality.py`)',
+    'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the language-model ablation on WikiText-2 (`experiments/lm`)',
         'What was measured, at the scale it was measured.'),
 }
 
@@ -302,7 +302,7 @@ def _bptt_figures(add, rec:MaskRecord, hid:str):
             site=f"{site.title} (kind '{site.kind}', {_scheme(site)}) followed across batches")
 
 def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
-    "Does it matter? The memory experiment's results (`memory`, or the committed ones), the WikiText-2 ablation and the two runs' learning curves."
+    "Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation (committed) and the two runs' learning curves."
     text_of = f' on {source}' if source else ''
     from awd_fastai.memory import load_results, plot_memory, memory_summary, _select, SCHEMES
     res = memory or load_results('default')
@@ -318,13 +318,14 @@ def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=No
         (f"This run's memory experiment (`{res['command']}`, {res['date'][:10]}). " if memory else
          f"The memory experiment's committed results (`{res['command']}`, {res['date'][:10]}; rerun with `awd-fastai demo --memory` or `awd-fastai memory`). ")
         + memory_summary(res))
-    q = quality_results()
-    fig = plot_ablation(q); d = fig.drawn
-    hurt = [r for r, x in zip(d['runs'], d['ratio']) if x > 1.02]            # worse by more than 2 %: the bar benchmarks/README.md §3 uses for 'the same'
-    add('ablation', fig, 'matter', f"At this scale (one epoch of a small model) only {', '.join(hurt) or 'no run'} raised validation "
-        f"perplexity by more than 2 %; the other regulariser ablations did not.",
-        f"Measured by `{q['command']}` ({q['date']}; {q['source']}). Scale: {q['scale']} Validation perplexity with every regulariser: "
-        f"{d['reference']:.1f}; " + '; '.join(f"{r}: {v:.1f}" for r, v in zip(d['runs'], d['val_ppl']) if v != d['reference']) + '.')
+    lm = lm_results()                                # the committed language-model ablation (experiments/lm): never rerun here
+    fig = plot_lm_curves(lm); sentences = lm_reading(lm)
+    add('lm_ablation', fig, 'matter', next(t for t in sentences if t.startswith('Against AWD-LSTM')),
+        f"A small AWD-LSTM trained on WikiText-2 until it over-fits, once per scheme and seed (`{lm['protocol_doc']}`; {lm['n_runs']} runs "
+        f"logged in `{lm['log']}` up to {lm['last_run'][:10]}; regenerate with `{lm['regenerate']}`). Panels: the key schemes' training "
+        f"perplexity with dropout off (dashed) and validation perplexity (solid), mean over seeds; grey, AWD-LSTM's validation. The table: "
+        f"every scheme run, best validation and test perplexity as mean [min–max] over seeds, against AWD-LSTM and the papers. " +
+        ' '.join(t for t in sentences if not t.startswith('Against AWD-LSTM')), table=lm_table(lm))
     if history:
         fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
         for (label, h), c in zip(history.items(), ('C0', 'C3')):
@@ -359,13 +360,13 @@ def write_figures(
     if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
     dpi = check_positive('dpi', dpi)
     out, figs = Path(out), Figures()
-    def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi, site=None):
-        "Save `fig` as `stem.fmt` (or register the file `stem` already written, with `fig` None) with its caption."
+    def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi, site=None, table=None):
+        "Save `fig` as `stem.fmt` (or register the file `stem` already written, with `fig` None) with its caption (and a `table`, a DataFrame shown under it)."
         if fig is not None:
             name, drawn, min_font_pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
             _save(fig, out/name, dpi)
         else: name = Path(stem).name
-        figs[name] = Caption(text, section, reading, drawn, min_font_pt, site); figs[name].dpi = dpi
+        figs[name] = Caption(text, section, reading, drawn, min_font_pt, site); figs[name].dpi, figs[name].table = dpi, table
     hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or next(iter(rec.names), None)   # None: no mask
     state = state or record_state_dropout()
     _dropout_figures(add)
@@ -454,8 +455,10 @@ def _figure_html(f:str, c) -> str:
     tag = (f'<object data="{html.escape(f)}" type="application/pdf" width="100%" height="600"></object>' if f.endswith('.pdf')
            else f'<img src="{html.escape(f)}" alt="{html.escape(getattr(c, "reading", "") or f)}"{data}>')
     reading = getattr(c, 'reading', '')
+    table = getattr(c, 'table', None)   # a DataFrame of strings (e.g. `lm_table`), escaped by pandas
     return (f'<figure>{tag}' + (f'<p class="reading"><b>Reading:</b> {_code(reading)}</p>' if reading else '') +
-            f'<figcaption>{_code(c)}</figcaption></figure>')
+            f'<figcaption>{_code(c)}</figcaption>' + (table.to_html(index=False, border=0, classes='results') if table is not None else '') +
+            '</figure>')
 
 def write_report(
     out:Path,             # Folder holding the figures
@@ -487,7 +490,8 @@ def write_report(
 <style>body{{font-family:sans-serif;font-size:16px;line-height:1.45;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 figure{{margin:1.5em 0 2.5em}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{margin-top:.3em;color:#444;font-size:15px}}
 .reading{{margin:.5em 0 0;font-size:16px}}.site{{color:#555;font-style:italic}}section{{border-top:1px solid #eee;margin-top:2em}}
-nav ol{{columns:2}}</style></head>
+nav ol{{columns:2}}table.results{{border-collapse:collapse;font-size:14px;margin:.8em 0}}
+table.results th,table.results td{{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}</style></head>
 <body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>
 <p>Colour convention in every mask figure: <b>kept is light, dropped is dark</b>. The tutorial <i>{html.escape(tname)}</i>
 explains each technique step by step (docs page <code>{html.escape(tpage)}</code>; notebook <code>{html.escape(tnb)}</code>).</p>

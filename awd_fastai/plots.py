@@ -17,11 +17,12 @@ from .dropout import DropoutSite
 from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
-__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'mask_legend', 'drawn', 'show_mask', 'plot_naive_vs_locked',
-           'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches', 'plot_weight_mask',
-           'plot_dropconnect_vs_state', 'plot_weight_batches', 'mask_image', 'site_label', 'plot_embedding_matrix',
-           'plot_feature_map_dropout', 'plot_cnn_dropout', 'content_words', 'plot_word_neighbours', 'time_step_frames',
-           'save_time_step_gif', 'plot_bptt', 'quality_results', 'plot_ablation']
+__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'LM_KEY_SCHEMES', 'mask_legend', 'drawn', 'show_mask',
+           'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches',
+           'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches', 'mask_image', 'site_label',
+           'plot_embedding_matrix', 'plot_feature_map_dropout', 'plot_cnn_dropout', 'content_words',
+           'plot_word_neighbours', 'time_step_frames', 'save_time_step_gif', 'plot_bptt', 'quality_results',
+           'plot_ablation', 'lm_results', 'lm_table', 'lm_reading', 'plot_lm_curves']
 
 # %% ../nbs/04_plots.ipynb #dd282d06
 KEPT_COLOR, DROPPED_COLOR = '#f3e6c4', '#1b2a41'
@@ -704,3 +705,161 @@ def plot_ablation(
     ax.set_title(f"WikiText-2 ablation, one epoch of a small model ({res['command'].replace('`', '')}, {res['date']})", fontsize=10)
 
     return drawn(ax.figure, runs=[r['run'] for r in runs], val_ppl=[r['val_ppl'] for r in runs], ratio=ratio, reference=ref['val_ppl'])
+
+# %% ../nbs/04_plots.ipynb #c24a0002
+_LM_FORMAT = 'awd_fastai.lm_ablation'   # the `format` of the file experiments/lm/results.py writes
+
+def lm_results(
+    source:str|Path='shipped',   # 'shipped' (the committed results) or a file written by `experiments/lm/results.py --out`
+) -> dict:                       # Setup, the papers' numbers (`papers`), one entry per scheme (`schemes`, protocol's order)
+    "Read the language-model ablation (experiments/lm, issue 24): per scheme its seeds, perplexities, change against AWD-LSTM, curves."
+    from importlib.resources import files
+    import json
+    if source == 'shipped': text = (files('awd_fastai')/'data'/'lm_ablation.json').read_text()
+    else:
+        path = Path(source)
+        if not path.is_file(): raise FileNotFoundError(f"no language-model results at {path} (`source`: 'shipped' or a file)")
+        text = path.read_text()
+    try: res = json.loads(text)
+    except json.JSONDecodeError as e: raise ValueError(f"`source` {source} is not a language-model results file: {e}") from None
+    if not isinstance(res, dict) or res.get('format') != _LM_FORMAT:
+        raise ValueError(f"`source` {source} is not a language-model results file (format {_LM_FORMAT!r} expected)")
+    return res
+
+# %% ../nbs/04_plots.ipynb #c24a0005
+LM_KEY_SCHEMES = ('none', 'awd', 'zaremba', 'gal', 'state_step', 'cell_step')   # the schemes `plot_lm_curves` draws by default
+_VS_AWD = {'worse': 'worse: seed ranges apart', 'better': 'better: seed ranges apart', 'within': 'within the seed ranges',
+           None: 'too few seeds to tell', 'reference': 'reference'}   # `vs_awd` (experiments/lm/results.py) in words
+
+def _lm_range(s:dict|None, d:int=1) -> str:
+    "mean [min–max] of a stats dict, the mean alone for one value, '–' for none."
+    if not s: return '–'
+    return f"{s['mean']:.{d}f}" + (f" [{s['min']:.{d}f}–{s['max']:.{d}f}]" if s['min'] != s['max'] else '')
+
+def _lm_pct(x:float|None) -> str:
+    "A change in %, signed; one that rounds to zero has no sign; '–' for none."
+    return '–' if x is None else '±0.0 %' if abs(x) < 0.05 else f'{x:+.1f} %'
+
+def _paper_cell(d:dict, res:dict) -> str:
+    "What the papers say about scheme `d`: the AWD-LSTM ablation's change, or Gal & Ghahramani's ordering."
+    gal = res['papers']['gal2016']
+    if d['key'] == 'awd': return f"{d['paper_valid']:g} (full model)"
+    if d['paper_change_pct'] is not None:
+        return _lm_pct(d['paper_change_pct']) + (' (embed_p 0.1; fastai 0.02)' if d['key'] == 'no_embed' else '')
+    if d['key'] == gal['better']: return 'beats Zaremba et al. (Penn Treebank)'
+    if d['key'] == gal['worse']: return 'beaten by Gal & Ghahramani (Penn Treebank)'
+    return ''
+
+def lm_table(
+    res:dict=None,       # Results as `lm_results()` returns them (default: those)
+    all_schemes:bool=False,  # Also list the protocol's schemes with no run yet
+):                       # A `pandas.DataFrame`, one row per scheme in the protocol's order, every cell a string
+    "The language-model ablation in the papers' form: perplexities as mean [min–max] over seeds, against AWD-LSTM and the papers."
+    import pandas as pd
+    res = res or lm_results()
+    rows = []
+    for d in res['schemes']:
+        if not (d['n'] or all_schemes): continue
+        still = len(d['still_improving'])
+        rows.append({'scheme': d['label'], 'seeds': f"{d['n_ranked']}" + (f" (+{still} still improving)" if still else ''),
+                     'best valid ppl': _lm_range(d['best_valid']), 'test ppl': _lm_range(d['test_ppl']),
+                     'best epoch': _lm_range(d['best_epoch'], 0), 'valid vs AWD-LSTM': _lm_pct(d['valid_change_pct']),
+                     'seed ranges vs AWD-LSTM': _VS_AWD[d['vs_awd']] if d['n_ranked'] else 'not ranked',
+                     'paper: valid vs full': _paper_cell(d, res)})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/04_plots.ipynb #c24a0008
+def _names(ds:list) -> str: return ', '.join(d['short'] for d in ds) or 'none'
+
+def lm_reading(
+    res:dict=None,   # Results as `lm_results()` returns them (default: those)
+) -> list:           # Sentences (plain text, `code` in backquotes): over-fitting, ordering against AWD-LSTM, the papers, the scale
+    "What the ablation shows, computed from the results: worse or better than AWD-LSTM only where the seed ranges lie apart."
+    res = res or lm_results()
+    by = {d['key']: d for d in res['schemes']}
+    awd, none = by.get('awd'), by.get('none')
+    out = []
+    if none and none['n'] and awd and awd['n_ranked'] and none['n_ranked']:
+        lead = 'Without dropout the model over-fits' if 2 * none['overfit_runs'] > none['n'] else 'Without dropout'
+        out.append(f"{lead}: after its best epoch ({_lm_range(none['best_epoch'], 0)}) validation perplexity rose while "
+                   f"training perplexity (dropout off) kept falling in {none['overfit_runs']} of {none['n']} seed{'s' if none['n'] != 1 else ''}; its best validation perplexity, "
+                   f"{none['best_valid']['mean']:.1f}, is {_lm_pct(none['valid_change_pct'])} against AWD-LSTM's {awd['best_valid']['mean']:.1f}.")
+    others = [d for d in res['schemes'] if d['key'] != 'awd' and d['n']]
+    groups = {v: [d for d in others if d['n_ranked'] and d['vs_awd'] == v] for v in ('worse', 'within', 'better', None)}
+    unranked = [d for d in others if not d['n_ranked']]
+    n_awd = awd['n_ranked'] if awd else 0
+    parts = [f"worse beyond the seed ranges: {_names(groups['worse'])}"]
+    if groups['within']: parts.append(f"within them: {_names(groups['within'])}")
+    if groups['better']: parts.append(f"better beyond them: {_names(groups['better'])}")
+    if groups[None]: parts.append(f"too few seeds to tell yet (fewer than {res['min_seeds']}): {_names(groups[None])}")
+    if unranked: parts.append(f"still improving at the epoch cap, not ranked: {_names(unranked)}")
+    out.append(f"Against AWD-LSTM ({n_awd} seed{'s' if n_awd != 1 else ''}), on validation perplexity: " + '; '.join(parts) + '.')
+    paper = [by[k] for k in res['papers']['merity2017']['valid'] if k != 'awd' and k in by and by[k]['n_ranked']]
+    if paper:
+        agree, differ = [d for d in paper if d['vs_awd'] == 'worse'], [d for d in paper if d['vs_awd'] in ('within', 'better')]
+        few = [d for d in paper if d['vs_awd'] is None]
+        verb = lambda ds, one, many: one if len(ds) == 1 else many
+        parts = [f"{_names(agree)} {verb(agree, 'agrees', 'agree')} in direction (worse beyond the seed ranges; " +
+                 ', '.join(f"{_lm_pct(d['valid_change_pct'])} against {_lm_pct(d['paper_change_pct'])}" for d in agree) + ')'] if agree else []
+        if differ: parts.append(f"{_names(differ)} {verb(differ, 'does', 'do')} not (" + ', '.join(_lm_pct(d['valid_change_pct']) for d in differ) + ')')
+        if few: parts.append(f"too few seeds yet for {_names(few)}")
+        out.append("Merity et al. found each of these ablations worse than the full model (" +
+                   ', '.join(f"{d['short']} {_lm_pct(d['paper_change_pct'])}" for d in paper) + "); here " + '; '.join(parts) + '.')
+    g, z, v = by.get('gal'), by.get('zaremba'), res['comparisons']['gal_vs_zaremba']
+    if g and z and g['n_ranked'] and z['n_ranked']:
+        said = {'better': "lower, beyond the seed ranges: Gal & Ghahramani's Penn Treebank ordering holds here",
+                'worse': "higher, beyond the seed ranges: the opposite of Gal & Ghahramani's Penn Treebank ordering",
+                'within': "within the seed ranges: this scale does not resolve Gal & Ghahramani's Penn Treebank ordering",
+                None: 'not yet comparable (too few seeds)'}[v]
+        out.append(f"Gal & Ghahramani's locked masks ({g['best_valid']['mean']:.1f}) against Zaremba et al.'s per-step dropout "
+                   f"({z['best_valid']['mean']:.1f}): {said}.")
+    s = res['setup']
+    out.append(f"Scale: emb {s['emb_sz']}, hidden {s['n_hid']}, {s['n_layers']} layers, {s['train_tokens']:,} training tokens, at most "
+               f"{s['epochs']} epochs (patience {s['patience']}), {res['n_runs']} runs; the paper: {res['papers']['merity2017']['scale']}. "
+               f"Embedding dropout: {res['papers']['merity2017']['note']}. Validation and test are different articles: compare schemes within a column.")
+    return out
+
+# %% ../nbs/04_plots.ipynb #c24a0011
+def plot_lm_curves(
+    res:dict=None,                   # Results as `lm_results()` returns them (default: those)
+    schemes:tuple=LM_KEY_SCHEMES,    # Keys of the schemes to draw, one panel each (those with no run are left out)
+):                                   # The figure; `fig.drawn`: `schemes`, `epoch`, `train`, `valid` ({key: list}), `n_seeds`, `best`, `axs`
+    "Training (dropout off) and validation perplexity against epoch, a panel per scheme, mean over seeds (epochs all ran)."
+    res = res or lm_results()
+    by = {d['key']: d for d in res['schemes']}
+    unknown = [k for k in schemes if k not in by]
+    if unknown: raise ValueError(f"`schemes`: unknown {unknown}; the results have {list(by)}")
+    ds = [by[k] for k in schemes if by[k]['n']]
+    if not ds: raise ValueError(f"`schemes`: none of {list(schemes)} has a run in these results")
+    def upto(d):                                           # epochs every seed ran
+        c = d['curves']; m = sum(1 for n in c['n'] if n == d['n'])
+        return c['epoch'][:m], c['train'][:m], c['valid'][:m]
+    ncol = min(3, len(ds)); nrow = -(-len(ds) // ncol)
+    fig, axs = plt.subplots(nrow, ncol, figsize=(10, 0.6 + 2.9*nrow), sharex=True, sharey=True, squeeze=False,
+                            layout='constrained')
+    ref = upto(by['awd']) if by.get('awd', {}).get('n') else None
+    ep, tr, va, best = {}, {}, {}, {}
+    for ax, d in zip(axs.flat, ds):
+        e, t, v = upto(d)
+        ep[d['key']], tr[d['key']], va[d['key']] = e, t, v
+        if ref and d['key'] != 'awd': ax.plot(ref[0], ref[2], color='0.6', lw=1.5, label='AWD-LSTM: validation')
+        ax.plot(e, t, color='C0', ls='--', marker='s', ms=3, label='training (dropout off)')
+        ax.plot(e, v, color='C3', marker='o', ms=3, label='validation')
+        i = int(np.argmin(v)); best[d['key']] = (e[i], v[i])
+        ax.plot([e[i]], [v[i]], marker='*', ms=12, color='k', ls='none', label='best validation (mean curve)')
+        still = f", {len(d['still_improving'])} still improving" if d['still_improving'] else ''
+        ax.set_title(f"{d['short']} ({d['n']} seed{'s' if d['n'] > 1 else ''}{still})\nlowest mean validation {v[i]:.1f} (epoch {e[i]})", fontsize=10)
+        ax.set_yscale('log'); ax.grid(True, which='both', color='0.92', lw=0.6)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))                  # epochs are whole numbers
+    lo, hi = min(min(x) for x in (*tr.values(), *va.values())), max(max(x) for x in (*tr.values(), *va.values()))
+    ticks = [t for t in (10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 5000) if lo / 1.2 <= t <= hi * 1.2]
+    for ax in axs.flat[:len(ds)]:
+        ax.set_yticks(ticks, [f'{t:g}' for t in ticks]); ax.yaxis.set_minor_formatter(plt.NullFormatter())   # plain numbers, not 10^k
+    for ax in axs.flat[len(ds):]: ax.set_visible(False)
+    for ax in axs[-1]: ax.set_xlabel('epoch')
+    for ax in axs[:, 0]: ax.set_ylabel('perplexity (log scale)')
+    handles = {l.get_label(): l for ax in axs.flat[:len(ds)] for l in ax.get_lines()}
+    fig.legend(handles.values(), handles.keys(), loc='outside lower center', ncol=len(handles), fontsize=9, frameon=False)
+    fig.suptitle(f"Small AWD-LSTM on WikiText-2 ({res['setup']['train_tokens']:,} training tokens): mean over seeds", fontsize=11)
+    return drawn(fig, schemes=[d['key'] for d in ds], epoch=ep, train=tr, valid=va, n_seeds={d['key']: d['n'] for d in ds},
+                 best=best, axs=axs)

@@ -1,5 +1,6 @@
 """Quality: awd_fastai's `awd_learner` against fastai's `language_model_learner(dls, AWD_LSTM)` on real text, same
-config, seed, data and schedule; then an ablation that removes each regulariser in turn.
+config, seed, data and schedule (its job: awd_fastai vs fastai at an equal budget); then a one-epoch ablation that
+removes each regulariser in turn (the model underfits there; the ablation in a regime that over-fits is experiments/lm).
 
 Data: train on WikiText-2's `valid.txt` (90 % of its paragraphs; the other 10 % give the validation perplexity) and
 report perplexity on `test.txt`, from `../shared/data/wikitext-2` beside the project (or `--data`). When that folder is

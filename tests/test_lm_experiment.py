@@ -111,3 +111,32 @@ def test_a_run_depends_on_its_config_only():
         a, b = (m.train_lm(c, verbose=False) for _ in range(2))
     finally: torch.set_num_threads(threads)
     for k in ('train_ppl', 'valid_ppl', 'test_ppl', 'best_valid'): assert a[k] == b[k], k
+
+def _results_module():
+    spec = importlib.util.spec_from_file_location('lm_results', ROOT/'experiments'/'lm'/'results.py')
+    res = importlib.util.module_from_spec(spec); spec.loader.exec_module(res)
+    return res
+
+def test_shipped_results_are_the_committed_log(tmp_path):
+    "awd_fastai/data/lm_ablation.json is `python experiments/lm/results.py` of experiments/lm/runs.jsonl: regenerated, byte for byte."
+    res = _results_module()
+    out = tmp_path/'lm.json'
+    assert res.main(['--out', str(out)]) == 0
+    assert out.read_text() == (ROOT/'awd_fastai'/'data'/'lm_ablation.json').read_text(), \
+        'the shipped results lag the log: run `python experiments/lm/results.py`'
+
+def test_results_call_a_scheme_worse_only_when_the_seed_ranges_lie_apart():
+    res = _results_module()
+    s = lambda lo, hi: dict(mean=(lo + hi) / 2, min=lo, max=hi)
+    assert res.verdict(s(110, 112), s(100, 105), 2, 3) == 'worse' and res.verdict(s(90, 95), s(100, 105), 2, 3) == 'better'
+    assert res.verdict(s(104, 112), s(100, 105), 2, 3) == 'within'
+    assert res.verdict(s(110, 110), s(100, 105), 1, 3) is None                   # one seed has no range: not called either way
+
+def test_results_curves_average_the_seeds_that_ran_each_epoch(quick):
+    "Mean per-epoch curves over seeds; a seed that stopped earlier leaves the later epochs to the others (n counts them)."
+    d, _, runs = quick
+    res = _results_module()
+    a = dict(runs[0], epochs_run=3, valid_ppl=[5., 4., 3.], train_eval_ppl=[6., 5., 4.], train_ppl=[7., 6., 5.])
+    b = dict(runs[0], epochs_run=2, valid_ppl=[7., 6.], train_eval_ppl=[8., 7.], train_ppl=[9., 8.], config=dict(runs[0]['config'], seed=1))
+    c = res._curves([a, b])
+    assert c['valid'] == [6., 5., 3.] and c['train'] == [7., 6., 4.] and c['n'] == [2, 2, 1] and c['epoch'] == [1, 2, 3]

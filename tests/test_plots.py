@@ -82,7 +82,7 @@ def test_cli_figures_and_captions_follow_descriptions(recs, tmp_path):
     new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path), state=state)
     assert list(new_caps) == list(caps) == ['cnn_dropout.png', 'embedding.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png',
                                             'dropconnect.png', 'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png',
-                                            'drop_rates.png', 'bptt.png', 'memory.png', 'ablation.png']
+                                            'drop_rates.png', 'bptt.png', 'memory.png', 'lm_ablation.png']
     assert 'W_HH, LAYER 1' in new_caps['dropconnect.png'] and 'i, f, g, o' in new_caps['dropconnect.png']
     assert 'BETWEEN LAYERS 1 AND 2' in new_caps['mask_grid.png'] and 'BETWEEN LAYERS 1 AND 2' in new_caps['bptt.png']
     assert 'INPUT' in new_caps['naive_vs_locked.png']
@@ -106,7 +106,7 @@ def test_plot_functions_return_the_figure_with_what_they_drew(recs):
     from matplotlib.figure import Figure
     rec = recs[0]
     figs = [rec.plot_all_masks(), rec.plot_mask_grid('0.input_dp', n=3), rec.plot_drop_rates(), rec.show('0.input_dp'),
-            plots.show_mask(torch.ones(3, 4, dtype=torch.bool)), plots.plot_cnn_dropout(), plots.plot_ablation(),
+            plots.show_mask(torch.ones(3, 4, dtype=torch.bool)), plots.plot_cnn_dropout(), plots.plot_ablation(), plots.plot_lm_curves(),
             plots.plot_embedding_batches(rec, '0.encoder_dp'), plots.plot_bptt(rec, '0.hidden_dps.0')]
     for f in figs: assert isinstance(f, Figure) and isinstance(f.drawn, dict) and f.drawn
     plt.close('all')

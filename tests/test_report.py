@@ -17,7 +17,8 @@ from awd_fastai.cli import (train_recorded, write_figures, write_report, record_
                             Caption)
 from awd_fastai.memory import load_results, _select
 from awd_fastai.recorder import MaskRecord
-from awd_fastai.plots import quality_results
+from awd_fastai.plots import lm_results
+from html.parser import HTMLParser
 from test_docs import chromium, required_chromium   # the DevTools-protocol driver of the docs test
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
@@ -142,10 +143,59 @@ def test_does_it_matter_quotes_the_committed_results(report):
     T = next(iter(runs.values()))[0]['config']['T']
     step = np.mean([r['recall_curve'][T-1] for r in runs['state_step']])
     assert f'{step:.2f}' in caps['memory.png'].reading                         # the reading quotes the measured recall
-    q = quality_results()
-    d = caps['ablation.png'].drawn
-    assert dict(zip(d['runs'], d['val_ppl'])) == {r['run']: r['val_ppl'] for r in q['runs'] if r['run'] != 'fastai AWD_LSTM'}
-    assert q['scale'] in caps['ablation.png'] and q['command'] in caps['ablation.png']
+    lm = lm_results()
+    c = caps['lm_ablation.png']
+    assert lm['regenerate'] in c and lm['log'] in c and f"{lm['n_runs']} runs" in c                 # the committed log, never rerun
+
+class _Tables(HTMLParser):
+    "The cells of every `<table class=\"results\">` of a page: a list of rows (header first) per table."
+    def __init__(self): super().__init__(); self.tables, self.cell = [], None
+    def handle_starttag(self, tag, attrs):
+        if tag == 'table' and 'results' in (dict(attrs).get('class') or '').split(): self.tables.append([])
+        elif self.tables and tag == 'tr': self.tables[-1].append([])
+        elif self.tables and tag in ('td', 'th'): self.cell = ''
+    def handle_endtag(self, tag):
+        if tag in ('td', 'th') and self.cell is not None: self.tables[-1][-1].append(self.cell.strip()); self.cell = None
+    def handle_data(self, data):
+        if self.cell is not None: self.cell += data
+
+def _mean_range(s:dict, d:int=1) -> str:
+    return f"{s['mean']:.{d}f}" + (f" [{s['min']:.{d}f}–{s['max']:.{d}f}]" if s['min'] != s['max'] else '')
+
+def test_the_language_model_numbers_are_the_shipped_results(report):
+    "The report's table, figure and reading quote `lm_ablation.json` as shipped: every number printed is the JSON's, rounded."
+    out, caps = report
+    lm = lm_results()
+    p = _Tables(); p.feed((out/'index.html').read_text())
+    assert len(p.tables) == 1
+    head, *rows = p.tables[0]
+    rows = {r[0]: dict(zip(head, r)) for r in rows}
+    ran = [d for d in lm['schemes'] if d['n']]
+    assert list(rows) == [d['label'] for d in ran]                                # every scheme run, in the protocol's order
+    for d in ran:
+        r = rows[d['label']]
+        if not d['n_ranked']: assert r['best valid ppl'] == r['test ppl'] == '–'; continue   # still improving: not ranked
+        assert r['best valid ppl'] == _mean_range(d['best_valid']) and r['test ppl'] == _mean_range(d['test_ppl'])
+        assert r['best epoch'] == _mean_range(d['best_epoch'], 0)
+        shown = r['valid vs AWD-LSTM'].replace('±', '').replace(' %', '')
+        assert abs(float(shown) - d['valid_change_pct']) <= 0.05, (d['key'], shown)
+        if d['paper_change_pct']: assert abs(float(r['paper: valid vs full'].split(' %')[0]) - d['paper_change_pct']) <= 0.05
+    c = caps['lm_ablation.png']
+    for k in c.drawn['schemes']:                                                   # the figure: the shipped mean curves
+        m = len(c.drawn['valid'][k]); curves = next(d for d in lm['schemes'] if d['key'] == k)['curves']
+        assert c.drawn['valid'][k] == curves['valid'][:m] and c.drawn['train'][k] == curves['train'][:m]
+    worse = [d['short'] for d in lm['schemes'] if d['vs_awd'] == 'worse']        # the reading names exactly the schemes apart from AWD-LSTM
+    assert re.search(re.escape(f"worse beyond the seed ranges: {', '.join(worse) or 'none'}") + '[;.]', c.reading)
+    awd = next(d for d in lm['schemes'] if d['key'] == 'awd')
+    if awd['n_ranked']: assert f"{awd['best_valid']['mean']:.1f}" in c
+
+def test_the_language_model_figure_is_readable_at_800_px(report):
+    "The ablation's figure at 800 px wide (a narrow screen, the README's width): smallest text at least 8 px."
+    from PIL import Image
+    out, caps = report
+    c = caps['lm_ablation.png']
+    with Image.open(out/'lm_ablation.png') as im: w = im.size[0]
+    assert c.min_font_pt * c.dpi / 72 * min(1, 800 / w) >= 8
 
 def test_formats_and_resolution(runs, tmp_path):
     rec, naive, history, state = runs

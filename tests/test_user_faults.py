@@ -120,7 +120,7 @@ def test_no_dropout_train_is_a_report(no_dropout_run):
     assert any(w.startswith('NoDropoutWarning') and 'p = 0' in w for w in warned)
     page = (out/'index.html').read_text()
     shown = set(re.findall(r'<img src="([^"]+)"', page))
-    assert {'cnn_dropout.png', 'state_dropout.png', 'memory.png', 'ablation.png', 'learning_curve.png'} <= shown
+    assert {'cnn_dropout.png', 'state_dropout.png', 'memory.png', 'lm_ablation.png', 'learning_curve.png'} <= shown
     assert not shown & {'all_masks.png', 'mask_grid.png', 'bptt.png', 'embedding.png', 'dropconnect.png'}
     assert 'the recording holds no mask' in page
     assert len(MaskRecord.load(out/'masks.npz')) == 0 and not (out/'explorer.html').exists()
