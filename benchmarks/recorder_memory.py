@@ -56,8 +56,9 @@ def recorder_setup(cfg:dict, budget:int, every:int=1):
     model = awd_lm(cfg['vocab'], emb_sz=cfg['emb_sz'], n_hid=cfg['n_hid'], n_layers=cfg['n_layers']).train()
     rec = MaskRecorder(every=every, budget=budget)
     learn = Learner(DataLoaders([], []), model, loss_func=CrossEntropyLossFlat(), cbs=rec)
-    rec.before_fit()
     learn.training, learn.epoch = True, 0
+    rec.before_fit(); rec.before_train()                 # the fit's first training epoch: the recorder's hooks go on
+    assert rec._hooks, "MaskRecorder registered no hook: nothing would be recorded"
     enc = model[0]
     unused = enc.hidden_dps[enc.n_layers-1]             # AWD_LSTM.forward never calls the last hidden dropout
     layers = [m for m in model.modules() if isinstance(m, KeepsMask) and m is not unused]   # the embedding first, as in a forward
