@@ -41,12 +41,26 @@ def layer_p(
 
 # %% ../nbs/03_recorder.ipynb #5c8159aa
 _bit_weights = {}
+_PACK_SLICE = 2**18   # elements a CPU mask is packed at a time: a 256 KiB bool slice, never a full-size bool copy
+
 def pack_mask(
-    mask:torch.Tensor,  # Bool keep-mask, any shape, any device
-) -> torch.Tensor:      # uint8, ceil(numel/8) bytes, same device, numpy's `packbits` order
-    "Pack a bool mask into bytes, 8 elements per byte, big-endian as `np.packbits`."
+    mask:torch.Tensor,      # Keep-mask, any shape, any device: bool, or a layer's multiplicative mask (nonzero = kept)
+    out:np.ndarray|None=None, # CPU masks only: a uint8 array of ceil(numel/8) bytes to write into (default: a new one)
+) -> torch.Tensor:          # uint8, ceil(numel/8) bytes, same device (`out`'s memory if given), numpy's `packbits` order
+    """Pack a keep-mask into bytes, 8 elements per byte, big-endian as `np.packbits`. A CPU mask is packed in slices of
+    `_PACK_SLICE` elements, so a float mask needs no full-size bool copy; raises `ValueError` for an `out` of the wrong size."""
     flat = mask.reshape(-1)
-    if flat.device.type == 'cpu': return torch.from_numpy(np.packbits(flat.numpy()))
+    if flat.device.type == 'cpu':
+        n = flat.numel()
+        if out is None: out = np.empty((n + 7) // 8, np.uint8)
+        elif out.dtype != np.uint8 or out.shape != ((n + 7) // 8,):
+            raise ValueError(f"pack_mask: `out` must be a uint8 array of {(n + 7) // 8} bytes for {n} elements; got {out.dtype} {out.shape}")
+        keep = torch.empty(min(n, _PACK_SLICE), dtype=torch.bool)                    # (slice,) reused for every slice
+        for a in range(0, n, _PACK_SLICE):
+            b = min(a + _PACK_SLICE, n)
+            out[a//8:(b + 7)//8] = np.packbits(keep[:b-a].copy_(flat[a:b]).numpy())  # nonzero -> True, as `.bool()`
+        return torch.from_numpy(out)
+    if flat.dtype != torch.bool: flat = flat != 0
     pad = (-flat.numel()) % 8
     if pad: flat = torch.cat([flat, flat.new_zeros(pad)])
     w = _bit_weights.get(flat.device)
@@ -154,6 +168,25 @@ class _Arena:
         return sum(len(a) for _, a in self.maps)
 
     def __reduce__(self): return (_Arena, (self.map_bytes,))   # a copy's iterations are plain arrays: a new, empty arena
+
+# %% ../nbs/03_recorder.ipynb #5e18acb3
+class _Scratch:
+    "Bytes reused from batch to batch, in an anonymous memory map of their own: a recorded batch's packed masks and token ids until they are stored."
+    def __init__(self): self.buf, self.used = np.empty(0, np.uint8), 0
+
+    def take(self,
+        n:int,           # Bytes wanted
+        dtype=np.uint8,  # Their type (`n` a multiple of its size)
+    ) -> np.ndarray:     # `n` bytes after those taken since the last `clear`, as `dtype`
+        "New scratch bytes; a full map is replaced by one twice as large (views already taken keep the old one alive)."
+        if self.used + _align8(n) > len(self.buf):
+            size = -(-max(2*len(self.buf), self.used + _align8(n)) // mmap.PAGESIZE) * mmap.PAGESIZE
+            self.buf, self.used = np.frombuffer(mmap.mmap(-1, size), np.uint8), 0
+        o, self.used = self.used, self.used + _align8(n)
+        return self.buf[o:o+n].view(dtype)
+
+    def clear(self): self.used = 0   # every view taken so far may be overwritten from now on
+
 
 # %% ../nbs/03_recorder.ipynb #7c1e0b5a
 class MaskSnapshot:
@@ -578,13 +611,20 @@ def crop_mask(
         idx[a] = slice(None)
     return mask[tuple(idx)]
 
+def _drawn_mask(
+    m:KeepsMask,   # A dropout layer after a training forward
+):                 # Its keep-mask(s) as drawn (nonzero = kept), a tensor or a dict of them
+    "The layer's last mask as it drew it: what `last_mask` turns into bools, without that full-size copy (`last_mask` if a class defines its own)."
+    return m._last_noise if type(m).last_mask is KeepsMask.last_mask else m.last_mask
+
 class NoDropoutWarning(UserWarning):
     "A `MaskRecorder` on a model with no active dropout: no awd_fastai dropout layer, or every one at p = 0; it records nothing."
 
 class MaskRecorder(Callback):
     "Record every dropout mask of every forward call of every `every`-th training batch, with each call's token ids, in `self.record`."
     order, run_valid = 90, False
-    _stateattrs = ('record', 'n_train', '_layers', '_hooks', '_pending', '_pending_tokens', '_calls', '_seen', '_drawn', '_warned')
+    _stateattrs = ('record', 'n_train', '_layers', '_hooks', '_pending', '_pending_tokens', '_calls', '_seen', '_drawn', '_warned',
+                  '_scratch')
 
     def __init__(self,
         every:int=1,                  # Record every `every`-th training batch
@@ -601,7 +641,7 @@ class MaskRecorder(Callback):
 
     def _init_state(self):
         "A new, empty record (also after unpickling: an exported learner carries no recording)."
-        self.record, self.n_train, self._warned, self._recording = MaskRecord(), 0, set(), False
+        self.record, self.n_train, self._warned, self._recording, self._scratch = MaskRecord(), 0, set(), False, _Scratch()
         self._layers, self._hooks, self._pending, self._pending_tokens, self._calls, self._seen, self._drawn = {}, [], [], [], {}, {}, {}
 
     # -- the fit
@@ -638,6 +678,7 @@ class MaskRecorder(Callback):
 
     def before_batch(self):
         self._pending, self._pending_tokens, self._calls = [], [], {}
+        self._scratch.clear()
         self._recording = self.training and self.active and self.n_train % (self.every * self.record.stride) == 0
         if self._recording:
             self._drawn = {m: m.mask_count for m in self._layers}   # masks drawn so far, per layer
@@ -663,19 +704,22 @@ class MaskRecorder(Callback):
     def _before_embedding(self, m, args):
         "Forward pre-hook of an embedding-dropout layer: keep the token ids this call received."
         if self._recording and m.training and args and torch.is_tensor(args[0]):
-            self._pending_tokens.append(args[0].detach().to(torch.int32))   # (bs, seq_len) of this call
+            ids = args[0].detach()                                              # (bs, seq_len) of this call
+            if ids.device.type == 'cpu': ids = torch.from_numpy(self._scratch.take(4*ids.numel(), np.int32)).view(ids.shape).copy_(ids)
+            self._pending_tokens.append(ids.to(torch.int32))                    # no copy on the CPU: already int32 in the scratch
 
     def _after_call(self, m, args, out):
         "Forward hook of a dropout layer: if this call drew a mask in a recorded batch, pack it and keep it for `after_batch`."
         if not self._recording or m.mask_count == self._seen.get(m, m.mask_count): return
         self._seen[m] = m.mask_count
-        mk, p = m.last_mask, layer_p(m)
+        mk, p = _drawn_mask(m), layer_p(m)        # nonzero = kept: packed without a bool copy
         tok = len(self._pending_tokens) - 1       # the ids of this call: the latest ones the embedding layer received
         for name, key, i in self._layers[m]:
             mask = self._cropped(mk if key is None else mk[key], self.record._sites[i][1])
             c = self._calls.get(name, 0)
             self._calls[name] = c + 1
-            self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask)))
+            out = self._scratch.take((mask.numel() + 7) // 8) if mask.device.type == 'cpu' else None
+            self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask, out)))   # `out`: packed in the scratch
 
     def _cropped(self, mask:torch.Tensor, site:DropoutSite) -> torch.Tensor:
         "At most `self.crop` entries along each axis; a weight site's rows per gate block (see `crop_mask`)."
@@ -704,6 +748,7 @@ class MaskRecorder(Callback):
         _copy_into(b.data, [q for *_, q in pending])                      # one transfer per batch from a GPU
         _copy_into(b.tokens, [t.reshape(-1) for t in toks])
         self.record._add(b)
+        self._scratch.clear()
 
     def _make_room(self, n_bytes:int) -> bool:
         "Thin the record until `n_bytes` more fit in the budget; False if one iteration alone is too big."

@@ -334,3 +334,44 @@ def test_deprecated_names_warn_name_their_replacement_and_work(run7):
     learn.remove_cb(recorder)
     with pytest.raises(AttributeError, match='what it recorded is `.record`'): recorder.at(0)
     plt.close('all')
+
+def test_a_recorded_batch_allocates_no_mask_sized_buffer():
+    """Process memory (issue 25): the recorder's hooks pack each mask from the layer's own float mask, a slice at a time,
+    into memory it reuses from batch to batch (its scratch map), so nothing they allocate is as large as a mask: at
+    most one slice of bools (256 KiB; torch's allocations, seen by its profiler) and the packed bytes of one slice
+    (numpy's, seen by tracemalloc), for W_hh masks of 1.44 M elements (1.44 MB as bools, 5.8 MB as floats). The
+    masks recorded are the layers' masks."""
+    import tracemalloc
+    from torch.profiler import profile, ProfilerActivity, record_function
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from awd_fastai.model import awd_lm
+    from awd_fastai.recorder import _PACK_SLICE
+    model = awd_lm(50, emb_sz=16, n_hid=600, n_layers=2).train()               # W_hh of layer 0: (2400, 600)
+    rec = MaskRecorder()
+    learn = Learner(DataLoaders([], []), model, loss_func=lambda *a: 0, cbs=rec)
+    learn.training, learn.epoch = True, 0
+    rec.before_fit(); rec.before_train()                                       # the fit's first epoch: hooks on
+    hook, numpy_peaks = rec._after_call, []
+    def watched(*args):
+        tracemalloc.reset_peak(); before = tracemalloc.get_traced_memory()[0]
+        with record_function('recorder_hook'): hook(*args)
+        numpy_peaks.append(tracemalloc.get_traced_memory()[1] - before)
+    def batch(i):
+        learn.iter = i; rec.before_batch(); model.reset(); model(torch.randint(0, 50, (4, 10))); rec.after_batch()
+    batch(0)                                                                   # the scratch map grows to one batch
+    rec._after_call = watched
+    tracemalloc.start()
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: batch(1)
+    finally: tracemalloc.stop(); rec._after_call = hook
+    ev = prof.events()
+    spans = [(e.time_range.start, e.time_range.end) for e in ev if e.name == 'recorder_hook']
+    allocs = [e.cpu_memory_usage for e in ev if e.cpu_memory_usage > 0 and e.name != 'recorder_hook'
+              and any(a <= e.time_range.start <= b for a, b in spans)]
+    w = model[0].rnns[0].last_mask['weight_hh_l0']
+    assert w.numel() > 4*_PACK_SLICE and len(spans) == len(numpy_peaks) > 0
+    assert max(allocs, default=0) <= _PACK_SLICE                               # torch: one bool slice at most
+    assert max(numpy_peaks) < _PACK_SLICE // 8 + 16*1024                       # numpy and Python: one packed slice, and small change
+    assert torch.equal(rec.record.at(1).mask('0.rnns.0.weight_hh_l0'), w)       # and the masks are the layers'
+    assert torch.equal(rec.record.at(1).mask('0.input_dp'), model[0].input_dp.last_mask)
