@@ -13,8 +13,9 @@ from .core import DEMO_P, atomic_write, check_positive
 from .data import lm_dls, read_texts, corpus_texts
 from .recorder import MaskRecorder, MaskRecord
 import torch
-from .plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, mask_image, plot_cnn_dropout, plot_word_neighbours,
-    plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, lm_results, lm_table, lm_reading, plot_lm_curves)
+from awd_fastai.plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, mask_image, plot_cnn_dropout, plot_word_neighbours,
+    plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, lm_results, lm_table, lm_reading, plot_lm_curves,
+    dropped_twice)
 from .explorer import write_explorer
 
 # %% auto #0
@@ -70,6 +71,11 @@ def _min_font_pt(fig) -> float:
     fig.canvas.draw()   # tick labels get their text only when the figure is drawn
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
     return min(sizes) if sizes else float('inf')
+
+def _colormaps(fig) -> list:
+    "Every colormap of `fig`'s images: (its 256 colours, RGBA (256, 4); its colour for NaN), for the check that dropped has a colour of its own."
+    from matplotlib.image import AxesImage
+    return [(im.cmap(np.linspace(0, 1, 256)), np.array(im.cmap.get_bad())) for im in fig.findobj(AxesImage)]
 
 def _save(fig, path:Path, dpi:int=110) -> Path:
     "Save `fig` to `path` atomically (`atomic_write`), in the format its suffix names, and close it."
@@ -141,11 +147,28 @@ def _consecutive(its:list, n:int=2) -> list:
     runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1]
     return runs[0] if runs else its[-n:]
 
+def _repeated_drop(rec:MaskRecord, emb:str, max_tokens:int=36) -> list:
+    "The last two consecutive recorded batches with an example where a dropped word occurs twice (in the first, else either); else the last two consecutive."
+    its = rec._iters_of(emb)
+    pairs = [its[i:i+2] for i in range(len(its) - 2, -1, -1) if its[i+1] - its[i] == 1]
+    twice = lambda it: dropped_twice(rec.at(it).tokens_of(emb), rec.mask(emb, it), max_tokens) is not None
+    return next((q for q in pairs if twice(q[0]) and twice(q[1])), None) or next((q for q in pairs if twice(q[0]) or twice(q[1])), None) \
+        or _consecutive(its)
+
+def _twice_text(rec:MaskRecord, batches:list) -> str:
+    "The caption's pointer to a dropped word that occurs more than once in a shown text ('' if none does)."
+    for b in batches:
+        keep = dict(zip(b['ids'], b['keep']))
+        rep = [t for t in dict.fromkeys(b['text']) if t in keep and not keep[t] and b['text'].count(t) > 1]
+        if rep: return (f" (in batch {b['iteration']}, the dropped word '{rec.vocab[rep[0]]}' occurs {b['text'].count(rep[0])} times: "
+                        f"dark at every occurrence, with one zero row below)")
+    return ''
+
 def _dropout_figures(add):
     "What dropout is: torch's `nn.Dropout` and `nn.Dropout2d` on a feature map, train and eval."
     fig = plot_cnn_dropout(p=0.5); d = fig.drawn
     n_ch = int((~d['channel_kept'].reshape(len(d['x']), -1).any(1)).sum())
-    add('cnn_dropout', fig, 'dropout', "Dropped units are black; survivors are twice as bright (×1/(1-p)); Dropout2d blanks whole channels; eval changes nothing.",
+    add('cnn_dropout', fig, 'dropout', "Dropped units are dark blue (the masks' dropped colour); survivors are twice as bright (×1/(1-p)); Dropout2d blanks whole channels; eval changes nothing.",
         f"torch's own layers, p = 0.5, on one feature map of {len(d['x'])} channels, drawn on one colour scale. nn.Dropout zeroed "
         f"{int((~d['element_kept']).sum())} of {d['element_kept'].size} single units; nn.Dropout2d zeroed {n_ch} whole channel(s) "
         f"(the spatial cousin of locked dropout: one decision for all positions). Survivors are multiplied by 1/(1-p) = 2, so the "
@@ -167,14 +190,15 @@ def _embedding_figures(add, rec:MaskRecord):
             f"structure is word frequency more than meaning: a small model trained for minutes learns that first.")
 
     if emb and rec.vocab is not None and rec.at(rec._iters_of(emb)[-1]).tokens_of(emb) is not None:
-        its = _consecutive(rec._iters_of(emb))
+        its = _repeated_drop(rec, emb)
         fig = plot_embedding_batches(rec, emb, its); d = fig.drawn   # the factor alone: redrawn identically from a saved recording
         b = d['batches']
         differ = float((rec.mask(emb, its[0]) != rec.mask(emb, its[-1])).float().mean()) if len(its) > 1 else 0.
         add('embedding', fig, 'embedding-dropout',
             f"Rows are words of each batch's text: dropped words are zero (dark) wherever they occur, the others ×{1/(1-d['p']):.2f}; the next batch has a new mask.",
             f"{rec.sites[emb].title}. Two {'consecutive ' if len(its) > 1 and its[-1] - its[0] == 1 else ''}training batches "
-            f"({', '.join(str(x['iteration']) for x in b)}). Top: the text of one example, every occurrence of a dropped word dark. "
+            f"({', '.join(str(x['iteration']) for x in b)}). Top: the text of one example, every occurrence of a dropped word dark"
+            + _twice_text(rec, b) + ". "
             f"Bottom: {len(b[0]['ids'])} words of that text (dropped ones first chosen), each row the word's "
             f"factor applied to its vector: survivors × 1/(1-p) = {1/(1-d['p']):.2f}, dropped rows zero. "
             f"One mask serves the whole batch; {differ:.1%} of the vocabulary's rows changed from one batch to the other.")
@@ -211,19 +235,24 @@ def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
             f"Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
 
 def _dropconnect_figures(add, rec:MaskRecord, state:dict):
-    "DropConnect's scattered weights against whole columns, and the masked W_hh the kernel used in two batches."
-    w0, lock = _first(rec, kind='weight'), state['locked']
-    if w0 and rec.sites[w0].gates:
-        site = rec.sites[w0]
-        shown, _ = mask_image(rec.mask(w0), site, crop=48)   # 48 units of each gate block
-        fig, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True, layout='constrained')
-        plot_dropconnect_vs_state(shown, axs=axs, gates=site.gates)
-        axs[0].set_title(f'{site.title}: single weights,\none mask for all steps', fontsize=10)
-        axs[1].set_title('dropping h(t-1) instead:\nwhole columns', fontsize=10)
-        add('dropconnect', fig, 'dropconnect', "DropConnect drops single weights in every gate; dropping h(t-1) would remove whole columns.",
-            f"{site.title}, {shown.shape[1]} units of each gate block {', '.join(site.gates)}, last recorded batch. Single weights are "
-            f"dropped, scattered over every gate, and the same dropped matrix is used at every time step. Dropping a unit of h(t-1) "
-            f"instead (right) removes a whole column: that unit's input to every gate.")
+    "DropConnect's scattered weights against the whole columns of a recorded per-batch mask on h(t-1), and the masked W_hh the kernel used in two batches."
+    lock, batch = state['locked'], state.get('batch')
+    w0, s0 = (_first(batch, kind='weight'), _first(batch, kind='state_batch')) if batch is not None else (None, None)
+    if w0 and s0 and batch.sites[w0].gates and state.get('batch_weights'):
+        site, ss, it = batch.sites[w0], batch.sites[s0], sorted(state['batch_weights'])[-1]
+        wm, sm = batch.mask(w0, it), batch.mask(s0, it)                     # the same batch: (gates·nh, nh), (1, 1, nh)
+        fig, axs = plt.subplots(1, 3, figsize=(10.5, 7.5), sharey=True, layout='constrained')
+        d = plot_dropconnect_vs_state(wm, axs=axs, gates=site.gates, state=sm, used=state['batch_weights'][it]).drawn
+        axs[0].set_title(f'{site.title}:\nsingle weights, one mask for all steps', fontsize=10)
+        axs[1].set_title(f'{ss.title}, recorded\n(one mask per batch): whole columns', fontsize=10)
+        n_off = int((~d['columns']).sum())
+        add('dropconnect', fig, 'dropconnect', "DropConnect drops single weights in every gate; a mask on h(t-1) removes whole columns, as the recorded per-batch mask shows.",
+            f"One training batch (iteration {it}) of a short run of a small model ({state['about']}) with DropConnect on W_hh and "
+            f"a per-batch mask on h(t-1) (kind 'state_batch'), all {wm.shape[1]} units of each gate block {', '.join(site.gates)}. "
+            f"Left: the recorded DropConnect mask of {site.title}, single weights scattered over every gate, the same at every time "
+            f"step. Middle: the recorded mask on h(t-1) ({ss.title}, shape {tuple(sm.shape)}; {n_off} of {wm.shape[1]} units dropped), each unit drawn as "
+            f"its column of W_hh: W_hh (m ⊙ h) = (W_hh diag(m)) h, so a dropped unit removes its input to every gate. Right: the "
+            f"zeros of the matrix the recurrence actually multiplied in that batch (captured from the layer): both masks at once.")
     wn = _first(lock, kind='weight')
     if wn and len(state['weights']) >= 2:
         its = sorted(state['weights'])[-2:]
@@ -262,9 +291,23 @@ def _panels_text(rec:MaskRecord, d:dict) -> str:
     for kind, names in by_kind.items():
         img, N = d['images'][names[0]], rec.mask(names[0], d['iteration']).shape[0]
         what = _PANEL_TEXT.get(kind, f"the mask's last two axes ({', '.join(a for a in SITE_KINDS[kind].axes if a)})" if kind in SITE_KINDS else 'the mask')
-        words = ' (' + ', '.join(str(w) for w in rec.vocab[:min(5, img.shape[0])]) + ', …)' if kind == 'embedding' and rec.vocab is not None else ''
-        parts.append(f"{' and '.join(rec.sites[n].label or kind for n in names)}: {what.format(n=img.shape[0], N=N)}{words}")
+        words = ''
+        if names[0] in d.get('labels', {}):                             # a word panel: every row named; the dropped ones here
+            gone = [w for w, k in zip(d['labels'][names[0]], d['images'][names[0]][:, 0]) if not k]
+            words = f" ({', '.join(d['labels'][names[0]][:3])}, …, each row named; dropped in this batch: {', '.join(gone) or 'none of them'})"
+        parts.append(f"{' and '.join(rec.sites[n].label or kind for n in names)}: {what.format(n=img.shape[0], N=N)}{words}{_crops_text(rec, d, names)}")
     return '; '.join(parts)
+
+def _crops_text(rec:MaskRecord, d:dict, names:list) -> str:
+    "How the panels of `names` are cropped, from the shapes `plot_all_masks` drew against the whole pictures ('' if not cropped)."
+    out = []
+    for n in names:
+        (r, c), (R, C), s = d['images'][n].shape, d['full'][n], rec.sites[n]
+        if (r, c) == (R, C) or s.kind == 'embedding': continue         # the word panel says 'the first n of the N words' already
+        g = len(s.gates) if s.gates and R % len(s.gates) == 0 else 0
+        rows = f'the first {r//g} of {R//g} rows of each gate block' if g else f'the first {r} of {R} rows'
+        out.append(f"{s.label}: cropped to {rows}" + (f' and the first {c} of {C} columns' if c != C else ''))
+    return ' (' + '; '.join(out) + ')' if out else ''
 
 def _together_figures(add, rec:MaskRecord, hid:str):
     "Every mask of one batch, one site's masks over training, and the drop rates; captions written from the kinds drawn."
@@ -274,16 +317,16 @@ def _together_figures(add, rec:MaskRecord, hid:str):
         "Each panel is titled with its site's label and p: " + '; '.join(rec.sites[n].title for n in sorted(rec.names, key=lambda n: rec.sites[n].path_order)) +
         f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of {d['n_calls']} of the batch" if d['n_calls'] > 1 else ', the batch’s only forward pass') +
         ". The panels show " + _panels_text(rec, d) + '.')
-    fig = rec.plot_mask_grid(hid, n=8)
-    its, hs = fig.drawn['iterations'], rec.sites[hid]
-    add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch.",
-        f"Recorded masks of {hs.title} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} training batches evenly spaced over the run "
-        f"({its[0]} to {its[-1]}); each panel shows {_PANEL_TEXT.get(hs.kind, 'the mask').format(n='all', N='all')}.")
-    fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
-    rec.plot_drop_rates(ax=ax)
+    fig = rec.plot_mask_grid(hid, iterations=_consecutive(rec._iters_of(hid), 8))
+    its, hs, cons = fig.drawn['iterations'], rec.sites[hid], fig.drawn['consecutive']
+    add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch." if cons else f"{hs.label}: a new mask in every recorded batch.",
+        f"Recorded masks of {hs.title} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} " +
+        (f"consecutive training batches ({its[0]} to {its[-1]})" if cons else f"recorded training batches ({', '.join(map(str, its))})") +
+        f"; each panel shows {_PANEL_TEXT.get(hs.kind, 'the mask').format(n='all', N='all')}.")
+    fig = rec.plot_drop_rates()
     add('drop_rates', fig, 'together', "Each site's dropped fraction scatters around its p, batch after batch.",
-        "The fraction of each site's mask that was dropped, batch by batch (solid), against its probability p (dashed): each "
-        "mask is a fresh random draw with the promised rate.")
+        "The fraction of each site's mask that was dropped, batch by batch (markers), against its probability p (dashed), one "
+        "panel per site on one common scale around each p, so no site hides another: each mask is a fresh random draw with the promised rate.")
 
 def _bptt_figures(add, rec:MaskRecord, hid:str):
     "One text row's masks over consecutive batches: the state carries over, the mask does not."
@@ -301,11 +344,26 @@ def _bptt_figures(add, rec:MaskRecord, hid:str):
             f"draws its own masks" + (', and this per-step site a new one at every step.' if per_step else '.'),
             site=f"{site.title} (kind '{site.kind}', {_scheme(site)}) followed across batches")
 
+_PATH_OPTIONS = ('--out', '--log')   # options whose value is a path of the machine that ran a command
+
+def _shown_command(cmd:str) -> str:
+    "A recorded command as a caption shows it: without the options that name paths of the machine that ran it (`_PATH_OPTIONS`)."
+    toks, out = cmd.split(), []
+    for i, t in enumerate(toks):
+        if t.split('=')[0] in _PATH_OPTIONS or (i and toks[i-1] in _PATH_OPTIONS): continue   # the option, and its value
+        out.append(t)
+    return ' '.join(out)
+
+def _n(k:int, word:str, plural:str=None) -> str:
+    "`k` and `word`, plural (`plural`, default `word` + 's') unless `k` is 1: '1 epoch', '4 epochs'."
+    return f"{k} {word if k == 1 else plural or word + 's'}"
+
 def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
     "Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation (committed) and the two runs' learning curves."
     text_of = f' on {source}' if source else ''
     from awd_fastai.memory import load_results, plot_memory, memory_summary, _select, SCHEMES
     res = memory or load_results('default')
+    res = {**res, 'command': _shown_command(res['command'])}             # as a reader would type it: no machine's paths
     runs = _select(res)
     c0 = next(iter(runs.values()))[0]['config']
     T = c0['T']
@@ -362,11 +420,14 @@ def write_figures(
     out, figs = Path(out), Figures()
     def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi, site=None, table=None):
         "Save `fig` as `stem.fmt` (or register the file `stem` already written, with `fig` None) with its caption (and a `table`, a DataFrame shown under it)."
+        cmaps = []
         if fig is not None:
             name, drawn, min_font_pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
+            cmaps = _colormaps(fig)
             _save(fig, out/name, dpi)
         else: name = Path(stem).name
-        figs[name] = Caption(text, section, reading, drawn, min_font_pt, site); figs[name].dpi, figs[name].table = dpi, table
+        figs[name] = Caption(text, section, reading, drawn, min_font_pt, site)
+        figs[name].dpi, figs[name].table, figs[name].colormaps = dpi, table, cmaps
     hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or next(iter(rec.names), None)   # None: no mask
     state = state or record_state_dropout()
     _dropout_figures(add)
@@ -407,8 +468,8 @@ def record_state_dropout(
     p:float=0.3,         # Dropout probability on h(t-1)
     n_batches:int=3,     # Training batches recorded per run
     seed:int=0,          # Random seed (the global random state is restored afterwards)
-) -> dict:               # {'per_step': MaskRecord, 'locked': MaskRecord, 'weights': {iteration: masked W_hh the kernel used}, 'about': str}
-    "Record a few training batches of a small AWD-LSTM with per-step and with locked dropout on h(t-1) (`state_p`), and the masked W_hh its recurrence used: the report's recurrent-state figures."
+) -> dict:               # {'per_step', 'locked', 'batch': MaskRecord, 'weights', 'batch_weights': {iteration: W_hh the recurrence used}, 'about': str}
+    "Record a few training batches of a small AWD-LSTM with per-step, locked and per-batch dropout on h(t-1) (`state_p`), and the masked W_hh its recurrence used: the report's recurrent-state and DropConnect figures."
     import random
     from fastai.torch_core import set_seed
     from fastai.callback.core import Callback, CancelFitException
@@ -422,18 +483,20 @@ def record_state_dropout(
     try:
         with torch.random.fork_rng(devices=[]):
             dls = lm_dls(corpus_texts(10), bs=8, seq_len=24, seed=seed)
-            for key, mode in (('per_step', 'naive'), ('locked', 'locked')):
+            for key, mode in (('per_step', 'naive'), ('locked', 'locked'), ('batch', 'batch')):
                 set_seed(seed)
                 recorder, used = MaskRecorder(), []
                 learn = awd_learner(dls, **size, modes={'state': mode}, **{**DEMO_P, 'state_p': p})
-                def grab(m, args, res):   # the W_hh the recurrence multiplies with: raw weights × this forward's mask (0 or 1/(1-p))
-                    if m.training and isinstance(m._last_noise, dict): used.append(m.weight_hh_l0_raw.detach() * m._last_noise['weight_hh_l0'])
+                def grab(m, args, res):   # the W_hh the recurrence multiplies with: raw weights × this forward's masks (0 or 1/(1-p))
+                    if not (m.training and isinstance(m._last_noise, dict)): return
+                    used.append(m.module.weight_hh_l0.detach().clone() if mode == 'batch' else   # what the fused kernel ran with
+                                m.weight_hh_l0_raw.detach() * m._last_noise['weight_hh_l0'])
                 h = learn.model[0].rnns[0].register_forward_hook(grab)
                 try:
                     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[recorder, _Stop()])
                 finally: h.remove()
                 out[key] = recorder.record
-                if key == 'locked': out['weights'] = dict(zip(recorder.record.iterations, used))
+                if key != 'per_step': out['weights' if key == 'locked' else 'batch_weights'] = dict(zip(recorder.record.iterations, used))
     finally: random.setstate(states[0]); np.random.set_state(states[1])
     out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layers, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
                     f"{n_batches} batches of the embedded corpus")
@@ -494,7 +557,8 @@ nav ol{{columns:2}}table.results{{border-collapse:collapse;font-size:14px;margin
 table.results th,table.results td{{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}</style></head>
 <body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>
 <p>Colour convention in every mask figure: <b>kept is light, dropped is dark</b>. The tutorial <i>{html.escape(tname)}</i>
-explains each technique step by step (docs page <code>{html.escape(tpage)}</code>; notebook <code>{html.escape(tnb)}</code>).</p>
+explains each technique step by step: open awd_fastai's documentation site and choose Tutorials in its sidebar (the page
+<code>{html.escape(tpage)}</code> of the site).</p>
 {explore}
 <nav><h2>Contents</h2><ol>{toc}</ol></nav>
 {''.join(body)}
@@ -621,6 +685,8 @@ def _writable_dir(out:Path, shown:Path|None=None) -> Path:
     return out
 
 _REPORT_FILES = ('index.html', 'masks.npz', 'history.json')   # a folder holding one of these holds a report
+_STATE_FILES = {'per_step': 'masks_state_per_step.npz', 'locked': 'masks_state_locked.npz', 'batch': 'masks_state_batch.npz'}   # the h(t-1) runs
+_STATE_LABELS = {'per_step': 'h(t-1) per step', 'locked': 'h(t-1) locked', 'batch': 'h(t-1) per batch'}   # their names in the explorer
 
 @contextlib.contextmanager
 def _staged_report(out:Path, force:bool, clear:bool=True):
@@ -634,7 +700,7 @@ def _staged_report(out:Path, force:bool, clear:bool=True):
     try:
         tmp = out.parent/f'.{out.name}.{secrets.token_hex(4)}.partial'
         yield _writable_dir(tmp, shown=out)
-        old = [f for f in ('masks_naive.npz', 'explorer.html') if force and clear and not (tmp/f).exists()]   # not this run's
+        old = [f for f in ('masks_naive.npz', 'explorer.html', *_STATE_FILES.values()) if force and clear and not (tmp/f).exists()]   # not this run's
         _move_into(tmp, out, old)
     except BaseException:
         if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
@@ -674,7 +740,7 @@ def _train_and_report_into(out:Path, args, texts, source:str) -> int:
     ps = {k: getattr(args, k) for k in _P_OPTIONS}
     runs = 'one run' if args.no_contrast else 'two runs'
     print(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per epoch, "
-          f"{args.epochs} epochs, {runs}, {args.threads} torch thread(s)")
+          f"{_n(args.epochs, 'epoch')}, {runs}, {args.threads} torch thread(s)")
     rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size, ps=ps, progress=progress)
     rec.save(out/'masks.npz')
     history, runs = {'locked': h_locked}, {"AWD-LSTM's dropouts (masks.npz)": rec}
@@ -684,15 +750,18 @@ def _train_and_report_into(out:Path, args, texts, source:str) -> int:
         naive, history['naive'] = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size, ps=ps, progress=progress)
         naive.save(out/'masks_naive.npz'); runs['per-step contrast (masks_naive.npz)'] = naive
     atomic_write(out/'history.json', json.dumps(history, indent=1))
+    state = record_state_dropout()                                        # h(t-1) masks per step, locked, per batch: a short run
+    for k, f in _STATE_FILES.items():
+        state[k].save(out/f); runs[f"{_STATE_LABELS[k]}, small model ({f})"] = state[k]
     memory = _rerun_memory(args, out) if args.memory else None
-    caps = write_figures(rec, out, naive, history, memory=memory, **_figure_kw(args))
+    caps = write_figures(rec, out, naive, history, memory=memory, state=state, **_figure_kw(args))
     t1, runs = time.time(), {k: r for k, r in runs.items() if len(r)}        # a run without dropout recorded no mask
     if runs:
         page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if len(runs) == 1 else 'both runs'} on {source}")
         print(f"Wrote {args.out/page.name} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
     else: print("No explorer page: no dropout layer drew a mask (every p is 0)")
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
-    summary = f"{args.epochs} epochs, {len(rec)} recorded batches. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
+    summary = f"{_n(args.epochs, 'epoch')}, {_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
     summary += '.' if naive is None else f", {ppl(history['naive']):.1f} with per-step dropouts between layers."
     write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}', summary)
     print(f"Wrote {len(caps)} figures and {args.out/'index.html'}; the whole run took {time.time()-t0:.0f}s")

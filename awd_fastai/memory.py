@@ -495,7 +495,7 @@ def plot_memory(
     res:dict,                # Results (`load_results`)
     cell:str|None=None,      # Cell to show (default: the first in the results)
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
-    axs=None,                # Three axes (a new figure if None)
+    axs=None,                # Three axes (a new figure if None: two by two, the legend in the fourth place, readable at 800 px wide)
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
     "The article's figure: recall against the lag with dropout off (headline), with the training-time masks on (mechanism), and the longest lag's recall during training."
     import matplotlib.pyplot as plt
@@ -504,7 +504,8 @@ def plot_memory(
     c0 = next(iter(runs.values()))[0]['config']
     cell, T, chance = c0['cell'], c0['T'], 1 / c0['n_symbols']
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
-    if axs is None: _, axs = plt.subplots(1, 3, figsize=(12, 4.2), layout='constrained')
+    key = None                                                        # the axes that holds the legend (None: below the figure)
+    if axs is None: _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained'); axs, key = list(grid.ravel()[:3]), grid[1, 1]
     lags = np.arange(1, T+1)
     lines = []
     for s in SCHEMES:
@@ -520,12 +521,13 @@ def plot_memory(
         ax.axhline(chance, color='grey', lw=1, ls=':')
         ax.set(title=title, xlabel=xl, ylim=(0, 1.03))
         ax.grid(alpha=0.3)
-    axs[0].set_ylabel('recall (fraction named correctly)')
+    axs[0].set_ylabel('recall (fraction named correctly)'); axs[2].set_ylabel(f'recall at T={T}')
     axs[0].text(T, chance + 0.02, 'chance', ha='right', va='bottom', color='grey', fontsize=9)
     n = len(next(iter(runs.values())))
-    axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps. "
+    axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps.\n"
                            f"Lines: mean of {n} seeds; bands: min–max", fontsize=11)
-    axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
+    if key is not None: key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
+    else: axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
     return drawn(axs[0].figure, axs=axs, runs=runs, cell=cell, p=p, artists=lines)
 
 def plot_memory_grid(

@@ -18,15 +18,25 @@ from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
 __all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'LM_KEY_SCHEMES', 'mask_legend', 'drawn', 'show_mask',
-           'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches',
-           'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches', 'mask_image', 'site_label',
-           'plot_embedding_matrix', 'plot_feature_map_dropout', 'plot_cnn_dropout', 'content_words',
-           'plot_word_neighbours', 'time_step_frames', 'save_time_step_gif', 'plot_bptt', 'quality_results',
-           'plot_ablation', 'lm_results', 'lm_table', 'lm_reading', 'plot_lm_curves']
+           'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'dropped_twice',
+           'plot_embedding_batches', 'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches',
+           'mask_image', 'site_label', 'plot_embedding_matrix', 'plot_feature_map_dropout', 'plot_cnn_dropout',
+           'content_words', 'plot_word_neighbours', 'time_step_frames', 'save_time_step_gif', 'plot_bptt',
+           'quality_results', 'plot_ablation', 'lm_results', 'lm_table', 'lm_reading', 'plot_lm_curves']
 
 # %% ../nbs/04_plots.ipynb #dd282d06
 KEPT_COLOR, DROPPED_COLOR = '#f3e6c4', '#1b2a41'
 mask_cmap = ListedColormap([DROPPED_COLOR, KEPT_COLOR])   # 0 = dropped (dark), 1 = kept (light)
+
+def _value_cmap(
+    name:str='PiYG',  # A matplotlib colormap
+    lo:float=0.,      # The part of it used: from `lo` ...
+    hi:float=1.,      # ... to `hi` (0..1)
+):
+    "A colormap for values drawn beside dropped entries (weights, word vectors, activations), NaN (dropped) in `DROPPED_COLOR`: pink-green, no dark blue, so dropped stays one colour of its own."
+    cm = plt.get_cmap(name)
+    if (lo, hi) != (0., 1.): cm = ListedColormap(cm(np.linspace(lo, hi, 256)), name=f'{name}_{lo:g}_{hi:g}')
+    return cm.with_extremes(bad=DROPPED_COLOR)
 
 def _mask_handles():
     return [Patch(facecolor=KEPT_COLOR, edgecolor='0.5', label='kept (light)'),
@@ -156,14 +166,27 @@ def plot_dropped_words(
 
 # %% ../nbs/04_plots.ipynb #12a2f492
 def _batch_rows(ids, keep, n_rows:int, max_tokens:int):
-    "The example whose first `max_tokens` tokens hold a dropped word (the first example if none), and up to `n_rows` distinct words of it, dropped ones first chosen, in order of appearance."
-    ex = next((e for e in range(ids.shape[0]) if not keep[ids[e, :max_tokens]].all()), 0)
+    "The example whose first `max_tokens` tokens hold a dropped word twice (else once; else the first example), and up to `n_rows` distinct words of it, dropped ones first chosen (repeated ones first), in order of appearance."
+    ex = dropped_twice(ids, keep, max_tokens)
+    if ex is None: ex = next((e for e in range(ids.shape[0]) if not keep[ids[e, :max_tokens]].all()), 0)
     seq = ids[ex, :max_tokens].tolist()
     distinct = list(dict.fromkeys(seq))                                  # word ids in order of first appearance
-    dropped = [t for t in distinct if not keep[t]][:n_rows//2]
+    dropped = sorted((t for t in distinct if not keep[t]), key=lambda t: -seq.count(t))[:n_rows//2]   # a repeated dropped word first
     kept = [t for t in distinct if keep[t]][:n_rows - len(dropped)]
     chosen = set(dropped) | set(kept)
     return ex, seq, [t for t in distinct if t in chosen]
+
+def dropped_twice(
+    ids,                  # Token ids of a batch (bs, seq_len)
+    keep,                 # Embedding keep-mask (vocab,) or (vocab, 1)
+    max_tokens:int=36,    # Only the first `max_tokens` tokens of each example count
+) -> int|None:            # The first such example, or None
+    "The first example whose first `max_tokens` tokens hold some dropped word at least twice: the one to show that a dropped word is zero wherever it occurs."
+    ids, keep = torch.as_tensor(np.asarray(ids)), torch.as_tensor(keep).reshape(-1)
+    for e in range(ids.shape[0]):
+        t = ids[e, :max_tokens]
+        if (torch.bincount(t[~keep[t]], minlength=1) >= 2).any(): return e
+    return None
 
 def plot_embedding_batches(
     rec,                  # A `MaskRecord` with an embedding-dropout site and its token ids
@@ -189,7 +212,7 @@ def plot_embedding_batches(
         batches.append(dict(iteration=snap.iteration, example=ex, ids=rows, words=[str(rec.vocab[t]) for t in rows],
                             keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
     lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
-    cmap = (plt.get_cmap('coolwarm') if weight is not None else ListedColormap([KEPT_COLOR])).with_extremes(bad=DROPPED_COLOR)
+    cmap = _value_cmap() if weight is not None else ListedColormap([KEPT_COLOR]).with_extremes(bad=DROPPED_COLOR)
     for (top, bot), b in zip(axs.T, batches):
         plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, ax=top,
                            title=f"Training batch {b['iteration']}, example {b['example']}: its text, dropped words dark")
@@ -225,18 +248,28 @@ def plot_weight_mask(
     return drawn(ax.figure, image=m.numpy(), gates=tuple(gates), artist=im)
 
 def plot_dropconnect_vs_state(
-    mask,             # W_hh keep-mask (gates·n_hid, n_hid)
-    axs=None,         # Two axes (a new figure if None)
+    mask,             # W_hh keep-mask (gates·n_hid, n_hid): DropConnect's single weights
+    axs=None,         # Two axes, three with `used` (a new figure if None)
     gates:tuple=(),   # Names of the gate blocks of the rows (`site.gates`)
-):                    # The figure; `fig.drawn`: `weight` and `state` images, `artists`
-    "DropConnect's scattered weights beside what dropping h(t-1) would look like: whole columns."
+    state=None,       # A recorded per-batch keep-mask on h(t-1), (n_hid,) or (1, 1, n_hid) (kind 'state_batch'); None: row 0 of `mask`, constructed, and titled so
+    used=None,        # The matrix the recurrence multiplied in that batch (gates·n_hid, n_hid), zero where dropped: a third panel
+):                    # The figure; `fig.drawn`: `weight`, `state` (images), `columns` (n_hid,), `constructed`, `used` (its keep-mask or None), `artists`
+    "DropConnect's scattered weights beside a mask on h(t-1), which removes whole columns of W_hh (W_hh diag(m)): from a recorded per-batch mask, or constructed from row 0 of `mask` (and titled so)."
     m = torch.as_tensor(mask)
-    if axs is None: _, axs = plt.subplots(1, 2, figsize=(9, 8), sharey=True, layout='constrained')
-    state = m[0][None].expand(m.shape[0], -1)   # a dropped unit of h(t-1) removes its whole column
+    constructed = state is None
+    cols = m[0] if constructed else torch.as_tensor(state).reshape(-1)   # (n_hid,): the mask on h(t-1)
+    if cols.shape[0] != m.shape[1]: raise ValueError(f"`state` has {cols.shape[0]} units; W_hh has {m.shape[1]} columns")
+    n = 2 if used is None else 3
+    if axs is None: _, axs = plt.subplots(1, n, figsize=(4.5*n, 8), sharey=True, layout='constrained')
+    state_img = cols[None].expand(m.shape[0], -1)                        # (rows, n_hid): a dropped unit removes its whole column
     a = plot_weight_mask(m, axs[0], gates=gates).drawn['artist']
-    b = plot_weight_mask(state, axs[1], 'Dropping h(t-1) instead: whole columns', gates=gates).drawn['artist']
-    mask_legend(axs[1])
-    return drawn(axs[0].figure, weight=m.numpy(), state=state.numpy(), artists=[a, b])
+    b = plot_weight_mask(state_img, axs[1], 'constructed (row 0 of this mask):\na mask on h(t-1), whole columns' if constructed else
+                         'a recorded per-batch mask on h(t-1):\nwhole columns', gates=gates).drawn['artist']
+    arts, u = [a, b], None if used is None else torch.as_tensor(used) != 0
+    if u is not None: arts.append(plot_weight_mask(u, axs[2], 'the matrix the recurrence used:\nzero where either dropped', gates=gates).drawn['artist'])
+    mask_legend(axs[n-1])
+    return drawn(axs[0].figure, weight=m.numpy(), state=state_img.numpy(), columns=cols.numpy(), constructed=constructed,
+                 used=None if u is None else u.numpy(), artists=arts)
 
 def plot_weight_batches(
     weights:list,      # The masked W_hh (gates·n_hid, n_hid) the kernel used, one per batch (zeros where dropped)
@@ -249,7 +282,7 @@ def plot_weight_batches(
     crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop].reshape(-1, min(crop, w.shape[1])) for w in weights]
     keeps = [c != 0 for c in crops]
     lim = 1.4 * max(float(c.abs().max()) for c in crops) or 1.     # ends of the scale stay lighter than the dropped colour
-    cmap = plt.get_cmap('coolwarm').with_extremes(bad=DROPPED_COLOR)
+    cmap = _value_cmap()
     fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
     for ax, c, k, it in zip(axs[0], crops, keeps, iterations):
         im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
@@ -319,6 +352,13 @@ def mask_image(
         site = _site_from_v1('', site, tuple(m.shape))
     return MASK_VIEWS.get(site.kind, _view_generic)(m, site, example, crop)
 
+def _crop_note(shown:tuple, full:tuple, site:DropoutSite) -> str:
+    "A panel title's last line when the picture is cropped: how much of the mask it shows ('' when it shows it all)."
+    if shown == full: return ''
+    g = len(site.gates) if site.gates and full[0] % len(site.gates) == 0 else 0
+    if g: return f"\nfirst {shown[0]//g}×{shown[1]} of {full[0]//g}×{full[1]} per gate"     # rows × columns of each gate block
+    return f"\nfirst {shown[0]} of {full[0]} rows" + (f', {shown[1]} of {full[1]} columns' if shown[1] != full[1] else '')
+
 def site_label(
     name:str, # A 0.1.0 recording name, e.g. '0.rnns.1.weight_hh_l0'
 ) -> str:
@@ -334,8 +374,9 @@ def plot_all_masks(self:MaskRecord,
     crop:int=48,        # Units per gate block (weights) or rows (others) shown
     fig=None,           # Figure to draw on (a new one if None)
     snapshot:int=None,  # Deprecated (0.1.0): position of the recorded batch; use `iteration`
-):                      # The figure; `fig.drawn`: `images` and `artists`, `{name: ...}` in data-path order, `iteration`, `call`
-    "Every mask of one forward call of one training iteration, each in its place along the data path."
+    n_words:int=None,   # Rows of a panel of words, each named (default: as many as fit at 9 pt)
+):                      # The figure; `fig.drawn`: `images`, `artists`, `full` (each panel's uncropped shape) and `labels` (the row names of word panels), `{name: ...}` in data-path order, `iteration`, `call`
+    "Every mask of one forward call of one training iteration, each in its place along the data path; a cropped panel says so in its title, and every row of a word panel is named."
     if snapshot is not None:
         warn_deprecated('`plot_all_masks(snapshot=...)`', '`plot_all_masks(iteration=...)` (negative counts from the end)')
         iteration = self.iterations[snapshot]
@@ -344,31 +385,41 @@ def plot_all_masks(self:MaskRecord,
     n_calls = max(snap.n_calls(n) for n in names)
     if not -n_calls <= call < n_calls: raise IndexError(f"iteration {snap.iteration} has {n_calls} call(s); there is no call {call}")
     c = call % n_calls
-    views = {n: mask_image(snap.mask(n, c), snap.sites[n], example, crop) for n in names if snap.n_calls(n) > c}
     n_cols = len(names) if len(names) <= 4 else -(-len(names) // 2)       # more than 4 sites: two rows, so the panels stay readable
     n_rows = -(-len(names) // n_cols)
     fig = fig or plt.figure(figsize=(min(2.6*n_cols, 10), 4.4*n_rows), layout='constrained')
-    axs, ims = np.ravel(fig.subplots(n_rows, n_cols, squeeze=False)), {}
+    if n_words is None: n_words = max(4, int((fig.get_figheight() / n_rows - 1.4) * 72 / (9 * 1.3)))   # one 9 pt label per row
+    def view(n):
+        "The panel's image (a word panel to `n_words` rows) and the uncropped picture's shape."
+        m, s = snap.mask(n, c), snap.sites[n]
+        img, labels = mask_image(m, s, example, crop)
+        full = tuple(mask_image(m, s, example)[0].shape)                 # the whole picture, uncropped
+        if img.shape[1] == 1 and labels[1] == 'word': img = img[:n_words]
+        return (img, labels), full
+    views = {n: view(n) for n in names if snap.n_calls(n) > c}
+    full = {n: v[1] for n, v in views.items()}
+    views = {n: v[0] for n, v in views.items()}
+    axs, ims, named = np.ravel(fig.subplots(n_rows, n_cols, squeeze=False)), {}, {}
     for ax in axs[len(names):]: ax.remove()                              # no empty panel
     for ax, n in zip(axs, names):
         site = snap.sites[n]
         if n not in views:
             ax.set_axis_off(); ax.set_title(f"{site.label or site.kind}\n(not called in call {c+1})", fontsize=9); continue
         img, (xl, yl) = views[n]
-        ims[n] = _imshow_mask(img, ax, f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}", xl, yl)
+        ims[n] = _imshow_mask(img, ax, f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}" + _crop_note(tuple(img.shape), full[n], site), xl, yl)
         ax.tick_params(labelsize=9); ax.title.set_fontsize(10)
-        if img.shape[1] == 1:                                            # one column (words): a few rows named
-
+        if img.shape[1] == 1:                                            # one column (words): every row named
             ax.set_xticks([])
             if self.vocab is not None and yl == 'word':
-                rows = list(range(0, img.shape[0], max(1, -(-img.shape[0] // 8))))
-                ax.set_yticks(rows, [str(self.vocab[r]) for r in rows], fontsize=9); ax.set_ylabel(f'word (first {img.shape[0]})')
+                named[n] = [str(self.vocab[r]) for r in range(img.shape[0])]
+                ax.set_yticks(range(img.shape[0]), named[n], fontsize=9); ax.set_ylabel(f'word (first {img.shape[0]})')
     fig.legend(handles=_mask_handles(), loc='outside lower right', fontsize=9, frameon=False, ncol=2)
     fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls} ' +
                  ("(the batch's only forward pass)" if n_calls == 1 else 'forward passes of the batch') +
                  ',\nalong the data path (kept light, dropped dark)', fontsize=11)
 
-    return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, iteration=snap.iteration, call=c, n_calls=n_calls)
+    return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, full=full, labels=named,
+                 iteration=snap.iteration, call=c, n_calls=n_calls)
 
 # %% ../nbs/04_plots.ipynb #09dc99da
 def _spread(n_snapshots:int, n:int) -> np.ndarray:
@@ -383,10 +434,11 @@ def plot_mask_grid(self:MaskRecord,
     example:int=0,   # Example shown for per-step masks
     crop:int=48,     # As in `mask_image`
     axs=None,        # Axes to draw on (a new figure if None); axes beyond the recorded iterations are removed
-):                   # The figure; `fig.drawn`: `images`, `iterations`, `artists` (one per panel)
-    "Masks of site `name` in successive recorded iterations, evenly spaced over the run (only those are decoded)."
+    iterations:list=None, # These recorded iterations instead (e.g. consecutive batches); None: `n` evenly spaced over the run
+):                   # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `artists` (one per panel)
+    "Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given (only those are decoded)."
     site, its = self._site(name), self._iters_of(name)
-    its = [its[i] for i in _spread(len(its), n)]
+    its = [its[i] for i in _spread(len(its), n)] if iterations is None else [self.at(i).iteration for i in iterations]
     if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
         cols = len(its) if len(its) <= 4 else -(-len(its) // 2)
         _, axs = plt.subplots(-(-len(its) // cols), cols, figsize=(min(max(2.2*cols, 5), 10), 2.6 * -(-len(its) // cols) + 0.6), squeeze=False, layout='constrained')
@@ -399,8 +451,10 @@ def plot_mask_grid(self:MaskRecord,
         ax.set_xticks([]); ax.set_yticks([])
     axs[0].set_ylabel(yl or site.kind); axs[0].set_xlabel(xl)
     fig = axs[0].figure
-    fig.suptitle(f'{site.title}: a new mask every recorded batch (kept light, dropped dark)', fontsize=11)
-    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, artists=ims)
+    consecutive = len(its) > 1 and all(b - a == 1 for a, b in zip(its, its[1:]))
+    fig.suptitle(f'{site.title}: a new mask every batch, {len(its)} consecutive batches (kept light, dropped dark)' if consecutive else
+                 f'{site.title}: recorded batches {its[0]} to {its[-1]}, evenly spaced (kept light, dropped dark)', fontsize=11)
+    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, consecutive=consecutive, artists=ims)
 
 @patch
 def save_mask_gif(self:MaskRecord,
@@ -430,22 +484,26 @@ def save_mask_gif(self:MaskRecord,
 
 @patch
 def plot_drop_rates(self:MaskRecord,
-    ax=None,         # Axes to draw on (a new figure if None)
+    ax=None,         # One axes for every site (sites with the same p then overlap); None: a new figure, one panel per site
 ):                   # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `rates` (the `drop_rates()` table drawn)
-    "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against its `p` (dashed)."
-    ax = _ax(ax, (9, 4))
+    "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against its `p` (dashed): one panel per site, on one scale around each p, so no site hides another."
     df, lines, sites = self.drop_rates(), {}, self.sites
+    groups = list(df.groupby('name', sort=False))
+    half = max(0.02, 1.15 * float((df['drop_rate'] - df['p']).abs().max()))   # one half-width for every panel: comparable scatter
+    if ax is None: _, axs = plt.subplots(len(groups), 1, figsize=(9, 0.95*len(groups) + 0.9), sharex=True, squeeze=False, layout='constrained')
+    axs = [ax] * len(groups) if ax is not None else list(axs[:, 0])
     markers = 'osD^vP*Xh<>'
-    for i, (name, d) in enumerate(df.groupby('name', sort=False)):   # each site its colour and marker: sites with the same p stay apart
-        x, c = d['iteration'] + d['call'] / d['n_calls'], f'C{i}'
-        lines[name], = ax.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=4, alpha=0.8, label=sites[name].label or name)
-    for p in sorted(df['p'].unique()):                                # one dashed line per probability, named once
-        ax.axhline(p, color='0.35', lw=1, ls='--')
-        ax.annotate(f'p={p:.2g}', (1, p), xycoords=('axes fraction', 'data'), xytext=(3, 0), textcoords='offset points', va='center', fontsize=9, color='0.35')
-    ax.set_xlabel('training iteration'); ax.set_ylabel('fraction dropped')
-    ax.set_title('Drop rate per mask (markers) against p (dashed grey)', fontsize=10)
-    ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.1, 1), frameon=False, borderaxespad=0)   # off the data and the p labels
-    return drawn(ax.figure, lines=lines, rates=df)
+    for i, ((name, d), a) in enumerate(zip(groups, axs)):            # each site its colour and marker
+        x, c, p = d['iteration'] + d['call'] / d['n_calls'], f'C{i}', float(d['p'].iloc[0])
+        lines[name], = a.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=3, alpha=0.8, label=sites[name].label or name)
+        a.axhline(p, color='0.35', lw=1, ls='--')
+        if ax is None:
+            a.set_ylim(p - half, p + half); a.tick_params(labelsize=9)
+            a.set_title(f'{sites[name].label or name}: p={p:.2g} (dashed)', fontsize=9, loc='left', pad=2)
+    axs[-1].set_xlabel('training iteration'); axs[len(axs)//2].set_ylabel('fraction dropped')
+    axs[0].figure.suptitle('Drop rate per mask (markers) against p (dashed grey), one panel per site', fontsize=10)
+    if ax is not None: ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)
+    return drawn(axs[0].figure, lines=lines, rates=df)
 
 
 # %% ../nbs/04_plots.ipynb #1ddb8f07
@@ -515,7 +573,7 @@ def plot_cnn_dropout(
     p:float=0.5,     # Dropout probability
     seed:int=0,      # Seed of the masks (the global random state is left as it was)
 ):                   # The figure; `fig.drawn`: `x`, `element`, `channel`, `eval` (outputs), `element_kept`, `channel_kept` (masks), `p`
-    "What `nn.Dropout` and `nn.Dropout2d` do to a feature map in training (dropped units black, survivors ×1/(1-p)), and eval mode (nothing), on one colour scale."
+    "What `nn.Dropout` and `nn.Dropout2d` do to a feature map in training (dropped units in `DROPPED_COLOR`, survivors ×1/(1-p)), and eval mode (nothing), on one colour scale."
     if x is None:
         yy, xx = torch.meshgrid(torch.linspace(0, 1, 10), torch.linspace(0, 1, 10), indexing='ij')
         x = torch.stack([0.35 + 0.3*torch.sin(6*xx + k) * torch.cos(4*yy - k) + 0.3*yy for k in range(4)])   # (4, 10, 10), values in about [0.05, 0.95]
@@ -528,15 +586,16 @@ def plot_cnn_dropout(
     ev = nn.Dropout(p).eval()(x)
     rows = [('input', x), ('train: Dropout\n(single units)', el), ('train: Dropout2d\n(whole channels)', ch), ('eval: either,\nno mask, no scaling', ev)]
     C, vmax = x.shape[0], float(x.max()) / (1 - p)
-    cmap = plt.get_cmap('magma')
+    cmap = _value_cmap('magma', 0.3, 1.)                               # magma without its dark end: dropped keeps its own colour
     fig, axs = plt.subplots(len(rows), C, figsize=(1.9*C + 2.6, 7.6), squeeze=False, layout='constrained')
     for r, (label, v) in enumerate(rows):
         for c in range(C):
-            im = axs[r, c].imshow(v[c].numpy(), cmap=cmap, vmin=0, vmax=vmax, interpolation='nearest')
+            shown = np.where(v[c].numpy() == 0, np.nan, v[c].numpy()) if r in (1, 2) else v[c].numpy()   # dropped (zero): NaN, drawn dark blue
+            im = axs[r, c].imshow(shown, cmap=cmap, vmin=0, vmax=vmax, interpolation='nearest')
             axs[r, c].set_xticks([]); axs[r, c].set_yticks([])
             if r == 0: axs[r, c].set_title(f'channel {c}', fontsize=10)
         axs[r, 0].set_ylabel(label, fontsize=10)
-    fig.colorbar(im, ax=axs[:, -1], fraction=0.08, label=f'activation (dropped = 0, black; survivors ×{1/(1-p):.2g})')
+    fig.colorbar(im, ax=axs[:, -1], fraction=0.08, label=f'activation (survivors ×{1/(1-p):.2g}; dropped = 0, dark blue)')
     fig.suptitle(f'nn.Dropout and nn.Dropout2d (p={p:g}) on a feature map: one colour scale for input and outputs', fontsize=11)
     return drawn(fig, x=x.numpy(), element=el.numpy(), channel=ch.numpy(), eval=ev.numpy(),
                  element_kept=(el != 0).numpy(), channel_kept=(ch != 0).numpy(), p=p)

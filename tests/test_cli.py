@@ -31,6 +31,18 @@ def test_demo_writes_every_figure_and_the_report(demo):
     assert 'href="explorer.html"' in page                                  # the report links the explorer page
     assert (demo/'explorer.html').stat().st_size < 10 * 2**20             # one self-contained page, both runs, under 10 MB
 
+def test_demo_records_the_masks_on_h_and_the_explorer_shows_them(demo):
+    "The article's subject from a real recording: per-step, locked and per-batch masks on h(t-1), saved and on the explorer page."
+    from awd_fastai.recorder import MaskRecord
+    page = (demo/'explorer.html').read_text()
+    for f, kind in (('masks_state_per_step.npz', 'state_per_step'), ('masks_state_locked.npz', 'state_locked'),
+                    ('masks_state_batch.npz', 'state_batch')):
+        rec = MaskRecord.load(demo/f)
+        assert kind in {s.kind for s in rec.sites.values()} and len(rec) > 0, f
+        assert f'small model ({f})' in page                                   # a recording of the page
+    index = (demo/'index.html').read_text()
+    assert re.search(r'\b4 epochs\b', index) and 'epochs,' not in index.replace('4 epochs,', '')
+
 def test_plot_in_a_new_process_redraws_identically(demo, tmp_path):
     r = cli('plot', str(demo/'masks.npz'), '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
@@ -214,6 +226,8 @@ def test_memory_option_reruns_the_experiment_for_the_report(text, tmp_path):
     res = json.loads((out/'memory'/'memory.json').read_text())
     import html
     page = html.unescape((out/'index.html').read_text())
-    assert "This run's memory experiment" in page and res['command'] in page and 'committed results' not in page
+    from awd_fastai.cli import _shown_command
+    assert "This run's memory experiment" in page and _shown_command(res['command']) in page and 'committed results' not in page
+    assert str(out) not in page                                                # the command as a reader types it: no machine path
     r = cli('train', '--data', str(text), '--out', str(tmp_path/'plain'), *TINY, '--no-contrast')
     assert r.returncode == 0 and "memory experiment's committed results" in html.unescape((tmp_path/'plain'/'index.html').read_text())

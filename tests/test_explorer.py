@@ -332,3 +332,31 @@ def test_bad_input_gets_a_clear_error(recs, tmp_path):
     with pytest.raises(ValueError, match='this learner has none'): learn.fit(1, cbs=MaskTensorBoardCallback(tmp_path/'a'))
     with pytest.raises(ValueError, match='use a multiple of 3'): learn.fit(1, cbs=[MaskRecorder(every=3), MaskTensorBoardCallback(tmp_path/'b', every=4)])
     learn.fit(1, cbs=[MaskRecorder(every=3), MaskTensorBoardCallback(tmp_path/'c', every=6)])   # the learner is still usable
+
+@pytest.fixture(scope='module')
+def state_page(tmp_path_factory):
+    "The demo's h(t-1) recordings (`record_state_dropout`, as `awd-fastai demo` saves and shows them) on one page."
+    from awd_fastai.cli import record_state_dropout
+    state = record_state_dropout()
+    recs = {k: state[k] for k in ('per_step', 'locked', 'batch')}
+    return write_explorer(tmp_path_factory.mktemp('state')/'explorer.html', recs, 'h(t-1)'), recs
+
+def test_the_h_masks_per_step_change_over_time_locked_do_not(browser, state_page):
+    "The article's subject from a real recording: the per-step mask on h(t-1) has a time-step control and changes over time; the locked one is one mask per example."
+    page, recs = state_page
+    assert load(browser, page) == []
+    for k, (label, kind) in enumerate([('per_step', 'state_per_step'), ('locked', 'state_locked')]):
+        rec = recs[label]
+        name = next(n for n, s in rec.sites.items() if s.kind == kind)
+        choose(browser, 'rec', k); choose(browser, 'site', site_index(browser, name))
+        choose(browser, 'it', 0)
+        m = rec.mask(name, shown_iterations(browser)[0]).numpy()
+        steps = browser.js("document.getElementById('step-ctl').hidden") is False
+        if kind == 'state_per_step':
+            assert steps and m.shape[1] > 1
+            np.testing.assert_array_equal(cells(browser, 0), m[0].T)           # units × time steps: changes over time
+            assert (m[0].T != m[0].T[:, :1]).any()
+        else:
+            assert not steps and m.shape[1] == 1
+            np.testing.assert_array_equal(cells(browser, 0), m[:, 0, :])       # examples × units: one mask for the sequence
+    assert problems(browser) == []

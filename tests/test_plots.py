@@ -79,7 +79,8 @@ def test_cli_figures_and_captions_follow_descriptions(recs, tmp_path):
     a.mkdir(); b.mkdir()
     state = cli.record_state_dropout()
     caps = cli.write_figures(rec, a, naive, state=state)
-    new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path), state=state)
+    new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path),
+                                 state={**state, 'batch': disguised(state['batch'], tmp_path)})   # the DropConnect figure's run too
     assert list(new_caps) == list(caps) == ['cnn_dropout.png', 'embedding.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png',
                                             'dropconnect.png', 'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png',
                                             'drop_rates.png', 'bptt.png', 'memory.png', 'lm_ablation.png']
@@ -123,17 +124,105 @@ def test_no_name_or_shape_parsing_in_plots_and_cli():
     with pytest.warns(FutureWarning): mask_image(torch.ones(8, 2, dtype=torch.bool), 'WeightDropout')   # 0.1.0 call: deprecated
 
 def test_drop_rate_lines_of_sites_with_the_same_p_stay_apart(recs):
-    "Sites with the same p have their own colour and marker, and each p is one dashed line: no measured line hides another."
+    "Each site has a panel of its own, with its p dashed and every measured rate inside the panel: no line hides another."
     rec = recs[0]
     lines = rec.plot_drop_rates().drawn['lines']
     ps = {n: rec.sites[n].p for n in lines}
-    same = [(a, b) for a in lines for b in lines if a < b and ps[a] == ps[b]]
-    assert same                                                                # the demo's W_hh layers share p
-    for a, b in same:
-        la, lb = lines[a], lines[b]
-        assert (la.get_marker(), la.get_color()) != (lb.get_marker(), lb.get_color())
+    assert [(a, b) for a in lines for b in lines if a < b and ps[a] == ps[b]]   # the demo's W_hh layers share p ...
+    assert len({id(l.axes) for l in lines.values()}) == len(lines)             # ... and are drawn apart, one panel each
+    for n, l in lines.items():
+        lo, hi = l.axes.get_ylim()
+        assert lo <= min(l.get_ydata()) and max(l.get_ydata()) <= hi and lo < ps[n] < hi
+        assert [h.get_ydata()[0] for h in l.axes.get_lines()[1:]] == [ps[n]]  # its own p, dashed
     assert all(l.get_marker() not in (None, '', 'None') for l in lines.values())
     plt.close('all')
+
+def _lab(rgb):
+    "sRGB (..., 3) in 0..1 -> CIELAB (D65)."
+    rgb = np.asarray(rgb, float)[..., :3]
+    c = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = c @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T / [0.95047, 1, 1.08883]
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+def colours_apart(colours, colour) -> bool:
+    "Every one of `colours` (RGBA rows) looks unlike `colour`: at least 40 apart in CIELAB, and of another hue (30 degrees) where coloured."
+    a, b = _lab(colours), _lab(matplotlib.colors.to_rgb(colour))
+    hue = lambda x: np.degrees(np.arctan2(x[..., 2], x[..., 1]))
+    dh = np.abs((hue(a) - hue(b) + 180) % 360 - 180)
+    chroma = np.hypot(a[..., 1], a[..., 2])
+    return bool((np.linalg.norm(a - b, axis=-1) >= 40).all() and ((dh >= 30) | (chroma < 15)).all())
+
+def test_the_colour_check_sees_what_the_issue_saw():
+    "coolwarm's deepest blue was too close to the dropped navy; the maps used now are not."
+    assert not colours_apart(plt.get_cmap('coolwarm')(np.linspace(0, 1, 256)), plots.DROPPED_COLOR)
+    assert not colours_apart(plt.get_cmap('magma')(np.linspace(0, 1, 256)), plots.DROPPED_COLOR)   # its black end
+    for cm in (plots._value_cmap(), plots._value_cmap('magma', 0.3, 1.)): assert colours_apart(cm(np.linspace(0, 1, 256)), plots.DROPPED_COLOR)
+
+def test_dropped_is_one_colour_that_no_colormap_of_the_figure_uses(recs):
+    "In every figure that draws values beside dropped entries, dropped (NaN) is `DROPPED_COLOR` and no colormap comes near it."
+    from matplotlib.image import AxesImage
+    rec = recs[0]
+    w = rec.mask('0.rnns.0.weight_hh_l0')
+    figs = [plots.plot_embedding_batches(rec, '0.encoder_dp', weight=torch.randn(len(rec.vocab), 16)), plots.plot_cnn_dropout(),
+            plots.plot_weight_batches([torch.randn(w.shape) * w for _ in range(2)], rec.sites['0.rnns.0.weight_hh_l0'], [0, 1]),
+            rec.plot_all_masks()]
+    for fig in figs:
+        ims = fig.findobj(AxesImage)
+        assert ims
+        for im in ims:
+            if im.cmap is plots.mask_cmap: continue                               # the mask's own two colours
+            assert colours_apart(im.cmap(np.linspace(0, 1, 256)), plots.DROPPED_COLOR), im.cmap.name
+            if np.isnan(np.asarray(im.get_array(), float)).any():                   # dropped entries are drawn ...
+                assert matplotlib.colors.to_hex(im.cmap.get_bad()) == plots.DROPPED_COLOR   # ... in the dropped colour
+    d = figs[1].drawn
+    assert not d['element_kept'].all()                                            # the CNN figure has dropped units to show
+    plt.close('all')
+
+def test_dropconnect_vs_state_says_when_its_columns_are_constructed(recs):
+    "Without a recorded mask on h(t-1) the column panel is row 0 of the weight mask and its title says so; with one, it is that mask."
+    rec = recs[0]
+    w = rec.mask('0.rnns.0.weight_hh_l0')                                       # (4·32, 32)
+    d = plots.plot_dropconnect_vs_state(w, gates=tuple('ifgo')).drawn
+    assert d['constructed'] and 'constructed' in d['artists'][1].axes.get_title()
+    np.testing.assert_array_equal(d['columns'], w[0].numpy())
+    m = torch.rand(1, 1, 32) > 0.3
+    d = plots.plot_dropconnect_vs_state(w, gates=tuple('ifgo'), state=m, used=w & m[0]).drawn
+    assert not d['constructed'] and 'recorded' in d['artists'][1].axes.get_title() and len(d['artists']) == 3
+    assert (d['state'] == m.reshape(1, -1).numpy()).all()                        # whole columns: every row is the mask
+    np.testing.assert_array_equal(d['used'], (w & m[0]).numpy())
+    with pytest.raises(ValueError, match='units'): plots.plot_dropconnect_vs_state(w, state=torch.ones(5, dtype=torch.bool))
+    plt.close('all')
+
+def test_all_masks_names_every_word_row_and_says_what_it_crops(recs):
+    "The word panel names each of its rows; a cropped panel's title says how much it shows, from the whole picture's shape."
+    rec = recs[0]
+    fig = rec.plot_all_masks(crop=10); d = fig.drawn
+    for n, words in d['labels'].items():
+        ax = d['artists'][n].axes
+        assert [t.get_text() for t in ax.get_yticklabels()] == words == [str(w) for w in rec.vocab[:len(words)]]
+        assert len(words) == d['images'][n].shape[0]
+    w = '0.rnns.0.weight_hh_l0'
+    assert d['images'][w].shape == (40, 10) and d['full'][w] == (128, 32)
+    assert 'first 10×10 of 32×32 per gate' in d['artists'][w].axes.get_title()
+    assert 'first' not in d['artists']['0.hidden_dps.0'].axes.get_title()     # (8, 32) cropped to 10 rows: nothing cut
+    plt.close('all')
+
+def test_mask_grid_of_consecutive_batches_says_so():
+    rec = record(every=1)
+    its = rec.iterations[3:7]
+    fig = rec.plot_mask_grid('0.hidden_dps.0', iterations=its); d = fig.drawn
+    assert d['iterations'] == its and d['consecutive'] and 'consecutive' in fig.get_suptitle()
+    assert all((a != b).any() for a, b in zip(d['images'], d['images'][1:]))   # a new mask at every batch
+    d = rec.plot_mask_grid('0.hidden_dps.0', n=4).drawn                        # evenly spaced: not called consecutive
+    assert not d['consecutive']
+    plt.close('all')
+
+def test_dropped_twice_finds_a_repeated_dropped_word():
+    keep = torch.tensor([True, False, True, False])
+    assert plots.dropped_twice(torch.tensor([[0, 1, 2, 3], [1, 0, 1, 2]]), keep) == 1    # word 1 dropped, twice in example 1
+    assert plots.dropped_twice(torch.tensor([[0, 1, 2, 3]]), keep) is None
+    assert plots.dropped_twice(torch.tensor([[1, 0, 1]]), keep, max_tokens=2) is None   # only the first tokens count
 
 def test_ablation_text_has_no_markup_and_no_signed_zero():
     "A change that rounds to zero reads ±0.0 %, never -0.0 %; figure text carries no Markdown backticks."

@@ -62,6 +62,99 @@ def test_every_figure_is_readable_at_report_width(report):
         px = c.min_font_pt * c.dpi / 72 * min(1, PAGE_WIDTH / w)
         assert px >= 9, f'{f}: smallest text {px:.1f} px at report width'
 
+def test_every_figure_is_readable_at_800_px(report):
+    "Every figure of the report, shown 800 px wide (a laptop window, a narrow screen): its smallest text at least 8 px."
+    from PIL import Image
+    out, caps = report
+    for f, c in caps.items():
+        with Image.open(out/f) as im: w = im.size[0]
+        px = c.min_font_pt * c.dpi / 72 * min(1, 800 / w)
+        assert px >= 8, f'{f}: smallest text {px:.1f} px at 800 px wide'
+
+def test_dropped_has_one_colour_no_colormap_of_any_report_figure_uses(report):
+    "Across every report figure: a colormap beside the masks never comes near the dropped colour, and NaN (dropped) is drawn in it."
+    from test_plots import colours_apart
+    from awd_fastai.plots import DROPPED_COLOR, mask_cmap
+    mask = mask_cmap(np.linspace(0, 1, 256))
+    seen = 0
+    for f, c in report[1].items():
+        for colours, bad in c.colormaps:
+            if np.array_equal(colours, mask): continue                            # the masks' own kept/dropped colours
+            seen += 1
+            assert colours_apart(colours, DROPPED_COLOR), f
+            if bad[3] > 0: assert matplotlib.colors.to_hex(bad) == DROPPED_COLOR, f
+    assert seen >= 2                                                           # the CNN and the DropConnect-batches figures at least
+
+def test_dropconnect_columns_are_a_recorded_per_batch_mask_on_h(report, runs):
+    "The whole-column panel is the per-batch mask on h(t-1) recorded in the same batch as the DropConnect mask, and the matrix the recurrence used is zero exactly where either dropped."
+    batch, used = runs[3]['batch'], runs[3]['batch_weights']
+    c = report[1]['dropconnect.png']; d = c.drawn
+    from awd_fastai.cli import _first
+    sn, wn = _first(batch, kind='state_batch'), _first(batch, kind='weight')   # as the figure chooses them: by kind
+    it = sorted(used)[-1]
+    assert not d['constructed'] and 'recorded' in c
+    np.testing.assert_array_equal(d['columns'], batch.mask(sn, it).reshape(-1).numpy())
+    assert (d['state'] == d['state'][:1]).all()                                # whole columns
+    np.testing.assert_array_equal(d['weight'], batch.mask(wn, it).numpy())
+    np.testing.assert_array_equal(d['used'], (used[it] != 0).numpy())
+    np.testing.assert_array_equal(d['used'], d['weight'] & d['columns'][None])  # the kernel's zeros: either mask
+
+def test_mask_grid_shows_consecutive_batches_each_with_a_new_mask(report):
+    c = report[1]['mask_grid.png']; d = c.drawn
+    its = d['iterations']
+    assert d['consecutive'] and its == list(range(its[0], its[0] + len(its))) and len(its) == 8
+    assert all((a != b).any() for a, b in zip(d['images'], d['images'][1:]))   # "a new mask every batch", batch after batch
+    assert 'consecutive' in c and 'evenly spaced' not in c
+
+def test_drop_rates_no_site_hides_another(report):
+    lines = report[1]['drop_rates.png'].drawn['lines']
+    assert len({id(l.axes) for l in lines.values()}) == len(lines) > 1
+
+def test_all_masks_names_the_dropped_words_and_says_what_is_cropped(report, runs):
+    from awd_fastai.cli import _panels_text
+    rec, c = runs[0], report[1]['all_masks.png']
+    d = c.drawn
+    emb = next(n for n, s in rec.sites.items() if s.kind == 'embedding')
+    words, img = d['labels'][emb], d['images'][emb]
+    assert words == [str(w) for w in rec.vocab[:img.shape[0]]]                 # every row named
+    gone = [w for w, k in zip(words, img[:, 0]) if not k]
+    assert f"dropped in this batch: {', '.join(gone) or 'none of them'}" in c
+    fig = rec.plot_all_masks(crop=10); text = _panels_text(rec, fig.drawn)     # the demo's size crops W_hh; the test's is small
+    assert 'W_hh, layer 1: cropped to the first 10 of 32 rows of each gate block and the first 10 of 32 columns' in text
+    plt.close(fig)
+
+def test_a_dropped_word_is_shown_at_every_occurrence(report, runs):
+    "Where a shown batch has a dropped word twice, the text marks it twice and the caption points at it."
+    from awd_fastai.plots import dropped_twice
+    rec, c = runs[0], report[1]['embedding.png']
+    name = next(n for n, s in rec.sites.items() if s.kind == 'embedding')
+    its = rec._iters_of(name)
+    possible = any(dropped_twice(rec.at(i).tokens_of(name), rec.mask(name, i)) is not None for i in its)
+    rep = []
+    for b in c.drawn['batches']:
+        keep = rec.mask(name, b['iteration']).reshape(-1)
+        rep += [t for t in set(b['text']) if not keep[t] and b['text'].count(t) > 1]
+    assert bool(rep) == possible                                               # shown whenever the recording has one
+    if rep: assert 'occurs' in c and 'dark at every occurrence' in c
+
+def test_captions_show_no_machine_or_repository_paths(report):
+    "Commands are shown as a reader types them (no --out/--log paths); no temporary path, no bare repository path (the tutorial is a docs page)."
+    from awd_fastai.cli import _shown_command
+    assert _shown_command('awd-fastai memory --out /tmp/mdef --log experiments/memory/runs.jsonl') == 'awd-fastai memory'
+    assert _shown_command('awd-fastai memory --full --out=/tmp/x --workers 2') == 'awd-fastai memory --full --workers 2'
+    out, caps = report
+    bad = re.compile(r'/tmp/|--out\b|--log\b|(?<![\w.])(nbs|benchmarks|experiments)/')
+    for f, c in caps.items():
+        if f == 'ablation.png': continue                                       # the ablation's caption: issue 24's part of the section
+        assert not bad.search(c + c.reading), f
+    head = (out/'index.html').read_text().split('<nav>')[0]
+    assert not bad.search(head) and 'Tutorials' in head
+
+def test_one_epoch_is_singular():
+    from awd_fastai.cli import _n
+    assert _n(1, 'epoch') == '1 epoch' and _n(4, 'epoch') == '4 epochs' and _n(1, 'batch', 'batches') == '1 batch'
+    assert _n(0, 'recorded batch', 'recorded batches') == '0 recorded batches'
+
 def test_cnn_dropout_scales_survivors_drops_channels_and_eval_does_nothing(report):
     d = report[1]['cnn_dropout.png'].drawn
     x, p = d['x'], d['p']
@@ -138,7 +231,8 @@ def test_bptt_hidden_state_goes_on_the_mask_changes(report, runs):
 def test_does_it_matter_quotes_the_committed_results(report):
     caps = report[1]
     res = load_results('default')
-    assert res['command'] in caps['memory.png'] and res['date'][:10] in caps['memory.png']
+    from awd_fastai.cli import _shown_command
+    assert _shown_command(res['command']) in caps['memory.png'] and res['date'][:10] in caps['memory.png']
     runs = _select(res)
     T = next(iter(runs.values()))[0]['config']['T']
     step = np.mean([r['recall_curve'][T-1] for r in runs['state_step']])
