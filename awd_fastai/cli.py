@@ -138,7 +138,7 @@ REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in
     'bptt': ('Masks and truncated BPTT', 'a site between layers followed across batches',
         'Text is read in consecutive batches: the hidden state carries over from one batch to the next (backpropagation stops '
         'at the boundary), while every mask is drawn anew for each batch.'),
-    'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the language-model ablation on WikiText-2 (`experiments/lm`)',
+    'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the language-model ablation on WikiText-2 (committed results)',
         'What was measured, at the scale it was measured.'),
 }
 
@@ -379,8 +379,9 @@ def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=No
     lm = lm_results()                                # the committed language-model ablation (experiments/lm): never rerun here
     fig = plot_lm_curves(lm); sentences = lm_reading(lm)
     add('lm_ablation', fig, 'matter', next(t for t in sentences if t.startswith('Against AWD-LSTM')),
-        f"A small AWD-LSTM trained on WikiText-2 until it over-fits, once per scheme and seed (`{lm['protocol_doc']}`; {lm['n_runs']} runs "
-        f"logged in `{lm['log']}` up to {lm['last_run'][:10]}; regenerate with `{lm['regenerate']}`). Panels: the key schemes' training "
+        f"A small AWD-LSTM trained on WikiText-2 until it over-fits, once per scheme and seed ({lm['n_runs']} runs up to "
+        f"{lm['last_run'][:10]}; the protocol, the log of every run and the script that regenerates these results are in awd_fastai's "
+        f"source repository, not in the installed package). Panels: the key schemes' training "
         f"perplexity with dropout off (dashed) and validation perplexity (solid), mean over seeds; grey, AWD-LSTM's validation. The table: "
         f"every scheme run, best validation and test perplexity as mean [min–max] over seeds, against AWD-LSTM and the papers. " +
         ' '.join(t for t in sentences if not t.startswith('Against AWD-LSTM')), table=lm_table(lm))
