@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import DEMO_P, atomic_write, check_positive
+from .core import DEMO_P, atomic_write, check_positive, _n
 from .data import lm_dls, read_texts, corpus_texts
 from .recorder import MaskRecorder, MaskRecord
 import torch
@@ -354,10 +354,6 @@ def _shown_command(cmd:str) -> str:
         out.append(t)
     return ' '.join(out)
 
-def _n(k:int, word:str, plural:str=None) -> str:
-    "`k` and `word`, plural (`plural`, default `word` + 's') unless `k` is 1: '1 epoch', '4 epochs'."
-    return f"{k} {word if k == 1 else plural or word + 's'}"
-
 def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
     "Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation (committed) and the two runs' learning curves."
     text_of = f' on {source}' if source else ''
@@ -500,7 +496,7 @@ def record_state_dropout(
                 if key != 'per_step': out['weights' if key == 'locked' else 'batch_weights'] = dict(zip(recorder.record.iterations, used))
     finally: random.setstate(states[0]); np.random.set_state(states[1])
     out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layers, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
-                    f"{n_batches} batches of the embedded corpus")
+                    f"{_n(n_batches, 'batch', 'batches')} of the embedded corpus")
     return out
 
 # %% ../nbs/05_cli.ipynb #5617a5f8

@@ -13,7 +13,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastai.torch_core import Module
-from .core import atomic_write
+from .core import atomic_write, load_results_file, _n
 from .dropout import StateDropout, KeepsMask, SITE_KINDS, eval_gain
 from .model import AWD_LSTM
 
@@ -250,18 +250,7 @@ def load_results(
     source:str|Path='default', # 'default' or 'full' (the results shipped with the package), or a path to a results file
 ) -> dict:                     # Results as `run_experiment` returns them
     "Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai memory`."
-    if source in ('default', 'full'):
-        from importlib.resources import files
-        text = (files('awd_fastai')/'data'/f'memory_{source}.json').read_text()
-    else:
-        path = Path(source)
-        if not path.is_file(): raise FileNotFoundError(f"no memory results at {path} (expected 'default', 'full' or a memory.json)")
-        text = path.read_text()
-    try: res = json.loads(text)
-    except json.JSONDecodeError as e: raise ValueError(f"{source} is not a memory-results file: {e}") from None
-    if not isinstance(res, dict) or res.get('format') != _FORMAT:
-        raise ValueError(f"{source} is not a memory-results file (format {_FORMAT!r} expected)")
-    return res
+    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full')}, _FORMAT, 'memory results')
 
 # %% ../nbs/09_memory.ipynb #c6eebcf5
 PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3, track=50)   # every v2 task
@@ -413,7 +402,7 @@ def _fmt_range(v:list, digits:int=2) -> str:
     if not len(ok): return 'never'
     f = lambda x: f"{x:.{digits}f}"
     s = f"{f(ok.mean())} ({f(ok.min())}–{f(ok.max())})" if len(v) > 1 else f(ok[0])
-    return s + (f", never on {int(np.isnan(v).sum())} of {len(v)} seeds" if np.isnan(v).any() else '')
+    return s + (f", never on {int(np.isnan(v).sum())} of {_n(len(v), 'seed')}" if np.isnan(v).any() else '')
 
 def memory_summary(
     res:dict,           # Results (`load_results`)
@@ -428,7 +417,7 @@ def memory_summary(
     def part(key, i): return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
     steps = '; '.join(f"{SCHEMES[s][0]} {_fmt_range([_steps_to(r, 0.99) for r in rs], 0)}" for s,rs in runs.items())
     return (f"{c0['cell'].upper()} (hidden {c0['n_hid']}), {c0['n_symbols']} symbols (chance {1/c0['n_symbols']:.3f}), "
-            f"p = {p:g}, {c0['steps']} Adam steps, {n} seeds, mean (min–max). Recall after T = {T} distracting steps with "
+            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {_n(n, 'seed')}, mean (min–max). Recall after T = {T} distracting steps with "
             f"dropout off: {part('recall_curve', T-1)}. With the training-time masks on: {part('recall_masked_curve', T-1)}. "
             f"Training steps until the recall at T = {T} first reached 0.99: {steps}. "
             f"Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s).")
@@ -525,7 +514,7 @@ def plot_memory(
     axs[0].text(T, chance + 0.02, 'chance', ha='right', va='bottom', color='grey', fontsize=9)
     n = len(next(iter(runs.values())))
     axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps.\n"
-                           f"Lines: mean of {n} seeds; bands: min–max", fontsize=11)
+                           f"Lines: mean of {_n(n, 'seed')}; bands: min–max", fontsize=11)
     if key is not None: key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
     else: axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
     return drawn(axs[0].figure, axs=axs, runs=runs, cell=cell, p=p, artists=lines)

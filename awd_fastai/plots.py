@@ -12,7 +12,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from fastcore.basics import patch
 from PIL import Image
-from .core import atomic_write, warn_deprecated
+from .core import atomic_write, warn_deprecated, load_results_file, _n
 from .dropout import DropoutSite
 from .recorder import MaskRecord, _site_from_v1
 
@@ -772,18 +772,7 @@ def lm_results(
     source:str|Path='shipped',   # 'shipped' (the committed results) or a file written by `experiments/lm/results.py --out`
 ) -> dict:                       # Setup, the papers' numbers (`papers`), one entry per scheme (`schemes`, protocol's order)
     "Read the language-model ablation (experiments/lm, issue 24): per scheme its seeds, perplexities, change against AWD-LSTM, curves."
-    from importlib.resources import files
-    import json
-    if source == 'shipped': text = (files('awd_fastai')/'data'/'lm_ablation.json').read_text()
-    else:
-        path = Path(source)
-        if not path.is_file(): raise FileNotFoundError(f"no language-model results at {path} (`source`: 'shipped' or a file)")
-        text = path.read_text()
-    try: res = json.loads(text)
-    except json.JSONDecodeError as e: raise ValueError(f"`source` {source} is not a language-model results file: {e}") from None
-    if not isinstance(res, dict) or res.get('format') != _LM_FORMAT:
-        raise ValueError(f"`source` {source} is not a language-model results file (format {_LM_FORMAT!r} expected)")
-    return res
+    return load_results_file(source, {'shipped': 'lm_ablation.json'}, _LM_FORMAT, 'language-model results')
 
 # %% ../nbs/04_plots.ipynb #c24a0005
 LM_KEY_SCHEMES = ('none', 'awd', 'zaremba', 'gal', 'state_step', 'cell_step')   # the schemes `plot_lm_curves` draws by default
@@ -874,7 +863,7 @@ def lm_reading(
                    f"({z['best_valid']['mean']:.1f}): {said}.")
     s = res['setup']
     out.append(f"Scale: emb {s['emb_sz']}, hidden {s['n_hid']}, {s['n_layers']} layers, {s['train_tokens']:,} training tokens, at most "
-               f"{s['epochs']} epochs (patience {s['patience']}), {res['n_runs']} runs; the paper: {res['papers']['merity2017']['scale']}. "
+               f"{_n(s['epochs'], 'epoch')} (patience {s['patience']}), {_n(res['n_runs'], 'run')}; the paper: {res['papers']['merity2017']['scale']}. "
                f"Embedding dropout: {res['papers']['merity2017']['note']}. Validation and test are different articles: compare schemes within a column.")
     return out
 

@@ -14,7 +14,7 @@ from fastai.callback.core import Callback
 from fastai.callback.schedule import LRFinder
 from fastai.torch_core import get_model, rank_distrib, num_distrib
 from fastcore.basics import patch
-from .core import atomic_write, check_positive, warn_deprecated
+from .core import atomic_write, check_positive, warn_deprecated, _n
 from .dropout import KeepsMask, DropoutSite, EmbeddingDropout
 
 # %% auto #0
@@ -261,7 +261,7 @@ class MaskRecord:
             raise TypeError(f"`iteration` must be an integer (a training iteration); got {iteration!r}")
         its = self.iterations
         if iteration < 0:
-            if -iteration > len(its): raise IndexError(f"iteration {iteration}: only {len(its)} iterations are recorded")
+            if -iteration > len(its): raise IndexError(f"iteration {iteration}: only {_n(len(its), 'iteration')} recorded")
             iteration = its[iteration]
         if iteration not in self._batches:
             near = min(its, key=lambda i: abs(i - iteration))

@@ -227,7 +227,9 @@ def test_memory_option_reruns_the_experiment_for_the_report(text, tmp_path):
     import html
     page = html.unescape((out/'index.html').read_text())
     from awd_fastai.cli import _shown_command
-    assert "This run's memory experiment" in page and _shown_command(res['command']) in page and 'committed results' not in page
+    assert "This run's memory experiment" in page and _shown_command(res['command']) in page
+    assert "memory experiment's committed results" not in page               # the memory part is this run's (the LM part stays committed)
+    assert '1 seeds' not in page and '1 seed,' in page                       # counts in words: the quick run has one seed
     assert str(out) not in page                                                # the command as a reader types it: no machine path
     r = cli('train', '--data', str(text), '--out', str(tmp_path/'plain'), *TINY, '--no-contrast')
     assert r.returncode == 0 and "memory experiment's committed results" in html.unescape((tmp_path/'plain'/'index.html').read_text())
