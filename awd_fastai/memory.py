@@ -22,9 +22,9 @@ __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CE
            'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
            'MASK_SCHEDULES', 'EFFECT_COLORS', 'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall',
            'train_run', 'run_configs', 'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs',
-           'run_v2', 'rerun_configs', 'effect_label', 'v2_progress', 'memory_summary', 'memory_table', 'plot_memory',
-           'plot_memory_grid', 'cell_contrast', 'default_cell', 'scheme_site', 'memory_map', 'plot_memory_map',
-           'portable_command', 'memory_command']
+           'run_v2', 'logged_results', 'rerun_configs', 'effect_label', 'v2_progress', 'memory_summary', 'memory_table',
+           'plot_memory', 'plot_memory_grid', 'cell_contrast', 'default_cell', 'scheme_site', 'memory_map',
+           'plot_memory_map', 'portable_command', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -247,10 +247,10 @@ def run_experiment(
 
 # %% ../nbs/09_memory.ipynb #e33b647b
 def load_results(
-    source:str|Path='default', # 'default' or 'full' (the results shipped with the package), or a path to a results file
+    source:str|Path='default', # 'default', 'full' (v1) or 'v2' (the results shipped with the package), or a results file
 ) -> dict:                     # Results as `run_experiment` returns them
     "Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai memory`."
-    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full')}, _FORMAT, 'memory results')
+    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full', 'v2')}, _FORMAT, 'memory results')
 
 # %% ../nbs/09_memory.ipynb #c6eebcf5
 PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3, track=50)   # every v2 task
@@ -322,13 +322,30 @@ def run_v2(
     todo = [c for c in configs if key(c) not in done]
     new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress, version=V2_VERSION)
     done |= {key(c): r for c, r in zip(todo, new)}
-    return dict(format=_FORMAT, version=2, protocol_version=V2_VERSION, preset=preset, command=command,
-                date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
-                resumed=len(configs) - len(todo), workers=workers, threads_per_worker=1, machine=_machine(),
-                protocol=dict(PROTOCOL_V2, tasks=TASKS_V2, headline=list(HEADLINE_V2),
-                              schemes={k: v[0] for k,v in SCHEMES.items()}),
-                runs=[done[key(c)] for c in configs])
+    return _v2_results(preset, [done[key(c)] for c in configs], command=command,
+                       date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
+                       resumed=len(configs) - len(todo), workers=workers, threads_per_worker=1, machine=_machine())
 
+def _v2_results(preset:str, runs:list, **about) -> dict:
+    "v2 results: the format, the protocol, what `about` says of the command that made them, and the runs."
+    return dict(format=_FORMAT, version=2, protocol_version=V2_VERSION, preset=preset, **about,
+                protocol=dict(PROTOCOL_V2, tasks=TASKS_V2, headline=list(HEADLINE_V2),
+                              schemes={k: v[0] for k,v in SCHEMES.items()}), runs=runs)
+
+
+# %% ../nbs/09_memory.ipynb #afd8160b
+def logged_results(
+    preset:str, # A preset of `v2_configs` ('full': the grid; 'rerun': its 3x-budget rerun)
+    log:Path,   # The v2 log
+) -> dict:      # Results as `run_v2` returns them, with `missing` (configs not yet logged) and `commands`
+    "A v2 preset's logged runs as results, without training: dated by the last run logged, runtime = the runs' seconds."
+    if not Path(log).is_file(): raise FileNotFoundError(f"no v2 log at {log}")
+    done, configs = logged_runs(log, V2_VERSION), v2_configs(preset, log)
+    raw = {json.dumps(r['config'], sort_keys=True): r for r in map(json.loads, filter(str.strip, Path(log).read_text().splitlines()))}
+    keys = [_key(c) for c in configs if _key(c) in done]
+    return _v2_results(preset, [done[k] for k in keys], command=f'experiments/memory/v2/run.py --preset {preset}',
+                       commands=sorted({raw[k]['command'] for k in keys}), date=max((raw[k]['date'] for k in keys), default=''),
+                       runtime_s=round(sum(done[k]['seconds'] for k in keys), 1), missing=len(configs) - len(keys))
 
 # %% ../nbs/09_memory.ipynb #a684aa64
 def _groups(runs:list) -> dict:
@@ -603,10 +620,11 @@ def _task_name(c:dict) -> str: return f"{c['cell'].upper()} {c['n_hid']}" + (f",
 def memory_map(
     res:dict,            # v2 results at the protocol's budget (`run_v2('full')`, or `load_results`)
     p:float=0.25,        # The dropout probability of the map
-    rerun:dict|None=None,# The 3x-budget rerun's results (`run_v2('rerun')`), for 'slower learning' / 'not learned'
+    rerun:dict|None=None,# The 3x-budget rerun's results (`run_v2('rerun')`; default: `res['rerun']`, as shipped)
 ) -> 'pd.DataFrame':     # One row per task and scheme: site, schedule, numbers (mean and min–max over seeds), label
     "The site map as a table: for every task and scheme at `p`, where the mask sits, its schedule, recall at the longest lag and the effect label."
     import pandas as pd
+    rerun = rerun or res.get('rerun')
     groups, again = _groups(res['runs']), _groups(rerun['runs']) if rerun else {}
     rows = []
     for (cell, n_hid, n_slots, T, scheme, q, steps), rs in groups.items():
@@ -649,7 +667,7 @@ def _map_box(ax, x, y, r, paper:str):
 def plot_memory_map(
     res:dict,             # v2 results at the protocol's budget (`run_v2('full')`)
     p:float=0.25,         # The dropout probability of the map
-    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned'
+    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned' (default: `res['rerun']`)
 ):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` ({(task, on, schedule): row})
     "The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the effect label, with recall at the longest lag."
     import matplotlib.pyplot as plt
