@@ -502,11 +502,16 @@ def plot_memory(
     cell:str|None=None,      # Cell to show (default: the first in the results)
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
     axs=None,                # Three axes (a new figure if None: two by two, the legend in the fourth place, readable at 800 px wide)
+    schemes:tuple|None=None, # Schemes to draw (default: every scheme of the results), e.g. `('none',) + HEADLINE_V2`
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
     "The article's figure: recall against the lag with dropout off (headline), with the training-time masks on (mechanism), and the longest lag's recall during training."
     import matplotlib.pyplot as plt
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     runs = _select(res, cell, p)
+    if schemes is not None:
+        if unknown := set(schemes) - set(SCHEMES): raise ValueError(f"`schemes`: unknown {sorted(unknown)}; known: {list(SCHEMES)}")
+        runs = {s: r for s, r in runs.items() if s in schemes}
+        if not runs: raise ValueError(f"`schemes`: none of {list(schemes)} was run for this cell and p")
     c0 = next(iter(runs.values()))[0]['config']
     cell, T, chance = c0['cell'], c0['T'], 1 / c0['n_symbols']
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
@@ -679,7 +684,7 @@ def plot_memory_map(
     rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES if s != 'none' and scheme_fits(s, cell)))
                for task, cell in zip(t.task, t.cell)}
     nc = min(len(tasks), 2); nr = -(-len(tasks) // nc)
-    fig, axs = plt.subplots(nr, nc, figsize=(5 * nc, 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
+    fig, axs = plt.subplots(nr, nc, figsize=(max(5 * nc, 7), 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
                             layout='constrained', squeeze=False)
     boxes, seen = {}, set()
     for ax, task in zip(axs.flat, tasks):
