@@ -24,7 +24,7 @@ __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CE
            'train_run', 'run_configs', 'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs',
            'run_v2', 'logged_results', 'rerun_configs', 'effect_label', 'v2_progress', 'memory_summary', 'memory_table',
            'plot_memory', 'plot_memory_grid', 'cell_contrast', 'default_cell', 'scheme_site', 'memory_map',
-           'plot_memory_map', 'portable_command', 'memory_command']
+           'plot_memory_map', 'memory_reading', 'portable_command', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -707,6 +707,46 @@ def plot_memory_map(
                  f"columns: how often a new one is drawn", fontsize=11)
     return drawn(fig, axs=axs.flat[:len(tasks)], table=t, boxes=boxes)
 
+
+# %% ../nbs/09_memory.ipynb #cb561ed5
+def _ratio(a:list, b:list) -> float:
+    "Mean of `a` over mean of `b`, ignoring never-reached (NaN) levels; NaN if either has none."
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.nanmean(a) / np.nanmean(b)) if (~np.isnan(a)).any() and (~np.isnan(b)).any() else float('nan')
+
+def memory_reading(
+    res:dict,             # v2 results (`load_results('v2')`, its rerun under `rerun`)
+    p:float=0.25,         # The dropout probability read
+    rerun:dict|None=None, # The 3x-budget rerun (default: `res['rerun']`)
+) -> list:                # One paragraph per task
+    "What the site map shows, per task, from the numbers: recall lost beyond the seeds' spread, slower learning, AWD-LSTM's DropConnect."
+    t, out = memory_map(res, p, rerun), []
+    runs_of = lambda task, scheme, q: [r for r in res['runs'] if _task_name(r['config']) == task
+                                       and r['config']['scheme'] == scheme and abs(r['config']['p'] - q) < 1e-9]
+    for task, tt in t.groupby('task', sort=False):
+        none = runs_of(task, 'none', 0.)
+        T, base = none[0]['config']['T'], [r['recall'] for r in none]
+        tol = max(max(base) - min(base), 0.01)
+        lost = tt[tt.recall < np.mean(base) - tol]
+        s = f"**{task}** (no dropout: recall at T = {T} {_fmt_range(base)}). "
+        if len(lost):
+            s += 'Recall at the longest lag fell beyond the seeds\' spread under ' + '; '.join(
+                f"{r.label}: {r['dropout off']}, masks on {r['masks on']}"
+                + (f", at the training scale {r['training scale']}" if r['training scale'] else '')
+                + (f", 3x budget {r['3x rerun']}" if r['3x rerun'] else '')
+                + f" [{'rerun pending' if r.effect == 'none' and r.pending else r.effect}]" for _, r in lost.iterrows()) + '. '
+        else: s += 'No scheme lost recall at the longest lag beyond the seeds\' spread. '
+        none_steps = [_steps_to(r, 0.99) for r in none]
+        slow = []
+        for _, r in tt[tt.recall >= np.mean(base) - tol].iterrows():
+            st = [_steps_to(x, 0.99) for x in runs_of(task, r.scheme, p)]
+            if np.nanmin(st) > np.nanmax(none_steps): slow.append(f"{r.label} {_ratio(st, none_steps):.1f}x")
+        if slow: s += "Reached 0.99 at T later than every no-dropout seed (steps, ratio of means): " + ', '.join(slow) + '. '
+        if 'weight' in set(tt.scheme):
+            w = tt[tt.scheme == 'weight'].iloc[0]
+            s += f"AWD-LSTM's DropConnect on W_hh: {w['dropout off']} [{w.effect}]."
+        out.append(s.strip())
+    return out
 
 # %% ../nbs/09_memory.ipynb #bbbda62f
 def _save_png(fig, path:Path) -> Path:
