@@ -24,6 +24,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'awd_fastai.cli._fraction': ('cli.html#_fraction', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._holds': ('cli.html#_holds', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._matter_figures': ('cli.html#_matter_figures', 'awd_fastai/cli.py'),
+                                'awd_fastai.cli._memory_figures': ('cli.html#_memory_figures', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._min_font_pt': ('cli.html#_min_font_pt', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._move_into': ('cli.html#_move_into', 'awd_fastai/cli.py'),
                                 'awd_fastai.cli._panels_text': ('cli.html#_panels_text', 'awd_fastai/cli.py'),

@@ -354,24 +354,39 @@ def _shown_command(cmd:str) -> str:
         out.append(t)
     return ' '.join(out)
 
+def _memory_figures(add, memory:dict|None=None):
+    "Does it matter for memory? The v2 site map and the LSTM headline: the committed results, or this run's (`memory`)."
+    from awd_fastai.memory import (load_results, plot_memory, plot_memory_map, memory_reading, memory_summary, _task_results,
+                                   HEADLINE_V2, SCHEMES)
+    res = memory or load_results('v2')
+    res = {**res, 'command': _shown_command(res['command'])}             # as a reader would type it: no machine's paths
+    rerun = res.get('rerun') or {}
+    if memory: about = f"This run's memory experiment (`{res['command']}`, {res['date'][:10]}). "
+    else:
+        grid = f"{_n(len(res['runs']), 'run')} of the grid" + (f" ({res['missing']} not yet run)" if res.get('missing') else '')
+        about = (f"The memory experiment's committed results (v2: {grid} and {_n(len(rerun.get('runs', [])), 'run')} of its 3x-budget "
+                 f"rerun, up to {max(res['date'], rerun.get('date', ''))[:10]}; the protocol, the log of every run and the script are "
+                 f"in awd_fastai's source repository; `awd-fastai memory` reruns the LSTM headline, `awd-fastai demo --memory` "
+                 f"shows that run here). ")
+    try: fig = plot_memory_map(res)
+    except ValueError: fig = None                                        # no scheme at the map's p (a smoke preset)
+    if fig is not None:
+        paras = [t.replace('**', '') for t in memory_reading(res)]
+        add('memory_map', fig, 'matter', paras[0],
+            about + "The site map: one panel per task, rows where the mask sits, columns how often a new one is drawn; each box "
+            "recall at the longest lag with dropout off (mean of the seeds), coloured by the protocol's effect label. " + ' '.join(paras))
+    sub = next(iter(_task_results(res).values()))                       # the LSTM task (the grid's first), or the preset's one task
+    p = next(r['config']['p'] for r in sub['runs'] if r['config']['scheme'] != 'none')
+    head = [s for s in ('none',) + HEADLINE_V2 if any(r['config']['scheme'] == s and r['config']['p'] in (0., p) for r in sub['runs'])]
+    fig = plot_memory(sub, p=p, schemes=tuple(head) if len(head) > 1 else None)
+    runs, T = fig.drawn['runs'], sub['runs'][0]['config']['T']
+    rec = '; '.join(f"{SCHEMES[s][0]} {np.mean([r['recall_curve'][T-1] for r in rs]):.2f}" for s, rs in runs.items())
+    add('memory', fig, 'matter', f"Recall after T = {T} steps, dropout off: {rec}.", about + memory_summary(sub, p=p, command=bool(memory)))
+
 def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
     "Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation (committed) and the two runs' learning curves."
     text_of = f' on {source}' if source else ''
-    from awd_fastai.memory import load_results, plot_memory, memory_summary, _select, SCHEMES
-    res = memory or load_results('default')
-    res = {**res, 'command': _shown_command(res['command'])}             # as a reader would type it: no machine's paths
-    runs = _select(res)
-    c0 = next(iter(runs.values()))[0]['config']
-    T = c0['T']
-    rec_at = {s: float(np.mean([r['recall_curve'][T-1] for r in rs])) for s, rs in runs.items()}
-    base, step = rec_at.get('none'), rec_at.get('state_step')
-    finding = ('per-step dropout on h(t-1) recalled as well as no dropout: no harm to memory measured at this scale'
-               if step is not None and step >= base - 0.05 else 'per-step dropout on h(t-1) recalled less than no dropout')
-    fig = plot_memory(res)
-    add('memory', fig, 'matter', f"Recall after T = {T} steps: {SCHEMES['state_step'][0]} {step:.2f}, no dropout {base:.2f} ({finding}).",
-        (f"This run's memory experiment (`{res['command']}`, {res['date'][:10]}). " if memory else
-         f"The memory experiment's committed results (`{res['command']}`, {res['date'][:10]}; rerun with `awd-fastai demo --memory` or `awd-fastai memory`). ")
-        + memory_summary(res))
+    _memory_figures(add, memory)
     lm = lm_results()                                # the committed language-model ablation (experiments/lm): never rerun here
     fig = plot_lm_curves(lm); sentences = lm_reading(lm)
     add('lm_ablation', fig, 'matter', next(t for t in sentences if t.startswith('Against AWD-LSTM')),

@@ -425,6 +425,7 @@ def memory_summary(
     res:dict,           # Results (`load_results`)
     cell:str|None=None, # Cell (default: the first in the results)
     p:float|None=None,  # Dropout probability (default: `DEFAULT_P` if run, else the largest)
+    command:bool=True,  # End with the command and its date (False where the caption says where the results come from)
 ) -> str:               # One paragraph with the numbers, ready to quote
     "The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how long learning took."
     runs = _select(res, cell, p)
@@ -436,8 +437,8 @@ def memory_summary(
     return (f"{c0['cell'].upper()} (hidden {c0['n_hid']}), {c0['n_symbols']} symbols (chance {1/c0['n_symbols']:.3f}), "
             f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {_n(n, 'seed')}, mean (min–max). Recall after T = {T} distracting steps with "
             f"dropout off: {part('recall_curve', T-1)}. With the training-time masks on: {part('recall_masked_curve', T-1)}. "
-            f"Training steps until the recall at T = {T} first reached 0.99: {steps}. "
-            f"Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s).")
+            f"Training steps until the recall at T = {T} first reached 0.99: {steps}."
+            + (f" Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s)." if command else ''))
 
 # %% ../nbs/09_memory.ipynb #ea7cb2af
 def _select(res:dict, cell:str|None=None, p:float|None=None) -> dict:
