@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_cli.ipynb #86540680
 from __future__ import annotations
-import argparse, contextlib, html, json, os, secrets, shutil, sys, tempfile, time
+import argparse, contextlib, json, os, secrets, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import matplotlib
@@ -17,10 +17,12 @@ from awd_fastai.plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, m
     plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, lm_results, lm_table, lm_reading, plot_lm_curves,
     dropped_twice)
 from .explorer import write_explorer
+from .article import Article, load_article, render_markdown
 
 # %% auto #0
-__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SECTIONS', 'TUTORIAL', 'DEMO_THREADS', 'train_recorded',
-           'Caption', 'Figures', 'write_figures', 'record_state_dropout', 'write_report', 'main']
+__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL',
+           'DEMO_THREADS', 'train_recorded', 'Caption', 'Figures', 'write_figures', 'record_state_dropout',
+           'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
 NAIVE_MODES = {'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.); embedding dropout and DropConnect as in AWD-LSTM
@@ -112,35 +114,20 @@ def _holds(rec:MaskRecord, **facts) -> str:
     return '; '.join(f"{rec.sites[n].title} (kind '{rec.sites[n].kind}'"
                      + (f": {SITE_KINDS[rec.sites[n].kind].drops}" if rec.sites[n].kind in SITE_KINDS else '') + ')' for n in names)
 
-REPORT_SECTIONS = {   # id -> (title, the site(s) it is about, introduction), in the article's order
-    'dropout': ('What dropout is', '`nn.Dropout` and `nn.Dropout2d` on a feature map (a CNN)',
-        'Dropout zeroes units at random in training and scales the survivors by 1/(1-p), so that the expected activation is '
-        'unchanged; in eval mode it does nothing. Which units share a mask is the whole difference between the techniques below.'),
-    'embeddings': ('Word embeddings', 'the embedding matrix of the trained model (`encoder`)',
-        'A language model turns every word into a vector: one row of its embedding matrix. Words used alike should end up with '
-        'similar vectors; whether this small model got there is measured, not assumed.'),
-    'embedding-dropout': ('Embedding dropout', "'embedding' (`EmbeddingDropout`, `embed_p`)",
-        'Embedding dropout drops whole words: a dropped row of the embedding matrix zeroes that word at every position of the '
-        'batch. One mask serves a whole batch; the next batch draws a new one.'),
-    'state': ('Per-step vs locked dropout on the recurrent state', "'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
-        "Dropout on the recurrent state h(t-1), where it enters W_hh, is the scheme the article is about. Per step, a fresh mask "
-        "is drawn at every time step (the naive scheme); locked (Gal & Ghahramani 2016), one mask per example is kept for the "
-        "whole sequence. The package has both; these masks were recorded from a short run of a small model with `state_p` set."),
-    'between-layers': ('Locked dropout between layers', "'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
-        "Between layers AWD-LSTM uses locked dropout: one mask per example for the whole sequence. Per-step dropout at the same "
-        "places is Zaremba et al.'s (2014) recipe, not the per-step dropout on the recurrent state h(t-1) that the AWD-LSTM argument "
-        "warns against: it does not touch the recurrent connection."),
-
-    'dropconnect': ('DropConnect on W_hh', "'weight' (`WeightDropout`, `weight_p`)",
-        'AWD-LSTM drops single weights of the hidden-to-hidden matrix W_hh (DropConnect), one masked matrix for every time step '
-        'of a batch and a new one at the next batch. It regularises the recurrence without a loop over time steps.'),
-    'together': ('All together', 'every recorded site', 'Every mask of one training batch, along the data path, and how the masks change over training.'),
-    'bptt': ('Masks and truncated BPTT', 'a site between layers followed across batches',
-        'Text is read in consecutive batches: the hidden state carries over from one batch to the next (backpropagation stops '
-        'at the boundary), while every mask is drawn anew for each batch.'),
-    'matter': ('Does it matter?', 'the memory experiment (`awd-fastai memory`) and the language-model ablation on WikiText-2 (committed results)',
-        'What was measured, at the scale it was measured.'),
+REPORT_SITES = {   # section of the article -> the site(s) its figures are about (its 'Site:' line); the other sections are prose only
+    'dropout': '`nn.Dropout` and `nn.Dropout2d` on a feature map (a CNN)',
+    'embeddings': 'the embedding matrix of the trained model (`encoder`)',
+    'embedding-dropout': "'embedding' (`EmbeddingDropout`, `embed_p`)",
+    'state': "'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
+    'between-layers': "'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
+    'dropconnect': "'weight' (`WeightDropout`, `weight_p`)",
+    'together': 'every recorded site',
+    'bptt': 'a site between layers followed across batches',
+    'memory': 'the memory experiment (`awd-fastai memory`)',
+    'language-model': 'the language-model ablation on WikiText-2 (results shipped with the package) and the two runs of this report',
 }
+ARTICLE = load_article()   # the tutorial's text, as the package ships it (`awd_fastai.article`)
+REPORT_SECTIONS = {s.id: (s.title, REPORT_SITES.get(s.id, ''), s.markdown) for s in ARTICLE.sections}   # id -> (title, site, prose), in the article's order
 
 def _consecutive(its:list, n:int=2) -> list:
     "The last `n` recorded iterations that follow each other (the last `n` recorded ones if none do)."
@@ -372,7 +359,7 @@ def _memory_figures(add, memory:dict|None=None):
     except ValueError: fig = None                                        # no scheme at the map's p (a smoke preset)
     if fig is not None:
         paras = [t.replace('**', '') for t in memory_reading(res)]
-        add('memory_map', fig, 'matter', paras[0],
+        add('memory_map', fig, 'memory', paras[0],
             about + "The site map: one panel per task, rows where the mask sits, columns how often a new one is drawn; each box "
             "recall at the longest lag with dropout off (mean of the seeds), coloured by the protocol's effect label. " + ' '.join(paras))
     sub = next(iter(_task_results(res).values()))                       # the LSTM task (the grid's first), or the preset's one task
@@ -381,7 +368,7 @@ def _memory_figures(add, memory:dict|None=None):
     fig = plot_memory(sub, p=p, schemes=tuple(head) if len(head) > 1 else None)
     runs, T = fig.drawn['runs'], sub['runs'][0]['config']['T']
     rec = '; '.join(f"{SCHEMES[s][0]} {np.mean([r['recall_curve'][T-1] for r in rs]):.2f}" for s, rs in runs.items())
-    add('memory', fig, 'matter', f"Recall after T = {T} steps, dropout off: {rec}.", about + memory_summary(sub, p=p, command=bool(memory)))
+    add('memory', fig, 'memory', f"Recall after T = {T} steps, dropout off: {rec}.", about + memory_summary(sub, p=p, command=bool(memory)))
 
 def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
     "Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation (committed) and the two runs' learning curves."
@@ -389,7 +376,7 @@ def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=No
     _memory_figures(add, memory)
     lm = lm_results()                                # the committed language-model ablation (experiments/lm): never rerun here
     fig = plot_lm_curves(lm); sentences = lm_reading(lm)
-    add('lm_ablation', fig, 'matter', next(t for t in sentences if t.startswith('Against AWD-LSTM')),
+    add('lm_ablation', fig, 'language-model', next(t for t in sentences if t.startswith('Against AWD-LSTM')),
         f"A small AWD-LSTM trained on WikiText-2 until it over-fits, once per scheme and seed ({lm['n_runs']} runs up to "
         f"{lm['last_run'][:10]}; the protocol, the log of every run and the script that regenerates these results are in awd_fastai's "
         f"source repository, not in the installed package). Panels: the key schemes' training "
@@ -408,7 +395,7 @@ def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=No
         fig.drawn = dict(history=history, markers=[l.get_marker() for l in ax.get_lines()])
 
         last = {k: h[-1] for k, h in history.items()}
-        add('learning_curve', fig, 'matter', "Training and validation loss per epoch of the two demo runs.",
+        add('learning_curve', fig, 'language-model', "Training and validation loss per epoch of the two demo runs.",
             f"AWD-LSTM's locked dropouts against per-step dropouts at the same sites between layers (Zaremba et al.'s recipe), same "
             f"model, data{text_of}, seed and schedule. Final validation loss: " +
             '; '.join(f"{RUN_LABELS.get(k, k)} {v['valid_loss']:.3f}" for k, v in last.items()) +
@@ -515,69 +502,59 @@ def record_state_dropout(
     return out
 
 # %% ../nbs/05_cli.ipynb #5617a5f8
-TUTORIAL = ('Visualizing dropout techniques in AWD-LSTM', 'tutorials/visualizing_dropout.html',
+TUTORIAL = (ARTICLE.title, 'tutorials/visualizing_dropout.html',
             'nbs/tutorials/visualizing_dropout.ipynb')   # title, page of the docs site, notebook in the repository
 
-def _code(text:str) -> str:
-    "`text` escaped for HTML, with `backquoted` parts as <code>."
-    parts = html.escape(text).split('`')
-    return ''.join(f'<code>{p}</code>' if i % 2 else p for i, p in enumerate(parts))
+def _code(text:str):
+    "`text` escaped for HTML, with `backquoted` parts as <code> (the template's `code` filter)."
+    from markupsafe import Markup, escape
+    parts = str(escape(text)).split('`')
+    return Markup(''.join(f'<code>{p}</code>' if i % 2 else p for i, p in enumerate(parts)))
 
-def _figure_html(f:str, c) -> str:
-    "One figure: the image (with its smallest font and resolution for the readability check), its one-line reading and its caption."
-    pt, dpi = getattr(c, 'min_font_pt', None), getattr(c, 'dpi', None)
-    data = (f' data-min-font-pt="{pt:g}"' if pt not in (None, float('inf')) else '') + (f' data-dpi="{dpi:g}"' if dpi else '')
-    tag = (f'<object data="{html.escape(f)}" type="application/pdf" width="100%" height="600"></object>' if f.endswith('.pdf')
-           else f'<img src="{html.escape(f)}" alt="{html.escape(getattr(c, "reading", "") or f)}"{data}>')
-    reading = getattr(c, 'reading', '')
-    table = getattr(c, 'table', None)   # a DataFrame of strings (e.g. `lm_table`), escaped by pandas
-    return (f'<figure>{tag}' + (f'<p class="reading"><b>Reading:</b> {_code(reading)}</p>' if reading else '') +
-            f'<figcaption>{_code(c)}</figcaption>' + (table.to_html(index=False, border=0, classes='results') if table is not None else '') +
-            '</figure>')
+def _figure_view(f:str, c) -> dict:
+    "What the template shows of one figure: the file, its caption and reading, its smallest font and resolution (for the readability check) and its table."
+    from markupsafe import Markup
+    pt, dpi, table = getattr(c, 'min_font_pt', None), getattr(c, 'dpi', None), getattr(c, 'table', None)   # table: a DataFrame of strings (e.g. `lm_table`), escaped by pandas
+    return dict(name=f, pdf=f.endswith('.pdf'), caption=str(c), reading=getattr(c, 'reading', ''),
+                pt=f'{pt:g}' if pt not in (None, float('inf')) else None, dpi=f'{dpi:g}' if dpi else None,
+                table=Markup(table.to_html(index=False, border=0, classes='results')) if table is not None else None)
+
+def _template(name:str='report.html.j2'):
+    "The Jinja2 template `name` of the package (`awd_fastai/templates`), autoescaping, with the `code` filter."
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+    env = Environment(loader=PackageLoader('awd_fastai', 'templates'), autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+    env.filters['code'] = _code
+    return env.get_template(name)
 
 def write_report(
-    out:Path,             # Folder holding the figures
-    captions:dict,        # File name -> caption, from `write_figures` (`Caption`s carry their section and reading; plain strings go to a last section)
-    title:str,            # Report title
-    summary:str='',       # Paragraph under the title (plain text)
+    out:Path,                   # Folder holding the figures
+    captions:dict,              # File name -> caption, from `write_figures` (`Caption`s carry their section and reading; plain strings go to a last section)
+    summary:str='',             # What this report's run was, under the article's title (plain text, `backquoted` as code)
+    article:Article|None=None,  # The article to render; None: the tutorial's, as the package ships it (`ARTICLE`)
 ) -> Path:
-    "Write `out/index.html`: the illustrated article, section by section (`REPORT_SECTIONS`) with a table of contents, each figure with its reading and caption, and a link to `explorer.html` when it is there."
-    explore = ('<p><a href="explorer.html"><b>Explore every recorded mask</b></a> (<code>explorer.html</code>, one self-contained '
-               'page): choose a site, scrub through training, point at a word, a unit or a gate.</p>') if (Path(out)/'explorer.html').is_file() else ''
-    by = {}
-    for f, c in captions.items(): by.setdefault(getattr(c, 'section', 'other') if getattr(c, 'section', 'other') in REPORT_SECTIONS else 'other', []).append((f, c))
-    sections = [(k, *REPORT_SECTIONS[k]) for k in REPORT_SECTIONS] + ([('other', 'More figures', '', '')] if 'other' in by else [])
-    toc = '\n'.join(f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t, _, _ in sections)
-    body = []
-    notes = getattr(captions, 'notes', {})
-    for k, t, site, intro in sections:
-        site = next((c.site for _, c in by.get(k, []) if getattr(c, 'site', None)), site)   # the site a figure actually drew, where it says
-        figs = '\n'.join(_figure_html(f, c) for f, c in by.get(k, [])) or \
-               f'<p class="none">{_code(notes.get(k, "No figure here: the recording holds no site this section draws."))}</p>'
-        body.append(f'<section id="{k}"><h2>{html.escape(t)}</h2>' + (f'<p class="site">Site: {_code(site)}</p>' if site else '') +
-                    (f'<p>{_code(intro)}</p>' if intro else '') + figs + '</section>')
-    tname, tpage, tnb = TUTORIAL
-    saved = sorted(f.name for f in Path(out).glob('*.npz'))   # the recordings in this folder, and only those
-    footer = ('Recordings in this folder: ' + ', '.join(f'<a href="{html.escape(f)}"><code>{html.escape(f)}</code></a>' for f in saved) +
-              f'; redraw the figures with <code>awd-fastai plot {html.escape(saved[0])}</code>.' if saved else
-              'No recording is saved in this folder.')
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;font-size:16px;line-height:1.45;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-figure{{margin:1.5em 0 2.5em}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{margin-top:.3em;color:#444;font-size:15px}}
-.reading{{margin:.5em 0 0;font-size:16px}}.site{{color:#555;font-style:italic}}section{{border-top:1px solid #eee;margin-top:2em}}
-nav ol{{columns:2}}table.results{{border-collapse:collapse;font-size:14px;margin:.8em 0}}
-table.results th,table.results td{{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}</style></head>
-<body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>
-<p>Colour convention in every mask figure: <b>kept is light, dropped is dark</b>. The tutorial <i>{html.escape(tname)}</i>
-explains each technique step by step: open awd_fastai's documentation site and choose Tutorials in its sidebar (the page
-<code>{html.escape(tpage)}</code> of the site).</p>
-{explore}
-<nav><h2>Contents</h2><ol>{toc}</ol></nav>
-{''.join(body)}
-<p>{footer}</p></body></html>
-
-"""
+    "Write `out/index.html`: the article (its title, then every section's prose in its order, with a table of contents) with the run's figures, each with its reading and caption, in their sections; a link to `explorer.html` when it is there."
+    import itertools
+    from markupsafe import Markup
+    article = article or ARTICLE
+    by, notes = {}, getattr(captions, 'notes', {})
+    ids = [s.id for s in article.sections]
+    for f, c in captions.items(): by.setdefault(getattr(c, 'section', 'other') if getattr(c, 'section', 'other') in ids else 'other', []).append((f, c))
+    sections = []
+    for s in article.sections:
+        figs = by.get(s.id, [])
+        site = next((c.site for _, c in figs if getattr(c, 'site', None)), REPORT_SITES.get(s.id, ''))   # the site a figure actually drew, where it says
+        note = notes.get(s.id, 'No figure here: the recording holds no site this section draws.') if s.id in REPORT_SITES and not figs else ''
+        sections.append(dict(id=s.id, title=s.title, level=s.level, site=site, prose=Markup(render_markdown(s.markdown)),
+                             figures=[_figure_view(f, c) for f, c in figs], note=note))
+    if 'other' in by: sections.append(dict(id='other', title='More figures', level=2, site='', prose='',
+                                           figures=[_figure_view(f, c) for f, c in by['other']], note=''))
+    for i, s in enumerate(sections):                        # the table of contents: each section's subsections under it
+        s['subsections'] = [] if s['level'] == 3 else list(itertools.takewhile(lambda k: k['level'] == 3, sections[i+1:]))
+    page = _template().render(article=article, summary=summary, sections=sections, tutorial_page=TUTORIAL[1],
+                              explorer=(Path(out)/'explorer.html').is_file(),
+                              recordings=sorted(f.name for f in Path(out).glob('*.npz')))   # the recordings in this folder, and only those
     return atomic_write(Path(out)/'index.html', page)
+
 
 # %% ../nbs/05_cli.ipynb #756624ea
 import torch
@@ -773,9 +750,10 @@ def _train_and_report_into(out:Path, args, texts, source:str) -> int:
         print(f"Wrote {args.out/page.name} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
     else: print("No explorer page: no dropout layer drew a mask (every p is 0)")
     ppl = lambda h: h[-1].get('perplexity', float('nan'))
-    summary = f"{_n(args.epochs, 'epoch')}, {_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts"
+    summary = (f"The figures of this report come from a small AWD-LSTM trained on {source}: {_n(args.epochs, 'epoch')}, "
+               f"{_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts")
     summary += '.' if naive is None else f", {ppl(history['naive']):.1f} with per-step dropouts between layers."
-    write_report(out, caps, f'Dropout masks of an AWD-LSTM trained on {source}', summary)
+    write_report(out, caps, summary)
     print(f"Wrote {len(caps)} figures and {args.out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
     return 0
 
@@ -791,7 +769,7 @@ def _plot(args) -> int:
             for f in [args.recording] + ([naive_path] if naive is not None else []):
                 atomic_write(out/f.name, f.read_bytes())
         caps = write_figures(rec, out, naive, history, **_figure_kw(args))
-        write_report(out, caps, f'Dropout masks from {args.recording.name}', f"{len(rec)} recorded batches.")
+        write_report(out, caps, f"The figures of this report are redrawn from the recording `{args.recording.name}`: {_n(len(rec), 'recorded batch', 'recorded batches')}.")
     print(f"Wrote {len(caps)} figures and {args.out/'index.html'}")
     return 0
 

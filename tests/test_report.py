@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np, pytest, torch
 from awd_fastai.data import lm_dls, corpus_texts
 from awd_fastai.cli import (train_recorded, write_figures, write_report, record_state_dropout, NAIVE_MODES, REPORT_SECTIONS,
-                            Caption)
+                            REPORT_SITES, Caption)
 from awd_fastai.memory import load_results, _select
 from awd_fastai.recorder import MaskRecord
 from awd_fastai.plots import lm_results
@@ -39,7 +39,7 @@ def report(runs, tmp_path_factory):
     rec, naive, history, state = runs
     out = tmp_path_factory.mktemp('report')
     caps = write_figures(rec, out, naive, history, state=state)
-    write_report(out, caps, 'Test report', 'A short run.')
+    write_report(out, caps, 'A short run.')
     plt.close('all')
     return out, caps
 
@@ -48,7 +48,7 @@ def test_sections_follow_the_article_and_every_figure_has_a_reading(report):
     assert all(isinstance(c, Caption) and c.reading and c.section in REPORT_SECTIONS for c in caps.values())
     order = list(REPORT_SECTIONS)
     assert [order.index(c.section) for c in caps.values()] == sorted(order.index(c.section) for c in caps.values())  # article order
-    assert {c.section for c in caps.values()} == set(REPORT_SECTIONS)          # a short demo-like run fills every section
+    assert {c.section for c in caps.values()} == set(REPORT_SITES)             # a short demo-like run fills every figure section
     for f, c in caps.items():
         assert (out/f).stat().st_size > 0, f
         assert not re.search(r'\b\d+\.(rnns|hidden_dps|input_dp|encoder_dp|output_dp)\b', c + c.reading), f   # labels, never module paths
@@ -398,7 +398,7 @@ def browser():
     with chromium(exe) as b: yield b
 
 SECTIONS_JS = """[...document.querySelectorAll('section')].map(s => ({
-  id: s.id, title: s.querySelector('h2').innerText, site: (s.querySelector('.site') || {}).innerText || '',
+  id: s.id, title: s.querySelector('h2, h3').innerText, prose: (s.querySelector('.prose') || {}).innerText || '', site: (s.querySelector('.site') || {}).innerText || '',
   figures: [...s.querySelectorAll('figure')].map(f => { const i = f.querySelector('img'); return {
     src: i.getAttribute('src'), natural: i.naturalWidth, shown: i.getBoundingClientRect().width, complete: i.complete,
     pt: parseFloat(i.dataset.minFontPt), dpi: parseFloat(i.dataset.dpi),
@@ -414,7 +414,9 @@ def test_the_report_in_chromium(report, browser):
     toc = browser.js("[...document.querySelectorAll('nav a')].map(a => a.getAttribute('href'))")
     assert toc == [f'#{k}' for k in REPORT_SECTIONS]                           # a table of contents
     for s in sections:
-        assert s['site'].startswith('Site:'), s['id']                          # each section names its site
+        if s['id'] not in REPORT_SITES:                                        # a section of prose only (the motivation, ...)
+            assert not s['figures'] and len(s['prose']) > 100, s['id']; continue
+        assert s['site'].startswith('Site:'), s['id']                          # each figure section names its site
         assert s['figures'], f"{s['id']}: no figure"
         for f in s['figures']:
             assert f['complete'] and f['natural'] > 0, f['src']               # loaded
