@@ -667,7 +667,8 @@ def _map_box(ax, x, y, r, paper:str):
     ax.text(x, y - .2, f"{r.recall:.2f}", ha='center', va='center', fontsize=12, color=ink, weight='bold')
     below = [f"masks on {r.masked:.2f}"] if r.masked < r.recall - .005 else []
     below += [f'{paper.split()[0]} {paper.split()[-1]}'] if paper else []   # 'Semeniuta 2016': the box is small
-    if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=9.5, color=ink, linespacing=1.1)
+    below += ['+ ' + ' + '.join(r.effect.split(' + ')[1:])] if ' + ' in r.effect else []   # the colour shows the first label only
+    if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=8.5, color=ink, linespacing=1.1)
     return effect
 
 def plot_memory_map(
