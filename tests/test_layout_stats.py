@@ -35,3 +35,9 @@ def test_the_package_is_measured():
     s = ls.stats(run=False)
     assert 'recorder' in s['modules'] and s['modules']['recorder']['private_reads'] == 0
     assert s['total']['lines'] == sum(len(p.read_text().splitlines()) for p in ls.modules().values())
+
+def test_import_adds_no_matplotlib_beyond_fastai():
+    "fastai's own `fastai.imports` imports matplotlib.pyplot (so does any fastai module): `import awd_fastai` adds no matplotlib module of its own."
+    got = ls.matplotlib_added()
+    assert 'error' not in got, got
+    assert got['by_fastai'] > 0 and got['added'] == [], got

@@ -146,12 +146,35 @@ def _run(code:str) -> str:
     if r.returncode: return f'error: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}'
     return r.stdout.strip()
 
+def fastai_imports() -> list:
+    "The fastai and fastcore modules the package imports at the top of its modules (the command line `cli` aside)."
+    out = set()
+    for m, p in modules().items():
+        if m in ('cli', '__main__'): continue
+        for n in ast.parse(p.read_text()).body:
+            if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module.split('.')[0] in ('fastai', 'fastcore'): out.add(n.module)
+            if isinstance(n, ast.Import): out |= {a.name for a in n.names if a.name.split('.')[0] in ('fastai', 'fastcore')}
+    return sorted(out)
+
+MPL_CODE = """import importlib, json, sys
+mpl = lambda: {k for k in sys.modules if k.split('.')[0] == 'matplotlib'}
+for m in %r: importlib.import_module(m)
+before = mpl()
+import awd_fastai
+print(json.dumps(dict(by_fastai=len(before), added=sorted(mpl() - before))))"""
+
+def matplotlib_added() -> dict:
+    "Matplotlib modules `import awd_fastai` loads beyond those its fastai imports load (`fastai.imports` imports pyplot)."
+    out = _run(MPL_CODE % fastai_imports())
+    return json.loads(out.splitlines()[-1]) if out.startswith('{') else dict(error=out)
+
 def run_checks() -> dict:
-    "Two subprocesses: names that `from awd_fastai import *` brings, and whether matplotlib is imported (by us, by fastai)."
-    star = _run("ns = {}; exec('from awd_fastai import *', ns); print(len([k for k in ns if k != '__builtins__']))")
-    mpl = _run("import sys, awd_fastai; print('matplotlib' in sys.modules)")
-    fa = _run("import sys, fastai.text.all; print('matplotlib' in sys.modules)")
-    return dict(star_names=int(star) if star.isdigit() else star, imports_matplotlib=mpl, fastai_text_all_imports_matplotlib=fa)
+    "Subprocesses: names that `from awd_fastai import *` brings, whether matplotlib is imported, and what of it is ours."
+    star = _run("import sys; ns = {}; exec('from awd_fastai import *', ns); "
+                "print(len([k for k in ns if k != '__builtins__']), 'matplotlib' in sys.modules)").split()
+    fa = _run("import sys, fastai.torch_core; print('matplotlib' in sys.modules)")
+    return dict(star_names=int(star[0]) if star and star[0].isdigit() else star, imports_matplotlib=star[-1] if star else '?',
+                fastai_torch_core_imports_matplotlib=fa, matplotlib_added=matplotlib_added())
 
 def stats(run:bool=True) -> dict:
     "Every number the script prints."
@@ -196,7 +219,9 @@ def report(s:dict) -> str:
     if 'star_names' in s:
         rows += ['', f"names reaching `from awd_fastai import *`: {s['star_names']}",
                  f"`import awd_fastai` imports matplotlib: {s['imports_matplotlib']} "
-                 f"(`import fastai.text.all` alone: {s['fastai_text_all_imports_matplotlib']})"]
+                 f"(`import fastai.torch_core` alone: {s['fastai_torch_core_imports_matplotlib']}); matplotlib modules it adds "
+                 f"beyond the {s['matplotlib_added'].get('by_fastai', '?')} its fastai imports load: "
+                 f"{s['matplotlib_added'].get('added', s['matplotlib_added'])}"]
     reads = [r for d in s['modules'].values() for r in d['reads']]
     rows += ['', f"private reads of the record from outside {RECORD_MODULE}.py: {len(reads)}"] + [f"  {r}" for r in reads]
     return '\n'.join(rows)
