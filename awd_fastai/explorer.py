@@ -11,7 +11,7 @@ import numpy as np, torch
 from fastcore.basics import patch
 from .core import atomic_write, check_positive, warn_deprecated
 from .dropout import SITE_KINDS, DropoutSite
-from .recorder import MaskRecord, crop_mask, pack_mask, _popcount
+from .recorder import MaskRecord, crop_mask, pack_mask
 from .plots import KEPT_COLOR, DROPPED_COLOR
 
 # %% auto #0
@@ -55,8 +55,8 @@ def _token_dtype(rec:MaskRecord) -> np.dtype:
 
 def _iteration_cost(rec:MaskRecord, it:int, crop:int|None) -> float:
     "Bytes the page spends on one recorded iteration: its masks (packed, cropped) and token ids in base64, and its index (an upper bound)."
-    b = rec._batches[it]
-    n = sum((math.prod(_shown_shape(m.shape, rec._sites[m.site][1], crop)) + 7) // 8 for m in b.masks)
+    b = rec.packed(it)
+    n = sum((math.prod(_shown_shape(m.shape, m.site, crop)) + 7) // 8 for m in b.masks)
     n += _token_dtype(rec).itemsize * b.tokens.size
     return 4*n/3 + 4 + 40 + 90*len(b.masks) + 30*len(b.token_shapes)
 
@@ -91,15 +91,13 @@ def _record_json(rec:MaskRecord, label:str, its:list, crop:int|None, k:int=1) ->
     tdt = _token_dtype(rec)
     parts, toks, batches, off, toff = [], [], [], 0, 0
     for it in its:
-        b, masks, ts = rec._batches[it], [], []
+        b, masks, ts = rec.packed(it), [], []
         for m in b.masks:
-            name, site = rec._sites[m.site]
-            raw, shape = b.data[m.offset:m.offset + m.nbytes], m.shape
-            rate = 1 - _popcount[raw].sum() / math.prod(m.shape)              # of the whole recorded mask
-            if _shown_shape(m.shape, site, crop) != tuple(m.shape):
-                cm = crop_mask(b.mask(m), site, crop)
+            raw, shape, rate = m.bits, m.shape, m.drop_rate                    # the rate of the whole recorded mask
+            if _shown_shape(m.shape, m.site, crop) != tuple(m.shape):
+                cm = crop_mask(m.mask(), m.site, crop)
                 raw, shape = pack_mask(cm).numpy(), tuple(cm.shape)
-            masks.append([index[name], m.call, m.tokens, off, list(shape), round(m.p, 6), round(float(rate), 6)])
+            masks.append([index[m.name], m.call, m.tokens, off, list(shape), round(m.p, 6), round(float(rate), 6)])
             parts.append(raw); off += len(raw)
         for s in b.token_shapes: ts.append([toff, list(s)]); toff += math.prod(s)
         toks.append(b.tokens.astype(tdt))

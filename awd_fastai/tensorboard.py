@@ -12,7 +12,7 @@ from fastai.torch_core import rank_distrib
 from PIL import Image
 from .core import check_positive
 from .dropout import DropoutSite
-from .recorder import MaskRecord, MaskRecorder, _popcount
+from .recorder import MaskRecorder, packed_drop_rate
 from .plots import KEPT_COLOR, DROPPED_COLOR, mask_image
 from .explorer import EXPLORER_VIEWS, NONE_COLOR, _rgb
 
@@ -124,21 +124,20 @@ class MaskTensorBoardCallback(Callback):
         it = self.recorder_cb.n_train - 1                # the batch the recorder has just counted, and stored if it recorded it
         if it % self._every: return
         self._left = max(self._left - 1, 0)
-        b = self.recorder_cb.record._batches.get(it)
-        if b is not None: self._log(it, b)               # None: the recorder's own budget thinned its recording (it warned)
+        try: b = self.recorder_cb.record.packed(it)
+        except (KeyError, IndexError): return            # the recorder's own budget thinned its recording (it warned)
+        self._log(it, b)
 
     def _log(self, it:int, b):
         "Write the drop rates of iteration `it` and, while the budget keeps room for the drop rates of the rest of the fit, the pictures of its masks."
-        rec, S, sites = self.recorder_cb.record, self._Summary, {}
-        for m in b.masks: sites.setdefault(m.site, []).append(m)
-        rates = []
-        for i, ms in sites.items():
-            name, n = rec._sites[i][0], sum(math.prod(m.shape) for m in ms)
-            kept = sum(int(_popcount[b.data[m.offset:m.offset + m.nbytes]].sum()) for m in ms)   # counted on the packed bits
-            rates += [S.Value(tag=f'drop_rate/{name}', simple_value=1 - kept/n), S.Value(tag=f'p/{name}', simple_value=ms[0].p)]
+        S, sites, rates = self._Summary, {}, []
+        for m in b.masks: sites.setdefault(m.name, []).append(m)
+        for name, ms in sites.items():
+            rate = packed_drop_rate([m.bits for m in ms], sum(math.prod(m.shape) for m in ms))   # all the calls, on the packed bits
+            rates += [S.Value(tag=f'drop_rate/{name}', simple_value=rate), S.Value(tag=f'p/{name}', simple_value=ms[0].p)]
         ev, size = self._event(it, summary=S(value=rates))
         if self.pictures_until is None:
-            pics = [self._picture(rec, b, ms) for ms in sites.values() if -len(ms) <= self.call < len(ms)]
+            pics = [self._picture(ms) for ms in sites.values() if -len(ms) <= self.call < len(ms)]
             ev_pics, size_pics = self._event(it, summary=S(value=rates + pics))
             if self.written + size_pics + size*self._left + self._note <= self.budget: return self._write(ev_pics, size_pics)
             self.pictures_until = it
@@ -149,13 +148,12 @@ class MaskTensorBoardCallback(Callback):
                                          f"at training iteration {it}: nothing more is logged in this fit")
         self._full = True
 
-    def _picture(self, rec:MaskRecord, b, ms:list):
-        "A `Summary.Value` holding the PNG picture of the mask of call `self.call` among one site's masks `ms`."
+    def _picture(self, ms:list):
+        "A `Summary.Value` holding the PNG picture of the mask of call `self.call` among one site's `PackedMask`s `ms`."
         m = ms[self.call]
-        name, site = rec._sites[m.site]
-        pic = mask_picture(b.mask(m), site, self.crop)
+        pic = mask_picture(m.mask(), m.site, self.crop)
         s = max(1, min(self.scale, 256 // max(pic.shape)))
-        return self._Summary.Value(tag=f'masks/{name}', image=self._Summary.Image(
+        return self._Summary.Value(tag=f'masks/{m.name}', image=self._Summary.Image(
             height=pic.shape[0]*s, width=pic.shape[1]*s, colorspace=3, encoded_image_string=_png(pic, s)))
 
     def _budget_note(self, it:int) -> str:

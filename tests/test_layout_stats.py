@@ -36,6 +36,12 @@ def test_the_package_is_measured():
     assert 'recorder' in s['modules'] and s['modules']['recorder']['private_reads'] == 0
     assert s['total']['lines'] == sum(len(p.read_text().splitlines()) for p in ls.modules().values())
 
+def test_only_the_record_reads_its_private_members():
+    "Plots, explorer, TensorBoard and report read `MaskRecord` through its public API (`packed`, `site`, `iterations_of`, ...); "
+    "the one exception left is the 0.1.0 translation `_site_from_v1` in the plots' deprecated paths."
+    reads = [r for d in ls.stats(run=False)['modules'].values() for r in d['reads']]
+    assert [r for r in reads if '_site_from_v1' not in r] == [], reads
+
 def test_import_adds_no_matplotlib_beyond_fastai():
     "fastai's own `fastai.imports` imports matplotlib.pyplot (so does any fastai module): `import awd_fastai` adds no matplotlib module of its own."
     got = ls.matplotlib_added()
