@@ -136,7 +136,7 @@ def _consecutive(its:list, n:int=2) -> list:
 
 def _repeated_drop(rec:MaskRecord, emb:str, max_tokens:int=36) -> list:
     "The last two consecutive recorded batches with an example where a dropped word occurs twice (in the first, else either); else the last two consecutive."
-    its = rec._iters_of(emb)
+    its = rec.iterations_of(emb)
     pairs = [its[i:i+2] for i in range(len(its) - 2, -1, -1) if its[i+1] - its[i] == 1]
     twice = lambda it: dropped_twice(rec.at(it).tokens_of(emb), rec.mask(emb, it), max_tokens) is not None
     return next((q for q in pairs if twice(q[0]) and twice(q[1])), None) or next((q for q in pairs if twice(q[0]) or twice(q[1])), None) \
@@ -176,7 +176,7 @@ def _embedding_figures(add, rec:MaskRecord):
             f"around the mean word vector, among content words only. Where the neighbours are simply other frequent words, the "
             f"structure is word frequency more than meaning: a small model trained for minutes learns that first.")
 
-    if emb and rec.vocab is not None and rec.at(rec._iters_of(emb)[-1]).tokens_of(emb) is not None:
+    if emb and rec.vocab is not None and rec.at(rec.iterations_of(emb)[-1]).tokens_of(emb) is not None:
         its = _repeated_drop(rec, emb)
         fig = plot_embedding_batches(rec, emb, its); d = fig.drawn   # the factor alone: redrawn identically from a saved recording
         b = d['batches']
@@ -304,7 +304,7 @@ def _together_figures(add, rec:MaskRecord, hid:str):
         "Each panel is titled with its site's label and p: " + '; '.join(rec.sites[n].title for n in sorted(rec.names, key=lambda n: rec.sites[n].path_order)) +
         f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of {d['n_calls']} of the batch" if d['n_calls'] > 1 else ', the batch’s only forward pass') +
         ". The panels show " + _panels_text(rec, d) + '.')
-    fig = rec.plot_mask_grid(hid, iterations=_consecutive(rec._iters_of(hid), 8))
+    fig = rec.plot_mask_grid(hid, iterations=_consecutive(rec.iterations_of(hid), 8))
     its, hs, cons = fig.drawn['iterations'], rec.sites[hid], fig.drawn['consecutive']
     add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch." if cons else f"{hs.label}: a new mask in every recorded batch.",
         f"Recorded masks of {hs.title} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} " +
@@ -318,7 +318,7 @@ def _together_figures(add, rec:MaskRecord, hid:str):
 def _bptt_figures(add, rec:MaskRecord, hid:str):
     "One text row's masks over consecutive batches: the state carries over, the mask does not."
     site = rec.sites[hid]
-    if site.kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec._iters_of(hid)) >= 2:
+    if site.kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec.iterations_of(hid)) >= 2:
         fig = plot_bptt(rec, hid, n=3); d = fig.drawn
         cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
         per_step = SITE_KINDS[site.kind].per == 'step'

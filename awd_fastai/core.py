@@ -53,12 +53,14 @@ def check_positive(
 
 # %% ../nbs/00a_core.ipynb #8d4013f8
 def warn_deprecated(
-    old:str,            # The deprecated name, as the user wrote it
-    new:str,            # What to use instead
-    stacklevel:int=3,   # Frame the warning points at: 3 = the caller of the function that calls this
+    old:str,              # The deprecated name, as the user wrote it
+    new:str,              # What to use instead
+    stacklevel:int=3,     # Frame the warning points at: 3 = the caller of the function that calls this
+    since:str='0.2.0',    # The release that deprecated `old`
+    removed:str='0.3.0',  # The release that removes it
 ):
-    "Warn with a `FutureWarning` that `old` is deprecated since 0.2.0 and goes in 0.3.0, naming its replacement `new`."
-    warnings.warn(f"{old} is deprecated since awd_fastai 0.2.0 and will be removed in 0.3.0: use {new}", FutureWarning,
+    "Warn with a `FutureWarning` that `old` is deprecated since `since` and goes in `removed`, naming its replacement `new`."
+    warnings.warn(f"{old} is deprecated since awd_fastai {since} and will be removed in {removed}: use {new}", FutureWarning,
                   stacklevel=stacklevel)
 
 # %% ../nbs/00a_core.ipynb #073389e2

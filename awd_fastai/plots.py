@@ -437,7 +437,7 @@ def plot_mask_grid(self:MaskRecord,
     iterations:list=None, # These recorded iterations instead (e.g. consecutive batches); None: `n` evenly spaced over the run
 ):                   # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `artists` (one per panel)
     "Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given (only those are decoded)."
-    site, its = self._site(name), self._iters_of(name)
+    site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)] if iterations is None else [self.at(i).iteration for i in iterations]
     if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
         cols = len(its) if len(its) <= 4 else -(-len(its) // 2)
@@ -467,7 +467,7 @@ def save_mask_gif(self:MaskRecord,
     crop:int=48,     # As in `mask_image`
 ) -> Path:
     "An animated GIF of the masks of site `name` over the run, one frame per iteration (frames may differ in shape), written atomically."
-    site, its = self._site(name), self._iters_of(name)
+    site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)]
     fig, ax = plt.subplots(figsize=(4, 4))
     frames = []
@@ -518,10 +518,10 @@ def show(self:MaskRecord,
     "Draw the masks of one forward call of one recorded iteration: every site, or the site `name`."
     if snapshot is not None:
         warn_deprecated('`show(name, snapshot)`', '`show(name, iteration)` (negative counts from the end)')
-        iteration = (self._iters_of(name) if name else self.iterations)[snapshot]
+        iteration = (self.iterations_of(name) if name else self.iterations)[snapshot]
     if name is None: return self.plot_all_masks(iteration, call, **kwargs)
-    site, m, b = self._site(name), self.mask(name, iteration, call), self._batch(iteration)
-    n = sum(e.site == self._index[name] for e in b.masks)
+    site, m, b = self.site(name), self.mask(name, iteration, call), self.packed(iteration)
+    n = sum(e.name == name for e in b.masks)
     title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
     if site.kind == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
     if site.kind == 'weight': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)
@@ -712,7 +712,7 @@ def plot_bptt(
     n_units:int=32,    # Units shown
 ):                     # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch), `masks` (each batch's (n_units, seq_len) block)
     "The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch boundaries, the mask changes at each."
-    site, its = rec.sites[name], rec._iters_of(name)
+    site, its = rec.sites[name], rec.iterations_of(name)
     same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1                 # fastai resets the state at each epoch
     chosen = next((its[i:i+n] for i in range(len(its) - n, -1, -1)                 # consecutive, latest first
                    if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])), its[-n:])

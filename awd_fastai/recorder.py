@@ -18,8 +18,8 @@ from .core import atomic_write, check_positive, warn_deprecated, _n
 from .dropout import KeepsMask, DropoutSite, EmbeddingDropout
 
 # %% auto #0
-__all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'MaskSnapshot', 'MaskRecord', 'rank_path', 'crop_mask',
-           'NoDropoutWarning', 'MaskRecorder']
+__all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'packed_drop_rate', 'MaskSnapshot', 'MaskRecord', 'rank_path',
+           'crop_mask', 'NoDropoutWarning', 'MaskRecorder', 'PackedMask', 'PackedIteration']
 
 # %% ../nbs/03_recorder.ipynb #d1c95e59
 def mask_layers(
@@ -111,6 +111,15 @@ class _Batch(NamedTuple):
         if i < 0: return None
         start = sum(math.prod(s) for s in self.token_shapes[:i])
         return torch.from_numpy(self.tokens[start:start + math.prod(self.token_shapes[i])].reshape(self.token_shapes[i]).copy())
+
+# %% ../nbs/03_recorder.ipynb #e7a0b1c3
+def packed_drop_rate(
+    bits:np.ndarray|list,  # uint8: one mask packed by `pack_mask`, or a list of them (e.g. a site's calls in one iteration)
+    n:int,                 # Elements of the mask(s), all together
+) -> float:                # Fraction dropped, in [0, 1]
+    "The fraction of a bit-packed keep-mask that was dropped, counted on the packed bits (nothing is decoded)."
+    if isinstance(bits, np.ndarray): bits = [bits]
+    return 1 - sum(int(_popcount[b].sum()) for b in bits) / n
 
 # %% ../nbs/03_recorder.ipynb #21d26df5
 _MAP_BYTES = 32 * 2**20   # size of one map of the arena; only the pages written take memory
@@ -333,7 +342,7 @@ class MaskRecord:
         df, rates = self.calls(), []
         for it in self.iterations:
             b = self._batches[it]
-            rates += [1 - _popcount[b.data[m.offset:m.offset + m.nbytes]].sum() / math.prod(m.shape) for m in b.masks]
+            rates += [packed_drop_rate(b.data[m.offset:m.offset + m.nbytes], math.prod(m.shape)) for m in b.masks]
         df['drop_rate'] = np.array(rates, dtype=float)
         df['iter'] = df['iteration']
         return df
@@ -790,12 +799,69 @@ class MaskRecorder(Callback):
         warn_deprecated('`MaskRecorder.load`', '`MaskRecord.load`')
         return MaskRecord.load(path, rank=rank)
 
+# %% ../nbs/03_recorder.ipynb #e7a0b1c6
+class PackedMask(NamedTuple):
+    "One recorded mask as the record stores it: bit-packed (`pack_mask`), with what it is; `rec.packed(iteration).masks`."
+    name:str          # Its site's name
+    site:DropoutSite  # Its site
+    call:int          # Forward call of the site in the iteration, from 0
+    tokens:int        # Index of its call's token ids in the iteration (`PackedIteration.token_shapes`; -1: none recorded)
+    shape:tuple       # Shape of the mask
+    p:float           # The layer's dropout probability at that call
+    bits:np.ndarray   # uint8, ceil(prod(shape)/8) bytes: the mask, bit-packed (a read-only view of the record's storage)
+
+    @property
+    def drop_rate(self) -> float:
+        "Fraction of the mask that was dropped (`packed_drop_rate`)"
+        return packed_drop_rate(self.bits, math.prod(self.shape))
+
+    def mask(self) -> torch.Tensor:
+        "The bool keep-mask (True = kept), decoded."
+        return unpack_mask(self.bits, self.shape)
+
+class PackedIteration(NamedTuple):
+    "One recorded training iteration as the record stores it, nothing decoded: `rec.packed(iteration)`."
+    iteration:int        # The training iteration
+    epoch:int            # Its epoch
+    masks:tuple          # A `PackedMask` per recorded mask, in the order they were drawn
+    tokens:np.ndarray    # int32: the token ids of every call, flattened, one call after the other
+    token_shapes:tuple   # Shape of each call's token ids
+
+@patch
+def packed(self:MaskRecord,
+    iteration:int,  # A recorded training iteration (negative: counted from the end, -1 = the last)
+) -> PackedIteration:
+    "One recorded iteration as it is stored: every mask bit-packed with its site, call, shape and `p`; nothing is decoded."
+    b = self._batch(iteration)
+    ms = tuple(PackedMask(*self._sites[m.site], m.call, m.tokens, tuple(m.shape), m.p,
+                          _read_only(b.data[m.offset:m.offset + m.nbytes])) for m in b.masks)
+    return PackedIteration(b.iteration, b.epoch, ms, _read_only(b.tokens), tuple(b.token_shapes))
+
+def _read_only(a:np.ndarray) -> np.ndarray:
+    "A view of `a` that cannot be written through."
+    v = a.view(); v.flags.writeable = False
+    return v
+
+@patch
+def site(self:MaskRecord,
+    name:str,  # A recorded site
+) -> DropoutSite:
+    "The `DropoutSite` of recorded site `name` (`rec.sites[name]`, with a `KeyError` that names the recorded sites)."
+    return self._site(name)
+
+@patch
+def iterations_of(self:MaskRecord,
+    name:str,  # A recorded site
+) -> list:
+    "The recorded iterations in which site `name` drew a mask, in order (a site may skip some: `MaskRecorder(names=)`)."
+    i = self._site_index(name)
+    return [it for it in self.iterations if any(m.site == i for m in self._batches[it].masks)]
+
 # %% ../nbs/03_recorder.ipynb #d8e9f0a1
 @patch
 def _iters_of(self:MaskRecord, name:str) -> list:
-    "The recorded iterations in which site `name` drew a mask."
-    i = self._site_index(name)
-    return [it for it in self.iterations if any(m.site == i for m in self._batches[it].masks)]
+    "The recorded iterations in which site `name` drew a mask: `iterations_of`, under its earlier private name."
+    return self.iterations_of(name)
 
 @patch
 def _stacked(self:MaskRecord, name:str) -> torch.Tensor:

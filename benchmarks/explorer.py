@@ -19,7 +19,8 @@ from common import machine_info, set_threads, positive_int, table, median, quart
 from awd_fastai.core import DEMO_P
 from awd_fastai.dropout import DropoutSite
 from awd_fastai.recorder import MaskRecord, MaskRecorder, pack_mask, _Batch, _Mask
-from awd_fastai.explorer import write_explorer, mask_picture, _png, MaskTensorBoardCallback
+from awd_fastai.explorer import write_explorer
+from awd_fastai.tensorboard import mask_picture, _png, MaskTensorBoardCallback
 
 def demo_shaped(seed:int) -> dict:
     "Two recordings of the demo's shapes (vocab 1960, bs 32 x 35, emb 64, hidden 160, 2 layers), 336 iterations of random masks."

@@ -9,7 +9,7 @@ the recorded drop rates and p, and the file stays within its byte budget.
 
 Chromium is Debian's `chromium` package (`.ci/run` installs it): without it the browser tests are skipped on a developer
 machine and fail in CI (`CI` set), as in tests/test_docs.py, whose DevTools-protocol driver they use."""
-import io, json, math, os, re, time, warnings
+import io, json, math, os, re, subprocess, sys, time, warnings, zipfile
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
@@ -19,8 +19,9 @@ from awd_fastai.dropout import DropoutSite
 from awd_fastai.learner import awd_learner
 from awd_fastai.recorder import MaskRecorder, MaskRecord, pack_mask, _Batch, _Mask
 from awd_fastai.plots import KEPT_COLOR, DROPPED_COLOR
-from awd_fastai.explorer import write_explorer, explorer_html, mask_picture, MaskTensorBoardCallback, NONE_COLOR
-from test_docs import chromium, required_chromium   # the DevTools-protocol driver of the docs test
+from awd_fastai.explorer import write_explorer, explorer_html, NONE_COLOR, _ASSETS
+from awd_fastai.tensorboard import mask_picture, MaskTensorBoardCallback
+from test_docs import ROOT, chromium, required_chromium   # the DevTools-protocol driver of the docs test
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
 NAIVE = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}
@@ -303,13 +304,13 @@ def test_tensorboard_at_fastai_size_is_cropped(tmp_path):
 
 def test_tensorboard_is_optional_and_named_when_missing(monkeypatch):
     "Without tensorboard the callback says which extra to install, when the fit starts (importing the module needs nothing)."
-    import builtins, awd_fastai.explorer as ex
+    import builtins, awd_fastai.tensorboard as tbm
     real = builtins.__import__
     def no_tb(name, *a, **k):
         if name.startswith('tensorboard') or name.startswith('torch.utils.tensorboard'): raise ImportError(f'No module named {name!r}')
         return real(name, *a, **k)
     monkeypatch.setattr(builtins, '__import__', no_tb)
-    with pytest.raises(ImportError, match=r"pip install 'awd_fastai\[tensorboard\]'"): ex._tensorboard()
+    with pytest.raises(ImportError, match=r"pip install 'awd_fastai\[tensorboard\]'"): tbm._tensorboard()
 
 def test_bad_input_gets_a_clear_error(recs, tmp_path):
     rec = recs[0]
@@ -360,3 +361,49 @@ def test_the_h_masks_per_step_change_over_time_locked_do_not(browser, state_page
             assert not steps and m.shape[1] == 1
             np.testing.assert_array_equal(cells(browser, 0), m[:, 0, :])       # examples × units: one mask for the sequence
     assert problems(browser) == []
+
+def test_old_home_of_the_tensorboard_callback_warns_and_gives_the_same_object():
+    "0.2.0's `from awd_fastai.explorer import MaskTensorBoardCallback` (and `mask_picture`) works in 0.3.0, with a FutureWarning."
+    import awd_fastai.tensorboard as tbm
+    for name in ('MaskTensorBoardCallback', 'mask_picture'):
+        with pytest.warns(FutureWarning, match=rf'awd_fastai.explorer.{name}` is deprecated .* use `awd_fastai.tensorboard.{name}`'):
+            exec(f'from awd_fastai.explorer import {name} as old', ns := {})
+        assert ns['old'] is getattr(tbm, name)
+    with pytest.raises(ImportError): exec('from awd_fastai.explorer import no_such_name', {})
+
+def test_explorer_imports_no_tensorboard():
+    "Importing the explorer imports neither the TensorBoard module nor tensorboard itself."
+    code = "import sys, awd_fastai.explorer; print([m for m in ('awd_fastai.tensorboard', 'tensorboard') if m in sys.modules])"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == '[]'
+
+def test_page_files_ship_in_the_wheel(tmp_path):
+    "The page's HTML, CSS and JavaScript are package data: a wheel holds them and an installed copy reads them (as tests/test_memory.py)."
+    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q',
+                        '-w', str(tmp_path), str(ROOT)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wheel = next(tmp_path.glob('awd_fastai-*.whl'))
+    names = zipfile.ZipFile(wheel).namelist()
+    for f in _ASSETS: assert f'awd_fastai/assets/{f}' in names, f"{f} missing from {wheel.name} (package-data in pyproject.toml?)"
+    site = tmp_path/'site'
+    r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index', '-q', '--target', str(site), str(wheel)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    code = ("import json; from importlib.resources import files; from awd_fastai.explorer import _asset, _ASSETS; "
+            "print(json.dumps(dict(where=str(files('awd_fastai')), text={f: _asset(f) for f in _ASSETS})))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(site)), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert Path(got['where']).resolve().is_relative_to(site.resolve())   # the installed copy, not the source tree
+    for f in _ASSETS: assert got['text'][f] == (ROOT/'awd_fastai'/'assets'/f).read_text(encoding='utf-8'), f
+
+def test_page_inlines_its_files(recs):
+    "The written page holds the CSS and both scripts verbatim and loads nothing: one self-contained file."
+    from awd_fastai.explorer import _asset
+    page = explorer_html(recs[0], max_bytes=2**20)
+    for f in ('explorer_views.js', 'explorer.js'): assert _asset(f) in page, f
+    css = _asset('explorer.css')
+    for k, c in (('KEPT', KEPT_COLOR), ('DROPPED', DROPPED_COLOR), ('NONE', NONE_COLOR)): css = css.replace('{{%s}}' % k, c)
+    assert css in page and '{{' not in page.split('<script id="awd-index"')[0]
+    assert not re.search(r'<(script|img|link|iframe)[^>]*\s(src|href)="(?!data:)', page)

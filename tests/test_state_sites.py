@@ -13,7 +13,8 @@ from awd_fastai.model import STATE_KIND_MODES, _state_classes
 from awd_fastai.learner import awd_learner
 from awd_fastai.recorder import MaskRecorder
 from awd_fastai.plots import MASK_VIEWS, mask_image
-from awd_fastai.explorer import EXPLORER_VIEWS, mask_picture, write_explorer
+from awd_fastai.explorer import EXPLORER_VIEWS, write_explorer
+from awd_fastai.tensorboard import mask_picture
 
 SMALL = dict(emb_sz=16, n_hid=24, n_layers=2)
 

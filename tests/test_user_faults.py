@@ -57,7 +57,7 @@ def test_inference_writes_nothing(dls, tmp_path, monkeypatch):
     from fastai.learner import load_learner
     from awd_fastai.core import DEMO_P
     from awd_fastai.recorder import MaskRecorder
-    from awd_fastai.explorer import MaskTensorBoardCallback
+    from awd_fastai.tensorboard import MaskTensorBoardCallback
     train_dir, serve_dir = tmp_path/'train', tmp_path/'serve'
     train_dir.mkdir(); serve_dir.mkdir()
     monkeypatch.chdir(train_dir)
