@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_memory.ipynb #68b7723e
 from __future__ import annotations
-import contextlib, json, os, platform, sys, time
+import contextlib, json, os, platform, sys, textwrap, time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, asdict
 from datetime import datetime, timezone
@@ -426,31 +426,35 @@ def memory_summary(
     cell:str|None=None, # Cell (default: the first in the results)
     p:float|None=None,  # Dropout probability (default: `DEFAULT_P` if run, else the largest)
     command:bool=True,  # End with the command and its date (False where the caption says where the results come from)
+    n_hid:int|None=None,# Hidden size, where the results hold more than one task of the cell (default: the cell's first)
 ) -> str:               # One paragraph with the numbers, ready to quote
     "The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how long learning took."
-    runs = _select(res, cell, p)
+    runs = _select(res, cell, p, n_hid)
     c0 = next(iter(runs.values()))[0]['config']
-    T, n = c0['T'], len(next(iter(runs.values())))
+    T, n = c0['T'], max(map(len, runs.values()))
+    fewer = {k: [SCHEMES[s][0] for s, rs in runs.items() if len(rs) == k] for k in sorted({len(rs) for rs in runs.values()} - {n})}
+    seeds = _n(n, 'seed') + (f" ({'; '.join(f'{k} for ' + ', '.join(names) for k, names in fewer.items())})" if fewer else '')
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
     def part(key, i): return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
     steps = '; '.join(f"{SCHEMES[s][0]} {_fmt_range([_steps_to(r, 0.99) for r in rs], 0)}" for s,rs in runs.items())
     return (f"{c0['cell'].upper()} (hidden {c0['n_hid']}), {c0['n_symbols']} symbols (chance {1/c0['n_symbols']:.3f}), "
-            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {_n(n, 'seed')}, mean (min–max). Recall after T = {T} distracting steps with "
+            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {seeds}, mean (min–max). Recall after T = {T} distracting steps with "
             f"dropout off: {part('recall_curve', T-1)}. With the training-time masks on: {part('recall_masked_curve', T-1)}. "
             f"Training steps until the recall at T = {T} first reached 0.99: {steps}."
             + (f" Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s)." if command else ''))
 
 # %% ../nbs/09_memory.ipynb #ea7cb2af
-def _select(res:dict, cell:str|None=None, p:float|None=None) -> dict:
-    "{scheme: [runs of every seed]} of one cell at one p (no-dropout runs whatever p)."
+def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None) -> dict:
+    "{scheme: [runs of every seed]} of one task (cell and hidden size) at one p (no-dropout runs whatever p)."
     runs = res['runs']
     cell = cell or runs[0]['config']['cell']
+    if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)  # the cell's first task
     if p is None: p = DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs) else max(r['config']['p'] for r in runs)
     out = {}
     for r in runs:
         c = r['config']
-        if c['cell'] == cell and (c['scheme'] == 'none' or abs(c['p'] - p) < 1e-9): out.setdefault(c['scheme'], []).append(r)
-    if not out: raise ValueError(f"no runs of cell {cell!r} at p={p} in these results")
+        if c['cell'] == cell and c['n_hid'] == n_hid and (c['scheme'] == 'none' or abs(c['p'] - p) < 1e-9): out.setdefault(c['scheme'], []).append(r)
+    if not out: raise ValueError(f"no runs of cell {cell!r} with {n_hid} hidden units at p={p} in these results")
     return out
 
 def memory_table(
@@ -504,11 +508,12 @@ def plot_memory(
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
     axs=None,                # Three axes (a new figure if None: two by two, the legend in the fourth place, readable at 800 px wide)
     schemes:tuple|None=None, # Schemes to draw (default: every scheme of the results), e.g. `('none',) + HEADLINE_V2`
+    n_hid:int|None=None,     # Hidden size, where the results hold more than one task of the cell (default: the cell's first)
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
     "The article's figure: recall against the lag with dropout off (headline), with the training-time masks on (mechanism), and the longest lag's recall during training."
     import matplotlib.pyplot as plt
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
-    runs = _select(res, cell, p)
+    runs = _select(res, cell, p, n_hid)
     if schemes is not None:
         if unknown := set(schemes) - set(SCHEMES): raise ValueError(f"`schemes`: unknown {sorted(unknown)}; known: {list(SCHEMES)}")
         runs = {s: r for s, r in runs.items() if s in schemes}
@@ -650,6 +655,7 @@ def memory_map(
                             'steps to 0.99': _fmt_range([_steps_to(r, 0.99) for r in rs], 0),
                             '3x rerun': _fmt_range(vals('recall_curve', more)) if more else ''},
                          effect=effect_label(rs, none, more)))
+        if rows[-1]['effect'] == 'none' and rows[-1]['pending']: rows[-1]['effect'] = 'rerun pending'   # missed 0.99, not rerun yet
     return pd.DataFrame(rows)
 
 
@@ -660,14 +666,14 @@ EFFECT_COLORS = {'none': '#d9f0d3', 'erasure': '#d73027', 'slower learning': '#f
 def _map_box(ax, x, y, r, paper:str):
     "One box of the map: coloured by the effect, recall with dropout off, with the masks on (where lower), the paper."
     from matplotlib.patches import Rectangle
-    effect = 'rerun pending' if r.effect == 'none' and r.pending else r.effect.split(' + ')[0]
+    effect = r.effect.split(' + ')[0]
     awd = paper == SCHEMES['weight'][2]                       # AWD-LSTM's choice: DropConnect on W_hh
     ax.add_patch(Rectangle((x - .47, y - .45), .94, .9, fc=EFFECT_COLORS[effect], ec='black' if awd else 'none', lw=3 if awd else 0))
     ink = 'white' if effect in ('erasure', 'not learned') else 'black'
     ax.text(x, y - .2, f"{r.recall:.2f}", ha='center', va='center', fontsize=12, color=ink, weight='bold')
     below = [f"masks on {r.masked:.2f}"] if r.masked < r.recall - .005 else []
     below += [f'{paper.split()[0]} {paper.split()[-1]}'] if paper else []   # 'Semeniuta 2016': the box is small
-    below += ['+ ' + ' + '.join(r.effect.split(' + ')[1:])] if ' + ' in r.effect else []   # the colour shows the first label only
+    below += [textwrap.fill('+ ' + ' + '.join(r.effect.split(' + ')[1:]), 14)] if ' + ' in r.effect else []   # the colour shows the first label only; wrapped to the box
     if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=8.5, color=ink, linespacing=1.1)
     return effect
 
@@ -686,7 +692,7 @@ def plot_memory_map(
     rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES if s != 'none' and scheme_fits(s, cell)))
                for task, cell in zip(t.task, t.cell)}
     nc = min(len(tasks), 2); nr = -(-len(tasks) // nc)
-    fig, axs = plt.subplots(nr, nc, figsize=(max(5 * nc, 7), 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
+    fig, axs = plt.subplots(nr, nc, figsize=(max(5.4 * nc, 7), 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
                             layout='constrained', squeeze=False)
     boxes, seen = {}, set()
     for ax, task in zip(axs.flat, tasks):
@@ -697,15 +703,15 @@ def plot_memory_map(
         ax.set(xlim=(-.5, len(cols) - .5), ylim=(len(rows) - .5, -.5), xticks=range(len(cols)), yticks=range(len(rows)))
         ax.set_xticklabels(cols, fontsize=10); ax.set_yticklabels(rows, fontsize=10)
         ax.xaxis.tick_top(); ax.tick_params(length=0)
-        ax.set_title(f"{task}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11, weight='bold')
+        T = next(r['config']['T'] for r in res['runs'] if _task_name(r['config']) == task)   # v1's link task has its own T
+        ax.set_title(f"{task}, T = {T}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11, weight='bold')
         for s in ax.spines.values(): s.set_visible(False)
     for ax in axs.flat[len(tasks):]: ax.axis('off')
     names = {'none': 'no effect'}
     handles = [Patch(color=c, label=names.get(k, k)) for k, c in EFFECT_COLORS.items() if k in seen]
     handles.append(Patch(facecolor='white', edgecolor='black', lw=3, label="AWD-LSTM's choice"))
     fig.legend(handles=handles, loc='outside lower center', ncol=len(handles), frameon=False, fontsize=10)
-    T = res['runs'][0]['config']['T']
-    fig.suptitle(f"Recall after T = {T} steps, dropout off (mean of the seeds), p = {p:g}\nrows: where the mask sits; "
+    fig.suptitle(f"Recall at the longest lag T, dropout off (mean of the seeds), p = {p:g}\nrows: where the mask sits; "
                  f"columns: how often a new one is drawn", fontsize=11)
     return drawn(fig, axs=axs.flat[:len(tasks)], table=t, boxes=boxes)
 
@@ -736,7 +742,7 @@ def memory_reading(
                 f"{r.label}: {r['dropout off']}, masks on {r['masks on']}"
                 + (f", at the training scale {r['training scale']}" if r['training scale'] else '')
                 + (f", 3x budget {r['3x rerun']}" if r['3x rerun'] else '')
-                + f" [{'rerun pending' if r.effect == 'none' and r.pending else r.effect}]" for _, r in lost.iterrows()) + '. '
+                + f" [{r.effect}]" for _, r in lost.iterrows()) + '. '
         else: s += 'No scheme lost recall at the longest lag beyond the seeds\' spread. '
         none_steps = [_steps_to(r, 0.99) for r in none]
         slow = []
