@@ -10,20 +10,33 @@ back after the import. No warning filter is added or removed: the filters are wh
 This file is written by hand (nbdev exports only `awd_fastai/`)."""
 import sys, warnings
 
-__all__ = ['main']
+__all__ = ['main', 'worker_init']
 
 JIT_WARNING = '`torch.jit.script` is deprecated'   # the start of the one message left out, a FutureWarning
 
 def _is_jit_warning(message, category) -> bool: return issubclass(category, FutureWarning) and str(message).startswith(JIT_WARNING)
 
+def _without_jit_warning(show):
+    "`warnings.showwarning` that passes every warning to `show` but the one known `torch.jit.script` FutureWarning."
+    def _show(message, category, *args, **kwargs):
+        if not _is_jit_warning(message, category): show(message, category, *args, **kwargs)
+    return _show
+
 def main(argv:list|None=None) -> int:
     "Run `awd-fastai` (`awd_fastai.cli.main`), its import not showing torch's `torch.jit.script` FutureWarning."
     show = warnings.showwarning
-    def _show(message, category, *args, **kwargs):
-        if not _is_jit_warning(message, category): show(message, category, *args, **kwargs)
-    warnings.showwarning = _show
+    warnings.showwarning = _without_jit_warning(show)
     try: from awd_fastai.cli import main as cli_main
     finally: warnings.showwarning = show
     return cli_main(argv)
+
+def worker_init():
+    """Start a worker process of the experiments' runner (`awd_fastai.memory.run_configs`): one torch thread, and the
+    worker's own import of fastai without the `torch.jit.script` FutureWarning (printed once per worker otherwise).
+    It lives here, outside the package, because a spawned worker imports its initializer before anything else: importing
+    it from `awd_fastai` would import fastai, and warn, first. The worker runs only the runner's code, so the wrapper stays."""
+    warnings.showwarning = _without_jit_warning(warnings.showwarning)
+    import torch
+    torch.set_num_threads(1)   # one thread per process: 2 threads on 2 busy cores is ~10x slower
 
 if __name__ == '__main__': sys.exit(main())

@@ -14,6 +14,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastai.torch_core import Module
 from .core import atomic_write, load_results_file, _n
+from awd_fastai_cli import worker_init   # the spawned workers' initializer (outside the package: see its docstring)
 from .dropout import StateDropout, KeepsMask, SITE_KINDS, eval_gain
 from .model import AWD_LSTM
 
@@ -167,6 +168,7 @@ def train_run(
 
 # %% ../nbs/09_memory.ipynb #c62d5400
 def _worker_init(): torch.set_num_threads(1)   # one thread per process: 2 threads on 2 busy cores is ~10x slower
+# a spawned worker starts with `worker_init`: it lives outside the package, so its import does not import fastai (and warn) first
 
 def _log_line(path:Path, record:dict):
     "Append one JSON line to `path` (one write of a whole line, flushed)."
@@ -196,7 +198,7 @@ def run_configs(
         for i, c in enumerate(configs): done(i, fn(c))
         return results
     import multiprocessing as mp
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_worker_init) as ex:
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=worker_init) as ex:
         futs = {ex.submit(fn, c): i for i, c in enumerate(configs)}
         from concurrent.futures import as_completed
         for f in as_completed(futs): done(futs[f], f.result())

@@ -49,6 +49,27 @@ def test_the_command_shows_no_import_warning_and_keeps_the_filters():
     assert via_command.stdout == plain.stdout
     assert 'torch.jit.script' not in via_command.stderr
 
+def test_the_commands_worker_processes_show_no_import_warning(tmp_path):
+    """`awd-fastai memory --quick` with 2 worker processes: each spawned worker imports fastai afresh, and none prints the
+    `torch.jit.script` warning (the workers start with `awd_fastai_cli.worker_init`, which the runner passes)."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    r = subprocess.run(_command() + ['memory', '--quick', '--workers', '2', '--out', str(tmp_path/'m')], capture_output=True,
+                       text=True, cwd=tmp_path, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert '[4/4' in r.stdout                                       # the runs were made, in the workers
+    assert 'torch.jit.script' not in r.stderr and 'Warning' not in r.stderr, r.stderr[-2000:]
+
+def test_worker_init_hides_only_the_jit_warning():
+    "In a process started with `worker_init`, another FutureWarning still shows; only the one known message is left out."
+    code = ("import warnings, awd_fastai_cli\nawd_fastai_cli.worker_init()\n"
+            "warnings.warn('`torch.jit.script` is deprecated. (from fastai)', FutureWarning)\n"
+            "warnings.warn('something else is deprecated', FutureWarning)")
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert r.returncode == 0 and 'something else is deprecated' in r.stderr and 'jit.script' not in r.stderr, r.stderr
+
 def test_import_hides_no_warning_of_a_users_lstm():
     "A warning raised by the user's own code after `import awd_fastai` reaches the user (nothing filters it by message)."
     code = ("import warnings, awd_fastai\n"
