@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, torch
 import matplotlib, matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Patch
-from .dropout import SITE_KINDS, KeepsMask, dropout_mask
+from .dropout import SITE_KINDS, KeepsMask, dropout_mask, check_p
 from .plots import KEPT_COLOR, DROPPED_COLOR, mask_cmap, drawn
 
 # %% auto #0
@@ -70,9 +70,10 @@ def plot_unrolled(
     p:float=0.5,      # Dropout probability of the masks drawn
     seed:int=0,       # Random seed of the masks (the global random state is left alone)
 ):                    # The figure; `fig.drawn`: `per_step` (n_steps, n_units), `weight` (4·n_hid, n_hid) as sampled; `per_step_drawn`, `weight_drawn` (read back from each step's image)
-    "A recurrent layer unrolled over `n_steps`: (a) a fresh mask on the carried state at every step, a Python loop; (b) AWD-LSTM: one DropConnect mask on W_hh, the same at every step, one fused call. Masks sampled with `dropout_mask`; a diagram, not a recording."
+    "A recurrent layer unrolled over `n_steps`: (a) a fresh mask on the carried state at every step, a Python loop; (b) AWD-LSTM (Merity et al. 2017): one DropConnect mask on W_hh, the same at every step, one fused call. Masks sampled with `dropout_mask`; a diagram, not a recording. `ValueError` for a size that is not a positive int or a `p` outside [0, 1)."
     for k in ('n_steps', 'n_units', 'n_hid'):
         if not isinstance(locals()[k], int) or locals()[k] < 1: raise ValueError(f"`{k}` must be a positive int; got {locals()[k]!r}")
+    check_p('p', p)
     per_step = _masks((n_steps, n_units), p, seed)                            # (n_steps, n_units): one mask per step
     weight = _masks((4 * n_hid, n_hid), p, seed + 1)                          # (4·n_hid, n_hid): one mask for every step
     W = 10.                                                                   # width of the drawing (data units)
@@ -226,7 +227,7 @@ def plot_cell_sites(
     effect_colors:dict|None=None, # Effect label -> colour, for `effects` (default: `memory.EFFECT_COLORS`)
     title:str|None=None,    # The figure's title (default: where a mask can sit)
 ):                          # The figure; `fig.drawn`: `markers` ({on: (x, y)}), `numbers` ({on: n}), `awd` ({on: AWD-LSTM's schedule}), `kinds` ({on: kinds}), `chips` ({(on, schedule): effect})
-    "One step of a recurrent cell with a numbered marker at every place a dropout mask can sit (`cell_site_kinds`), AWD-LSTM's own sites with a bold ring; a diagram, not a recording."
+    "One step of a recurrent cell with a numbered marker at every place a dropout mask can sit (`cell_site_kinds`), AWD-LSTM's own sites with a bold ring; a diagram, not a recording. `ValueError` for a `cell` not in `CELL_SITE_PLACES`, or a site of the cell without a place there (naming it)."
     _check_cell(cell)
     kinds, awd, places = cell_site_kinds(cell), awd_lstm_sites(cell), CELL_SITE_PLACES[cell]
     missing = [on for on in kinds if on not in places]
