@@ -15,17 +15,18 @@ __all__ = ['CELL_SITE_PLACES', 'plot_unrolled', 'cell_site_kinds', 'awd_lstm_sit
            'plot_site_effects']
 
 # %% ../nbs/04b_diagrams.ipynb #a63ef73c
-_INK, _FAINT = '0.2', '0.55'                  # lines and text of the diagrams; what is not a mask is grey, never the dropped colour
+_INK, _FAINT = '0.2', '0.55'   # lines and text of the diagrams: grey, never the dropped colour
 
 def _box(ax, x, y, w, h, text='', fc='white', ec=_INK, fs=10, **kw):
     "A rounded box centred at (x, y), `w` × `h` data units, with `text` in it."
-    ax.add_patch(FancyBboxPatch((x - w/2, y - h/2), w, h, boxstyle='round,pad=0.02,rounding_size=0.08', fc=fc, ec=ec, lw=1.3, zorder=2))
+    ax.add_patch(FancyBboxPatch((x - w/2, y - h/2), w, h, boxstyle='round,pad=0.02,rounding_size=0.08', fc=fc, ec=ec, lw=1.3,
+                                zorder=2))
     if text: ax.text(x, y, text, ha='center', va='center', fontsize=fs, color=_INK, zorder=3, **kw)
 
 def _arrow(ax, a, b, color=_INK, lw=1.4, style='-|>', **kw):
     "An arrow from point `a` to point `b` (data units)."
-    ax.annotate('', xy=b, xytext=a, arrowprops=dict(arrowstyle=style, color=color, lw=lw, shrinkA=0, shrinkB=0, mutation_scale=12, **kw),
-                zorder=1)
+    props = dict(arrowstyle=style, color=color, lw=lw, shrinkA=0, shrinkB=0, mutation_scale=12, **kw)
+    ax.annotate('', xy=b, xytext=a, arrowprops=props, zorder=1)
 
 def _line(ax, *pts, color=_INK, lw=1.4, **kw):
     "A polyline through `pts`."
@@ -39,7 +40,8 @@ def _op(ax, x, y, sym):
 
 def _icon(ax, keep, x0, x1, y0, y1):
     "A keep-mask drawn into the rectangle [x0, x1] × [y0, y1] (kept light, dropped dark); returns the `AxesImage`."
-    im = ax.imshow(np.asarray(keep, dtype=np.uint8), cmap=mask_cmap, vmin=0, vmax=1, extent=(x0, x1, y0, y1), aspect='auto',
+    im = ax.imshow(np.asarray(keep, dtype=np.uint8), cmap=mask_cmap, vmin=0, vmax=1, extent=(x0, x1, y0, y1),
+                   aspect='auto',
                    interpolation='nearest', zorder=4)
     ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fc='none', ec=_FAINT, lw=0.8, zorder=5))
     return im
@@ -48,7 +50,8 @@ def _mask_key(ax, **kw):
     "The kept/dropped key of every mask figure, under the drawing."
     return ax.legend(handles=[Patch(facecolor=KEPT_COLOR, edgecolor=_FAINT, label='kept (light)'),
                               Patch(facecolor=DROPPED_COLOR, edgecolor=_FAINT, label='dropped (dark)')],
-                     **{'loc': 'upper center', 'bbox_to_anchor': (0.5, 0.0), 'ncol': 2, 'frameon': False, 'fontsize': 10, **kw})
+                     **{'loc': 'upper center', 'bbox_to_anchor': (0.5, 0.0), 'ncol': 2, 'frameon': False, 'fontsize': 10,
+                        **kw})
 
 def _canvas(figsize, xlim, ylim):
     "A figure with one axes in data units, no frame: the diagrams' canvas."
@@ -72,10 +75,11 @@ def plot_unrolled(
 ):                    # The figure; `fig.drawn`: `per_step` (n_steps, n_units), `weight` (4·n_hid, n_hid) as sampled; `per_step_drawn`, `weight_drawn` (read back from each step's image)
     "A recurrent layer unrolled over `n_steps`: (a) a fresh mask on the carried state at every step, a Python loop; (b) AWD-LSTM (Merity et al. 2017): one DropConnect mask on W_hh, the same at every step, one fused call. Masks sampled with `dropout_mask`; a diagram, not a recording. `ValueError` for a size that is not a positive int or a `p` outside [0, 1)."
     for k in ('n_steps', 'n_units', 'n_hid'):
-        if not isinstance(locals()[k], int) or locals()[k] < 1: raise ValueError(f"`{k}` must be a positive int; got {locals()[k]!r}")
+        if not isinstance(locals()[k], int) or locals()[k] < 1:
+            raise ValueError(f"`{k}` must be a positive int; got {locals()[k]!r}")
     check_p('p', p)
     per_step = _masks((n_steps, n_units), p, seed)                            # (n_steps, n_units): one mask per step
-    weight = _masks((4 * n_hid, n_hid), p, seed + 1)                          # (4·n_hid, n_hid): one mask for every step
+    weight = _masks((4 * n_hid, n_hid), p, seed + 1)              # (4·n_hid, n_hid): one mask for every step
     W = 10.                                                                   # width of the drawing (data units)
     fig, ax = _canvas((10, 5.4), (0, W), (0.1, 6.4))
     xs = np.linspace(2.1, W - 0.9, n_steps)                                   # centres of the steps
@@ -87,40 +91,48 @@ def plot_unrolled(
             _box(ax, x, y, bw, bh, f'step {t+1}' if row == 'a' else '', fc='white')
             _arrow(ax, (x, y - bh/2 - 0.55), (x, y - bh/2))                     # x_t from below
             ax.text(x + 0.08, y - bh/2 - 0.45, f'$x_{t+1}$', fontsize=10, va='center', ha='left', color=_INK)
-            x0 = x - gap + bw/2 if t else 0.35                                  # the carried state arrives from the left
+            x0 = x - gap + bw/2 if t else 0.35                      # the carried state arrives from the left
             _arrow(ax, (x0, y), (x - bw/2, y))
-            if row == 'a':                                                      # (a) a fresh mask on what is carried, at every step
+            if row == 'a':                                          # (a) a fresh mask on what is carried, at every step
                 mx = (x0 + x - bw/2) / 2 if t else 0.95
                 h = 0.13 * n_units
                 strips.append(_icon(ax, per_step[t][:, None], mx - 0.11, mx + 0.11, y - h/2, y + h/2))
                 ax.text(mx, y + h/2 + 0.12, f'$m_{t+1}$', fontsize=10, ha='center', va='bottom', color=_INK)
-            else:                                                               # (b) the one W_hh mask, inside every step
+            else:                                                   # (b) the one W_hh mask, inside every step
                 ih = 0.8; iw = ih * n_hid / (4 * n_hid) * 1.6
-                ax.text(x - 0.12, y, f'step {t+1}\n$W_{{hh}}$ ⊙', fontsize=9, ha='right', va='center', color=_INK, zorder=3)
+                ax.text(x - 0.12, y, f'step {t+1}\n$W_{{hh}}$ ⊙', fontsize=9, ha='right', va='center', color=_INK,
+                        zorder=3)
                 icons.append(_icon(ax, weight, x - 0.02, x - 0.02 + iw, y - ih/2, y + ih/2))
         _arrow(ax, (xs[-1] + bw/2, y), (W - 0.05, y))                           # carried on to the next step
     for y in (ya, yb): ax.text(0.35, y + 0.35, 'state', fontsize=10, ha='left', va='bottom', color=_INK)
-    ax.text(0.0, 6.2, '(a) Naive: a fresh mask $m_t$ on the carried state at every step, other units each time', fontsize=11,
+    ax.text(0.0, 6.2, '(a) Naive: a fresh mask $m_t$ on the carried state at every step, other units each time',
+            fontsize=11,
             weight='bold', va='center', color=_INK)
-    ax.text(0.0, 5.75, 'for t in range(T): state = cell(x[t], m[t] * state)   # a Python loop over steps, one call each',
+    ax.text(0.0, 5.75,
+            'for t in range(T): state = cell(x[t], m[t] * state)   # a Python loop over steps, one call each',
             fontsize=10, va='center', family='monospace', color=_INK)
-    ax.text(0.0, 2.95, "(b) AWD-LSTM: DropConnect, one mask on $W_{hh}$ drawn once, the same at every step", fontsize=11, weight='bold',
+    ax.text(0.0, 2.95, "(b) AWD-LSTM: DropConnect, one mask on $W_{hh}$ drawn once, the same at every step", fontsize=11,
+            weight='bold',
             va='center', color=_INK)
     left, right, top = xs[0] - bw/2, xs[-1] + bw/2, yb + bh/2 + 0.3       # the bracket over every step of (b)
     _line(ax, (left, top - 0.15), (left, top), (right, top), (right, top - 0.15))
-    ax.text((left + right) / 2, top + 0.1, 'one fused cuDNN / oneDNN call for the whole sequence', fontsize=10, ha='center', va='bottom',
+    ax.text((left + right) / 2, top + 0.1, 'one fused cuDNN / oneDNN call for the whole sequence', fontsize=10, ha='center',
+            va='bottom',
             color=_INK, bbox=dict(fc='white', ec='none', pad=1))
     _mask_key(ax)
-    return drawn(fig, per_step=per_step.numpy(), weight=weight.numpy(), per_step_drawn=[s.get_array().data.reshape(-1).astype(bool) for s in strips],
+    return drawn(fig, per_step=per_step.numpy(), weight=weight.numpy(),
+                 per_step_drawn=[s.get_array().data.reshape(-1).astype(bool) for s in strips],
                  weight_drawn=[i.get_array().data.astype(bool) for i in icons], artists=strips + icons, ax=ax)
 
 # %% ../nbs/04b_diagrams.ipynb #194d74f7
-CELL_SITE_PLACES = {   # cell -> `SiteKind.on` -> (x, y) of its marker in the cell's drawing (data units); a new kind's `on` adds its place here
+# cell -> `SiteKind.on` -> (x, y) of its marker in the cell's drawing (data units); a new kind's `on` adds its place here
+CELL_SITE_PLACES = {
     'lstm': {'embedding rows (words)': (5.45, -0.8), 'word vectors': (7.6, 0.05), 'input (between layers)': (7.6, 0.85),
              'h(t-1) into W_hh': (1.5, 1.7), 'weights (DropConnect)': (3.55, 2.05), 'cell c(t-1)': (1.5, 6.4),
              'candidate (g, n)': (6.0, 4.95), 'state kept (zoneout)': (9.45, 5.3)},
     'gru':  {'embedding rows (words)': (5.45, -0.8), 'word vectors': (7.6, 0.05), 'input (between layers)': (7.6, 0.85),
-             'GRU h(t-1) everywhere': (0.75, 6.4), 'h(t-1) into W_hh': (1.2, 3.6), 'weights (DropConnect)': (3.55, 2.05),
+             'GRU h(t-1) everywhere': (0.75, 6.4), 'h(t-1) into W_hh': (1.2, 3.6),
+             'weights (DropConnect)': (3.55, 2.05),
              'GRU carry z*h(t-1)': (2.0, 6.4), 'candidate (g, n)': (7.2, 4.95), 'state kept (zoneout)': (9.45, 6.4)},
 }
 
@@ -139,8 +151,8 @@ def cell_site_kinds(
     for site, modes in SITE_MODES.items():
         for mode in modes:
             if mode == 'off': continue
-            try: m = AWD_LSTM(4, 2, 2, 2, rnn_type=cell, modes={site: mode}, state_p=0.5)   # a tiny model: only its layers matter
-            except ValueError: continue                                       # a site this cell does not have (a cell mask on a GRU)
+            try: m = AWD_LSTM(4, 2, 2, 2, rnn_type=cell, modes={site: mode}, state_p=0.5)   # tiny: only its layers matter
+            except ValueError: continue                                   # a site this cell lacks (a cell mask on a GRU)
             for layer in m.modules():
                 if not isinstance(layer, KeepsMask): continue
                 for s in layer.mask_sites().values():
@@ -150,7 +162,7 @@ def cell_site_kinds(
 
 def awd_lstm_sites(
     cell:str='lstm',  # The recurrent cell
-) -> dict:            # `SiteKind.on` -> the schedule ('per step', 'locked', 'per batch') of each site AWD-LSTM's own dropouts use
+) -> dict:            # `SiteKind.on` -> schedule ('per step', 'locked', 'per batch') of AWD-LSTM's own dropouts
     "Where AWD-LSTM's own dropouts sit, and how often they draw a mask: the sites of an `AWD_LSTM` built with its defaults (embedding, locked and weight dropout)."
     from awd_fastai.model import AWD_LSTM
     _check_cell(cell)
@@ -182,7 +194,8 @@ def _bus(ax, xs):
 def _draw_lstm(ax):
     "One LSTM step: gates i, f, g, o; c_t = f⊙c(t-1) + i⊙g; h_t = o⊙tanh(c_t)."
     _common(ax)
-    for x, name in ((3.0, '$f$  σ'), (4.6, '$i$  σ'), (6.0, '$g$  tanh'), (7.6, '$o$  σ')): _box(ax, x, 4.2, 1.2, 0.6, name, fs=10)
+    for x, name in ((3.0, '$f$  σ'), (4.6, '$i$  σ'), (6.0, '$g$  tanh'), (7.6, '$o$  σ')):
+        _box(ax, x, 4.2, 1.2, 0.6, name, fs=10)
     _bus(ax, (3.0, 4.6, 6.0, 7.6))
     _arrow(ax, (0.3, 6.4), (2.8, 6.4)); _op(ax, 3.0, 6.4, '⊙'); _arrow(ax, (3.0, 4.5), (3.0, 6.2))
     _arrow(ax, (3.2, 6.4), (5.1, 6.4)); _op(ax, 5.3, 6.4, '+')
@@ -192,8 +205,8 @@ def _draw_lstm(ax):
     _box(ax, 8.6, 5.45, 0.9, 0.5, 'tanh'); _arrow(ax, (8.6, 6.4), (8.6, 5.7))
     _op(ax, 8.6, 4.2, '⊙'); _arrow(ax, (8.6, 5.2), (8.6, 4.4)); _arrow(ax, (8.2, 4.2), (8.4, 4.2))
     _arrow(ax, (8.8, 4.2), (9.95, 4.2))
-    ax.text(0.3, 6.65, '$c_{t-1}$', fontsize=11, color=_INK); ax.text(9.95, 6.65, '$c_t$', fontsize=11, ha='right', color=_INK)
-    ax.text(0.3, 1.95, '$h_{t-1}$', fontsize=11, color=_INK); ax.text(9.95, 3.75, '$h_t$', fontsize=11, ha='right', color=_INK)
+    for x, y, t, ha in ((0.3, 6.65, '$c_{t-1}$', 'left'), (9.95, 6.65, '$c_t$', 'right'), (0.3, 1.95, '$h_{t-1}$', 'left'),
+                        (9.95, 3.75, '$h_t$', 'right')): ax.text(x, y, t, fontsize=11, ha=ha, color=_INK)
     ax.text(3.15, 5.3, '$f \\odot c_{t-1}$', fontsize=10, color=_INK); ax.text(4.0, 5.85, '$i \\odot g$', fontsize=10, color=_INK)
     return '$c_t = f \\odot c_{t-1} + i \\odot g$,   $h_t = o \\odot \\tanh(c_t)$'
 
@@ -202,14 +215,16 @@ def _draw_gru(ax):
     _common(ax)
     for x, name in ((3.0, '$z$  σ'), (5.6, '$r$  σ'), (7.3, '$n$  tanh')): _box(ax, x, 4.2, 1.2, 0.6, name, fs=10)
     _bus(ax, (3.0, 5.6, 7.3))
-    _arrow(ax, (6.2, 4.2), (6.7, 4.2)); ax.text(6.45, 4.62, '$r \\odot W_{hn} h_{t-1}$', fontsize=9, ha='center', va='bottom', color=_INK)
+    _arrow(ax, (6.2, 4.2), (6.7, 4.2))
+    ax.text(6.45, 4.62, '$r \\odot W_{hn} h_{t-1}$', fontsize=9, ha='center', va='bottom', color=_INK)
     _line(ax, (0.3, 6.4), (1.2, 6.4)); _line(ax, (1.2, 6.4), (1.2, 1.7)); _arrow(ax, (1.2, 1.7), (2.5, 1.7))
     _arrow(ax, (1.2, 6.4), (2.8, 6.4)); _op(ax, 3.0, 6.4, '⊙')
     _arrow(ax, (3.0, 4.5), (3.0, 6.2)); _line(ax, (3.0, 5.45), (7.1, 5.45)); _op(ax, 7.3, 5.45, '⊙')
     ax.text(5.0, 5.6, '$1 - z$', fontsize=10, ha='center', color=_INK)
     _arrow(ax, (7.3, 4.5), (7.3, 5.25)); _arrow(ax, (7.3, 5.65), (7.3, 6.2))
     _arrow(ax, (3.2, 6.4), (7.1, 6.4)); _op(ax, 7.3, 6.4, '+'); _arrow(ax, (7.5, 6.4), (9.95, 6.4))
-    ax.text(0.3, 6.65, '$h_{t-1}$', fontsize=11, color=_INK); ax.text(9.95, 6.65, '$h_t$', fontsize=11, ha='right', color=_INK)
+    ax.text(0.3, 6.65, '$h_{t-1}$', fontsize=11, color=_INK)
+    ax.text(9.95, 6.65, '$h_t$', fontsize=11, ha='right', color=_INK)
     ax.text(3.2, 6.65, '$z \\odot h_{t-1}$: carried past $W_{hh}$', fontsize=10, color=_INK)
     return '$h_t = (1 - z) \\odot n + z \\odot h_{t-1}$'
 
@@ -219,11 +234,12 @@ _CELL_DRAWINGS = {'lstm': (_draw_lstm, 'LSTM'), 'gru': (_draw_gru, 'GRU')}   # c
 def _marker(ax, x, y, n, awd):
     "The numbered marker of a site: a bold ring for AWD-LSTM's own sites, a thin one for the others."
     ax.plot(x, y, 'o', ms=17, mfc='white', mec='black' if awd else _FAINT, mew=3 if awd else 1.2, zorder=6)
-    ax.text(x, y, str(n), ha='center', va='center', fontsize=10, weight='bold' if awd else 'normal', color=_INK, zorder=7)
+    ax.text(x, y, str(n), ha='center', va='center', fontsize=10, weight='bold' if awd else 'normal', color=_INK,
+            zorder=7)
 
 def plot_cell_sites(
     cell:str='lstm',        # The recurrent cell drawn: 'lstm' or 'gru' (`CELL_SITE_PLACES`)
-    effects:dict|None=None, # `SiteKind.on` -> {schedule: effect label} (the memory experiment's, `memory.memory_map`): colours each schedule in the key
+    effects:dict|None=None, # `SiteKind.on` -> {schedule: effect label} (`site_effects`): colours the key's schedules
     effect_colors:dict|None=None, # Effect label -> colour, for `effects` (default: `memory.EFFECT_COLORS`)
     title:str|None=None,    # The figure's title (default: where a mask can sit)
 ):                          # The figure; `fig.drawn`: `markers` ({on: (x, y)}), `numbers` ({on: n}), `awd` ({on: AWD-LSTM's schedule}), `kinds` ({on: kinds}), `chips` ({(on, schedule): effect})
@@ -231,15 +247,16 @@ def plot_cell_sites(
     _check_cell(cell)
     kinds, awd, places = cell_site_kinds(cell), awd_lstm_sites(cell), CELL_SITE_PLACES[cell]
     missing = [on for on in kinds if on not in places]
-    if missing: raise ValueError(f"`CELL_SITE_PLACES[{cell!r}]` has no place for the site(s) {missing}: add them to the table")
-    ons = [on for on in places if on in kinds]                                # numbered in the table's order (along the data path)
+    if missing:
+        raise ValueError(f"`CELL_SITE_PLACES[{cell!r}]` has no place for the site(s) {missing}: add them to the table")
+    ons = [on for on in places if on in kinds]                    # numbered in the table's order (along the data path)
     fig = plt.figure(figsize=(10, 6.6), layout='constrained')
     ax, key = fig.subplots(1, 2, width_ratios=[1.6, 1])
     ax.set(xlim=(0, 10.6), ylim=(-1.3, 7.0)); ax.set_axis_off(); key.set(xlim=(0, 1), ylim=(0, 1)); key.set_axis_off()
     draw, name = _CELL_DRAWINGS[cell]
     formula = draw(ax)
     ax.text(0.3, -1.25, formula, fontsize=10, color=_INK, va='bottom')
-    if 'state kept (zoneout)' in places and cell == 'lstm':                   # zoneout mixes both carried states: leaders to c_t and h_t
+    if 'state kept (zoneout)' in places and cell == 'lstm':       # zoneout mixes both carried states: leaders to c_t, h_t
         x, y = places['state kept (zoneout)']; _line(ax, (x, 6.4), (x, 4.2), color=_FAINT, lw=1, ls=':')
     numbers = {on: i + 1 for i, on in enumerate(ons)}
     for on in ons: _marker(ax, *places[on], numbers[on], on in awd)
@@ -257,11 +274,12 @@ def plot_cell_sites(
             first, more = (e.split(' + ')[0], e.split(' + ')[1:]) if e else (None, [])
             fc = colors.get(first, 'white') if e else 'white'
             ink = _INK if sum(matplotlib.colors.to_rgb(fc)) > 1.2 else 'white'   # light text on a dark colour
-            text = ' + '.join([s] + more)                                      # the colour shows the first label; the text names the rest
-            mine = awd.get(on) == s                                            # AWD-LSTM's own schedule at its own site: bold, outlined
+            text = ' + '.join([s] + more)                          # the colour shows the first label, the text the rest
+            mine = awd.get(on) == s                                # AWD-LSTM's own schedule at its own site: bold, outlined
             key.text(x, y - 0.065, text, fontsize=9, va='center', weight='bold' if mine else 'normal',
                      color=ink if e or mine or effects is None else _FAINT,
-                     bbox=dict(boxstyle='round,pad=0.25', fc=fc, ec='black' if mine else (_FAINT if effects is not None and e is None else 'none'),
+                     bbox=dict(boxstyle='round,pad=0.25', fc=fc,
+                               ec='black' if mine else (_FAINT if effects is not None and e is None else 'none'),
                                lw=1.5 if mine else 0.8))
             x += 0.06 + 0.024 * len(text)
         y -= step
@@ -275,7 +293,8 @@ def plot_cell_sites(
         handles.append(Patch(facecolor='white', edgecolor=_FAINT, label='not in the experiment'))
         key.legend(handles=handles, loc='upper left', bbox_to_anchor=(0, y - 0.06), frameon=False, fontsize=9,
                    title='memory experiment, recall at the longest lag', title_fontsize=9, alignment='left')
-    return drawn(fig, markers={on: places[on] for on in ons}, numbers=numbers, awd={on: s for on, s in awd.items() if on in ons},
+    return drawn(fig, markers={on: places[on] for on in ons}, numbers=numbers,
+                 awd={on: s for on, s in awd.items() if on in ons},
                  kinds={on: kinds[on] for on in ons}, chips=chips, axs=(ax, key))
 
 # %% ../nbs/04b_diagrams.ipynb #6ccc6c59
@@ -292,7 +311,8 @@ def site_effects(
     if not len(t): return {}
     t = t[t.task == t.task.iloc[0]]
     out = {}
-    for _, r in t.iterrows(): out.setdefault(r.on, {})[r.schedule] = 'rerun pending' if r.effect == 'none' and r.pending else r.effect
+    for _, r in t.iterrows():
+        out.setdefault(r.on, {})[r.schedule] = 'rerun pending' if r.effect == 'none' and r.pending else r.effect
     return out
 
 def plot_site_effects(
