@@ -17,6 +17,7 @@ from awd_fastai.plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, m
     plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, lm_results, lm_table, lm_reading, plot_lm_curves,
     dropped_twice)
 from .explorer import write_explorer
+from .diagrams import plot_unrolled, plot_cell_sites, plot_site_effects
 from .article import Article, load_article, render_markdown
 
 # %% auto #0
@@ -115,9 +116,11 @@ def _holds(rec:MaskRecord, **facts) -> str:
                      + (f": {SITE_KINDS[rec.sites[n].kind].drops}" if rec.sites[n].kind in SITE_KINDS else '') + ')' for n in names)
 
 REPORT_SITES = {   # section of the article -> the site(s) its figures are about (its 'Site:' line); the other sections are prose only
+    'motivation': 'the carried state of a recurrent layer over time steps, and DropConnect on W_hh (a diagram, `awd_fastai.diagrams`)',
     'dropout': '`nn.Dropout` and `nn.Dropout2d` on a feature map (a CNN)',
     'embeddings': 'the embedding matrix of the trained model (`encoder`)',
     'embedding-dropout': "'embedding' (`EmbeddingDropout`, `embed_p`)",
+    'recurrent': 'every place a dropout mask can sit in an LSTM step (a diagram, `awd_fastai.diagrams`)',
     'state': "'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
     'between-layers': "'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
     'dropconnect': "'weight' (`WeightDropout`, `weight_p`)",
@@ -125,6 +128,7 @@ REPORT_SITES = {   # section of the article -> the site(s) its figures are about
     'bptt': 'a site between layers followed across batches',
     'memory': 'the memory experiment (`awd-fastai memory`)',
     'language-model': 'the language-model ablation on WikiText-2 (results shipped with the package) and the two runs of this report',
+    'closing': "every place a dropout mask can sit in an LSTM step, with the memory experiment's effect at each (a diagram)",
 }
 ARTICLE = load_article()   # the tutorial's text, as the package ships it (`awd_fastai.article`)
 REPORT_SECTIONS = {s.id: (s.title, REPORT_SITES.get(s.id, ''), s.markdown) for s in ARTICLE.sections}   # id -> (title, site, prose), in the article's order
@@ -429,14 +433,17 @@ def write_figures(
         figs[name].dpi, figs[name].table, figs[name].colormaps = dpi, table, cmaps
     hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or next(iter(rec.names), None)   # None: no mask
     state = state or record_state_dropout()
+    _motivation_figures(add)
     _dropout_figures(add)
     _embedding_figures(add, rec)
+    _recurrent_figures(add)
     _state_figures(add, out, state)
     _between_layer_figures(add, rec, naive)
     _dropconnect_figures(add, rec, state)
     if len(rec): _together_figures(add, rec, hid)   # a run without dropout recorded no mask: these sections say so
     if hid: _bptt_figures(add, rec, hid)
     _matter_figures(add, history, source, memory)
+    _closing_figures(add, memory)
     drawn_in = {c.section for c in figs.values()}
     figs.notes = {k: v for k, v in _absent_notes(rec, naive).items() if k not in drawn_in}
     return figs
@@ -461,6 +468,57 @@ def _absent_notes(rec:MaskRecord, naive:MaskRecord|None) -> dict:
                 f"the recording's sites: {_holds(rec)}.",
     }
 
+
+# %% ../nbs/05_cli.ipynb #0110c84e
+def _diagram_caption(d:dict) -> str:
+    "How a cell diagram's caption names AWD-LSTM's own sites (`fig.drawn['awd']`, in its key's order)."
+    return ', '.join(f"{d['numbers'][on]} ({on})" for on in d['numbers'] if on in d['awd'])
+
+def _motivation_figures(add):
+    "The article's argument as a diagram: a fresh mask on the carried state at every step (a loop) against one DropConnect mask on W_hh (one fused call)."
+    fig = plot_unrolled(); d = fig.drawn
+    n, (sl, nu), (r, c) = len(d['weight_drawn']), d['per_step'].shape, d['weight'].shape
+    changed = int((d['per_step'][1] != d['per_step'][0]).sum())
+    add('unrolled', fig, 'motivation', "A fresh mask at every step needs a loop over the steps; AWD-LSTM's one mask on W_hh, the same at every step, "
+        "keeps the whole sequence one fused call.",
+        f"A diagram drawn by code, not a recording: a recurrent layer unrolled over {sl} time steps, its masks sampled with the package's "
+        f"`dropout_mask` (p = 0.5). (a) Naive dropout: a fresh mask on the carried state at every step ({nu} units; "
+        f"{changed} of them change from step 1 to step 2), so the layer runs as a Python loop, one call per step. (b) AWD-LSTM: one "
+        f"DropConnect mask on W_hh ({r} × {c} here: the gate blocks i, f, g, o by the units of h(t-1)), drawn once and the same in "
+        f"all {n} steps, so the whole sequence is one call to the fused cuDNN (GPU) or oneDNN (CPU) kernel. Kept light, dropped dark.")
+
+def _recurrent_figures(add):
+    "One LSTM step with every place a dropout mask of the package can sit, AWD-LSTM's own sites in bold."
+    fig = plot_cell_sites('lstm'); d = fig.drawn
+    add('cell_sites', fig, 'recurrent', f"{len(d['markers'])} places a dropout mask can sit in one LSTM step; AWD-LSTM's own are the bold rings: "
+        f"{_diagram_caption(d)}.",
+        "A diagram drawn by code, not a recording: one LSTM step, x_t and h(t-1) into W_ih x_t + W_hh h(t-1) + b, the gate blocks "
+        "i, f, g, o, then c_t = f ⊙ c(t-1) + i ⊙ g and h_t = o ⊙ tanh(c_t). Each numbered marker is a place where one of this "
+        "package's dropout layers can put a mask, read from the layers an `AWD_LSTM` builds for every mode of every site; the key "
+        "names each by what the mask sits on and lists the schedules the package has for it (per step, locked, per batch). Bold "
+        "rings: where AWD-LSTM's own dropouts sit, read from an `AWD_LSTM` built with its defaults. The GRU's step, whose "
+        "carried state z ⊙ h(t-1) passes W_hh by, is drawn on the docs page of `awd_fastai.diagrams`.")
+
+def _closing_figures(add, memory:dict|None=None):
+    "The LSTM step again, each site's schedules coloured by what the memory experiment measured (this run's results, or the committed ones)."
+    from awd_fastai.memory import load_results
+    res = memory or load_results('v2')
+    try: fig = plot_site_effects(res)
+    except (ValueError, KeyError): fig = plot_site_effects({'runs': []})   # results without a site map (a smoke preset): nothing coloured
+    d = fig.drawn
+    cost = [f"{s} on {on} ({e})" for (on, s), e in d['chips'].items() if e not in ('none', 'rerun pending')]
+    calm = [k for k, e in d['chips'].items() if e == 'none']
+    awd_calm = [f"{on} ({s})" for on, s in calm if d['awd'].get(on) == s]      # AWD-LSTM's own schedule at its own site
+    reading = ((f"In the memory experiment, {'; '.join(cost)} cost recall; the other {len(calm)} measured schedules showed no effect"
+                + (f", AWD-LSTM's own {' and '.join(awd_calm)} among them." if awd_calm else '.')) if cost else
+               f"In the memory experiment no measured site showed an effect ({_n(len(calm), 'schedule')} with no effect)." if d['chips'] else
+               "These memory results hold no LSTM site map: the diagram shows the sites only.")
+    whose = "this run's memory experiment" if memory else "the memory experiment's committed results (v2)"
+    add('site_effects', fig, 'closing', reading,
+        f"A diagram drawn by code, not a recording: the LSTM step of 'The recurrent layer', each schedule in the key coloured by "
+        f"the effect label that {whose} found for a mask there at p = 0.25 (recall at the longest lag; the same results as 'Does it "
+        f"matter?'). Schedules in a grey outline were not in the experiment. Bold rings: AWD-LSTM's own sites, {_diagram_caption(d)}, "
+        f"with their schedule outlined in black.")
 
 # %% ../nbs/05_cli.ipynb #7f2dd8be
 def record_state_dropout(

@@ -5,9 +5,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-FIGURES = ['cnn_dropout.png', 'embedding.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png', 'dropconnect.png',
+FIGURES = ['unrolled.png', 'cnn_dropout.png', 'embedding.png', 'cell_sites.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png', 'dropconnect.png',
            'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png', 'drop_rates.png', 'bptt.png', 'memory_map.png', 'memory.png', 'lm_ablation.png',
-           'learning_curve.png']          # what `plot` redraws from the saved recordings
+           'learning_curve.png', 'site_effects.png']          # what `plot` redraws from the saved recordings
 DEMO_ONLY = ['word_neighbours.png']      # needs the trained embedding, which a recording does not hold
 
 def cli(*args, cwd=None):

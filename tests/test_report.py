@@ -386,6 +386,20 @@ def test_every_line_of_the_learning_curve_has_markers(report):
     d = report[1]['learning_curve.png'].drawn
     assert len(d['markers']) == 2 * len(d['history']) and all(m not in (None, '', 'None') for m in d['markers'])
 
+def test_the_prose_sections_have_diagrams_that_say_so(report):
+    "Motivation, the recurrent layer and the closing remark each show a diagram drawn by code, captioned as one (never as recorded)."
+    from awd_fastai.diagrams import cell_site_kinds, awd_lstm_sites
+    by = {c.section: (f, c) for f, c in report[1].items() if c.section in ('motivation', 'recurrent', 'closing')}
+    assert set(by) == {'motivation', 'recurrent', 'closing'}
+    for f, c in by.values(): assert 'a diagram drawn by code, not a recording' in c.lower(), f
+    d = by['motivation'][1].drawn
+    assert (d['per_step_drawn'][1] != d['per_step_drawn'][0]).any()             # per step: the mask at t=1 differs from t=0
+    assert all((w == d['weight']).all() for w in d['weight_drawn'])             # AWD-LSTM: one W_hh mask, the same at every step
+    d = by['recurrent'][1].drawn
+    assert set(d['markers']) == set(cell_site_kinds('lstm')) and d['awd'] == awd_lstm_sites('lstm')   # every site of the cell, AWD-LSTM's marked
+    d, reading = by['closing'][1].drawn, by['closing'][1].reading
+    assert d['chips'] and all(f"{s} on {on}" in reading for (on, s), e in d['chips'].items() if e not in ('none', 'rerun pending'))
+
 def test_the_readability_check_counts_tick_labels():
     from awd_fastai.cli import _min_font_pt
     fig, ax = plt.subplots(); ax.plot([0, 1]); ax.set_title('title'); ax.tick_params(labelsize=5)
@@ -414,7 +428,7 @@ def test_the_report_in_chromium(report, browser):
     toc = browser.js("[...document.querySelectorAll('nav a')].map(a => a.getAttribute('href'))")
     assert toc == [f'#{k}' for k in REPORT_SECTIONS]                           # a table of contents
     for s in sections:
-        if s['id'] not in REPORT_SITES:                                        # a section of prose only (the motivation, ...)
+        if s['id'] not in REPORT_SITES:                                        # a section of prose only ('Does it matter?', ...)
             assert not s['figures'] and len(s['prose']) > 100, s['id']; continue
         assert s['site'].startswith('Site:'), s['id']                          # each figure section names its site
         assert s['figures'], f"{s['id']}: no figure"
