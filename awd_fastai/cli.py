@@ -245,7 +245,8 @@ def _dropconnect_figures(add, rec:MaskRecord, state:dict):
     wn = _first(lock, kind='weight')
     if wn and len(state['weights']) >= 2:
         its = sorted(state['weights'])[-2:]
-        fig = plot_weight_batches([state['weights'][i] for i in its], lock.site(wn, its[-1]), its, ps=[lock.site(wn, i).p for i in its])
+        ps = [lock.site(wn, i).p for i in its]                             # the p of each batch's mask
+        fig = plot_weight_batches([state['weights'][i] for i in its], lock.site(wn, its[-1]), its, ps=ps)
         d = fig.drawn
         add('dropconnect_batches', fig, 'dropconnect', "The masked W_hh the kernel used: dropped weights dark, survivors ×1/(1-p); the next batch uses a new mask.",
             f"{lock.title(wn, its)}: the hidden-to-hidden matrix exactly as the recurrence multiplied it in two consecutive batches "
@@ -305,7 +306,8 @@ def _together_figures(add, rec:MaskRecord, hid:str):
     d = fig.drawn
     add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
         "Each panel is titled with its site's label and p: " +
-        '; '.join(rec.site(n, d['iteration'], d['call']).title for n in sorted(d['images'], key=lambda n: rec.sites[n].path_order)) +
+        '; '.join(rec.site(n, d['iteration'], d['call']).title
+                  for n in sorted(d['images'], key=lambda n: rec.sites[n].path_order)) +
         f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of {d['n_calls']} of the batch" if d['n_calls'] > 1 else ', the batch’s only forward pass') +
         ". The panels show " + _panels_text(rec, d) + '.')
     fig = rec.plot_mask_grid(hid, iterations=_consecutive(rec.iterations_of(hid), 8))
@@ -329,7 +331,8 @@ def _bptt_figures(add, rec:MaskRecord, hid:str):
         changes = ('the mask changes at every time step, within a batch and across its boundaries' if per_step else
                    'the mask is the same at every step of a batch and changes at each boundary')
         add('bptt', fig, 'bptt', f"The text and the hidden state go on across batch boundaries (red lines); {changes}.",
-            f"{rec.title(hid, d['iterations'])} (kind '{site.kind}', {_scheme(site)}), example 0 followed over {'consecutive' if cons else 'recorded'} training batches "
+            f"{rec.title(hid, d['iterations'])} (kind '{site.kind}', {_scheme(site)}), example 0 followed over "
+            f"{'consecutive' if cons else 'recorded'} training batches "
             f"{', '.join(map(str, d['iterations']))}: row 0 of each batch continues the text of row 0 of the previous one and "
             f"starts from its final hidden state (truncated backpropagation through time stops at the boundary), but every batch "
             f"draws its own masks" + (', and this per-step site a new one at every step.' if per_step else '.'),
@@ -763,12 +766,12 @@ def _train_and_report_into(out:Path, args, texts, source:str) -> int:
     return 0
 
 def _cannot_draw(rec:MaskRecord, naive:MaskRecord|None, history:dict|None, fmt:str='png') -> dict:
-    "Figure file -> why `plot` cannot draw it: the figures the demo draws from what a run saves besides the masks, where this recording lacks it."
+    "Figure file -> why `plot` cannot draw it: a figure the demo draws from what a run saves besides the masks."
     out = {}
     if rec.embedding is None:
         out[f'word_neighbours.{fmt}'] = 'the recording holds no trained embedding (' + (
-            f'it is of format version {rec.format_version}, written before awd_fastai 0.3.0; version 3 saves the embedding)'
-            if (rec.format_version or 3) < 3 else 'whoever recorded it did not set `rec.embedding`)')
+            f'it is of format version {rec.format_version}, written before awd_fastai 0.3.0, which saves the embedding)'
+            if rec.format_version in (1, 2) else 'whoever recorded it did not set `rec.embedding`)')
     elif rec.vocab is None: out[f'word_neighbours.{fmt}'] = 'the recording holds no vocabulary'
     if naive is None: out[f'naive_vs_locked.{fmt}'] = 'no recording of the per-step contrast run (masks_naive.npz) beside it'
     if history is None: out[f'learning_curve.{fmt}'] = 'no learning curves (history.json) beside it'

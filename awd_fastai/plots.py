@@ -209,7 +209,8 @@ def plot_embedding_batches(
         ex, seq, rows = _batch_rows(torch.as_tensor(ids), keep, n_rows, max_tokens)
         w = torch.ones(len(keep), n_dims) if weight is None else torch.as_tensor(weight).detach().float()[:, :n_dims]
         scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
-        batches.append(dict(iteration=snap.iteration, p=p, example=ex, ids=rows, words=[str(rec.vocab[t]) for t in rows],
+        batches.append(dict(iteration=snap.iteration, p=p, example=ex,
+                            ids=rows, words=[str(rec.vocab[t]) for t in rows],
                             keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
     lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
     cmap = _value_cmap() if weight is not None else ListedColormap([KEPT_COLOR]).with_extremes(bad=DROPPED_COLOR)
@@ -289,14 +290,16 @@ def plot_weight_batches(
     fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
     for ax, c, k, it, p in zip(axs[0], crops, keeps, iterations, ps):
         im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
-        ax.set_title(f'training batch {it}' + (f', p={p:.2g}' if len(set(ps)) > 1 else ''), fontsize=10); ax.set_xlabel('h(t-1) unit (column)')
+        ax.set_title(f'training batch {it}' + (f', p={p:.2g}' if len(set(ps)) > 1 else ''), fontsize=10)
+        ax.set_xlabel('h(t-1) unit (column)')
         nh = c.shape[0] // g
         for j in range(1, g):   # gate separators: black dashes on a white band, visible on every colour of the map
             ax.axhline(j*nh - 0.5, color='white', lw=3.5); ax.axhline(j*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
         if site.gates: ax.set_yticks([j*nh + nh/2 - 0.5 for j in range(g)], list(site.gates))
     axs[0, 0].set_ylabel('gate block (row)' if site.gates else 'output (row)')
     fig.colorbar(im, ax=axs[0, -1], fraction=0.08, label='weight used (dropped: dark)')
-    title = replace(site, p=ps[0]).title if len(set(ps)) == 1 else f'{site.label or site.kind}, p={min(ps):.2g}–{max(ps):.2g}'
+    title = (replace(site, p=ps[0]).title if len(set(ps)) == 1 else
+             f'{site.label or site.kind}, p={min(ps):.2g}–{max(ps):.2g}')
     fig.suptitle(f'{title}: the masked matrix the kernel used, batch after batch', fontsize=11)
     changed = float((keeps[0] != keeps[-1]).float().mean()) if len(keeps) > 1 else 0.
     return drawn(fig, images=[c.numpy() for c in crops], keep=[k.numpy() for k in keeps], changed=changed, ps=ps)
@@ -451,7 +454,7 @@ def plot_mask_grid(self:MaskRecord,
     ims, ps = [], [self.site(name, it, call).p for it in its]
     for ax, it, p in zip(axs, its, ps):
         img, (xl, yl) = mask_image(self.mask(name, it, call), site, example, crop)
-        ims.append(_imshow_mask(img, ax, f'iter {it}' + (f'\np={p:.2g}' if len(set(ps)) > 1 else '')))   # each its p, when they differ
+        ims.append(_imshow_mask(img, ax, f'iter {it}' + (f'\np={p:.2g}' if len(set(ps)) > 1 else '')))   # if unequal
         ax.set_xticks([]); ax.set_yticks([])
     axs[0].set_ylabel(yl or site.kind); axs[0].set_xlabel(xl)
     fig = axs[0].figure
@@ -459,7 +462,8 @@ def plot_mask_grid(self:MaskRecord,
     title = self.title(name, its)
     fig.suptitle(f'{title}: a new mask every batch, {len(its)} consecutive batches (kept light, dropped dark)' if consecutive else
                  f'{title}: recorded batches {its[0]} to {its[-1]}, evenly spaced (kept light, dropped dark)', fontsize=11)
-    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, consecutive=consecutive, ps=ps, artists=ims)
+    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, consecutive=consecutive, ps=ps,
+                 artists=ims)
 
 @patch
 def save_mask_gif(self:MaskRecord,
@@ -480,7 +484,7 @@ def save_mask_gif(self:MaskRecord,
         for it in its:
             ax.clear()
             img, (xl, yl) = mask_image(self.mask(name, it, call), site, example, crop)
-            show_mask(img, ax, f'{self.site(name, it, call).title}, iteration {it}', xl, yl)   # the p of that frame's mask
+            show_mask(img, ax, f'{self.site(name, it, call).title}, iteration {it}', xl, yl)   # that mask's p
             fig.canvas.draw()
             frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
     finally: plt.close(fig)
@@ -501,11 +505,12 @@ def plot_drop_rates(self:MaskRecord,
     for i, ((name, d), a) in enumerate(zip(groups, axs)):            # each site its colour and marker
         x, c, lo, hi = d['iteration'] + d['call'] / d['n_calls'], f'C{i}', float(d['p'].min()), float(d['p'].max())
         lines[name], = a.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=3, alpha=0.8, label=sites[name].label or name)
-        p_lines[name] = (a.axhline(lo, color='0.35', lw=1, ls='--') if lo == hi else          # each call's own p: a step where it changed
-                         a.plot(x, d['p'], color='0.35', lw=1, ls='--', drawstyle='steps-post')[0])
+        p_lines[name] = (a.axhline(lo, color='0.35', lw=1, ls='--') if lo == hi else          # each call's own p,
+                         a.plot(x, d['p'], color='0.35', lw=1, ls='--', drawstyle='steps-post')[0])   # steps: changes
         if ax is None:
             a.set_ylim(lo - half, hi + half); a.tick_params(labelsize=9)
-            a.set_title(f'{sites[name].label or name}: p={lo:.2g}' + (f'–{hi:.2g}' if hi > lo else '') + ' (dashed)', fontsize=9, loc='left', pad=2)
+            a.set_title(f'{sites[name].label or name}: p={lo:.2g}' + (f'–{hi:.2g}' if hi > lo else '') + ' (dashed)',
+                        fontsize=9, loc='left', pad=2)
     axs[-1].set_xlabel('training iteration'); axs[len(axs)//2].set_ylabel('fraction dropped')
     axs[0].figure.suptitle('Drop rate per mask (markers) against p (dashed grey), one panel per site', fontsize=10)
     if ax is not None: ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)
@@ -526,7 +531,7 @@ def show(self:MaskRecord,
         warn_deprecated('`show(name, snapshot)`', '`show(name, iteration)` (negative counts from the end)')
         iteration = (self.iterations_of(name) if name else self.iterations)[snapshot]
     if name is None: return self.plot_all_masks(iteration, call, **kwargs)
-    site, m, b = self.site(name, iteration, call), self.mask(name, iteration, call), self.packed(iteration)   # the p of that call
+    site, m, b = self.site(name, iteration, call), self.mask(name, iteration, call), self.packed(iteration)   # its p
     n = sum(e.name == name for e in b.masks)
     title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
     if site.kind == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)

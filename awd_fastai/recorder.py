@@ -201,7 +201,7 @@ class _Scratch:
 class MaskSnapshot:
     "Every recorded mask of one training iteration, decoded: for each site the mask of each forward call, and each call's token ids."
     def __init__(self, iteration:int, epoch:int, sites:dict, masks:dict, ps:dict, tokens:list, token_of:dict):
-        self.iteration, self.epoch, self.sites = iteration, epoch, sites   # `sites`: {name: DropoutSite, `p` of its first call here}
+        self.iteration, self.epoch, self.sites = iteration, epoch, sites   # {name: DropoutSite, its first call's p}
         self.masks, self.ps = masks, ps          # {name: [bool mask of each call]}, {name: [p of each call]}
         self.tokens, self.token_of = tokens, token_of   # [token ids of each call], {name: [index into `tokens`, or None]}
 
@@ -244,13 +244,13 @@ class MaskRecord:
         self._arena = _Arena()              # where the recorder writes the iterations (loaded ones stay in their arrays)
         self.vocab, self.every, self.stride, self.thinned, self.crop = None, 1, 1, 0, None
         self.rank, self.world_size = 0, 1   # the process that recorded it, and the number of processes of its run
-        self.embedding = None               # the trained embedding (vocab, emb_sz) for the word figures, set by its trainer; saved
-        self.format_version = None          # the format version of the file it was loaded from (None: recorded in this process)
+        self.embedding = None        # trained embedding (vocab, emb_sz) the word figures draw, set by the trainer
+        self.format_version = None   # format version of the file it was loaded from (None: recorded in this process)
 
     # -- sites and iterations
     @property
     def sites(self) -> dict:
-        "`{name: DropoutSite}` of every site with a recorded mask, in model order, each with the `p` of its last recorded call"
+        "`{name: DropoutSite}` of every site with a mask, in model order, with the `p` of its last recorded call"
         last = self._last_ps()
         return {n: self._with_p(i, last[i]) for i, (n, _) in enumerate(self._sites) if self._counts[i]}
 
@@ -316,7 +316,8 @@ class MaskRecord:
             ps.setdefault(name, []).append(m.p)
             tok.setdefault(name, []).append(None if m.tokens < 0 else m.tokens)
         order = [n for n, _ in self._sites if n in masks]
-        return MaskSnapshot(b.iteration, b.epoch, {n: self._with_p(self._index[n], ps[n][0]) for n in order}, {n: masks[n] for n in order},
+        sites = {n: self._with_p(self._index[n], ps[n][0]) for n in order}   # the p of each site's first call here
+        return MaskSnapshot(b.iteration, b.epoch, sites, {n: masks[n] for n in order},
                             {n: ps[n] for n in order}, [b.token_ids(i) for i in range(len(b.token_shapes))], {n: tok[n] for n in order})
 
     def masks(self,
@@ -438,7 +439,8 @@ class MaskRecord:
             self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
 
 # %% ../nbs/03_recorder.ipynb #b02e5e82
-_FORMAT, _VERSION = 'awd_fastai.MaskRecord', 3   # 1: 0.1.0; 2: 0.2.0 (sites, calls, p per call); 3: 0.3.0 (+ the trained embedding)
+# format versions: 1 (0.1.0), 2 (0.2.0: sites, calls, the p of every call), 3 (0.3.0: and the trained embedding)
+_FORMAT, _VERSION = 'awd_fastai.MaskRecord', 3
 
 _V1_KINDS = {'EmbeddingDropout': 'embedding', 'PerStepEmbeddingDropout': 'embedding_per_step', 'RNNDropout': 'locked',
              'PerStepDropout': 'per_step', 'WeightDropout': 'weight', 'PerStepWeightDropout': 'weight_per_step'}
@@ -511,7 +513,8 @@ def save(self:MaskRecord,
     if self.world_size > 1 and not path.stem.endswith(f'.rank{self.rank}'): path = rank_path(path, self.rank)
     batches, emb = [self._batches[it] for it in self.iterations], _embedding_array(self)
     header = dict(format=_FORMAT, version=_VERSION, vocab=self.vocab, every=self.every, stride=self.stride, thinned=self.thinned,
-                  crop=self.crop, rank=self.rank, world_size=self.world_size, embedding=None if emb is None else list(emb.shape),
+                  crop=self.crop, rank=self.rank, world_size=self.world_size,
+                  embedding=None if emb is None else list(emb.shape),
                   sites=[[n, s.to_dict()] for n, s in self._sites],
                   batches=[[b.iteration, b.epoch, [[m.site, m.call, m.tokens, m.offset, list(m.shape), m.p] for m in b.masks],
                             [list(s) for s in b.token_shapes]] for b in batches])
@@ -523,13 +526,13 @@ def save(self:MaskRecord,
     return path
 
 def _embedding_array(rec:MaskRecord) -> np.ndarray|None:
-    "`rec.embedding` as the file stores it: float32 (vocab, emb_sz), one row per word of `rec.vocab`; a `ValueError` otherwise."
+    "`rec.embedding` as the file stores it: float32 (vocab, emb_sz), a row per word of `rec.vocab` (else `ValueError`)."
     e = rec.embedding
     if e is None: return None
     a = np.asarray(e.detach().cpu().float() if torch.is_tensor(e) else e, dtype=np.float32)
-    if a.ndim != 2: raise ValueError(f"`rec.embedding` must be the embedding matrix (vocab, emb_sz); got shape {a.shape}")
+    if a.ndim != 2: raise ValueError(f"`rec.embedding` must be the embedding matrix (vocab, emb_sz); got {a.shape}")
     if rec.vocab is not None and len(rec.vocab) != a.shape[0]:
-        raise ValueError(f"`rec.embedding` has {a.shape[0]} rows but `rec.vocab` has {len(rec.vocab)} words: one row per word")
+        raise ValueError(f"`rec.embedding` has {a.shape[0]} rows, `rec.vocab` {len(rec.vocab)} words: one row per word")
     return np.ascontiguousarray(a)
 
 def _embedding_from(header:dict, z, bad:str) -> torch.Tensor|None:
@@ -537,7 +540,8 @@ def _embedding_from(header:dict, z, bad:str) -> torch.Tensor|None:
     shape = header.get('embedding')
     if shape is None: return None
     e = z['embedding']
-    if e.dtype != np.float32 or list(e.shape) != list(shape): raise ValueError(f"{bad} (embedding {e.dtype} {e.shape}, header {shape})")
+    if e.dtype != np.float32 or list(e.shape) != list(shape):
+        raise ValueError(f"{bad} (embedding {e.dtype} {e.shape}, header {shape})")
     return torch.from_numpy(e)
 
 def _from_v2(header:dict, z, bad:str) -> MaskRecord:
@@ -885,20 +889,21 @@ def site(self:MaskRecord,
     iteration:int=None,  # A recorded training iteration (negative: from the end); None: the site's last recorded call
     call:int=0,          # With `iteration`: the site's forward call in it, from 0 (negative: from the end)
 ) -> DropoutSite:
-    "What recorded site `name` is, with the `p` of one recorded call (`call` of `iteration`, or its last); a `KeyError` names the recorded sites."
-    i = self._site_index(name)
+    "What recorded site `name` is, with the `p` of one recorded call (`call` of `iteration`, or its last call)."
+    i = self._site_index(name)                                             # a `KeyError` naming the recorded sites
     if iteration is None: return self._with_p(i, self._last_ps({i})[i])
     b = self._batch(iteration)
     ms = [m for m in b.masks if m.site == i]
-    if not -len(ms) <= call < len(ms): raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration {b.iteration}; there is no call {call}")
+    if not -len(ms) <= call < len(ms):
+        raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration {b.iteration}; there is no call {call}")
     return self._with_p(i, ms[call].p)
 
 @patch
 def title(self:MaskRecord,
     name:str,              # A recorded site
-    iterations:list=None,  # The recorded iterations a figure draws (negative: from the end); None: every one of the site
-) -> str:                  # e.g. 'W_hh, layer 1, p=0.2'; 'W_hh, layer 1, p=0.1–0.5' when the p's of those calls differ
-    "A figure's title for masks of `name` from several iterations: the site's label and the `p` of every call drawn (`DropoutSite.title` for one `p`)."
+    iterations:list=None,  # Recorded iterations a figure draws (negative: from the end); None: every one of the site
+) -> str:                  # e.g. 'W_hh, layer 1, p=0.2'; 'W_hh, layer 1, p=0.1–0.5' where the calls' p's differ
+    "A figure's title for masks of `name` from several iterations: its label and the `p` of every call drawn."
     i = self._site_index(name)
     its = self.iterations_of(name) if iterations is None else iterations
     ps = sorted({m.p for it in its for m in self._batch(it).masks if m.site == i})
