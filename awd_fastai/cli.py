@@ -112,7 +112,7 @@ def _holds(rec:MaskRecord, **facts) -> str:
     "What `rec` holds among the sites with these `facts` (e.g. `where='embedding'`), in words: each site's title and kind."
     names = [n for n in sorted(rec.sites, key=lambda n: rec.sites[n].path_order) if all(getattr(rec.sites[n], k) == v for k, v in facts.items())]
     if not names: return 'no such site'
-    return '; '.join(f"{rec.sites[n].title} (kind '{rec.sites[n].kind}'"
+    return '; '.join(f"{rec.title(n)} (kind '{rec.sites[n].kind}'"
                      + (f": {SITE_KINDS[rec.sites[n].kind].drops}" if rec.sites[n].kind in SITE_KINDS else '') + ')' for n in names)
 
 REPORT_SITES = {   # section of the article -> the site(s) its figures are about (its 'Site:' line); the other sections are prose only
@@ -167,7 +167,7 @@ def _dropout_figures(add):
 
 def _embedding_figures(add, rec:MaskRecord):
     "Word embeddings (when the record carries the trained vectors, `rec.embedding`) and embedding dropout in two recorded batches."
-    emb, weight = _first(rec, kind='embedding'), getattr(rec, 'embedding', None)
+    emb, weight = _first(rec, kind='embedding'), rec.embedding
     if weight is not None and rec.vocab is not None:
         fig = plot_word_neighbours(weight, rec.vocab); d = fig.drawn
         verdict = ('more similar than chance: the embedding has some structure' if d['structured'] else
@@ -184,21 +184,22 @@ def _embedding_figures(add, rec:MaskRecord):
         its = _repeated_drop(rec, emb)
         fig = plot_embedding_batches(rec, emb, its); d = fig.drawn   # the factor alone: redrawn identically from a saved recording
         b = d['batches']
+        factor = ' and '.join(sorted({f"{1/(1-x['p']):.2f}" for x in b}))          # each batch's own p
         differ = float((rec.mask(emb, its[0]) != rec.mask(emb, its[-1])).float().mean()) if len(its) > 1 else 0.
         add('embedding', fig, 'embedding-dropout',
-            f"Rows are words of each batch's text: dropped words are zero (dark) wherever they occur, the others ×{1/(1-d['p']):.2f}; the next batch has a new mask.",
-            f"{rec.sites[emb].title}. Two {'consecutive ' if len(its) > 1 and its[-1] - its[0] == 1 else ''}training batches "
+            f"Rows are words of each batch's text: dropped words are zero (dark) wherever they occur, the others ×{factor}; the next batch has a new mask.",
+            f"{rec.title(emb, its)}. Two {'consecutive ' if len(its) > 1 and its[-1] - its[0] == 1 else ''}training batches "
             f"({', '.join(str(x['iteration']) for x in b)}). Top: the text of one example, every occurrence of a dropped word dark"
             + _twice_text(rec, b) + ". "
             f"Bottom: {len(b[0]['ids'])} words of that text (dropped ones first chosen), each row the word's "
-            f"factor applied to its vector: survivors × 1/(1-p) = {1/(1-d['p']):.2f}, dropped rows zero. "
+            f"factor applied to its vector: survivors × 1/(1-p) = {factor}, dropped rows zero. "
             f"One mask serves the whole batch; {differ:.1%} of the vocabulary's rows changed from one batch to the other.")
 
 def _state_figures(add, out:Path, state:dict):
     "Per-step vs locked dropout on h(t-1), from the recorded masks of the short state run, and the GIF over its time steps."
     per, lock = state['per_step'], state['locked']
     pn, ln = _first(per, kind='state_per_step'), _first(lock, kind='state_locked')
-    ps, ls = per.sites[pn], lock.sites[ln]
+    ps, ls = per.site(pn, -1), lock.site(ln, -1)                          # with the p of the masks drawn
     pm, lm = per.mask(pn), lock.mask(ln)
     fig = plot_naive_vs_locked(pm, lm, n_units=32, sites=(ps, ls)); d = fig.drawn
     add('state_dropout', fig, 'state', "Per step, the mask on h(t-1) changes at every step (salt and pepper); locked, it is one mask for the sequence (stripes).",
@@ -219,7 +220,7 @@ def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
     inp = _first(rec, where='input', kind='locked')
     naive_inp = _first(naive, where='input', kind='per_step') if naive is not None else None
     if inp and naive_inp:
-        fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.sites[naive_inp], rec.sites[inp]))
+        fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.site(naive_inp, -1), rec.site(inp, -1)))
         add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s recipe) are salt and pepper; AWD-LSTM's locked masks are stripes.",
             f"The {rec.sites[inp].label} site, one example, units × time steps, from the two demo runs. Left: per-step dropout at the same site "
             f"(a new mask at every step: Zaremba et al.'s recipe; it does not touch the recurrent connection). "
@@ -230,7 +231,8 @@ def _dropconnect_figures(add, rec:MaskRecord, state:dict):
     lock, batch = state['locked'], state.get('batch')
     w0, s0 = (_first(batch, kind='weight'), _first(batch, kind='state_batch')) if batch is not None else (None, None)
     if w0 and s0 and batch.sites[w0].gates and state.get('batch_weights'):
-        site, ss, it = batch.sites[w0], batch.sites[s0], sorted(state['batch_weights'])[-1]
+        it = sorted(state['batch_weights'])[-1]
+        site, ss = batch.site(w0, it), batch.site(s0, it)                  # with the p of that batch's masks
         wm, sm = batch.mask(w0, it), batch.mask(s0, it)                     # the same batch: (gates·nh, nh), (1, 1, nh)
         fig, axs = plt.subplots(1, 3, figsize=(10.5, 7.5), sharey=True, layout='constrained')
         d = plot_dropconnect_vs_state(wm, axs=axs, gates=site.gates, state=sm, used=state['batch_weights'][it]).drawn
@@ -247,9 +249,11 @@ def _dropconnect_figures(add, rec:MaskRecord, state:dict):
     wn = _first(lock, kind='weight')
     if wn and len(state['weights']) >= 2:
         its = sorted(state['weights'])[-2:]
-        fig = plot_weight_batches([state['weights'][i] for i in its], lock.sites[wn], its); d = fig.drawn
+        ps = [lock.site(wn, i).p for i in its]                             # the p of each batch's mask
+        fig = plot_weight_batches([state['weights'][i] for i in its], lock.site(wn, its[-1]), its, ps=ps)
+        d = fig.drawn
         add('dropconnect_batches', fig, 'dropconnect', "The masked W_hh the kernel used: dropped weights dark, survivors ×1/(1-p); the next batch uses a new mask.",
-            f"{lock.sites[wn].title}: the hidden-to-hidden matrix exactly as the recurrence multiplied it in two consecutive batches "
+            f"{lock.title(wn, its)}: the hidden-to-hidden matrix exactly as the recurrence multiplied it in two consecutive batches "
             f"of the small run (captured from the layer, 24 units of each gate block), one colour scale. {d['changed']:.0%} of the "
             f"shown weights switched between kept and dropped from one batch to the next.")
 
@@ -305,13 +309,15 @@ def _together_figures(add, rec:MaskRecord, hid:str):
     fig = rec.plot_all_masks()
     d = fig.drawn
     add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
-        "Each panel is titled with its site's label and p: " + '; '.join(rec.sites[n].title for n in sorted(rec.names, key=lambda n: rec.sites[n].path_order)) +
+        "Each panel is titled with its site's label and p: " +
+        '; '.join(rec.site(n, d['iteration'], d['call']).title
+                  for n in sorted(d['images'], key=lambda n: rec.sites[n].path_order)) +
         f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of {d['n_calls']} of the batch" if d['n_calls'] > 1 else ', the batch’s only forward pass') +
         ". The panels show " + _panels_text(rec, d) + '.')
     fig = rec.plot_mask_grid(hid, iterations=_consecutive(rec.iterations_of(hid), 8))
     its, hs, cons = fig.drawn['iterations'], rec.sites[hid], fig.drawn['consecutive']
     add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch." if cons else f"{hs.label}: a new mask in every recorded batch.",
-        f"Recorded masks of {hs.title} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} " +
+        f"Recorded masks of {rec.title(hid, its)} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} " +
         (f"consecutive training batches ({its[0]} to {its[-1]})" if cons else f"recorded training batches ({', '.join(map(str, its))})") +
         f"; each panel shows {_PANEL_TEXT.get(hs.kind, 'the mask').format(n='all', N='all')}.")
     fig = rec.plot_drop_rates()
@@ -329,11 +335,12 @@ def _bptt_figures(add, rec:MaskRecord, hid:str):
         changes = ('the mask changes at every time step, within a batch and across its boundaries' if per_step else
                    'the mask is the same at every step of a batch and changes at each boundary')
         add('bptt', fig, 'bptt', f"The text and the hidden state go on across batch boundaries (red lines); {changes}.",
-            f"{site.title} (kind '{site.kind}', {_scheme(site)}), example 0 followed over {'consecutive' if cons else 'recorded'} training batches "
+            f"{rec.title(hid, d['iterations'])} (kind '{site.kind}', {_scheme(site)}), example 0 followed over "
+            f"{'consecutive' if cons else 'recorded'} training batches "
             f"{', '.join(map(str, d['iterations']))}: row 0 of each batch continues the text of row 0 of the previous one and "
             f"starts from its final hidden state (truncated backpropagation through time stops at the boundary), but every batch "
             f"draws its own masks" + (', and this per-step site a new one at every step.' if per_step else '.'),
-            site=f"{site.title} (kind '{site.kind}', {_scheme(site)}) followed across batches")
+            site=f"{rec.title(hid, d['iterations'])} (kind '{site.kind}', {_scheme(site)}) followed across batches")
 
 _PATH_OPTIONS = ('--out', '--log')   # options whose value is a path of the machine that ran a command
 
@@ -450,11 +457,12 @@ def write_figures(
 
 def _absent_notes(rec:MaskRecord, naive:MaskRecord|None) -> dict:
     "Section -> what `rec` holds instead of what the section draws, in words from its sites' descriptions (used where a section has no figure)."
-    has_vectors = getattr(rec, 'embedding', None) is not None and rec.vocab is not None
+    has_vectors = rec.embedding is not None and rec.vocab is not None
     emb = _first(rec, kind='embedding')
     return {
         'embeddings': 'No figure here: the recording carries ' + ('no vocabulary' if rec.vocab is None else 'no trained embedding vectors') +
-                      (' (a recording saved by `MaskRecorder` holds masks only; `awd-fastai demo` and `train` draw this from the model).' if not has_vectors else '.'),
+                      (' (`awd-fastai demo` and `train` save it in their recordings from format version 3, awd_fastai 0.3.0, on; '
+                       'a `MaskRecorder` alone records masks only).' if not has_vectors else '.'),
         'embedding-dropout': 'No figure here: this section draws whole-word masks (kind \'embedding\')' +
             (' with the batches\' token ids, which the recording did not keep' if emb else '') + '. The recording\'s embedding site(s): ' +
             _holds(rec, where='embedding') + ('; they are drawn under "All together".' if _first(rec, where='embedding') else '.'),
@@ -815,6 +823,18 @@ def _train_and_report_into(out:Path, args, texts, source:str) -> int:
     print(f"Wrote {len(caps)} figures and {args.out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
     return 0
 
+def _cannot_draw(rec:MaskRecord, naive:MaskRecord|None, history:dict|None, fmt:str='png') -> dict:
+    "Figure file -> why `plot` cannot draw it: a figure the demo draws from what a run saves besides the masks."
+    out = {}
+    if rec.embedding is None:
+        out[f'word_neighbours.{fmt}'] = 'the recording holds no trained embedding (' + (
+            f'it is of format version {rec.format_version}, written before awd_fastai 0.3.0, which saves the embedding)'
+            if rec.format_version in (1, 2) else 'whoever recorded it did not set `rec.embedding`)')
+    elif rec.vocab is None: out[f'word_neighbours.{fmt}'] = 'the recording holds no vocabulary'
+    if naive is None: out[f'naive_vs_locked.{fmt}'] = 'no recording of the per-step contrast run (masks_naive.npz) beside it'
+    if history is None: out[f'learning_curve.{fmt}'] = 'no learning curves (history.json) beside it'
+    return out
+
 def _plot(args) -> int:
     rec = MaskRecord.load(args.recording)
     folder = args.recording.parent
@@ -828,6 +848,8 @@ def _plot(args) -> int:
                 atomic_write(out/f.name, f.read_bytes())
         caps = write_figures(rec, out, naive, history, **_figure_kw(args))
         write_report(out, caps, f"The figures of this report are redrawn from the recording `{args.recording.name}`: {_n(len(rec), 'recorded batch', 'recorded batches')}.")
+    for f, why in _cannot_draw(rec, naive, history, args.format or 'png').items():
+        if f not in caps: print(f"Cannot draw {f}: {why}")
     print(f"Wrote {len(caps)} figures and {args.out/'index.html'}")
     return 0
 

@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_plots.ipynb #73cad2f9
 from __future__ import annotations
+from dataclasses import replace
 from pathlib import Path
 import numpy as np, torch
 import torch.nn as nn
@@ -196,9 +197,8 @@ def plot_embedding_batches(
     n_rows:int=14,        # Words (rows) per batch
     max_tokens:int=36,    # Tokens of text shown per batch
     n_dims:int=24,        # Embedding dimensions shown
-):                        # The figure; `fig.drawn`: `p`, `batches`: per batch `iteration`, `example`, `ids`, `words`, `keep`, `scale`, `values`, `text`
-    "Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as used, survivors × 1/(1-p), dropped rows zero."
-    site = rec.sites[name]
+):                        # The figure; `fig.drawn`: `p` (of the last batch), `batches`: per batch `iteration`, `p`, `example`, `ids`, `words`, `keep`, `scale`, `values`, `text`
+    "Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as used, survivors × 1/(1-p) with the batch's own p, dropped rows zero."
     fig, axs = plt.subplots(2, len(iterations), figsize=(11, 6.4), gridspec_kw=dict(height_ratios=[0.6, 2.2]), squeeze=False, layout='constrained')
     batches = []
     for it in iterations:
@@ -209,7 +209,8 @@ def plot_embedding_batches(
         ex, seq, rows = _batch_rows(torch.as_tensor(ids), keep, n_rows, max_tokens)
         w = torch.ones(len(keep), n_dims) if weight is None else torch.as_tensor(weight).detach().float()[:, :n_dims]
         scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
-        batches.append(dict(iteration=snap.iteration, example=ex, ids=rows, words=[str(rec.vocab[t]) for t in rows],
+        batches.append(dict(iteration=snap.iteration, p=p, example=ex,
+                            ids=rows, words=[str(rec.vocab[t]) for t in rows],
                             keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
     lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
     cmap = _value_cmap() if weight is not None else ListedColormap([KEPT_COLOR]).with_extremes(bad=DROPPED_COLOR)
@@ -222,8 +223,9 @@ def plot_embedding_batches(
         bot.set_xlabel(f'embedding dimension (the first {w.shape[1]} of {weight.shape[1]})' if weight is not None else
                        f'embedding dimension (first {n_dims}; same factor in all)')
 
-        bot.set_title(f"its words' vectors as used ({site.title})" if weight is not None else
-                      f"its words' rows ({site.title}): kept ×{1/(1-p):.2f} (light), dropped ×0 (dark)", fontsize=10)
+        title = rec.site(name, b['iteration']).title                      # the p this batch's mask was drawn with
+        bot.set_title(f"its words' vectors as used ({title})" if weight is not None else
+                      f"its words' rows ({title}): kept ×{1/(1-b['p']):.2f} (light), dropped ×0 (dark)", fontsize=10)
     if weight is not None: fig.colorbar(im, ax=axs[1, -1], fraction=0.05, label='value after dropout (dropped: dark)')
     return drawn(fig, p=p, batches=batches)
 
@@ -276,26 +278,31 @@ def plot_weight_batches(
     site:DropoutSite,  # The weight site (`rec.sites[name]`): label, p and gate blocks
     iterations:list,   # The training iteration of each matrix
     crop:int=24,       # Units of each gate block (rows) and columns shown
-):                     # The figure; `fig.drawn`: `images` (each cropped matrix), `keep` (each cropped mask), `changed` (fraction of shown weights whose mask changed)
+    ps:list=None,      # The p of each batch's mask (`rec.site(name, iteration).p`); None: `site.p` for every batch
+):                     # The figure; `fig.drawn`: `images` (each cropped matrix), `keep` (each cropped mask), `changed` (fraction of shown weights whose mask changed), `ps`
     "The masked recurrent weights the kernel used in consecutive batches: dropped weights dark, survivors scaled by 1/(1-p); a new mask each batch."
-    g = len(site.gates) or 1
+    g, ps = len(site.gates) or 1, [site.p] * len(weights) if ps is None else list(ps)
+    if len(ps) != len(weights): raise ValueError(f"`ps` has {len(ps)} p's for {len(weights)} matrices: one per batch")
     crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop].reshape(-1, min(crop, w.shape[1])) for w in weights]
     keeps = [c != 0 for c in crops]
     lim = 1.4 * max(float(c.abs().max()) for c in crops) or 1.     # ends of the scale stay lighter than the dropped colour
     cmap = _value_cmap()
     fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
-    for ax, c, k, it in zip(axs[0], crops, keeps, iterations):
+    for ax, c, k, it, p in zip(axs[0], crops, keeps, iterations, ps):
         im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
-        ax.set_title(f'training batch {it}', fontsize=10); ax.set_xlabel('h(t-1) unit (column)')
+        ax.set_title(f'training batch {it}' + (f', p={p:.2g}' if len(set(ps)) > 1 else ''), fontsize=10)
+        ax.set_xlabel('h(t-1) unit (column)')
         nh = c.shape[0] // g
         for j in range(1, g):   # gate separators: black dashes on a white band, visible on every colour of the map
             ax.axhline(j*nh - 0.5, color='white', lw=3.5); ax.axhline(j*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
         if site.gates: ax.set_yticks([j*nh + nh/2 - 0.5 for j in range(g)], list(site.gates))
     axs[0, 0].set_ylabel('gate block (row)' if site.gates else 'output (row)')
     fig.colorbar(im, ax=axs[0, -1], fraction=0.08, label='weight used (dropped: dark)')
-    fig.suptitle(f'{site.title}: the masked matrix the kernel used, batch after batch', fontsize=11)
+    title = (replace(site, p=ps[0]).title if len(set(ps)) == 1 else
+             f'{site.label or site.kind}, p={min(ps):.2g}–{max(ps):.2g}')
+    fig.suptitle(f'{title}: the masked matrix the kernel used, batch after batch', fontsize=11)
     changed = float((keeps[0] != keeps[-1]).float().mean()) if len(keeps) > 1 else 0.
-    return drawn(fig, images=[c.numpy() for c in crops], keep=[k.numpy() for k in keeps], changed=changed)
+    return drawn(fig, images=[c.numpy() for c in crops], keep=[k.numpy() for k in keeps], changed=changed, ps=ps)
 
 # %% ../nbs/04_plots.ipynb #dd4884af
 def _view_embedding(m, site, example, crop):
@@ -435,8 +442,8 @@ def plot_mask_grid(self:MaskRecord,
     crop:int=48,     # As in `mask_image`
     axs=None,        # Axes to draw on (a new figure if None); axes beyond the recorded iterations are removed
     iterations:list=None, # These recorded iterations instead (e.g. consecutive batches); None: `n` evenly spaced over the run
-):                   # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `artists` (one per panel)
-    "Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given (only those are decoded)."
+):                   # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `ps` (of each mask drawn), `artists` (one per panel)
+    "Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given (only those are decoded); titled with the p of the masks drawn."
     site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)] if iterations is None else [self.at(i).iteration for i in iterations]
     if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
@@ -444,17 +451,19 @@ def plot_mask_grid(self:MaskRecord,
         _, axs = plt.subplots(-(-len(its) // cols), cols, figsize=(min(max(2.2*cols, 5), 10), 2.6 * -(-len(its) // cols) + 0.6), squeeze=False, layout='constrained')
     axs = list(np.ravel(axs))
     for ax in axs[len(its):]: ax.remove()                 # fewer recorded iterations than panels: no empty axes
-    ims = []
-    for ax, it in zip(axs, its):
+    ims, ps = [], [self.site(name, it, call).p for it in its]
+    for ax, it, p in zip(axs, its, ps):
         img, (xl, yl) = mask_image(self.mask(name, it, call), site, example, crop)
-        ims.append(_imshow_mask(img, ax, f'iter {it}'))
+        ims.append(_imshow_mask(img, ax, f'iter {it}' + (f'\np={p:.2g}' if len(set(ps)) > 1 else '')))   # if unequal
         ax.set_xticks([]); ax.set_yticks([])
     axs[0].set_ylabel(yl or site.kind); axs[0].set_xlabel(xl)
     fig = axs[0].figure
     consecutive = len(its) > 1 and all(b - a == 1 for a, b in zip(its, its[1:]))
-    fig.suptitle(f'{site.title}: a new mask every batch, {len(its)} consecutive batches (kept light, dropped dark)' if consecutive else
-                 f'{site.title}: recorded batches {its[0]} to {its[-1]}, evenly spaced (kept light, dropped dark)', fontsize=11)
-    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, consecutive=consecutive, artists=ims)
+    title = self.title(name, its)
+    fig.suptitle(f'{title}: a new mask every batch, {len(its)} consecutive batches (kept light, dropped dark)' if consecutive else
+                 f'{title}: recorded batches {its[0]} to {its[-1]}, evenly spaced (kept light, dropped dark)', fontsize=11)
+    return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, consecutive=consecutive, ps=ps,
+                 artists=ims)
 
 @patch
 def save_mask_gif(self:MaskRecord,
@@ -475,7 +484,7 @@ def save_mask_gif(self:MaskRecord,
         for it in its:
             ax.clear()
             img, (xl, yl) = mask_image(self.mask(name, it, call), site, example, crop)
-            show_mask(img, ax, f'{site.label or site.kind}, iteration {it}', xl, yl)
+            show_mask(img, ax, f'{self.site(name, it, call).title}, iteration {it}', xl, yl)   # that mask's p
             fig.canvas.draw()
             frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
     finally: plt.close(fig)
@@ -485,25 +494,27 @@ def save_mask_gif(self:MaskRecord,
 @patch
 def plot_drop_rates(self:MaskRecord,
     ax=None,         # One axes for every site (sites with the same p then overlap); None: a new figure, one panel per site
-):                   # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `rates` (the `drop_rates()` table drawn)
-    "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against its `p` (dashed): one panel per site, on one scale around each p, so no site hides another."
-    df, lines, sites = self.drop_rates(), {}, self.sites
+):                   # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `p_lines` (of the p's), `rates` (the `drop_rates()` table drawn)
+    "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against the `p` of each call (dashed): one panel per site, on one scale around its p's, so no site hides another."
+    df, lines, p_lines, sites = self.drop_rates(), {}, {}, self.sites
     groups = list(df.groupby('name', sort=False))
     half = max(0.02, 1.15 * float((df['drop_rate'] - df['p']).abs().max()))   # one half-width for every panel: comparable scatter
     if ax is None: _, axs = plt.subplots(len(groups), 1, figsize=(9, 0.95*len(groups) + 0.9), sharex=True, squeeze=False, layout='constrained')
     axs = [ax] * len(groups) if ax is not None else list(axs[:, 0])
     markers = 'osD^vP*Xh<>'
     for i, ((name, d), a) in enumerate(zip(groups, axs)):            # each site its colour and marker
-        x, c, p = d['iteration'] + d['call'] / d['n_calls'], f'C{i}', float(d['p'].iloc[0])
+        x, c, lo, hi = d['iteration'] + d['call'] / d['n_calls'], f'C{i}', float(d['p'].min()), float(d['p'].max())
         lines[name], = a.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=3, alpha=0.8, label=sites[name].label or name)
-        a.axhline(p, color='0.35', lw=1, ls='--')
+        p_lines[name] = (a.axhline(lo, color='0.35', lw=1, ls='--') if lo == hi else          # each call's own p,
+                         a.plot(x, d['p'], color='0.35', lw=1, ls='--', drawstyle='steps-post')[0])   # steps: changes
         if ax is None:
-            a.set_ylim(p - half, p + half); a.tick_params(labelsize=9)
-            a.set_title(f'{sites[name].label or name}: p={p:.2g} (dashed)', fontsize=9, loc='left', pad=2)
+            a.set_ylim(lo - half, hi + half); a.tick_params(labelsize=9)
+            a.set_title(f'{sites[name].label or name}: p={lo:.2g}' + (f'–{hi:.2g}' if hi > lo else '') + ' (dashed)',
+                        fontsize=9, loc='left', pad=2)
     axs[-1].set_xlabel('training iteration'); axs[len(axs)//2].set_ylabel('fraction dropped')
     axs[0].figure.suptitle('Drop rate per mask (markers) against p (dashed grey), one panel per site', fontsize=10)
     if ax is not None: ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)
-    return drawn(axs[0].figure, lines=lines, rates=df)
+    return drawn(axs[0].figure, lines=lines, p_lines=p_lines, rates=df)
 
 
 # %% ../nbs/04_plots.ipynb #1ddb8f07
@@ -520,7 +531,7 @@ def show(self:MaskRecord,
         warn_deprecated('`show(name, snapshot)`', '`show(name, iteration)` (negative counts from the end)')
         iteration = (self.iterations_of(name) if name else self.iterations)[snapshot]
     if name is None: return self.plot_all_masks(iteration, call, **kwargs)
-    site, m, b = self.site(name), self.mask(name, iteration, call), self.packed(iteration)
+    site, m, b = self.site(name, iteration, call), self.mask(name, iteration, call), self.packed(iteration)   # its p
     n = sum(e.name == name for e in b.masks)
     title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
     if site.kind == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
@@ -712,7 +723,7 @@ def plot_bptt(
     n_units:int=32,    # Units shown
 ):                     # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch), `masks` (each batch's (n_units, seq_len) block)
     "The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch boundaries, the mask changes at each."
-    site, its = rec.sites[name], rec.iterations_of(name)
+    its = rec.iterations_of(name)
     same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1                 # fastai resets the state at each epoch
     chosen = next((its[i:i+n] for i in range(len(its) - n, -1, -1)                 # consecutive, latest first
                    if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])), its[-n:])
@@ -733,7 +744,7 @@ def plot_bptt(
     for b in bounds[1:]:
         ax.annotate('h carried over,\nnew mask', (b - 0.5, img.shape[0] - 0.5), xytext=(b - 0.5, img.shape[0] + 5), fontsize=9, ha='center',
                     va='top', color='tab:red', annotation_clip=False, arrowprops=dict(arrowstyle='->', color='tab:red'))
-    ax.set_title(f'{site.title}: the text and the hidden state go on across batches; the mask does not', fontsize=11, pad=22)
+    ax.set_title(f'{rec.title(name, chosen)}: the text and the hidden state go on across batches; the mask does not', fontsize=11, pad=22)
     return drawn(fig, image=img.numpy(), iterations=list(chosen), bounds=bounds, masks=[b.numpy() for b in blocks])
 
 # %% ../nbs/04_plots.ipynb #a8c76d9a

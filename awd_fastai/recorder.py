@@ -201,7 +201,7 @@ class _Scratch:
 class MaskSnapshot:
     "Every recorded mask of one training iteration, decoded: for each site the mask of each forward call, and each call's token ids."
     def __init__(self, iteration:int, epoch:int, sites:dict, masks:dict, ps:dict, tokens:list, token_of:dict):
-        self.iteration, self.epoch, self.sites = iteration, epoch, sites   # `sites`: {name: DropoutSite}
+        self.iteration, self.epoch, self.sites = iteration, epoch, sites   # {name: DropoutSite, its first call's p}
         self.masks, self.ps = masks, ps          # {name: [bool mask of each call]}, {name: [p of each call]}
         self.tokens, self.token_of = tokens, token_of   # [token ids of each call], {name: [index into `tokens`, or None]}
 
@@ -244,12 +244,15 @@ class MaskRecord:
         self._arena = _Arena()              # where the recorder writes the iterations (loaded ones stay in their arrays)
         self.vocab, self.every, self.stride, self.thinned, self.crop = None, 1, 1, 0, None
         self.rank, self.world_size = 0, 1   # the process that recorded it, and the number of processes of its run
+        self.embedding = None        # trained embedding (vocab, emb_sz) the word figures draw, set by the trainer
+        self.format_version = None   # format version of the file it was loaded from (None: recorded in this process)
 
     # -- sites and iterations
     @property
     def sites(self) -> dict:
-        "`{name: DropoutSite}` of every site with a recorded mask, in model order"
-        return {n: s for i, (n, s) in enumerate(self._sites) if self._counts[i]}
+        "`{name: DropoutSite}` of every site with a mask, in model order, with the `p` of its last recorded call"
+        last = self._last_ps()
+        return {n: self._with_p(i, last[i]) for i, (n, _) in enumerate(self._sites) if self._counts[i]}
 
     @property
     def names(self) -> list:
@@ -287,6 +290,19 @@ class MaskRecord:
         "The description of recorded site `name` (a `KeyError` naming the recorded sites otherwise)."
         return self._sites[self._site_index(name)][1]
 
+    def _with_p(self, i:int, p:float) -> DropoutSite:
+        "Site `i` with the dropout probability `p` of a recorded call: the one `p` a reader shows for a mask."
+        s = self._sites[i][1]
+        return s if s.p == p else replace(s, p=p)
+
+    def _last_ps(self, want:set|None=None) -> dict:
+        "Site index -> the `p` of its last recorded call, for the sites `want` (default: every site with a mask)."
+        want, out = {i for i, c in self._counts.items() if c} if want is None else want, {}
+        for it in sorted(self._batches, reverse=True):                     # the newest iteration first
+            for i, p in {m.site: m.p for m in self._batches[it].masks}.items(): out.setdefault(i, p)   # its last call
+            if want <= out.keys(): break
+        return out
+
     # -- reading
     def at(self,
         iteration:int, # A recorded training iteration (negative: counted from the end, -1 = the last)
@@ -300,7 +316,8 @@ class MaskRecord:
             ps.setdefault(name, []).append(m.p)
             tok.setdefault(name, []).append(None if m.tokens < 0 else m.tokens)
         order = [n for n, _ in self._sites if n in masks]
-        return MaskSnapshot(b.iteration, b.epoch, {n: self._sites[self._index[n]][1] for n in order}, {n: masks[n] for n in order},
+        sites = {n: self._with_p(self._index[n], ps[n][0]) for n in order}   # the p of each site's first call here
+        return MaskSnapshot(b.iteration, b.epoch, sites, {n: masks[n] for n in order},
                             {n: ps[n] for n in order}, [b.token_ids(i) for i in range(len(b.token_shapes))], {n: tok[n] for n in order})
 
     def masks(self,
@@ -422,7 +439,8 @@ class MaskRecord:
             self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
 
 # %% ../nbs/03_recorder.ipynb #b02e5e82
-_FORMAT, _VERSION = 'awd_fastai.MaskRecord', 2
+# format versions: 1 (0.1.0), 2 (0.2.0: sites, calls, the p of every call), 3 (0.3.0: and the trained embedding)
+_FORMAT, _VERSION = 'awd_fastai.MaskRecord', 3
 
 _V1_KINDS = {'EmbeddingDropout': 'embedding', 'PerStepEmbeddingDropout': 'embedding_per_step', 'RNNDropout': 'locked',
              'PerStepDropout': 'per_step', 'WeightDropout': 'weight', 'PerStepWeightDropout': 'weight_per_step'}
@@ -493,20 +511,41 @@ def save(self:MaskRecord,
     "Save the record to `path` atomically (an earlier file survives a failed save)."
     path = Path(path)
     if self.world_size > 1 and not path.stem.endswith(f'.rank{self.rank}'): path = rank_path(path, self.rank)
-    batches = [self._batches[it] for it in self.iterations]
+    batches, emb = [self._batches[it] for it in self.iterations], _embedding_array(self)
     header = dict(format=_FORMAT, version=_VERSION, vocab=self.vocab, every=self.every, stride=self.stride, thinned=self.thinned,
                   crop=self.crop, rank=self.rank, world_size=self.world_size,
+                  embedding=None if emb is None else list(emb.shape),
                   sites=[[n, s.to_dict()] for n, s in self._sites],
                   batches=[[b.iteration, b.epoch, [[m.site, m.call, m.tokens, m.offset, list(m.shape), m.p] for m in b.masks],
                             [list(s) for s in b.token_shapes]] for b in batches])
     arrays = dict(header=np.frombuffer(json.dumps(header).encode(), np.uint8),
                   masks=np.concatenate([b.data for b in batches]) if batches else np.zeros(0, np.uint8),
                   tokens=np.concatenate([b.tokens for b in batches]) if batches else np.zeros(0, np.int32))
+    if emb is not None: arrays['embedding'] = emb
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
     return path
 
+def _embedding_array(rec:MaskRecord) -> np.ndarray|None:
+    "`rec.embedding` as the file stores it: float32 (vocab, emb_sz), a row per word of `rec.vocab` (else `ValueError`)."
+    e = rec.embedding
+    if e is None: return None
+    a = np.asarray(e.detach().cpu().float() if torch.is_tensor(e) else e, dtype=np.float32)
+    if a.ndim != 2: raise ValueError(f"`rec.embedding` must be the embedding matrix (vocab, emb_sz); got {a.shape}")
+    if rec.vocab is not None and len(rec.vocab) != a.shape[0]:
+        raise ValueError(f"`rec.embedding` has {a.shape[0]} rows, `rec.vocab` {len(rec.vocab)} words: one row per word")
+    return np.ascontiguousarray(a)
+
+def _embedding_from(header:dict, z, bad:str) -> torch.Tensor|None:
+    "The trained embedding a file of format version 3 holds (None if it holds none), checked against its header."
+    shape = header.get('embedding')
+    if shape is None: return None
+    e = z['embedding']
+    if e.dtype != np.float32 or list(e.shape) != list(shape):
+        raise ValueError(f"{bad} (embedding {e.dtype} {e.shape}, header {shape})")
+    return torch.from_numpy(e)
+
 def _from_v2(header:dict, z, bad:str) -> MaskRecord:
-    "A `MaskRecord` from a file of format version 2, checking that the index and the arrays agree."
+    "A `MaskRecord` from a file of format version 2 or 3 (the same index and arrays), checking that they agree."
     rec = MaskRecord()
     for k in ('vocab', 'every', 'stride', 'thinned', 'crop'): setattr(rec, k, header[k])
     rec.rank, rec.world_size = int(header['rank']), int(header['world_size'])
@@ -531,7 +570,7 @@ def load(cls:MaskRecord,
     path:str|Path,        # A file written by `MaskRecord.save` (or by 0.1.0), or the name given to `save` in a distributed run
     rank:int|None=None,   # In a distributed run saved as `path`: the rank to load
 ) -> MaskRecord:
-    "Load a recording saved by `save`, or by awd_fastai 0.1.0."
+    "Load a recording saved by `save`, or by an earlier awd_fastai (0.1.0, 0.2.0: no trained embedding)."
     path = Path(path)
     if rank is not None and not path.stem.endswith(f'.rank{rank}'): path = rank_path(path, rank)
     if not path.is_file():
@@ -549,7 +588,9 @@ def load(cls:MaskRecord,
             if not isinstance(version, int) or version > _VERSION:
                 raise ValueError(f"{path} was written by a newer awd_fastai (format version {version})")
             if version == 1 and not isinstance(header.get('tracks'), dict): raise ValueError(f"{bad} (header {str(header)[:60]!r})")
-            return (_from_v1 if version == 1 else _from_v2)(header, z, bad)
+            rec = (_from_v1 if version == 1 else _from_v2)(header, z, bad)
+            rec.embedding, rec.format_version = _embedding_from(header, z, bad) if version >= 3 else None, version
+            return rec
     except ValueError as e:
         if str(e).startswith(str(path)): raise
         raise ValueError(f"{bad} (expected an .npz file written by `MaskRecord.save`)") from None   # numpy's own message may suggest loading pickles: never
@@ -803,7 +844,7 @@ class MaskRecorder(Callback):
 class PackedMask(NamedTuple):
     "One recorded mask as the record stores it: bit-packed (`pack_mask`), with what it is; `rec.packed(iteration).masks`."
     name:str          # Its site's name
-    site:DropoutSite  # Its site
+    site:DropoutSite  # Its site, with the `p` of this call
     call:int          # Forward call of the site in the iteration, from 0
     tokens:int        # Index of its call's token ids in the iteration (`PackedIteration.token_shapes`; -1: none recorded)
     shape:tuple       # Shape of the mask
@@ -833,7 +874,7 @@ def packed(self:MaskRecord,
 ) -> PackedIteration:
     "One recorded iteration as it is stored: every mask bit-packed with its site, call, shape and `p`; nothing is decoded."
     b = self._batch(iteration)
-    ms = tuple(PackedMask(*self._sites[m.site], m.call, m.tokens, tuple(m.shape), m.p,
+    ms = tuple(PackedMask(self._sites[m.site][0], self._with_p(m.site, m.p), m.call, m.tokens, tuple(m.shape), m.p,
                           _read_only(b.data[m.offset:m.offset + m.nbytes])) for m in b.masks)
     return PackedIteration(b.iteration, b.epoch, ms, _read_only(b.tokens), tuple(b.token_shapes))
 
@@ -844,10 +885,31 @@ def _read_only(a:np.ndarray) -> np.ndarray:
 
 @patch
 def site(self:MaskRecord,
-    name:str,  # A recorded site
+    name:str,            # A recorded site
+    iteration:int=None,  # A recorded training iteration (negative: from the end); None: the site's last recorded call
+    call:int=0,          # With `iteration`: the site's forward call in it, from 0 (negative: from the end)
 ) -> DropoutSite:
-    "The `DropoutSite` of recorded site `name` (`rec.sites[name]`, with a `KeyError` that names the recorded sites)."
-    return self._site(name)
+    "What recorded site `name` is, with the `p` of one recorded call (`call` of `iteration`, or its last call)."
+    i = self._site_index(name)                                             # a `KeyError` naming the recorded sites
+    if iteration is None: return self._with_p(i, self._last_ps({i})[i])
+    b = self._batch(iteration)
+    ms = [m for m in b.masks if m.site == i]
+    if not -len(ms) <= call < len(ms):
+        raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration {b.iteration}; there is no call {call}")
+    return self._with_p(i, ms[call].p)
+
+@patch
+def title(self:MaskRecord,
+    name:str,              # A recorded site
+    iterations:list=None,  # Recorded iterations a figure draws (negative: from the end); None: every one of the site
+) -> str:                  # e.g. 'W_hh, layer 1, p=0.2'; 'W_hh, layer 1, p=0.1–0.5' where the calls' p's differ
+    "A figure's title for masks of `name` from several iterations: its label and the `p` of every call drawn."
+    i = self._site_index(name)
+    its = self.iterations_of(name) if iterations is None else iterations
+    ps = sorted({m.p for it in its for m in self._batch(it).masks if m.site == i})
+    if not ps: raise ValueError(f"site {name!r} drew no mask in iterations {list(its)}")
+    s = self._with_p(i, ps[0])
+    return s.title if len(ps) == 1 else f"{s.label or s.kind}, p={ps[0]:.2g}–{ps[-1]:.2g}"
 
 @patch
 def iterations_of(self:MaskRecord,

@@ -5,10 +5,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-FIGURES = ['unrolled.png', 'cnn_dropout.png', 'embedding.png', 'cell_sites.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png', 'dropconnect.png',
-           'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png', 'drop_rates.png', 'bptt.png', 'memory_map.png', 'memory.png', 'lm_ablation.png',
-           'learning_curve.png', 'site_effects.png']          # what `plot` redraws from the saved recordings
-DEMO_ONLY = ['word_neighbours.png']      # needs the trained embedding, which a recording does not hold
+FIGURES = ['unrolled.png', 'cnn_dropout.png', 'word_neighbours.png', 'embedding.png', 'cell_sites.png', 'state_dropout.png', 'masks.gif',
+           'naive_vs_locked.png', 'dropconnect.png', 'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png', 'drop_rates.png', 'bptt.png',
+           'memory_map.png', 'memory.png', 'lm_ablation.png', 'learning_curve.png', 'site_effects.png']
+           # what `plot` redraws from the saved recordings (the word figures from the saved embedding)
 
 def cli(*args, cwd=None):
     exe = Path(sys.executable).parent/'awd-fastai'
@@ -26,8 +26,8 @@ def test_demo_writes_every_figure_and_the_report(demo):
     for f in FIGURES + ['masks.npz', 'masks_naive.npz', 'history.json', 'index.html']:
         assert (demo/f).stat().st_size > 0, f
     page = (demo/'index.html').read_text()
-    assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES + DEMO_ONLY)   # the report shows every figure
-    assert page.count('<figcaption>') == len(FIGURES + DEMO_ONLY)
+    assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES)   # the report shows every figure
+    assert page.count('<figcaption>') == len(FIGURES)
     assert 'href="explorer.html"' in page                                  # the report links the explorer page
     assert (demo/'explorer.html').stat().st_size < 10 * 2**20             # one self-contained page, both runs, under 10 MB
 
@@ -44,8 +44,10 @@ def test_demo_records_the_masks_on_h_and_the_explorer_shows_them(demo):
     assert re.search(r'\b4 epochs\b', index) and 'epochs,' not in index.replace('4 epochs,', '')
 
 def test_plot_in_a_new_process_redraws_identically(demo, tmp_path):
+    "Every figure the demo drew, the word figures included (the recording holds the trained embedding), pixel for pixel."
     r = cli('plot', str(demo/'masks.npz'), '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Cannot draw' not in r.stdout
     for f in FIGURES:
         if f.endswith('.png'): np.testing.assert_array_equal(plt.imread(demo/f), plt.imread(tmp_path/f), err_msg=f)
 
@@ -64,13 +66,22 @@ def test_every_file_gets_the_mode_open_would_give_it(demo):
         assert stat.S_IMODE((demo/f).stat().st_mode) == 0o666 & ~umask, f
     assert not [p for p in demo.iterdir() if p.name.startswith('.')]          # no temporary file left
 
-def test_plot_a_recording_written_by_0_1_0(tmp_path):
-    "`plot` redraws the figures of a 0.1.0 recording (no naive run or history beside it: those figures are left out)."
-    shutil.copy(Path(__file__).parent/'data'/'masks_v0.1.0.npz', tmp_path/'old.npz')
+CANNOT = {'word_neighbours.png': 'the recording holds no trained embedding (it is of format version {v}',
+          'naive_vs_locked.png': 'no recording of the per-step contrast run (masks_naive.npz) beside it',
+          'learning_curve.png': 'no learning curves (history.json) beside it'}   # what an old recording alone cannot draw, and why
+
+@pytest.mark.parametrize('version', ['0.1.0', '0.2.0'])
+def test_plot_an_old_recording_draws_the_rest_and_says_what_it_cannot(version, tmp_path):
+    "`plot` of a 0.1.0 or 0.2.0 recording (format version 1 or 2: no trained embedding; no naive run or history beside it) "
+    "draws every other figure and prints, per figure it cannot draw, why."
+    shutil.copy(Path(__file__).parent/'data'/f'masks_v{version}.npz', tmp_path/'old.npz')
     r = cli('plot', str(tmp_path/'old.npz'), '--out', str(tmp_path/'figs'))
     assert r.returncode == 0, r.stderr[-3000:]
     page = (tmp_path/'figs'/'index.html').read_text()
-    assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES) - {'naive_vs_locked.png', 'learning_curve.png'}
+    assert set(re.findall(r'<img src="([^"]+)"', page)) == set(FIGURES) - set(CANNOT)
+    v = version.split('.')[1]
+    said = [l for l in r.stdout.splitlines() if l.startswith('Cannot draw')]
+    assert len(said) == len(CANNOT) and all(f"Cannot draw {f}: {why.format(v=v)}" in r.stdout for f, why in CANNOT.items()), r.stdout
 
 def test_help_and_bad_input_exit_codes(tmp_path):
     r = cli('--help')
@@ -176,6 +187,8 @@ def test_plot_elsewhere_keeps_the_report_self_contained(text, tmp_path):
     assert r.stdout.strip().splitlines()[-1] == f"Open {tmp_path/'other'/'index.html'}"
     files = {p.name for p in (tmp_path/'other').iterdir()}
     assert {'masks.npz', 'masks_naive.npz'} <= files and links(tmp_path/'other'/'index.html') <= files
+    assert 'Cannot draw' not in r.stdout                                    # a new recording: the word figures too
+    np.testing.assert_array_equal(plt.imread(tmp_path/'run'/'word_neighbours.png'), plt.imread(tmp_path/'other'/'word_neighbours.png'))
     assert (tmp_path/'other'/'masks.npz').read_bytes() == (tmp_path/'run'/'masks.npz').read_bytes()
 
 def test_plot_never_replaces_a_report_without_force(text, tmp_path):

@@ -362,6 +362,19 @@ def test_the_h_masks_per_step_change_over_time_locked_do_not(browser, state_page
             np.testing.assert_array_equal(cells(browser, 0), m[:, 0, :])       # examples × units: one mask for the sequence
     assert problems(browser) == []
 
+def test_the_page_shows_the_p_of_each_call():
+    "A p changed during the run (tests/data/masks_v0.2.0.npz, between two fits): each mask on the page carries the p "
+    "of its own call, and the drop-rate history the p of each iteration."
+    from awd_fastai.explorer import _record_json
+    rec = MaskRecord.load(ROOT/'tests'/'data'/'masks_v0.2.0.npz')
+    data = _record_json(rec, 'old', rec.iterations, None)[0]
+    names = [s['name'] for s in data['sites']]
+    for it, _, masks, _ in data['its']:
+        for site, call, *_, p, _ in masks: assert p == round(rec.site(names[site], it, call).p, 6), (it, names[site])
+    h = names.index('0.hidden_dps.0')
+    assert len({p for _, _, p in data['history'][h]}) == 2                        # the change shows in the history too
+    assert [p for _, _, p in data['history'][h]] == [rec.site('0.hidden_dps.0', it).p for it in rec.iterations]
+
 def test_old_home_of_the_tensorboard_callback_warns_and_gives_the_same_object():
     "0.2.0's `from awd_fastai.explorer import MaskTensorBoardCallback` (and `mask_picture`) works in 0.3.0, with a FutureWarning."
     import awd_fastai.tensorboard as tbm

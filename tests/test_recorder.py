@@ -317,6 +317,41 @@ def test_a_0_1_0_recording_saves_in_the_current_format_and_plots(tmp_path):
     assert set(ims) == set(rec.names) - {'0.hidden_dps.0'}
     plt.close('all')
 
+def test_loads_a_recording_written_by_0_2_0_with_the_p_of_every_call(tmp_path):
+    "tests/data/masks_v0.2.0.npz (format version 2, written by 0.2.0, a p changed between two fits) reads as 0.2.0 read it "
+    "(masks_v0.2.0.json): each iteration with its own p, no trained embedding; saved again (version 3), it keeps both p's."
+    rec, old = MaskRecord.load(DATA/'masks_v0.2.0.npz'), json.loads((DATA/'masks_v0.2.0.json').read_text())
+    assert (rec.format_version, rec.embedding, len(rec.vocab)) == (2, None, old['vocab_size'])
+    assert rec.iterations == old['iterations'] and rec.names == old['names']
+    for name in rec.names:
+        assert [rec.site(name, it).p for it in rec.iterations] == old['p'][name], name      # the p of each call, as recorded
+        assert [int(m.sum()) for m in rec.masks(name).values()] == old['kept'][name], name
+    h = '0.hidden_dps.0'
+    before, after = old['p'][h][0], old['p'][h][-1]
+    assert before != after and rec.sites[h].p == after                                    # `sites`: the p of the last call
+    assert rec.title(h) == f'between layers 1 and 2, p={before:.2g}–{after:.2g}'
+    back = MaskRecord.load(rec.save(tmp_path/'v3.npz'))
+    assert back.format_version == 3 and digests(back) == digests(rec)
+    assert [back.site(h, it).p for it in back.iterations] == old['p'][h]
+
+def test_the_trained_embedding_is_saved_with_the_masks(run7, tmp_path):
+    "Format version 3: `rec.embedding` (what the word figures draw) saves and loads bit for bit, in a new process too."
+    learn, recorder = run7
+    rec = recorder.record
+    rec.embedding = learn.model[0].encoder.weight.detach().cpu().clone()
+    try: path = rec.save(tmp_path/'emb.npz')
+    finally: rec.embedding = None
+    code = ("import sys; from awd_fastai.recorder import MaskRecord; r = MaskRecord.load(sys.argv[1]); "
+            "import hashlib; print(r.format_version, r.embedding.dtype, hashlib.sha256(r.embedding.numpy().tobytes()).hexdigest())")
+    out = subprocess.run([sys.executable, '-c', code, str(path)], capture_output=True, text=True, check=True).stdout.split()
+    w = learn.model[0].encoder.weight.detach().cpu()
+    assert out == ['3', 'torch.float32', hashlib.sha256(w.numpy().tobytes()).hexdigest()]
+    assert torch.equal(MaskRecord.load(path).embedding, w)
+    rec.embedding = w[:-1]
+    try:
+        with pytest.raises(ValueError, match='one row per word'): rec.save(tmp_path/'bad.npz')
+    finally: rec.embedding = None
+
 # ## 0.1.0 names
 
 def test_deprecated_names_warn_name_their_replacement_and_work(run7):
