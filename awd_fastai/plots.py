@@ -535,9 +535,9 @@ def show(self:MaskRecord,
     site, m, b = self.site(name), self.mask(name, iteration, call), self.packed(iteration)
     n = sum(e.name == name for e in b.masks)
     title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
-    view = SiteKind.of(site).view
-    if view == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
-    if view == 'weight' and m.dim() == 2: return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)   # one matrix
+    k = SiteKind.of(site)
+    if k.view == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
+    if k.view == 'weight' and k.per == 'call': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)   # one matrix
     img, (xl, yl) = mask_image(m, site, crop=kwargs.pop('crop', None))
     return show_mask(img, title=title, xlabel=xl, ylabel=yl, **kwargs)
 
