@@ -102,7 +102,7 @@ class Figures(dict):
     def __init__(self, *args, **kw): super().__init__(*args, **kw); self.notes = {}
 
 def _scheme(site:DropoutSite) -> str:
-    "How often `site` draws a new mask, in the report's words ('per step', 'locked', ...): its kind's `SiteKind.scheme`."
+    "How often `site` draws a new mask, in the report's words ('per step', 'locked', ...): its row's `SiteKind.scheme`."
     return SiteKind.of(site).scheme
 
 def _holds(rec:MaskRecord, **facts) -> str:
@@ -248,7 +248,7 @@ def _dropconnect_figures(add, rec:MaskRecord, state:dict):
             f"shown weights switched between kept and dropped from one batch to the next.")
 
 def _panels_text(rec:MaskRecord, d:dict) -> str:
-    "What each kind of panel of `plot_all_masks` shows, for the kinds drawn (`d`: its `fig.drawn`): each kind's `SiteKind.shows`."
+    "What each kind of panel of `plot_all_masks` (`d`: its `fig.drawn`) shows: each kind's `SiteKind.shows`."
     by_kind = {}
     for n in d['images']: by_kind.setdefault(rec.sites[n].kind, []).append(n)
     parts = []
@@ -267,7 +267,7 @@ def _crops_text(rec:MaskRecord, d:dict, names:list) -> str:
     out = []
     for n in names:
         (r, c), (R, C), s = d['images'][n].shape, d['full'][n], rec.sites[n]
-        if (r, c) == (R, C) or '{N}' in SiteKind.of(s).shows: continue   # its text says how much it shows ('the first n of the N words')
+        if (r, c) == (R, C) or '{N}' in SiteKind.of(s).shows: continue   # its text says how much it shows
         g = len(s.gates) if s.gates and R % len(s.gates) == 0 else 0
         rows = f'the first {r//g} of {R//g} rows of each gate block' if g else f'the first {r} of {R} rows'
         out.append(f"{s.label}: cropped to {rows}" + (f' and the first {c} of {C} columns' if c != C else ''))
@@ -295,7 +295,7 @@ def _together_figures(add, rec:MaskRecord, hid:str):
 def _bptt_figures(add, rec:MaskRecord, hid:str):
     "One text row's masks over consecutive batches: the state carries over, the mask does not."
     site = rec.sites[hid]
-    if SiteKind.of(site).view in ('locked', 'per_step') and len(rec.iterations_of(hid)) >= 2:   # units of each example over time
+    if SiteKind.of(site).view in ('locked', 'per_step') and len(rec.iterations_of(hid)) >= 2:   # units over time
         fig = plot_bptt(rec, hid, n=3); d = fig.drawn
         cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
         per_step = SiteKind.of(site).per == 'step'

@@ -28,7 +28,7 @@ def _rgb(c:str) -> list:
     return [int(c[i:i+2], 16) for i in (1, 3, 5)]
 
 def _site_json(name:str, site:DropoutSite) -> dict:
-    "What the page knows about a site: its description, what it drops, and the view its kind's row names ('generic' without one)."
+    "What the page knows about a site: its description, what it drops, the view its row names ('generic' without one)."
     k = SiteKind.of(site)
     return dict(name=name, kind=site.kind, view=k.view or 'generic', axes=list(site.axes), gates=list(site.gates),
                 label=site.label or name, where=site.where, layer=site.layer, p=site.p, drops=k.drops, per=k.per)

@@ -309,7 +309,7 @@ def _view_per_step(m, site, example, crop):
     return m[example].T[:crop], ('time step', site.axes[-1] if site.axes else 'unit')   # (bs, sl, n) -> (n, sl) of one example
 
 def _view_weight(m, site, example, crop):
-    "Weight rows cropped per gate block of the site (one block without `gates`), columns to `crop`; per step: the first step's."
+    "Weight rows cropped per gate block of the site (one block without `gates`), columns to `crop`; per step: step 0."
     if m.dim() == 3: m = m[0]                                          # (sl, rows, cols): the first step's matrix
     g = len(site.gates) or 1
     if m.shape[0] % g: g = 1
@@ -329,7 +329,7 @@ def _view_generic(m, site, example, crop):
     labels = (axes[-1], axes[-2]) if len(axes) >= 2 else ('', site.kind)
     return m[:crop, :crop], labels
 
-_VIEWS = {   # `SiteKind.view` -> fn(mask, site, example, crop) -> (2-d image, (xlabel, ylabel)); other names: `_view_generic`
+_VIEWS = {   # `SiteKind.view` -> fn(mask, site, example, crop) -> (2-d image, (xlabel, ylabel)); else `_view_generic`
     'embedding': _view_embedding, 'locked': _view_locked, 'per_step': _view_per_step, 'weight': _view_weight,
     'batch': _view_state_batch,
 }
@@ -418,7 +418,7 @@ def plot_all_masks(self:MaskRecord,
 
 # %% ../nbs/04_plots.ipynb #5ac9b3b9
 class _KindColumn(Mapping):
-    "A 0.2.0 table keyed by kind, now a read-only view of `SITE_KINDS` (kind -> `value(row)`) in step with it; reading warns."
+    "A 0.2.0 table keyed by kind, now a read-only view of `SITE_KINDS` (kind -> `value(row)`), in step; reading warns."
     def __init__(self,
         old:str,  # The deprecated name
         new:str,  # What to use instead
@@ -537,7 +537,7 @@ def show(self:MaskRecord,
     title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
     k = SiteKind.of(site)
     if k.view == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
-    if k.view == 'weight' and k.per == 'call': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)   # one matrix
+    if k.view == 'weight' and k.per == 'call': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)
     img, (xl, yl) = mask_image(m, site, crop=kwargs.pop('crop', None))
     return show_mask(img, title=title, xlabel=xl, ylabel=yl, **kwargs)
 
