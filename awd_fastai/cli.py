@@ -65,7 +65,7 @@ def train_recorded(
     return recorder.record, history
 
 # %% ../nbs/05_cli.ipynb #0d0c137d
-from .dropout import SITE_KINDS, DropoutSite
+from .dropout import SITE_KINDS, DropoutSite, SiteKind
 FIGURE_FORMATS = ('png', 'svg', 'pdf')   # what `write_figures(fmt=...)` and `--format` can write (GIFs stay GIFs)
 
 def _min_font_pt(fig) -> float:
@@ -102,11 +102,9 @@ class Figures(dict):
     "What `write_figures` returns: file name -> `Caption`, in the article's order, and `notes`: section -> what the recording holds instead, for each section left without a figure."
     def __init__(self, *args, **kw): super().__init__(*args, **kw); self.notes = {}
 
-_MASK_SCHEMES = {'step': 'per step', 'example': 'locked', 'call': 'one mask per call'}   # `SiteKind.per` -> how the report names the scheme
-
 def _scheme(site:DropoutSite) -> str:
-    "How often `site` draws a new mask, in the report's words ('per step', 'locked', ...), from its kind's `SiteKind.per`."
-    return _MASK_SCHEMES.get(SITE_KINDS[site.kind].per, SITE_KINDS[site.kind].per) if site.kind in SITE_KINDS else site.kind
+    "How often `site` draws a new mask, in the report's words ('per step', 'locked', ...): its row's `SiteKind.scheme`."
+    return SiteKind.of(site).scheme
 
 def _holds(rec:MaskRecord, **facts) -> str:
     "What `rec` holds among the sites with these `facts` (e.g. `where='embedding'`), in words: each site's title and kind."
@@ -257,35 +255,14 @@ def _dropconnect_figures(add, rec:MaskRecord, state:dict):
             f"of the small run (captured from the layer, 24 units of each gate block), one colour scale. {d['changed']:.0%} of the "
             f"shown weights switched between kept and dropped from one batch to the next.")
 
-_PANEL_TEXT = {   # kind -> what its panel in `plot_all_masks` shows (the view of `MASK_VIEWS`); n: the rows shown, N: all rows
-    'embedding': 'the first {n} of the {N} words of the vocabulary, one row per word',
-    'embedding_per_step': 'one example, vector coordinates × time steps (a fresh mask at every step)',
-    'locked': 'examples × units (one mask per example, the same at every step)',
-    'per_step': 'one example, units × time steps (a fresh mask at every step)',
-    'weight': 'gate rows × h(t-1) units (one matrix for every step of the batch)',
-    'weight_per_step': "gate rows × h(t-1) units, the first step's matrix (a fresh matrix at every step)",
-    'state_per_step': 'one example, units of h(t-1) × time steps (a fresh mask at every step)',
-    'state_locked': 'examples × units of h(t-1) (one mask per example, the same at every step)',
-    'state_batch': 'units of h(t-1), one mask for the batch',
-    'cell_per_step': 'one example, units of the cell c(t-1) × time steps (a fresh mask at every step)',
-    'cell_locked': 'examples × units of the cell c(t-1) (one mask per example, the same at every step)',
-    'candidate_per_step': 'one example, units of the candidate update × time steps (a fresh mask at every step)',
-    'candidate_locked': 'examples × units of the candidate update (one mask per example, the same at every step)',
-    'gru_carry_per_step': 'one example, units of the carried h(t-1) × time steps (a fresh mask at every step)',
-    'gru_carry_locked': 'examples × units of the carried h(t-1) (one mask per example, the same at every step)',
-    'gru_everywhere_per_step': 'one example, units of h(t-1) × time steps (a fresh mask at every step, into W_hh and the carry)',
-    'gru_everywhere_locked': 'examples × units of h(t-1) (one mask per example, into W_hh and the carry)',
-    'zoneout': 'one example, units × time steps (light: updated, dark: kept its previous value)',
-}
-
 def _panels_text(rec:MaskRecord, d:dict) -> str:
-    "What each kind of panel of `plot_all_masks` shows, for the kinds drawn (`d`: its `fig.drawn`), from the sites' kinds."
+    "What each kind of panel of `plot_all_masks` (`d`: its `fig.drawn`) shows: each kind's `SiteKind.shows`."
     by_kind = {}
     for n in d['images']: by_kind.setdefault(rec.sites[n].kind, []).append(n)
     parts = []
     for kind, names in by_kind.items():
         img, N = d['images'][names[0]], rec.mask(names[0], d['iteration']).shape[0]
-        what = _PANEL_TEXT.get(kind, f"the mask's last two axes ({', '.join(a for a in SITE_KINDS[kind].axes if a)})" if kind in SITE_KINDS else 'the mask')
+        what = SiteKind.of(kind).shows
         words = ''
         if names[0] in d.get('labels', {}):                             # a word panel: every row named; the dropped ones here
             gone = [w for w, k in zip(d['labels'][names[0]], d['images'][names[0]][:, 0]) if not k]
@@ -298,7 +275,7 @@ def _crops_text(rec:MaskRecord, d:dict, names:list) -> str:
     out = []
     for n in names:
         (r, c), (R, C), s = d['images'][n].shape, d['full'][n], rec.sites[n]
-        if (r, c) == (R, C) or s.kind == 'embedding': continue         # the word panel says 'the first n of the N words' already
+        if (r, c) == (R, C) or '{N}' in SiteKind.of(s).shows: continue   # its text says how much it shows
         g = len(s.gates) if s.gates and R % len(s.gates) == 0 else 0
         rows = f'the first {r//g} of {R//g} rows of each gate block' if g else f'the first {r} of {R} rows'
         out.append(f"{s.label}: cropped to {rows}" + (f' and the first {c} of {C} columns' if c != C else ''))
@@ -319,7 +296,7 @@ def _together_figures(add, rec:MaskRecord, hid:str):
     add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch." if cons else f"{hs.label}: a new mask in every recorded batch.",
         f"Recorded masks of {rec.title(hid, its)} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} " +
         (f"consecutive training batches ({its[0]} to {its[-1]})" if cons else f"recorded training batches ({', '.join(map(str, its))})") +
-        f"; each panel shows {_PANEL_TEXT.get(hs.kind, 'the mask').format(n='all', N='all')}.")
+        f"; each panel shows {SiteKind.of(hs).shows.format(n='all', N='all')}.")
     fig = rec.plot_drop_rates()
     add('drop_rates', fig, 'together', "Each site's dropped fraction scatters around its p, batch after batch.",
         "The fraction of each site's mask that was dropped, batch by batch (markers), against its probability p (dashed), one "
@@ -328,10 +305,10 @@ def _together_figures(add, rec:MaskRecord, hid:str):
 def _bptt_figures(add, rec:MaskRecord, hid:str):
     "One text row's masks over consecutive batches: the state carries over, the mask does not."
     site = rec.sites[hid]
-    if site.kind in ('locked', 'per_step', 'state_locked', 'state_per_step') and len(rec.iterations_of(hid)) >= 2:
+    if SiteKind.of(site).view in ('locked', 'per_step') and len(rec.iterations_of(hid)) >= 2:   # units over time
         fig = plot_bptt(rec, hid, n=3); d = fig.drawn
         cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
-        per_step = SITE_KINDS[site.kind].per == 'step'
+        per_step = SiteKind.of(site).per == 'step'
         changes = ('the mask changes at every time step, within a batch and across its boundaries' if per_step else
                    'the mask is the same at every step of a batch and changes at each boundary')
         add('bptt', fig, 'bptt', f"The text and the hidden state go on across batch boundaries (red lines); {changes}.",

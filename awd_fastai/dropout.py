@@ -69,28 +69,75 @@ def check_p(
 # %% ../nbs/00_dropout.ipynb #2baeeff6
 @dataclass(frozen=True)
 class SiteKind:
-    "What a kind of dropout site drops, how often it draws a new mask, and what each axis of its keep-mask means."
-    drops:str   # What one dropped element removes, in words
-    axes:tuple  # Name of each axis of the keep-mask; '' for a broadcast axis of size 1
-    per:str     # A new mask for every 'call' (forward), 'example' (and call) or time 'step'
-    on:str=''   # What the mask sits on, in a few words (a row of the memory experiment's site map)
+    "One row per kind of mask: what it drops, how often it draws a new mask, its axes, how it is drawn and described."
+    drops:str     # What one dropped element removes, in words
+    axes:tuple    # Name of each axis of the keep-mask; '' for a broadcast axis of size 1
+    per:str       # A new mask for every 'call' (forward), 'example' (and call) or time 'step'
+    on:str=''     # What the mask sits on, in a few words (a row of the memory experiment's site map)
+    view:str=''   # Picture of one mask: 'embedding', 'locked', 'per_step', 'weight', 'batch'; others: drawn by its axes
+    panel:str=''  # What that picture shows, in a caption's words ({n}: rows shown, {N}: all rows); '': from the axes
+    SCHEMES = {'step': 'per step', 'example': 'locked', 'call': 'one mask per call'}   # `per` in the report's words
 
-SITE_KINDS = {   # open: a new kind of layer adds its entry here
-    'embedding':          SiteKind('whole rows of the embedding matrix (words), for every occurrence in the batch', ('word', ''), 'call', 'embedding rows (words)'),
-    'embedding_per_step': SiteKind('single coordinates of the looked-up word vectors', ('example', 'step', 'feature'), 'step', 'word vectors'),
-    'locked':             SiteKind('units of an activation, one mask per example, the same at every time step', ('example', '', 'unit'), 'example', 'input (between layers)'),
-    'per_step':           SiteKind('units of an activation, a fresh mask at every time step', ('example', 'step', 'unit'), 'step', 'input (between layers)'),
-    'weight':             SiteKind('single weights (DropConnect), one matrix for every time step of the call', ('output', 'input'), 'call', 'weights (DropConnect)'),
-    'weight_per_step':    SiteKind('single weights (DropConnect), a fresh matrix at every time step', ('step', 'output', 'input'), 'step', 'weights (DropConnect)'),
-    'state_per_step':     SiteKind('units of the recurrent state h(t-1) where it enters W_hh, a fresh mask at every time step', ('example', 'step', 'unit'), 'step', 'h(t-1) into W_hh'),
-    'state_locked':       SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask per example for the whole sequence', ('example', '', 'unit'), 'example', 'h(t-1) into W_hh'),
-    'state_batch':        SiteKind('units of the recurrent state h(t-1) where it enters W_hh, one mask for the whole batch: whole columns of W_hh', ('', '', 'unit'), 'call', 'h(t-1) into W_hh'),
+    @property
+    def scheme(self) -> str:
+        "How often the kind draws a new mask, in the report's words ('per step', 'locked', 'one mask per call')"
+        return self.SCHEMES.get(self.per, 'a schedule not described')
+
+    @property
+    def shows(self) -> str:
+        "What the picture of one mask shows, for a caption: `panel`, or else the axes it draws"
+        named = [a for a in self.axes if a]
+        return self.panel or (f"the mask's last two axes ({', '.join(named)})" if named else 'the mask')
+
+    @classmethod
+    def of(cls, kind) -> SiteKind:
+        "The row of `kind` (a key of `SITE_KINDS` or a `DropoutSite`); a kind without one: a row drawn by its axes"
+        kind = getattr(kind, 'kind', kind)
+        return SITE_KINDS.get(kind) or cls(f'masks of kind {kind!r}', (), '')
+
+SITE_KINDS = {   # one row per kind of mask; open: a new kind of layer adds its row here, and nowhere else
+    'embedding': SiteKind(
+        'whole rows of the embedding matrix (words), for every occurrence in the batch', ('word', ''), 'call',
+        on='embedding rows (words)', view='embedding',
+        panel='the first {n} of the {N} words of the vocabulary, one row per word'),
+    'embedding_per_step': SiteKind(
+        'single coordinates of the looked-up word vectors', ('example', 'step', 'feature'), 'step',
+        on='word vectors', view='per_step',
+        panel='one example, vector coordinates × time steps (a fresh mask at every step)'),
+    'locked': SiteKind(
+        'units of an activation, one mask per example, the same at every time step', ('example', '', 'unit'), 'example',
+        on='input (between layers)', view='locked',
+        panel='examples × units (one mask per example, the same at every step)'),
+    'per_step': SiteKind(
+        'units of an activation, a fresh mask at every time step', ('example', 'step', 'unit'), 'step',
+        on='input (between layers)', view='per_step',
+        panel='one example, units × time steps (a fresh mask at every step)'),
+    'weight': SiteKind(
+        'single weights (DropConnect), one matrix for every time step of the call', ('output', 'input'), 'call',
+        on='weights (DropConnect)', view='weight',
+        panel='gate rows × h(t-1) units (one matrix for every step of the batch)'),
+    'weight_per_step': SiteKind(
+        'single weights (DropConnect), a fresh matrix at every time step', ('step', 'output', 'input'), 'step',
+        on='weights (DropConnect)', view='weight',
+        panel="gate rows × h(t-1) units, the first step's matrix (a fresh matrix at every step)"),
+    'state_per_step': SiteKind(
+        'units of the recurrent state h(t-1) where it enters W_hh, a fresh mask at every time step',
+        ('example', 'step', 'unit'), 'step', on='h(t-1) into W_hh', view='per_step',
+        panel='one example, units of h(t-1) × time steps (a fresh mask at every step)'),
+    'state_locked': SiteKind(
+        'units of the recurrent state h(t-1) where it enters W_hh, one mask per example for the whole sequence',
+        ('example', '', 'unit'), 'example', on='h(t-1) into W_hh', view='locked',
+        panel='examples × units of h(t-1) (one mask per example, the same at every step)'),
+    'state_batch': SiteKind(
+        'units of the recurrent state h(t-1) where it enters W_hh, one mask for the whole batch: whole columns of W_hh',
+        ('', '', 'unit'), 'call', on='h(t-1) into W_hh', view='batch',
+        panel='units of h(t-1), one mask for the batch'),
 }
 
 @dataclass(frozen=True)
 class DropoutSite:
     "What one dropout mask is, as data set by the code that builds the layer: recorded with the masks, read by every plot."
-    kind:str                # A key of `SITE_KINDS`: what is dropped, how often, and the mask's axes
+    kind:str                # A key of `SITE_KINDS`: what is dropped, how often, the mask's axes and how it is drawn
     where:str='custom'      # Place in the model: 'embedding', 'input', 'weight', 'state', 'hidden', 'output'; 'custom' outside `AWD_LSTM`
     layer:int|None=None     # RNN layer (0-based) of a per-layer site
     gates:tuple=()          # Weight masks: names of the blocks of rows, in torch's order (LSTM i,f,g,o; GRU r,z,n; RNN h)
@@ -101,7 +148,7 @@ class DropoutSite:
     @property
     def axes(self) -> tuple:
         "Name of each axis of the keep-mask (empty for a kind missing from `SITE_KINDS`)"
-        return SITE_KINDS[self.kind].axes if self.kind in SITE_KINDS else ()
+        return SiteKind.of(self.kind).axes
 
     @property
     def title(self) -> str:
@@ -641,16 +688,48 @@ class BatchStateDropout(StateDropout):
     def _shape(self, bs, sl, n): return (1, 1, n)
 
 # %% ../nbs/00_dropout.ipynb #e19c0a02
-SITE_KINDS.update({   # the carried-state sites (the table above)
-    'cell_per_step':           SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, a fresh mask at every time step", ('example', 'step', 'unit'), 'step', 'cell c(t-1)'),
-    'cell_locked':             SiteKind("units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, one mask per example for the whole sequence (RNNDrop)", ('example', '', 'unit'), 'example', 'cell c(t-1)'),
-    'candidate_per_step':      SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), a fresh mask at every time step', ('example', 'step', 'unit'), 'step', 'candidate (g, n)'),
-    'candidate_locked':        SiteKind('units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), one mask per example for the whole sequence', ('example', '', 'unit'), 'example', 'candidate (g, n)'),
-    'gru_carry_per_step':      SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), a fresh mask at every time step", ('example', 'step', 'unit'), 'step', 'GRU carry z*h(t-1)'),
-    'gru_carry_locked':        SiteKind("units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), one mask per example for the whole sequence", ('example', '', 'unit'), 'example', 'GRU carry z*h(t-1)'),
-    'gru_everywhere_per_step': SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), a fresh mask at every time step", ('example', 'step', 'unit'), 'step', 'GRU h(t-1) everywhere'),
-    'gru_everywhere_locked':   SiteKind("units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), one mask per example for the whole sequence", ('example', '', 'unit'), 'example', 'GRU h(t-1) everywhere'),
-    'zoneout':                 SiteKind('units of a carried state (h, or the LSTM\'s c) that keep their previous value at a time step (zoneout; True = updated)', ('example', 'step', 'unit'), 'step', 'state kept (zoneout)'),
+SITE_KINDS.update({   # the carried-state sites (the table above): a per-step or a locked mask on units
+    'cell_per_step': SiteKind(
+        "units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, a fresh mask at every time step",
+        ('example', 'step', 'unit'), 'step', on='cell c(t-1)', view='per_step',
+        panel='one example, units of the cell c(t-1) × time steps (a fresh mask at every step)'),
+    'cell_locked': SiteKind(
+        "units of the LSTM's cell state c(t-1) as it enters c_t = f*c(t-1) + i*g, "
+        'one mask per example for the whole sequence (RNNDrop)',
+        ('example', '', 'unit'), 'example', on='cell c(t-1)', view='locked',
+        panel='examples × units of the cell c(t-1) (one mask per example, the same at every step)'),
+    'candidate_per_step': SiteKind(
+        'units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), a fresh mask at every time step',
+        ('example', 'step', 'unit'), 'step', on='candidate (g, n)', view='per_step',
+        panel='one example, units of the candidate update × time steps (a fresh mask at every step)'),
+    'candidate_locked': SiteKind(
+        'units of the candidate update (LSTM g in i*g, GRU n in (1-z)*n), one mask per example for the whole sequence',
+        ('example', '', 'unit'), 'example', on='candidate (g, n)', view='locked',
+        panel='examples × units of the candidate update (one mask per example, the same at every step)'),
+    'gru_carry_per_step': SiteKind(
+        "units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), "
+        'a fresh mask at every time step',
+        ('example', 'step', 'unit'), 'step', on='GRU carry z*h(t-1)', view='per_step',
+        panel='one example, units of the carried h(t-1) × time steps (a fresh mask at every step)'),
+    'gru_carry_locked': SiteKind(
+        "units of the GRU's h(t-1) in the interpolation z*h(t-1) (not where it enters W_hh), "
+        'one mask per example for the whole sequence',
+        ('example', '', 'unit'), 'example', on='GRU carry z*h(t-1)', view='locked',
+        panel='examples × units of the carried h(t-1) (one mask per example, the same at every step)'),
+    'gru_everywhere_per_step': SiteKind(
+        "units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), a fresh mask at every time step",
+        ('example', 'step', 'unit'), 'step', on='GRU h(t-1) everywhere', view='per_step',
+        panel='one example, units of h(t-1) × time steps (a fresh mask at every step, into W_hh and the carry)'),
+    'gru_everywhere_locked': SiteKind(
+        "units of the GRU's h(t-1), one mask where it enters W_hh and in z*h(t-1), "
+        'one mask per example for the whole sequence',
+        ('example', '', 'unit'), 'example', on='GRU h(t-1) everywhere', view='locked',
+        panel='examples × units of h(t-1) (one mask per example, into W_hh and the carry)'),
+    'zoneout': SiteKind(
+        'units of a carried state (h, '
+        "or the LSTM's c) that keep their previous value at a time step (zoneout; True = updated)",
+        ('example', 'step', 'unit'), 'step', on='state kept (zoneout)', view='per_step',
+        panel='one example, units × time steps (light: updated, dark: kept its previous value)'),
 })
 
 class _PerStep:

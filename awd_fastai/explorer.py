@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np, torch
 from fastcore.basics import patch
 from .core import atomic_write, check_positive, warn_deprecated
-from .dropout import SITE_KINDS, DropoutSite
+from .dropout import DropoutSite, SiteKind
 from .recorder import MaskRecord, crop_mask, pack_mask
-from .plots import KEPT_COLOR, DROPPED_COLOR
+from .plots import KEPT_COLOR, DROPPED_COLOR, _KindColumn
 
 # %% auto #0
 __all__ = ['NONE_COLOR', 'EXPLORER_VIEWS', 'explorer_html', 'write_explorer']
@@ -20,25 +20,18 @@ __all__ = ['NONE_COLOR', 'EXPLORER_VIEWS', 'explorer_html', 'write_explorer']
 # %% ../nbs/10_explorer.ipynb #79d33a7b
 NONE_COLOR = '#bebebe'   # cells that hold no element: the end of the last row of a wrapped vocabulary, words outside a crop
 
-EXPLORER_VIEWS = {   # kind -> view of the explorer page: 'embedding', 'locked', 'per_step' or 'weight'; open: a new kind adds its entry
-    'embedding': 'embedding', 'embedding_per_step': 'per_step', 'locked': 'locked', 'per_step': 'per_step',
-    'weight': 'weight', 'weight_per_step': 'weight',
-    'state_per_step': 'per_step', 'state_locked': 'locked',   # recurrent-state dropout: the axes of per-step and locked masks
-    'cell_per_step': 'per_step', 'cell_locked': 'locked', 'candidate_per_step': 'per_step', 'candidate_locked': 'locked',
-    'gru_carry_per_step': 'per_step', 'gru_carry_locked': 'locked', 'gru_everywhere_per_step': 'per_step',
-    'gru_everywhere_locked': 'locked', 'zoneout': 'per_step',   # the carried-state sites (zoneout: True = updated)
-}   # any other kind (e.g. 'state_batch', one mask per batch) gets the generic view by its `site.axes`
+EXPLORER_VIEWS = _KindColumn('EXPLORER_VIEWS', '`SITE_KINDS[kind].view` (the page draws the view its row names)',
+                             lambda k: k.view or 'generic')   # 0.2.0's kind -> view of the page; deprecated, read-only
 
 def _rgb(c:str) -> list:
     "'#rrggbb' -> [r, g, b]"
     return [int(c[i:i+2], 16) for i in (1, 3, 5)]
 
 def _site_json(name:str, site:DropoutSite) -> dict:
-    "What the page knows about a site: its description, what it drops, and the view of its kind ('generic' without one)."
-    k = SITE_KINDS.get(site.kind)
-    return dict(name=name, kind=site.kind, view=EXPLORER_VIEWS.get(site.kind, 'generic'), axes=list(site.axes), gates=list(site.gates),
-                label=site.label or name, where=site.where, layer=site.layer, p=site.p,
-                drops=k.drops if k else f'masks of kind {site.kind!r}', per=k.per if k else '')
+    "What the page knows about a site: its description, what it drops, the view its row names ('generic' without one)."
+    k = SiteKind.of(site)
+    return dict(name=name, kind=site.kind, view=k.view or 'generic', axes=list(site.axes), gates=list(site.gates),
+                label=site.label or name, where=site.where, layer=site.layer, p=site.p, drops=k.drops, per=k.per)
 
 # %% ../nbs/10_explorer.ipynb #800a8d46
 _shapes = {}

@@ -5,6 +5,7 @@
 # %% ../nbs/04_plots.ipynb #73cad2f9
 from __future__ import annotations
 from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
 import numpy as np, torch
 import torch.nn as nn
@@ -14,7 +15,7 @@ from matplotlib.patches import Patch
 from fastcore.basics import patch
 from PIL import Image
 from .core import atomic_write, warn_deprecated, load_results_file, _n
-from .dropout import DropoutSite
+from .dropout import SITE_KINDS, DropoutSite, SiteKind
 from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
@@ -315,16 +316,14 @@ def _view_per_step(m, site, example, crop):
     return m[example].T[:crop], ('time step', site.axes[-1] if site.axes else 'unit')   # (bs, sl, n) -> (n, sl) of one example
 
 def _view_weight(m, site, example, crop):
-    "Weight rows cropped per gate block of the site (one block without `gates`), columns to `crop`."
+    "Weight rows cropped per gate block of the site (one block without `gates`), columns to `crop`; per step: step 0."
+    if m.dim() == 3: m = m[0]                                          # (sl, rows, cols): the first step's matrix
     g = len(site.gates) or 1
     if m.shape[0] % g: g = 1
     c = min(crop or m.shape[1], m.shape[1])
     rows = min(crop or m.shape[0] // g, m.shape[0] // g)
     img = m.reshape(g, -1, m.shape[1])[:, :rows, :c].reshape(g*rows, c)
     return img, (('h(t-1) unit', 'gate row') if site.gates else ('input', 'output'))
-
-def _view_weight_per_step(m, site, example, crop):
-    return _view_weight(m[0], site, example, crop)                     # (sl, rows, cols): the first step's matrix
 
 def _view_state_batch(m, site, example, crop):
     return m[0], ('unit', '')                                          # (1, 1, n) -> one row: the batch's units
@@ -337,13 +336,9 @@ def _view_generic(m, site, example, crop):
     labels = (axes[-1], axes[-2]) if len(axes) >= 2 else ('', site.kind)
     return m[:crop, :crop], labels
 
-MASK_VIEWS = {   # kind -> fn(mask, site, example, crop) -> (2-d image, (xlabel, ylabel)); open: a new kind adds its view
-    'embedding': _view_embedding, 'embedding_per_step': _view_per_step, 'locked': _view_locked, 'per_step': _view_per_step,
-    'weight': _view_weight, 'weight_per_step': _view_weight_per_step,
-    'state_per_step': _view_per_step, 'state_locked': _view_locked, 'state_batch': _view_state_batch,
-    'cell_per_step': _view_per_step, 'cell_locked': _view_locked, 'candidate_per_step': _view_per_step, 'candidate_locked': _view_locked,
-    'gru_carry_per_step': _view_per_step, 'gru_carry_locked': _view_locked,
-    'gru_everywhere_per_step': _view_per_step, 'gru_everywhere_locked': _view_locked, 'zoneout': _view_per_step,   # the carried-state sites
+_VIEWS = {   # `SiteKind.view` -> fn(mask, site, example, crop) -> (2-d image, (xlabel, ylabel)); else `_view_generic`
+    'embedding': _view_embedding, 'locked': _view_locked, 'per_step': _view_per_step, 'weight': _view_weight,
+    'batch': _view_state_batch,
 }
 
 def mask_image(
@@ -352,12 +347,12 @@ def mask_image(
     example:int=0,      # Example shown for per-step masks
     crop:int=None,      # Crop weight masks to `crop` units per gate block, others to `crop` rows
 ):                      # 2-d bool image (rows, cols) and axis labels (x, y)
-    "The 2-d picture of a mask, chosen by its site's kind (`MASK_VIEWS`): what `plot_all_masks` shows for it."
+    "The 2-d picture of a mask, the view its kind's row names (`SiteKind.view`): what `plot_all_masks` shows for it."
     m = torch.as_tensor(mask)
     if isinstance(site, str):
         warn_deprecated("`mask_image(mask, layer_class_name)`", "`mask_image(mask, site)` with the mask's `DropoutSite` (`rec.sites[name]`)")
         site = _site_from_v1('', site, tuple(m.shape))
-    return MASK_VIEWS.get(site.kind, _view_generic)(m, site, example, crop)
+    return _VIEWS.get(SiteKind.of(site).view, _view_generic)(m, site, example, crop)
 
 def _crop_note(shown:tuple, full:tuple, site:DropoutSite) -> str:
     "A panel title's last line when the picture is cropped: how much of the mask it shows ('' when it shows it all)."
@@ -427,6 +422,23 @@ def plot_all_masks(self:MaskRecord,
 
     return drawn(fig, images={n: im.get_array().data for n, im in ims.items()}, artists=ims, full=full, labels=named,
                  iteration=snap.iteration, call=c, n_calls=n_calls)
+
+# %% ../nbs/04_plots.ipynb #5ac9b3b9
+class _KindColumn(Mapping):
+    "A 0.2.0 table keyed by kind, now a read-only view of `SITE_KINDS` (kind -> `value(row)`), in step; reading warns."
+    def __init__(self,
+        old:str,  # The deprecated name
+        new:str,  # What to use instead
+        value,    # fn(SiteKind) -> what the old table held for the kind
+    ): self.old, self.new, self.value = old, new, value
+    def _warn(self): warn_deprecated(f'`{self.old}`', self.new, stacklevel=4, since='0.3.0', removed='0.4.0')
+    def __getitem__(self, kind:str): self._warn(); return self.value(SITE_KINDS[kind])
+    def __iter__(self): self._warn(); return iter(list(SITE_KINDS))
+    def __len__(self): return len(SITE_KINDS)
+    def __repr__(self): return f'<{self.old}: deprecated, a read-only view of SITE_KINDS; use {self.new}>'
+
+MASK_VIEWS = _KindColumn('MASK_VIEWS', "`SITE_KINDS[kind].view` (a view name; `mask_image` draws it)",
+                         lambda k: _VIEWS.get(k.view, _view_generic))
 
 # %% ../nbs/04_plots.ipynb #09dc99da
 def _spread(n_snapshots:int, n:int) -> np.ndarray:
@@ -534,8 +546,9 @@ def show(self:MaskRecord,
     site, m, b = self.site(name, iteration, call), self.mask(name, iteration, call), self.packed(iteration)   # its p
     n = sum(e.name == name for e in b.masks)
     title = f'{site.title}, iteration {b.iteration}, call {call % n + 1} of {n}'
-    if site.kind == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
-    if site.kind == 'weight': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)
+    k = SiteKind.of(site)
+    if k.view == 'embedding': return plot_embedding_mask(m, self.vocab, **kwargs)
+    if k.view == 'weight' and k.per == 'call': return plot_weight_mask(m, title=title, gates=site.gates, **kwargs)
     img, (xl, yl) = mask_image(m, site, crop=kwargs.pop('crop', None))
     return show_mask(img, title=title, xlabel=xl, ylabel=yl, **kwargs)
 

@@ -11,10 +11,10 @@ from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from PIL import Image
 from .core import check_positive
-from .dropout import DropoutSite
+from .dropout import DropoutSite, SiteKind
 from .recorder import MaskRecorder, packed_drop_rate
 from .plots import KEPT_COLOR, DROPPED_COLOR, mask_image
-from .explorer import EXPLORER_VIEWS, NONE_COLOR, _rgb
+from .explorer import NONE_COLOR, _rgb
 
 # %% auto #0
 __all__ = ['mask_picture', 'MaskTensorBoardCallback']
@@ -28,7 +28,7 @@ def mask_picture(
 ) -> np.ndarray:         # (rows, cols) uint8: 1 kept, 0 dropped, 2 no element
     "The 2-d picture of a mask that TensorBoard shows: `mask_image`'s; an embedding mask's vocabulary 64 words per row (word id = 64·row + column)."
     m = torch.as_tensor(mask)
-    if EXPLORER_VIEWS.get(site.kind) == 'embedding' and m.dim() == 2 and m.shape[1] == 1:
+    if SiteKind.of(site).view == 'embedding' and m.dim() == 2 and m.shape[1] == 1:
         v, w = m.shape[0], min(64, m.shape[0])
         out = np.full(math.ceil(v / w) * w, 2, np.uint8)
         out[:v] = m[:, 0].numpy()

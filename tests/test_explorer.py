@@ -206,7 +206,7 @@ def test_kinds_without_a_view_get_the_generic_view(browser, page):
     assert browser.js("document.getElementById('call-ctl').hidden") is False   # two forward calls in each iteration: choose one
     choose(browser, 'call', 1)
     np.testing.assert_array_equal(cells(browser, 0), rec.mask('x.cube', 1, call=1).numpy()[0])
-    choose(browser, 'site', site_index(browser, 'x.locked'))   # a kind with an entry in EXPLORER_VIEWS: the locked view
+    choose(browser, 'site', site_index(browser, 'x.locked'))   # a kind whose row (SITE_KINDS) names the locked view
     m = rec.mask('x.locked', 1, call=1).numpy()
     np.testing.assert_array_equal(cells(browser, 0), m[:, 0, :])
     np.testing.assert_array_equal(cells(browser, 1), np.repeat(m[0, 0, :, None], 5, 1))   # the same at each of the 5 steps

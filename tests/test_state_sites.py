@@ -8,12 +8,12 @@ import numpy as np, pytest, torch
 from fastai.callback.core import Callback, CancelFitException
 from fastai.torch_core import set_seed
 from awd_fastai.data import lm_dls, corpus_texts
-from awd_fastai.dropout import SITE_KINDS
+from awd_fastai.dropout import SITE_KINDS, SiteKind
 from awd_fastai.model import STATE_KIND_MODES, _state_classes
 from awd_fastai.learner import awd_learner
 from awd_fastai.recorder import MaskRecorder
-from awd_fastai.plots import MASK_VIEWS, mask_image
-from awd_fastai.explorer import EXPLORER_VIEWS, write_explorer
+from awd_fastai.plots import mask_image
+from awd_fastai.explorer import write_explorer
 from awd_fastai.tensorboard import mask_picture
 
 SMALL = dict(emb_sz=16, n_hid=24, n_layers=2)
@@ -43,10 +43,11 @@ def recs(): return {kind: record(kind) for kind in STATE_KIND_MODES}
 def state_sites(rec, kind): return [n for n, s in rec.sites.items() if s.kind == kind]
 
 def test_every_new_kind_has_a_view_everywhere():
+    "Each kind's one row (`SITE_KINDS`) names the view plots and the explorer draw and the panel text the report uses."
     for kind in STATE_KIND_MODES:
-        assert kind in SITE_KINDS and kind in MASK_VIEWS and kind in EXPLORER_VIEWS
-        per_step = SITE_KINDS[kind].per == 'step'
-        assert EXPLORER_VIEWS[kind] == ('per_step' if per_step else 'locked')
+        row = SiteKind.of(kind)
+        assert row is SITE_KINDS[kind] and row.panel and row.scheme in ('per step', 'locked', 'one mask per call')
+        assert row.view == ('per_step' if row.per == 'step' else 'locked')
 
 @pytest.mark.parametrize('kind', STATE_KIND_MODES)
 def test_recorded_mask_is_the_layers_mask(recs, kind):
