@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_learner.ipynb #c5b7b5ba
 from __future__ import annotations
-import math, os, warnings
+import inspect, math, os, warnings
 from pathlib import Path
 import pandas as pd, torch, torch.nn as nn
 from torch import Tensor
@@ -152,6 +152,9 @@ def awd_learner(
     "An `AWDLearner` (a fastai `LMLearner`) with an AWD-LSTM language model built from `dls`."
     _check_lm_dls(dls)
     model_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in awd_lstm_lm_config or (config and k in config)}
+    if unknown := set(kwargs) - set(inspect.signature(Learner.__init__).parameters):
+        raise TypeError(f"`awd_learner`: unknown argument(s) {sorted(unknown)}; model options are {sorted(awd_lstm_lm_config)}, "
+                        f"the rest go to fastai's `Learner`")
     model = awd_lm(len(_vocab(dls)), config=config, drop_mult=drop_mult, modes=modes, **model_kw)
     learn = AWDLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split, alpha=0., beta=0.,
                       metrics=[accuracy, Perplexity()] if metrics is None else metrics, **kwargs)

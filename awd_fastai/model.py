@@ -4,6 +4,7 @@
 
 # %% ../nbs/01_model.ipynb #efc8c4cf
 from __future__ import annotations
+from collections.abc import Mapping
 import torch, torch.nn as nn
 from torch import Tensor
 from fastcore.basics import store_attr
@@ -29,6 +30,8 @@ def dropout_modes(
     modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'naive'}`; unnamed sites are 'locked'
 ) -> dict:                # A mode for every site in `DROPOUT_SITES`
     "Check `modes` and complete it: every dropout site gets 'locked', 'naive' or 'off' ('state' also 'batch' and `STATE_KIND_MODES`)."
+    if modes is not None and not isinstance(modes, Mapping):
+        raise TypeError(f"`modes` must be a dict of site -> mode, e.g. {{'hidden': 'naive'}} (sites {DROPOUT_SITES}); got {modes!r}")
     modes = dict(modes or {})
     for site,mode in modes.items():
         if site not in DROPOUT_SITES: raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
@@ -238,7 +241,10 @@ def awd_lm(
     if config.get('bidir'): raise ValueError(f"`bidir=True`: {_BIDIR_LM}")
     if isinstance(drop_mult, bool) or not isinstance(drop_mult, (int, float)) or not drop_mult >= 0:
         raise ValueError(f"`drop_mult` must be a number >= 0; got {drop_mult!r}")
-    config = {k: check_p(k, v)*drop_mult if k.endswith('_p') else v for k,v in config.items()}
+    config = {k: check_p(k, v) if k.endswith('_p') else v for k,v in config.items()}
+    if too_big := {k: v*drop_mult for k,v in config.items() if k.endswith('_p') and not v*drop_mult < 1}:
+        raise ValueError(f"`drop_mult={drop_mult}` makes a dropout probability 1 or more: {too_big}; each `*_p` times `drop_mult` must be < 1")
+    config = {k: v*drop_mult if k.endswith('_p') else v for k,v in config.items()}
     tie_weights, output_p, out_bias = (config.pop(k) for k in ('tie_weights', 'output_p', 'out_bias'))
     modes = dropout_modes(modes)
     encoder = AWD_LSTM(vocab_sz, modes=modes, **config)

@@ -14,7 +14,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from fastcore.basics import patch
 from PIL import Image
-from .core import atomic_write, warn_deprecated, load_results_file, _n
+from .core import atomic_write, warn_deprecated, load_results_file, _n, check_positive
 from .dropout import SITE_KINDS, DropoutSite, SiteKind
 from .recorder import MaskRecord, _site_from_v1
 
@@ -456,6 +456,7 @@ def plot_mask_grid(self:MaskRecord,
     iterations:list=None, # These recorded iterations instead (e.g. consecutive batches); None: `n` evenly spaced over the run
 ):                   # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `ps` (of each mask drawn), `artists` (one per panel)
     "Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given (only those are decoded); titled with the p of the masks drawn."
+    if iterations is None: check_positive('n', n)
     site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)] if iterations is None else [self.at(i).iteration for i in iterations]
     if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
@@ -509,6 +510,7 @@ def plot_drop_rates(self:MaskRecord,
 ):                   # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `p_lines` (of the p's), `rates` (the `drop_rates()` table drawn)
     "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against the `p` of each call (dashed): one panel per site, on one scale around its p's, so no site hides another."
     df, lines, p_lines, sites = self.drop_rates(), {}, {}, self.sites
+    if not len(df): raise ValueError("no drop rate to plot: no dropout layer drew a mask while the recorder ran (every p 0, or no training batch)")
     groups = list(df.groupby('name', sort=False))
     half = max(0.02, 1.15 * float((df['drop_rate'] - df['p']).abs().max()))   # one half-width for every panel: comparable scatter
     if ax is None: _, axs = plt.subplots(len(groups), 1, figsize=(9, 0.95*len(groups) + 0.9), sharex=True, squeeze=False, layout='constrained')

@@ -268,7 +268,7 @@ class MaskRecord:
 
     def _batch(self, iteration:int) -> _Batch:
         "The batch of `iteration` (negative: counted from the last recorded one)."
-        if not self._batches: raise IndexError("nothing recorded yet")
+        if not self._batches: raise IndexError("nothing recorded: no dropout layer drew a mask while the recorder ran (every p 0, or no training batch)")
         if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)):
             raise TypeError(f"`iteration` must be an integer (a training iteration); got {iteration!r}")
         its = self.iterations

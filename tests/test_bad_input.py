@@ -483,3 +483,20 @@ def test_memory_experiment_bad_input(tmp_path):
     with pytest.raises(ValueError, match='is not a memory results file'): load_results(tmp_path/'y.json')
     with pytest.raises(ValueError, match="`preset` must be one of"): preset_configs('huge')
     with pytest.raises(ValueError, match="`scheme` must be one of"): MemoryNet(16, 8, 12, 'gru', 'dropout', 0.2)
+
+def test_plots_of_an_empty_recording_say_why(dls):
+    "A recording with every p = 0 holds no mask: each plot says so by name (not an IndexError or matplotlib's `rows` error)."
+    import warnings
+    import awd_fastai.plots  # noqa: F401  (the `plot_*` methods of `MaskRecord`)
+    zero = {k: 0. for k in ('embed_p', 'input_p', 'weight_p', 'hidden_p', 'output_p')}
+    with warnings.catch_warnings(): warnings.simplefilter('ignore'); learn = awd_learner(dls, **SMALL, **zero, cbs=MaskRecorder())
+    with warnings.catch_warnings(): warnings.simplefilter('ignore'); learn.fit(1, 1e-2, cbs=StopAfter(2))
+    rec = learn.mask_recorder.record
+    with pytest.raises(IndexError, match='no dropout layer drew a mask'): rec.plot_all_masks()
+    with pytest.raises(ValueError, match='no drop rate to plot'): rec.plot_drop_rates()
+
+def test_mask_grid_needs_a_positive_count(recording):
+    "`plot_mask_grid(name, n=0)`: a ValueError naming `n`, not a ZeroDivisionError."
+    import awd_fastai.plots  # noqa: F401
+    rec = MaskRecord.load(recording)
+    with pytest.raises(ValueError, match='`n`'): rec.plot_mask_grid(rec.names[0], n=0)
