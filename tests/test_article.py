@@ -87,3 +87,7 @@ def test_the_report_names_no_repository_path(page):
     "The article's prose, as the report shows it, names no bare repository path (a pip user has none of them)."
     text = re.sub(r'<[^>]+>', '', page)
     assert not re.search(r'(?<![\w.])(nbs|benchmarks|experiments|tools)/|\.ipynb\b', text)
+
+def test_the_article_names_no_tracker_issue():
+    "The article is read by pip users: no reference to the project's internal issue tracker ('issue 24')."
+    for s in load_article().sections: assert not re.search(r'\bissues? \d+', s.markdown, re.I), (s.id, re.search(r'.{40}\bissues? \d+', s.markdown, re.I))
