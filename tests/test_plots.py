@@ -81,9 +81,10 @@ def test_cli_figures_and_captions_follow_descriptions(recs, tmp_path):
     caps = cli.write_figures(rec, a, naive, state=state)
     new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path),
                                  state={**state, 'batch': disguised(state['batch'], tmp_path)})   # the DropConnect figure's run too
-    assert list(new_caps) == list(caps) == ['cnn_dropout.png', 'embedding.png', 'state_dropout.png', 'masks.gif', 'naive_vs_locked.png',
-                                            'dropconnect.png', 'dropconnect_batches.png', 'all_masks.png', 'mask_grid.png',
-                                            'drop_rates.png', 'bptt.png', 'memory_map.png', 'memory.png', 'lm_ablation.png']
+    assert list(new_caps) == list(caps) == ['unrolled.png', 'cnn_dropout.png', 'embedding.png', 'cell_sites.png', 'state_dropout.png',
+                                            'masks.gif', 'naive_vs_locked.png', 'dropconnect.png', 'dropconnect_batches.png',
+                                            'all_masks.png', 'mask_grid.png', 'drop_rates.png', 'bptt.png', 'memory_map.png',
+                                            'memory.png', 'lm_ablation.png', 'site_effects.png']   # in the article's order, diagrams included
     assert 'W_HH, LAYER 1' in new_caps['dropconnect.png'] and 'i, f, g, o' in new_caps['dropconnect.png']
     assert 'BETWEEN LAYERS 1 AND 2' in new_caps['mask_grid.png'] and 'BETWEEN LAYERS 1 AND 2' in new_caps['bptt.png']
     assert 'INPUT' in new_caps['naive_vs_locked.png']

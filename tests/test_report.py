@@ -340,7 +340,8 @@ def test_a_per_step_recording_is_described_as_what_was_drawn(per_step_report):
     rec, out, caps, page = per_step_report
     kinds = {s.kind for s in rec.sites.values()}
     assert {'per_step', 'embedding_per_step'} <= kinds and not {'locked', 'embedding'} & kinds
-    assert {'naive_vs_locked.png', 'word_neighbours.png', 'embedding.png'}.isdisjoint(caps)   # no locked input, no vectors, no whole-word mask
+    assert {'naive_vs_locked.png', 'embedding.png'}.isdisjoint(caps)   # no locked input, no whole-word mask
+    assert 'word_neighbours.png' in caps and rec.embedding is not None   # the recording holds the trained embedding (format 3)
     all_masks = caps['all_masks.png']
     assert _kinds(all_masks, rec) == kinds and set(all_masks.drawn['images']) == set(rec.names)   # every site it holds is drawn
     assert 'the same at every step' not in all_masks and 'time steps' in all_masks   # per step: a time axis, never 'the same at every step'
@@ -354,7 +355,7 @@ def test_a_per_step_recording_is_described_as_what_was_drawn(per_step_report):
     emb = _section(page, 'embedding-dropout')
     assert 'embedding_per_step' in emb and 'no site of this kind' not in emb   # it says what the recording holds instead
     assert "'per_step'" in _section(page, 'between-layers')
-    assert 'no trained embedding vectors' in _section(page, 'embeddings')
+    assert 'no trained embedding vectors' not in _section(page, 'embeddings')   # drawn from the saved embedding
     assert page.count('<section') == len(REPORT_SECTIONS)
 
 def test_a_locked_recording_is_described_as_locked(report, runs):
