@@ -78,8 +78,9 @@ def test_drop_mult_not_a_non_negative_number(drop_mult):
     with pytest.raises(ValueError, match='`drop_mult` must be a number >= 0'): awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, drop_mult=drop_mult)
 
 def test_drop_mult_pushing_a_probability_to_1_names_it():
-    "A `drop_mult` that pushes a probability to 1 or more is caught at the probability, which the message names."
-    with pytest.raises(ValueError, match='`input_p`'): awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, drop_mult=5.)   # input_p 0.25*5
+    "A `drop_mult` that pushes a probability to 1 or more: the message names `drop_mult` and the probabilities it pushed."
+    with pytest.raises(ValueError, match=r"`drop_mult=5.0` makes a dropout probability 1 or more: \{'input_p': 1.25"):
+        awd_lm(5, emb_sz=4, n_hid=4, n_layers=1, drop_mult=5.)   # input_p 0.25*5
 
 # ## WeightDropout on a module without the named weights
 
@@ -119,9 +120,9 @@ def test_sizes_must_be_positive_integers(size):
     with pytest.raises(ValueError, match='`n_hid` must be a positive integer'): AWD_LSTM(5, 4, size, 1)
 
 def test_unknown_model_option(dls):
-    "`awd_lm` names the unknown option and lists the options; `awd_learner` passes unknown keywords to fastai's `Learner`."
+    "`awd_lm` and `awd_learner` name the unknown option and list the model options (`awd_learner`: the rest go to `Learner`)."
     with pytest.raises(ValueError, match=r"unknown model option\(s\) \['nhid'\]; options are"): awd_lm(5, emb_sz=4, nhid=4)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'nhid'"): awd_learner(dls, **SMALL, nhid=32)
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) \['nhid'\]; model options are"): awd_learner(dls, **SMALL, nhid=32)
 
 # ## awd_learner on DataLoaders that are not language-model DataLoaders
 
