@@ -647,17 +647,17 @@ def memory_map(
         more = again.get((cell, n_hid, n_slots, T, scheme, q, 3 * steps), [])
         on, per = scheme_site(scheme, cell)
         vals = lambda key, runs=rs: [r[key][-1] for r in runs if key in r]
+        pending, effect = bool(min(vals('recall_curve')) < 0.99 and not more), effect_label(rs, none, more)   # missed 0.99, no rerun yet
         rows.append(dict(task=_task_name(rs[0]['config']), cell=cell, scheme=scheme, label=SCHEMES[scheme][0], on=on,
                          schedule=per, p=q, seeds=len(rs), recall=float(np.mean(vals('recall_curve'))),
                          masked=float(np.mean(vals('recall_masked_curve'))),
-                         pending=bool(min(vals('recall_curve')) < 0.99 and not more),
+                         pending=pending,
                          **{'dropout off': _fmt_range(vals('recall_curve')), 'masks on': _fmt_range(vals('recall_masked_curve')),
                             'training scale': _fmt_range(vals('recall_gain_curve')) if vals('recall_gain_curve') else '',
                             'no dropout': _fmt_range(vals('recall_curve', none)),
                             'steps to 0.99': _fmt_range([_steps_to(r, 0.99) for r in rs], 0),
                             '3x rerun': _fmt_range(vals('recall_curve', more)) if more else ''},
-                         effect=effect_label(rs, none, more)))
-        if rows[-1]['effect'] == 'none' and rows[-1]['pending']: rows[-1]['effect'] = 'rerun pending'   # missed 0.99, not rerun yet
+                         effect='rerun pending' if effect == 'none' and pending else effect))
     return pd.DataFrame(rows)
 
 
