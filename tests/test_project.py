@@ -1,5 +1,5 @@
 "Project-level checks: the README is generated from index.ipynb, CI runs the README's test command verbatim."
-import re, subprocess, sys
+import json, re, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -7,6 +7,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_readme_in_sync_with_index_notebook():
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), '--check'], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+def test_readme_leaves_out_a_figures_repr_but_keeps_plain_results(tmp_path):
+    "A figure's text is only `<Figure size ...>`: the README would show a stale, meaningless line for it."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from make_readme import readme
+    fig = {'output_type': 'display_data', 'data': {'image/png': 'iVBO', 'text/plain': ['<Figure size 780x880 with 6 Axes>']}}
+    res = {'output_type': 'execute_result', 'data': {'text/plain': ['MaskRecord: 21 training iterations']}}
+    nb = {'cells': [{'cell_type': 'code', 'source': ['rec.plot_all_masks();'], 'outputs': [fig]},
+                    {'cell_type': 'code', 'source': ['rec'], 'outputs': [res]}]}
+    (tmp_path/'index.ipynb').write_text(json.dumps(nb))
+    text = readme(tmp_path/'index.ipynb')
+    assert 'rec.plot_all_masks();' in text and 'MaskRecord: 21 training iterations' in text
+    assert 'Figure size' not in text
 
 def readme_command(heading):
     "The first shell block after `heading` in the README."

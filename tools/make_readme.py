@@ -1,7 +1,8 @@
 """Write README.md from nbs/index.ipynb without Quarto (`--check`: exit 1 if README.md is out of date).
 
 Markdown cells are copied; code cells become fenced Python; plain-text results follow as fenced text.
-Printed output (progress bars, warnings) and HTML outputs are left out."""
+Printed output (progress bars, warnings), HTML outputs and figures are left out (a figure's plain text is only its
+`<Figure size ...>` repr, which says nothing and goes stale; the docs show the figure itself)."""
 import json, re, sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ def _text(out):
     "The plain text of one cell output, or None."
     if out.get('output_type') == 'stream': return None   # progress bars and warnings
     data = out.get('data', {})
-    if 'text/markdown' in data: return None
+    if 'text/markdown' in data or any(k.startswith('image/') for k in data): return None
     if 'text/plain' in data and 'text/html' not in data: return ''.join(data['text/plain'])
     return None
 
