@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ArticleSection', 'Article', 'article_from_notebook', 'load_article', 'render_markdown']
+__all__ = ['ArticleSection', 'Article', 'article_from_notebook', 'load_article']
 
 # %% ../nbs/04a_article.ipynb #ef87b08d
 @dataclass

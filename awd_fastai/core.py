@@ -8,7 +8,7 @@ import contextlib, json, math, numbers, os, secrets, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEMO_P', 'atomic_write', 'check_positive', 'warn_deprecated', 'load_results_file']
+__all__ = ['DEMO_P']
 
 # %% ../nbs/00a_core.ipynb #6daa1130
 def _new_temp(path:Path) -> tuple:

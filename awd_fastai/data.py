@@ -11,7 +11,7 @@ from fastai.text.all import TextBlock, DataBlock, ColReader, RandomSplitter, LMD
 from .core import check_positive
 
 # %% auto #0
-__all__ = ['corpus_texts', 'read_texts', 'OddTextWarning', 'odd_text', 'lm_dls']
+__all__ = ['corpus_texts', 'read_texts', 'OddTextWarning', 'lm_dls']
 
 # %% ../nbs/01a_data.ipynb #72fc9a87
 def _clean(text:str) -> str:
@@ -58,6 +58,7 @@ def read_texts(
 class OddTextWarning(UserWarning):
     "Text that trains, but badly: too few batches, or mostly unknown words (see `odd_text`)."
 
+# %% ../nbs/01a_data.ipynb #c2a6b2b1
 def odd_text(
     dls:DataLoaders,  # Language-model `DataLoaders` (from `lm_dls`)
     min_freq:int=2,   # The `min_freq` the vocabulary was built with (named in the message)

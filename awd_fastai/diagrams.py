@@ -11,8 +11,7 @@ from .dropout import SITE_KINDS, KeepsMask, dropout_mask, check_p
 from .plots import KEPT_COLOR, DROPPED_COLOR, mask_cmap, drawn
 
 # %% auto #0
-__all__ = ['CELL_SITE_PLACES', 'plot_unrolled', 'cell_site_kinds', 'awd_lstm_sites', 'plot_cell_sites', 'site_effects',
-           'plot_site_effects']
+__all__ = ['plot_unrolled', 'plot_cell_sites', 'site_effects', 'plot_site_effects']
 
 # %% ../nbs/04b_diagrams.ipynb #a63ef73c
 _INK, _FAINT = '0.2', '0.55'   # lines and text of the diagrams: grey, never the dropped colour

@@ -12,8 +12,7 @@ from fastai.text.data import LMDataLoader
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 # %% auto #0
-__all__ = ['LMDistributedTrainer', 'BackendDistributedDL', 'LMDistributedDL', 'reseed_per_rank', 'AWDDistributedTrainer',
-           'add_distributed_trainer']
+__all__ = ['LMDistributedTrainer', 'AWDDistributedTrainer', 'add_distributed_trainer']
 
 # %% ../nbs/06_distributed.ipynb #cefa6c7a
 def _backend_device():

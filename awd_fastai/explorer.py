@@ -15,7 +15,7 @@ from .recorder import MaskRecord, crop_mask, pack_mask
 from .plots import KEPT_COLOR, DROPPED_COLOR, _KindColumn
 
 # %% auto #0
-__all__ = ['NONE_COLOR', 'EXPLORER_VIEWS', 'explorer_html', 'write_explorer']
+__all__ = ['explorer_html', 'write_explorer']
 
 # %% ../nbs/10_explorer.ipynb #79d33a7b
 NONE_COLOR = '#bebebe'   # cells that hold no element: the end of the last row of a wrapped vocabulary, words outside a crop

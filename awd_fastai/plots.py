@@ -19,11 +19,9 @@ from .dropout import SITE_KINDS, DropoutSite, SiteKind
 from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
-__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'LM_KEY_SCHEMES', 'mask_legend', 'drawn', 'show_mask',
-           'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'dropped_twice',
-           'plot_embedding_batches', 'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches',
-           'mask_image', 'site_label', 'plot_embedding_matrix', 'plot_feature_map_dropout', 'plot_cnn_dropout',
-           'content_words', 'plot_word_neighbours', 'time_step_frames', 'save_time_step_gif', 'plot_bptt',
+__all__ = ['show_mask', 'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches',
+           'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches', 'plot_embedding_matrix',
+           'plot_feature_map_dropout', 'plot_cnn_dropout', 'plot_word_neighbours', 'save_time_step_gif', 'plot_bptt',
            'quality_results', 'plot_ablation', 'lm_results', 'lm_table', 'lm_reading', 'plot_lm_curves']
 
 # %% ../nbs/04_plots.ipynb #dd282d06
@@ -72,6 +70,7 @@ def _imshow_mask(m, ax, title=None, xlabel=None, ylabel=None):
     if ylabel: ax.set_ylabel(ylabel)
     return im
 
+# %% ../nbs/04_plots.ipynb #ba230b10
 def show_mask(
     mask,                 # 2-d bool keep-mask (rows, cols), True = kept
     ax=None,              # Axes to draw on (a new figure if None)
@@ -190,6 +189,7 @@ def dropped_twice(
         if (torch.bincount(t[~keep[t]], minlength=1) >= 2).any(): return e
     return None
 
+# %% ../nbs/04_plots.ipynb #ef9a54d7
 def plot_embedding_batches(
     rec,                  # A `MaskRecord` with an embedding-dropout site and its token ids
     name:str,             # The embedding site (`rec.sites[name].kind == 'embedding'`)
@@ -368,6 +368,7 @@ def site_label(
     warn_deprecated('`site_label(name)`', "the site's own label, `rec.sites[name].label`")
     return _site_from_v1(name).label
 
+# %% ../nbs/04_plots.ipynb #dc417c7e
 @patch
 def plot_all_masks(self:MaskRecord,
     iteration:int=-1,   # A recorded training iteration (negative: counted from the end)
@@ -645,6 +646,7 @@ def _top_cos(w, rows, k):
     cos[torch.arange(len(rows)), rows] = -2                          # not itself
     return cos.topk(k, dim=1)
 
+# %% ../nbs/04_plots.ipynb #6a57e207
 def plot_word_neighbours(
     weight,            # Embedding matrix (vocab, emb_sz)
     vocab:list,        # Vocabulary (same order as the rows)
@@ -700,6 +702,7 @@ def time_step_frames(
     if a.dim() != 3 or b.dim() != 3 or b.shape[1] != 1: raise ValueError(f"need (bs, seq_len, n) and (bs, 1, n); got {tuple(a.shape)} and {tuple(b.shape)}")
     return [(a[:n_examples, t, :n_units], b[:n_examples, 0, :n_units]) for t in range(a.shape[1])]
 
+# %% ../nbs/04_plots.ipynb #596a4caa
 def save_time_step_gif(
     per_step,          # Per-step mask (bs, seq_len, n), as recorded
     locked,            # Locked mask (bs, 1, n), as recorded
@@ -824,6 +827,7 @@ def _paper_cell(d:dict, res:dict) -> str:
     if d['key'] == gal['worse']: return 'beaten by Gal & Ghahramani (Penn Treebank)'
     return ''
 
+# %% ../nbs/04_plots.ipynb #be5cea65
 def lm_table(
     res:dict=None,       # Results as `lm_results()` returns them (default: those)
     all_schemes:bool=False,  # Also list the protocol's schemes with no run yet

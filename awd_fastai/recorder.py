@@ -18,8 +18,7 @@ from .core import atomic_write, check_positive, warn_deprecated, _n
 from .dropout import KeepsMask, DropoutSite, EmbeddingDropout
 
 # %% auto #0
-__all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'packed_drop_rate', 'MaskSnapshot', 'MaskRecord', 'rank_path',
-           'crop_mask', 'NoDropoutWarning', 'MaskRecorder', 'PackedMask', 'PackedIteration']
+__all__ = ['MaskSnapshot', 'MaskRecord', 'NoDropoutWarning', 'MaskRecorder', 'PackedMask', 'PackedIteration']
 
 # %% ../nbs/03_recorder.ipynb #d1c95e59
 def mask_layers(
@@ -504,6 +503,7 @@ def _rank_files(path:Path) -> dict:
     if not path.parent.is_dir(): return {}
     return {int(m.group(1)): f for f in path.parent.iterdir() if (m := pat.fullmatch(f.name))}
 
+# %% ../nbs/03_recorder.ipynb #bf623959
 @patch
 def save(self:MaskRecord,
     path:str|Path, # Destination file (`.npz` is the natural extension); in a distributed run, the rank goes in the name
@@ -525,6 +525,7 @@ def save(self:MaskRecord,
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
     return path
 
+# %% ../nbs/03_recorder.ipynb #87ec1e33
 def _embedding_array(rec:MaskRecord) -> np.ndarray|None:
     "`rec.embedding` as the file stores it: float32 (vocab, emb_sz), a row per word of `rec.vocab` (else `ValueError`)."
     e = rec.embedding
@@ -565,6 +566,7 @@ def _from_v2(header:dict, z, bad:str) -> MaskRecord:
     if (mo, to) != (len(data), len(tokens)): raise ValueError(f"{bad} (the arrays hold more than the index describes)")
     return rec
 
+# %% ../nbs/03_recorder.ipynb #a6275d03
 @patch(cls_method=True)
 def load(cls:MaskRecord,
     path:str|Path,        # A file written by `MaskRecord.save` (or by 0.1.0), or the name given to `save` in a distributed run
@@ -667,6 +669,7 @@ def _drawn_mask(
     "The layer's last mask as it drew it: what `last_mask` turns into bools, without that full-size copy (`last_mask` if a class defines its own)."
     return m._last_noise if type(m).last_mask is KeepsMask.last_mask else m.last_mask
 
+# %% ../nbs/03_recorder.ipynb #63c62c56
 class NoDropoutWarning(UserWarning):
     "A `MaskRecorder` on a model with no active dropout: no awd_fastai dropout layer, or every one at p = 0; it records nothing."
 

@@ -17,7 +17,7 @@ from .plots import KEPT_COLOR, DROPPED_COLOR, mask_image
 from .explorer import NONE_COLOR, _rgb
 
 # %% auto #0
-__all__ = ['mask_picture', 'MaskTensorBoardCallback']
+__all__ = ['MaskTensorBoardCallback']
 
 # %% ../nbs/11_tensorboard.ipynb #2a104254
 def mask_picture(
