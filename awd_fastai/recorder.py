@@ -322,72 +322,6 @@ class MaskRecord:
             if want <= out.keys(): break
         return out
 
-    # -- reading
-    def at(self,
-        iteration:int, # A recorded training iteration (negative: counted from the end, -1 = the last)
-    ) -> MaskSnapshot:
-        """Every mask (every site, every call) and every call's token ids of one recorded iteration; decodes only that
-        iteration."""
-        b = self._batch(iteration)
-        masks, ps, tok = {}, {}, {}
-        for m in b.masks:
-            name = self._sites[m.site][0]
-            masks.setdefault(name, []).append(b.mask(m))
-            ps.setdefault(name, []).append(m.p)
-            tok.setdefault(name, []).append(None if m.tokens < 0 else m.tokens)
-        order = [n for n, _ in self._sites if n in masks]
-        sites = {n: self._with_p(self._index[n], ps[n][0]) for n in order}   # the p of each site's first call here
-        return MaskSnapshot(b.iteration, b.epoch, sites, {n: masks[n] for n in order},
-                            {n: ps[n] for n in order}, [b.token_ids(i) for i in range(len(b.token_shapes))],
-                            {n: tok[n] for n in order})
-
-    def masks(self,
-        name:str,    # A recorded site
-        call:int=0,  # Forward call in each iteration, from 0 (negative: from the end)
-    ) -> dict:       # {iteration: bool mask}, for every recorded iteration with that call
-        "The masks of one site over the run, by iteration; decodes only that site's masks."
-        i, out = self._site_index(name), {}
-        for it in self.iterations:
-            b = self._batches[it]
-            ms = [m for m in b.masks if m.site == i]
-            if -len(ms) <= call < len(ms): out[it] = b.mask(ms[call])
-        return out
-
-    def mask(self,
-        name:str,          # A recorded site
-        iteration:int=-1,  # A recorded training iteration (negative: counted from the end)
-        call:int=0,        # Forward call in that iteration, from 0 (negative: from the end)
-    ) -> torch.Tensor:     # Bool keep-mask, True = kept
-        "The mask of one site in one forward call of one iteration; decodes only that mask."
-        i, b = self._site_index(name), self._batch(iteration)
-        ms = [m for m in b.masks if m.site == i]
-        if not -len(ms) <= call < len(ms): raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration "
-                                                            f"{b.iteration}; there is no call {call}")
-        return b.mask(ms[call])
-
-    def calls(self) -> pd.DataFrame:
-        """One row per recorded mask: iteration, epoch, site name, call, calls of the site in the iteration, shape, p,
-        and the shape of its call's token ids (nothing is decoded)."""
-        rows = []
-        for it in self.iterations:
-            b = self._batches[it]
-            n_calls = Counter(m.site for m in b.masks)
-            for m in b.masks:
-                rows.append((it, b.epoch, self._sites[m.site][0], m.call, n_calls[m.site], m.shape, m.p,
-                             None if m.tokens < 0 else b.token_shapes[m.tokens]))
-        return pd.DataFrame(rows, columns=['iteration', 'epoch', 'name', 'call', 'n_calls', 'shape', 'p', 'tokens'])
-
-    def drop_rates(self) -> pd.DataFrame:
-        """`calls()` with the fraction of each mask that was dropped (counted on the packed bits); `iter` repeats
-        `iteration` (0.1.0's column name)."""
-        df, rates = self.calls(), []
-        for it in self.iterations:
-            b = self._batches[it]
-            rates += [packed_drop_rate(b.data[m.offset:m.offset + m.nbytes], math.prod(m.shape)) for m in b.masks]
-        df['drop_rate'] = np.array(rates, dtype=float)
-        df['iter'] = df['iteration']
-        return df
-
     @property
     def stored_bytes(self) -> int:
         "Bytes of the recorded masks and token ids (what the budget bounds)"
@@ -413,47 +347,6 @@ class MaskRecord:
         w = max((len(n) for n in sites), default=0)
         return '\n'.join([head] + [f"  {n:<{w}}  {s.title} [{s.kind}]" for n, s in sites.items()])
 
-    # -- filling (the recorder and the loaders)
-    def _add_site(self, name:str, site:DropoutSite) -> int:
-        "The index of site `name`, adding it if new; a known name must keep its description (its `p` may change)."
-        if name in self._index:
-            i = self._index[name]
-            old = self._sites[i][1]
-            if replace(old, p=0.) != replace(site, p=0.):
-                raise ValueError(f"site {name!r} is now {site}, but this record holds masks of {old}: "
-                                 f"record another model with a new MaskRecorder")
-            return i
-        self._index[name] = len(self._sites)
-        self._sites.append((name, site))
-        return self._index[name]
-
-    def _add(self, b:_Batch):
-        "Store one recorded iteration (one dict assignment: an interrupt stores all of it or nothing)."
-        self._batches[b.iteration] = b
-        self._counts.update(m.site for m in b.masks)
-        self._stored += b.nbytes
-
-    def _drop(self, iteration:int, compact:bool=True):
-        "Delete one recorded iteration (and give its memory back, unless `compact=False`)."
-        b = self._batches.pop(iteration)
-        self._counts.subtract(m.site for m in b.masks)
-        self._stored -= b.nbytes
-        if compact: self._compact()
-
-    def _thin(self):
-        """Keep every other recorded iteration (whole iterations) and from now on record half as often; the kept ones
-        move to the front."""
-        for it in self.iterations[1::2]: self._drop(it, compact=False)
-        self._compact()
-        self.stride *= 2; self.thinned += 1
-
-    def _new_batch(self, iteration:int, epoch:int, masks:tuple, n_mask:int, token_shapes:tuple) -> _Batch:
-        """An empty batch record of `n_mask` packed bytes and the token ids of `token_shapes`, written in the arena
-        (fill `data`, `tokens`)."""
-        n_tok = sum(math.prod(s) for s in token_shapes)
-        return self._batch_in(_Batch(iteration, epoch, None, masks, None, token_shapes),
-                              self._arena.alloc(iteration, _align8(n_mask) + 4*n_tok), n_mask)
-
     @staticmethod
     def _batch_in(b:_Batch, buf:np.ndarray, n_mask:int) -> _Batch:
         """`b` with its packed masks and token ids as views of `buf`: the masks, then the ids from the next multiple of
@@ -461,12 +354,132 @@ class MaskRecord:
         t0 = _align8(n_mask)
         return b._replace(data=buf[:n_mask], tokens=buf[t0:].view(np.int32))
 
-    def _compact(self):
-        "Move the arena's iterations to its front, in order, and give back the memory freed by drops."
-        moved = self._arena.compact(self.iterations)
-        for it, buf in moved.items():
-            b = self._batches[it]
-            self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
+# %% ../nbs/03_recorder.ipynb #eb0de71b
+# -- reading
+@patch
+def at(self:MaskRecord,
+    iteration:int, # A recorded training iteration (negative: counted from the end, -1 = the last)
+) -> MaskSnapshot:
+    """Every mask (every site, every call) and every call's token ids of one recorded iteration; decodes only that
+    iteration."""
+    b = self._batch(iteration)
+    masks, ps, tok = {}, {}, {}
+    for m in b.masks:
+        name = self._sites[m.site][0]
+        masks.setdefault(name, []).append(b.mask(m))
+        ps.setdefault(name, []).append(m.p)
+        tok.setdefault(name, []).append(None if m.tokens < 0 else m.tokens)
+    order = [n for n, _ in self._sites if n in masks]
+    sites = {n: self._with_p(self._index[n], ps[n][0]) for n in order}   # the p of each site's first call here
+    return MaskSnapshot(b.iteration, b.epoch, sites, {n: masks[n] for n in order},
+                        {n: ps[n] for n in order}, [b.token_ids(i) for i in range(len(b.token_shapes))],
+                        {n: tok[n] for n in order})
+
+@patch
+def masks(self:MaskRecord,
+    name:str,    # A recorded site
+    call:int=0,  # Forward call in each iteration, from 0 (negative: from the end)
+) -> dict:       # {iteration: bool mask}, for every recorded iteration with that call
+    "The masks of one site over the run, by iteration; decodes only that site's masks."
+    i, out = self._site_index(name), {}
+    for it in self.iterations:
+        b = self._batches[it]
+        ms = [m for m in b.masks if m.site == i]
+        if -len(ms) <= call < len(ms): out[it] = b.mask(ms[call])
+    return out
+
+@patch
+def mask(self:MaskRecord,
+    name:str,          # A recorded site
+    iteration:int=-1,  # A recorded training iteration (negative: counted from the end)
+    call:int=0,        # Forward call in that iteration, from 0 (negative: from the end)
+) -> torch.Tensor:     # Bool keep-mask, True = kept
+    "The mask of one site in one forward call of one iteration; decodes only that mask."
+    i, b = self._site_index(name), self._batch(iteration)
+    ms = [m for m in b.masks if m.site == i]
+    if not -len(ms) <= call < len(ms): raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration "
+                                                        f"{b.iteration}; there is no call {call}")
+    return b.mask(ms[call])
+
+@patch
+def calls(self:MaskRecord) -> pd.DataFrame:
+    """One row per recorded mask: iteration, epoch, site name, call, calls of the site in the iteration, shape, p,
+    and the shape of its call's token ids (nothing is decoded)."""
+    rows = []
+    for it in self.iterations:
+        b = self._batches[it]
+        n_calls = Counter(m.site for m in b.masks)
+        for m in b.masks:
+            rows.append((it, b.epoch, self._sites[m.site][0], m.call, n_calls[m.site], m.shape, m.p,
+                         None if m.tokens < 0 else b.token_shapes[m.tokens]))
+    return pd.DataFrame(rows, columns=['iteration', 'epoch', 'name', 'call', 'n_calls', 'shape', 'p', 'tokens'])
+
+@patch
+def drop_rates(self:MaskRecord) -> pd.DataFrame:
+    """`calls()` with the fraction of each mask that was dropped (counted on the packed bits); `iter` repeats
+    `iteration` (0.1.0's column name)."""
+    df, rates = self.calls(), []
+    for it in self.iterations:
+        b = self._batches[it]
+        rates += [packed_drop_rate(b.data[m.offset:m.offset + m.nbytes], math.prod(m.shape)) for m in b.masks]
+    df['drop_rate'] = np.array(rates, dtype=float)
+    df['iter'] = df['iteration']
+    return df
+
+# %% ../nbs/03_recorder.ipynb #2cf463ba
+# -- filling (the recorder and the loaders)
+@patch
+def _add_site(self:MaskRecord, name:str, site:DropoutSite) -> int:
+    "The index of site `name`, adding it if new; a known name must keep its description (its `p` may change)."
+    if name in self._index:
+        i = self._index[name]
+        old = self._sites[i][1]
+        if replace(old, p=0.) != replace(site, p=0.):
+            raise ValueError(f"site {name!r} is now {site}, but this record holds masks of {old}: "
+                             f"record another model with a new MaskRecorder")
+        return i
+    self._index[name] = len(self._sites)
+    self._sites.append((name, site))
+    return self._index[name]
+
+@patch
+def _add(self:MaskRecord, b:_Batch):
+    "Store one recorded iteration (one dict assignment: an interrupt stores all of it or nothing)."
+    self._batches[b.iteration] = b
+    self._counts.update(m.site for m in b.masks)
+    self._stored += b.nbytes
+
+@patch
+def _drop(self:MaskRecord, iteration:int, compact:bool=True):
+    "Delete one recorded iteration (and give its memory back, unless `compact=False`)."
+    b = self._batches.pop(iteration)
+    self._counts.subtract(m.site for m in b.masks)
+    self._stored -= b.nbytes
+    if compact: self._compact()
+
+@patch
+def _thin(self:MaskRecord):
+    """Keep every other recorded iteration (whole iterations) and from now on record half as often; the kept ones
+    move to the front."""
+    for it in self.iterations[1::2]: self._drop(it, compact=False)
+    self._compact()
+    self.stride *= 2; self.thinned += 1
+
+@patch
+def _new_batch(self:MaskRecord, iteration:int, epoch:int, masks:tuple, n_mask:int, token_shapes:tuple) -> _Batch:
+    """An empty batch record of `n_mask` packed bytes and the token ids of `token_shapes`, written in the arena
+    (fill `data`, `tokens`)."""
+    n_tok = sum(math.prod(s) for s in token_shapes)
+    return self._batch_in(_Batch(iteration, epoch, None, masks, None, token_shapes),
+                          self._arena.alloc(iteration, _align8(n_mask) + 4*n_tok), n_mask)
+
+@patch
+def _compact(self:MaskRecord):
+    "Move the arena's iterations to its front, in order, and give back the memory freed by drops."
+    moved = self._arena.compact(self.iterations)
+    for it, buf in moved.items():
+        b = self._batches[it]
+        self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
 
 # %% ../nbs/03_recorder.ipynb #b02e5e82
 # format versions: 1 (0.1.0), 2 (0.2.0: sites, calls, the p of every call), 3 (0.3.0: and the trained embedding)
@@ -820,81 +833,6 @@ class MaskRecorder(Callback):
         for h in self._hooks: h.remove()
         self._hooks = []
 
-    # -- the hooks
-    def _before_embedding(self, m, args):
-        "Forward pre-hook of an embedding-dropout layer: keep the token ids this call received."
-        if self._recording and m.training and args and torch.is_tensor(args[0]):
-            ids = args[0].detach()                                              # (bs, seq_len) of this call
-            if ids.device.type == 'cpu': ids = torch.from_numpy(self._scratch.take(4*ids.numel(),
-                                                                                   np.int32)).view(ids.shape).copy_(ids)
-            # no copy on the CPU: already int32 in the scratch
-            self._pending_tokens.append(ids.to(torch.int32))
-
-    def _after_call(self, m, args, out):
-        """Forward hook of a dropout layer: if this call drew a mask in a recorded batch, pack it and keep it for
-        `after_batch`."""
-        if not self._recording or m.mask_count == self._seen.get(m, m.mask_count): return
-        self._seen[m] = m.mask_count
-        mk, p = _drawn_mask(m), layer_p(m)        # nonzero = kept: packed without a bool copy
-        tok = len(self._pending_tokens) - 1       # the ids of this call: the latest ones the embedding layer received
-        for name, key, i in self._layers[m]:
-            mask = self._cropped(mk if key is None else mk[key], self.record._sites[i][1])
-            c = self._calls.get(name, 0)
-            self._calls[name] = c + 1
-            out = self._scratch.take((mask.numel() + 7) // 8) if mask.device.type == 'cpu' else None
-            # `out`: packed in the scratch
-            self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask, out)))
-
-    def _cropped(self, mask:torch.Tensor, site:DropoutSite) -> torch.Tensor:
-        "At most `self.crop` entries along each axis; a weight site's rows per gate block (see `crop_mask`)."
-        return mask if self.crop is None else crop_mask(mask, site, self.crop)
-
-    # -- storing
-    def _check_drawn(self, it:int):
-        "Warn (once per layer) if a layer drew masks in this batch that its forward hook did not see."
-        for m, sites in self._layers.items():
-            drawn, seen = m.mask_count - self._drawn[m], self._calls.get(sites[0][0], 0)
-            if drawn != seen and m not in self._warned:
-                self._warned.add(m)
-                warnings.warn(f"MaskRecorder: {sites[0][0]} drew {drawn} masks in training iteration {it}, but its "
-                              f"forward hook saw {seen} (a layer called as `layer.forward(x)` instead of `layer(x)` "
-                              "runs no hooks); recorded the masks it saw")
-
-    def _commit(self, it:int):
-        "Store the masks and token ids of training iteration `it` as one batch, all at once, within the budget."
-        pending, toks = self._pending, self._pending_tokens
-        self._pending, self._pending_tokens = [], []
-        if not pending: return
-        n_mask = sum(int(q.numel()) for *_, q in pending)
-        if not self._make_room(n_mask + 4*sum(int(t.numel()) for t in toks)): return
-        offsets = np.cumsum([0] + [q.numel() for *_, q in pending])
-        masks = tuple(_Mask(i, c, t, int(o), s, p) for (i, c, t, s, p, _), o in zip(pending, offsets))
-        b = self.record._new_batch(it, self.epoch, masks, n_mask, tuple(tuple(t.shape) for t in toks))
-        _copy_into(b.data, [q for *_, q in pending])                      # one transfer per batch from a GPU
-        _copy_into(b.tokens, [t.reshape(-1) for t in toks])
-        self.record._add(b)
-        self._scratch.clear()
-
-    def _make_room(self, n_bytes:int) -> bool:
-        "Thin the record until `n_bytes` more fit in the budget; False if one iteration alone is too big."
-        r = self.record
-        if n_bytes > self.budget:
-            if 'size' not in self._warned: warnings.warn("MaskRecorder: one training iteration needs "
-                                                         f"{n_bytes/2**20:.1f} MiB, more than the budget of "
-                                                         f"{self.budget/2**20:.1f} MiB: recording nothing; raise "
-                                                         "`budget`, or use `names` or `crop`")
-            self._warned.add('size')
-            return False
-        while r.stored_bytes + n_bytes > self.budget and len(r):
-            if len(r) == 1: r._drop(r.iterations[0])             # a budget below two iterations keeps only the newest
-            else: r._thin()
-            if 'budget' not in self._warned:
-                warnings.warn(f"MaskRecorder: memory budget of {self.budget/2**20:.1f} MiB reached; keeping every "
-                              f"other recorded iteration and from now on recording every {self.every*r.stride}-th "
-                              "training batch (further thinning is not announced)")
-                self._warned.add('budget')
-        return True
-
     def __bool__(self): return True   # a callback is truthy (0.1.0's recorder had a length)
 
     # -- 0.1.0 names, deprecated for one release: the recorder was its record
@@ -919,6 +857,89 @@ class MaskRecorder(Callback):
     def load(cls, path, rank=None) -> MaskRecord:
         warn_deprecated('`MaskRecorder.load`', '`MaskRecord.load`')
         return MaskRecord.load(path, rank=rank)
+
+# %% ../nbs/03_recorder.ipynb #c53f45d9
+# -- the hooks
+@patch
+def _before_embedding(self:MaskRecorder, m, args):
+    "Forward pre-hook of an embedding-dropout layer: keep the token ids this call received."
+    if self._recording and m.training and args and torch.is_tensor(args[0]):
+        ids = args[0].detach()                                              # (bs, seq_len) of this call
+        if ids.device.type == 'cpu': ids = torch.from_numpy(self._scratch.take(4*ids.numel(),
+                                                                               np.int32)).view(ids.shape).copy_(ids)
+        # no copy on the CPU: already int32 in the scratch
+        self._pending_tokens.append(ids.to(torch.int32))
+
+@patch
+def _after_call(self:MaskRecorder, m, args, out):
+    """Forward hook of a dropout layer: if this call drew a mask in a recorded batch, pack it and keep it for
+    `after_batch`."""
+    if not self._recording or m.mask_count == self._seen.get(m, m.mask_count): return
+    self._seen[m] = m.mask_count
+    mk, p = _drawn_mask(m), layer_p(m)        # nonzero = kept: packed without a bool copy
+    tok = len(self._pending_tokens) - 1       # the ids of this call: the latest ones the embedding layer received
+    for name, key, i in self._layers[m]:
+        mask = self._cropped(mk if key is None else mk[key], self.record._sites[i][1])
+        c = self._calls.get(name, 0)
+        self._calls[name] = c + 1
+        out = self._scratch.take((mask.numel() + 7) // 8) if mask.device.type == 'cpu' else None
+        # `out`: packed in the scratch
+        self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask, out)))
+
+@patch
+def _cropped(self:MaskRecorder, mask:torch.Tensor, site:DropoutSite) -> torch.Tensor:
+    "At most `self.crop` entries along each axis; a weight site's rows per gate block (see `crop_mask`)."
+    return mask if self.crop is None else crop_mask(mask, site, self.crop)
+
+# %% ../nbs/03_recorder.ipynb #bdcea118
+# -- storing
+@patch
+def _check_drawn(self:MaskRecorder, it:int):
+    "Warn (once per layer) if a layer drew masks in this batch that its forward hook did not see."
+    for m, sites in self._layers.items():
+        drawn, seen = m.mask_count - self._drawn[m], self._calls.get(sites[0][0], 0)
+        if drawn != seen and m not in self._warned:
+            self._warned.add(m)
+            warnings.warn(f"MaskRecorder: {sites[0][0]} drew {drawn} masks in training iteration {it}, but its "
+                          f"forward hook saw {seen} (a layer called as `layer.forward(x)` instead of `layer(x)` "
+                          "runs no hooks); recorded the masks it saw")
+
+@patch
+def _commit(self:MaskRecorder, it:int):
+    "Store the masks and token ids of training iteration `it` as one batch, all at once, within the budget."
+    pending, toks = self._pending, self._pending_tokens
+    self._pending, self._pending_tokens = [], []
+    if not pending: return
+    n_mask = sum(int(q.numel()) for *_, q in pending)
+    if not self._make_room(n_mask + 4*sum(int(t.numel()) for t in toks)): return
+    offsets = np.cumsum([0] + [q.numel() for *_, q in pending])
+    masks = tuple(_Mask(i, c, t, int(o), s, p) for (i, c, t, s, p, _), o in zip(pending, offsets))
+    b = self.record._new_batch(it, self.epoch, masks, n_mask, tuple(tuple(t.shape) for t in toks))
+    _copy_into(b.data, [q for *_, q in pending])                      # one transfer per batch from a GPU
+    _copy_into(b.tokens, [t.reshape(-1) for t in toks])
+    self.record._add(b)
+    self._scratch.clear()
+
+@patch
+def _make_room(self:MaskRecorder, n_bytes:int) -> bool:
+    "Thin the record until `n_bytes` more fit in the budget; False if one iteration alone is too big."
+    r = self.record
+    if n_bytes > self.budget:
+        if 'size' not in self._warned: warnings.warn("MaskRecorder: one training iteration needs "
+                                                     f"{n_bytes/2**20:.1f} MiB, more than the budget of "
+                                                     f"{self.budget/2**20:.1f} MiB: recording nothing; raise "
+                                                     "`budget`, or use `names` or `crop`")
+        self._warned.add('size')
+        return False
+    while r.stored_bytes + n_bytes > self.budget and len(r):
+        if len(r) == 1: r._drop(r.iterations[0])             # a budget below two iterations keeps only the newest
+        else: r._thin()
+        if 'budget' not in self._warned:
+            warnings.warn(f"MaskRecorder: memory budget of {self.budget/2**20:.1f} MiB reached; keeping every "
+                          f"other recorded iteration and from now on recording every {self.every*r.stride}-th "
+                          "training batch (further thinning is not announced)")
+            self._warned.add('budget')
+    return True
 
 # %% ../nbs/03_recorder.ipynb #e7a0b1c6
 class PackedMask(NamedTuple):
