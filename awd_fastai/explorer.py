@@ -160,6 +160,7 @@ def _plan(records:dict, max_bytes:int, crop:int|None, fixed:int) -> tuple:
     # enough iterations (or the most), with the largest crop
     return max(plans, key=lambda ck: min(shown(ck[1]), _MIN_SHOWN))
 
+# %% ../nbs/10_explorer.ipynb #7c0d89b8
 def explorer_html(
     records:dict|MaskRecord,    # `{label: MaskRecord}` (the page offers a choice when several), or one record
     title:str='Dropout masks',  # Page title
@@ -191,6 +192,7 @@ def explorer_html(
         if k >= n: raise ValueError(too_small)
         k += 1
 
+# %% ../nbs/10_explorer.ipynb #71d32fbd
 def write_explorer(
     path:str|Path,              # The HTML file to write
     records:dict|MaskRecord,    # `{label: MaskRecord}`, or one record

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
+from fastcore.basics import patch
 from PIL import Image
 from .core import check_positive
 from .dropout import DropoutSite, SiteKind
@@ -128,16 +129,6 @@ class MaskTensorBoardCallback(Callback):
             self._file = fs[-1] if fs else None
         return self._file
 
-    def _event(self, step:int, **kwargs) -> tuple:
-        """An event and the bytes its record takes in the file: its length (8 bytes), their CRC (4), the event, its CRC
-        (4)."""
-        ev = self._Event(wall_time=time.time(), step=step, **kwargs)
-        return ev, ev.ByteSize() + 16
-
-    def _write(self, ev, size:int):
-        self.writer.file_writer.add_event(ev, step=ev.step, walltime=ev.wall_time)
-        self.written += size
-
     def after_batch(self):
         if not (self.training and self.run) or self.writer is None: return
         # the batch the recorder has just counted, and stored if it recorded it
@@ -148,44 +139,61 @@ class MaskTensorBoardCallback(Callback):
         except (KeyError, IndexError): return            # the recorder's own budget thinned its recording (it warned)
         self._log(it, b)
 
-    def _log(self, it:int, b):
-        """Write the drop rates of iteration `it` and, while the budget keeps room for the drop rates of the rest of the
-        fit, the pictures of its masks."""
-        S, sites, rates = self._Summary, {}, []
-        for m in b.masks: sites.setdefault(m.name, []).append(m)
-        for name, ms in sites.items():
-            # all the calls, on the packed bits
-            rate = packed_drop_rate([m.bits for m in ms], sum(math.prod(m.shape) for m in ms))
-            rates += [S.Value(tag=f'drop_rate/{name}', simple_value=rate),
-                      S.Value(tag=f'p/{name}', simple_value=ms[0].p)]
-        ev, size = self._event(it, summary=S(value=rates))
-        if self.pictures_until is None:
-            pics = [self._picture(ms) for ms in sites.values() if -len(ms) <= self.call < len(ms)]
-            ev_pics, size_pics = self._event(it, summary=S(value=rates + pics))
-            if self.written + size_pics + size*self._left + self._note <= self.budget: return self._write(ev_pics,
-                                                                                                          size_pics)
-            self.pictures_until = it
-            warnings.warn(self._budget_note(it))
-            self._write(*self._event(it, summary=self._text('masks/budget', self._budget_note(it))))
-        if self.written + size <= self.budget: return self._write(ev, size)
-        if not self._full: warnings.warn("MaskTensorBoardCallback: the event file reached its budget of "
-                                         f"{self.budget/2**20:.2f} MiB at training iteration {it}: nothing more is "
-                                         "logged in this fit")
-        self._full = True
-
-    def _picture(self, ms:list):
-        "A `Summary.Value` holding the PNG picture of the mask of call `self.call` among one site's `PackedMask`s `ms`."
-        m = ms[self.call]
-        pic = mask_picture(m.mask(), m.site, self.crop)
-        s = max(1, min(self.scale, 256 // max(pic.shape)))
-        return self._Summary.Value(tag=f'masks/{m.name}', image=self._Summary.Image(
-            height=pic.shape[0]*s, width=pic.shape[1]*s, colorspace=3, encoded_image_string=_png(pic, s)))
-
-    def _budget_note(self, it:int) -> str:
-        return (f"MaskTensorBoardCallback: the event file's budget of {self.budget/2**20:.2f} MiB is reached at "
-                f"training iteration {it}: no more mask pictures (drop rates and p are still logged); raise `budget`, "
-                "log less often (`every`) or crop more (`crop`)")
-
     def after_fit(self):
         if self.writer is not None: self.writer.file_writer.flush(); self.event_file; self.writer.close()
         self.writer = None
+
+# %% ../nbs/11_tensorboard.ipynb #6875cb8d
+@patch
+def _event(self:MaskTensorBoardCallback, step:int, **kwargs) -> tuple:
+    """An event and the bytes its record takes in the file: its length (8 bytes), their CRC (4), the event, its CRC
+    (4)."""
+    ev = self._Event(wall_time=time.time(), step=step, **kwargs)
+    return ev, ev.ByteSize() + 16
+
+@patch
+def _write(self:MaskTensorBoardCallback, ev, size:int):
+    self.writer.file_writer.add_event(ev, step=ev.step, walltime=ev.wall_time)
+    self.written += size
+
+
+@patch
+def _log(self:MaskTensorBoardCallback, it:int, b):
+    """Write the drop rates of iteration `it` and, while the budget keeps room for the drop rates of the rest of the
+    fit, the pictures of its masks."""
+    S, sites, rates = self._Summary, {}, []
+    for m in b.masks: sites.setdefault(m.name, []).append(m)
+    for name, ms in sites.items():
+        # all the calls, on the packed bits
+        rate = packed_drop_rate([m.bits for m in ms], sum(math.prod(m.shape) for m in ms))
+        rates += [S.Value(tag=f'drop_rate/{name}', simple_value=rate),
+                  S.Value(tag=f'p/{name}', simple_value=ms[0].p)]
+    ev, size = self._event(it, summary=S(value=rates))
+    if self.pictures_until is None:
+        pics = [self._picture(ms) for ms in sites.values() if -len(ms) <= self.call < len(ms)]
+        ev_pics, size_pics = self._event(it, summary=S(value=rates + pics))
+        if self.written + size_pics + size*self._left + self._note <= self.budget: return self._write(ev_pics,
+                                                                                                      size_pics)
+        self.pictures_until = it
+        warnings.warn(self._budget_note(it))
+        self._write(*self._event(it, summary=self._text('masks/budget', self._budget_note(it))))
+    if self.written + size <= self.budget: return self._write(ev, size)
+    if not self._full: warnings.warn("MaskTensorBoardCallback: the event file reached its budget of "
+                                     f"{self.budget/2**20:.2f} MiB at training iteration {it}: nothing more is "
+                                     "logged in this fit")
+    self._full = True
+
+@patch
+def _picture(self:MaskTensorBoardCallback, ms:list):
+    "A `Summary.Value` holding the PNG picture of the mask of call `self.call` among one site's `PackedMask`s `ms`."
+    m = ms[self.call]
+    pic = mask_picture(m.mask(), m.site, self.crop)
+    s = max(1, min(self.scale, 256 // max(pic.shape)))
+    return self._Summary.Value(tag=f'masks/{m.name}', image=self._Summary.Image(
+        height=pic.shape[0]*s, width=pic.shape[1]*s, colorspace=3, encoded_image_string=_png(pic, s)))
+
+@patch
+def _budget_note(self:MaskTensorBoardCallback, it:int) -> str:
+    return (f"MaskTensorBoardCallback: the event file's budget of {self.budget/2**20:.2f} MiB is reached at "
+            f"training iteration {it}: no more mask pictures (drop rates and p are still logged); raise `budget`, "
+            "log less often (`every`) or crop more (`crop`)")
