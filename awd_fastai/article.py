@@ -9,12 +9,13 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ArticleSection', 'Article', 'article_from_notebook', 'load_article', 'render_markdown']
+__all__ = ['ArticleSection', 'Article', 'article_from_notebook', 'load_article']
 
 # %% ../nbs/04a_article.ipynb #ef87b08d
 @dataclass
 class ArticleSection:
-    "One section of the article: its `id` (the cell comment's), its heading's `title` and `level` (2: a section, 3: a subsection), and its prose (markdown, the heading left out)."
+    """One section of the article: its `id` (the cell comment's), its heading's `title` and `level` (2: a section, 3: a
+    subsection), and its prose (markdown, the heading left out)."""
     id:str         # The section's ID, as the report's anchors and figures name it
     title:str      # The heading's text
     level:int      # 2 for `##`, 3 for `###`
@@ -60,7 +61,8 @@ _HEADING = re.compile(r'\A(#{2,3})\s+(.+?)\s*(?:\n|\Z)')
 def article_from_notebook(
     nb:dict|str|Path,   # The tutorial notebook: its JSON as a dict, or its path
 ) -> Article:           # Title, lead and the marked sections, in the notebook's order
-    "The article in notebook `nb`: its `#` title and `>` lead, and every markdown cell marked `<!-- article: ID -->`, grouped by ID."
+    """The article in notebook `nb`: its `#` title and `>` lead, and every markdown cell marked `<!-- article: ID -->`,
+    grouped by ID."""
     if not isinstance(nb, dict): nb = json.loads(Path(nb).read_text())
     cells = [c for c in nb['cells'] if c['cell_type'] == 'markdown']
     first = ''.join(cells[0]['source']) if cells else ''
@@ -85,9 +87,11 @@ def article_from_notebook(
 
 # %% ../nbs/04a_article.ipynb #ee621942
 def load_article(
-    path:str|Path|None=None,   # An article JSON file; None: the one shipped with the package (`awd_fastai/data/article.json`)
+    # An article JSON file; None: the one shipped with the package (`awd_fastai/data/article.json`)
+    path:str|Path|None=None,
 ) -> Article:
-    "The article as the package ships it (made from the tutorial notebook by `tools/make_article.py`), or as written at `path`."
+    """The article as the package ships it (made from the tutorial notebook by `tools/make_article.py`), or as written
+    at `path`."""
     if path is None:
         from importlib.resources import files
         return Article.from_json((files('awd_fastai')/'data'/'article.json').read_text())
@@ -107,7 +111,8 @@ def _markdown_it():
 _EXTERNAL = re.compile(r'\A(https?:|mailto:|#)')
 
 def _unlink_pages(tokens):
-    "Drop links to pages that are not beside the report (relative links: the docs site's notebooks), keeping their text."
+    """Drop links to pages that are not beside the report (relative links: the docs site's notebooks), keeping their
+    text."""
     for t in tokens:
         if t.children is None: continue
         keep, drop = [], []
@@ -122,6 +127,7 @@ def _unlink_pages(tokens):
 def render_markdown(
     text:str,   # Markdown (CommonMark), with `$`/`$$` maths
 ) -> str:       # HTML
-    "HTML of `text` for the report: CommonMark, maths as MathML (no script, no network), links to docs pages as plain text."
+    """HTML of `text` for the report: CommonMark, maths as MathML (no script, no network), links to docs pages as plain
+    text."""
     md = _markdown_it()
     return md.renderer.render(_unlink_pages(md.parse(text)), md.options, {})

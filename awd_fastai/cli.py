@@ -21,9 +21,8 @@ from .diagrams import plot_unrolled, plot_cell_sites, plot_site_effects
 from .article import Article, load_article, render_markdown
 
 # %% auto #0
-__all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL',
-           'DEMO_THREADS', 'train_recorded', 'Caption', 'Figures', 'write_figures', 'record_state_dropout',
-           'write_report', 'main']
+__all__ = ['FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL', 'Caption', 'Figures', 'write_figures',
+           'record_state_dropout', 'write_report', 'main']
 
 # %% ../nbs/05_cli.ipynb #3b178cde
 NAIVE_MODES = {'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.); embedding dropout and DropConnect as in AWD-LSTM

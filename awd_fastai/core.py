@@ -8,7 +8,7 @@ import contextlib, json, math, numbers, os, secrets, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEMO_P', 'atomic_write', 'check_positive', 'warn_deprecated', 'load_results_file']
+__all__ = ['DEMO_P']
 
 # %% ../nbs/00a_core.ipynb #6daa1130
 def _new_temp(path:Path) -> tuple:
@@ -21,9 +21,11 @@ def _new_temp(path:Path) -> tuple:
 
 def atomic_write(
     path:str|Path,  # Destination file
-    content,        # `bytes`, `str` (written as UTF-8), or a function `write(f)` that writes to the open binary file `f`
+    # `bytes`, `str` (written as UTF-8), or a function `write(f)` that writes to the open binary file `f`
+    content,
 ) -> Path:          # `path`, as a `Path`
-    "Write `path` atomically: a temporary file in the same folder, flushed to disk, then renamed over `path`; nothing is left behind on error."
+    """Write `path` atomically: a temporary file in the same folder, flushed to disk, then renamed over `path`; nothing
+    is left behind on error."""
     path = Path(path)
     if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give a file name")
     if not path.parent.is_dir(): raise FileNotFoundError(f"folder {path.parent} does not exist")
@@ -45,7 +47,8 @@ def check_positive(
     v,                  # Value to check
     integer:bool=True,  # Require an integer; else any finite real number > 0
 ):                      # `v`, unchanged
-    "Return `v` if it is a positive integer (`integer=False`: a finite positive number), else raise a `ValueError` naming `name` and `v`."
+    """Return `v` if it is a positive integer (`integer=False`: a finite positive number), else raise a `ValueError`
+    naming `name` and `v`."""
     ok = (not isinstance(v, bool) and isinstance(v, numbers.Integral if integer else numbers.Real)
           and (integer or math.isfinite(v)) and v > 0)
     if not ok: raise ValueError(f"`{name}` must be a positive {'integer' if integer else 'number'}; got {v!r}")
@@ -59,8 +62,10 @@ def warn_deprecated(
     since:str='0.2.0',    # The release that deprecated `old`
     removed:str='0.3.0',  # The release that removes it
 ):
-    "Warn with a `FutureWarning` that `old` is deprecated since `since` and goes in `removed`, naming its replacement `new`."
-    warnings.warn(f"{old} is deprecated since awd_fastai {since} and will be removed in {removed}: use {new}", FutureWarning,
+    """Warn with a `FutureWarning` that `old` is deprecated since `since` and goes in `removed`, naming its replacement
+    `new`."""
+    warnings.warn(f"{old} is deprecated since awd_fastai {since} and will be removed in {removed}: use {new}",
+                  FutureWarning,
                   stacklevel=stacklevel)
 
 # %% ../nbs/00a_core.ipynb #073389e2
@@ -70,7 +75,8 @@ def load_results_file(
     fmt:str,         # The `format` field the file must have
     what:str,        # What the file holds, for the errors: 'memory results', 'language-model results'
 ) -> dict:           # The file's JSON object
-    "Read a results JSON: a file shipped in `awd_fastai/data` (by name) or one at a path, checked to be of format `fmt`."
+    """Read a results JSON: a file shipped in `awd_fastai/data` (by name) or one at a path, checked to be of format
+    `fmt`."""
     if isinstance(source, str) and source in shipped:
         from importlib.resources import files
         text = (files('awd_fastai')/'data'/shipped[source]).read_text()
@@ -91,4 +97,5 @@ def _n(k:int, word:str, plural:str=None) -> str:
     return f"{k} {word if k == 1 else plural or word + 's'}"
 
 # %% ../nbs/00a_core.ipynb #1bc7adc6
-DEMO_P = dict(embed_p=0.1, input_p=0.6, hidden_p=0.2, weight_p=0.5, output_p=0.4)   # keyword arguments of `awd_learner`/`awd_lm`
+# keyword arguments of `awd_learner`/`awd_lm`
+DEMO_P = dict(embed_p=0.1, input_p=0.6, hidden_p=0.2, weight_p=0.5, output_p=0.4)

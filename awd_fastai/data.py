@@ -11,7 +11,7 @@ from fastai.text.all import TextBlock, DataBlock, ColReader, RandomSplitter, LMD
 from .core import check_positive
 
 # %% auto #0
-__all__ = ['corpus_texts', 'read_texts', 'OddTextWarning', 'odd_text', 'lm_dls']
+__all__ = ['corpus_texts', 'read_texts', 'OddTextWarning', 'lm_dls']
 
 # %% ../nbs/01a_data.ipynb #72fc9a87
 def _clean(text:str) -> str:
@@ -24,7 +24,8 @@ def corpus_texts(
 ) -> list[str]:           # One cleaned document per help topic
     "The embedded corpus: the English text of Python's help topics (`pydoc_data.topics`)."
     try: from pydoc_data.topics import topics
-    except ImportError as e: raise RuntimeError("this Python has no `pydoc_data` (the embedded corpus); pass your own text") from e
+    except ImportError as e: raise RuntimeError("this Python has no `pydoc_data` (the embedded corpus); pass your own "
+                                                "text") from e
     docs = [_clean(t) for _,t in sorted(topics.items())]
     return docs[:n_docs]
 
@@ -58,28 +59,33 @@ def read_texts(
 class OddTextWarning(UserWarning):
     "Text that trains, but badly: too few batches, or mostly unknown words (see `odd_text`)."
 
+# %% ../nbs/01a_data.ipynb #c2a6b2b1
 def odd_text(
     dls:DataLoaders,  # Language-model `DataLoaders` (from `lm_dls`)
     min_freq:int=2,   # The `min_freq` the vocabulary was built with (named in the message)
     max_unk:float=0.5,# Largest fraction of `xxunk` among the training tokens before it is odd
 ) -> list[str]:       # One message per problem; empty for usable text
-    "What is odd about `dls`' training text: an epoch of one batch (one optimiser step), or over `max_unk` of its tokens `xxunk`."
+    """What is odd about `dls`' training text: an epoch of one batch (one optimiser step), or over `max_unk` of its
+    tokens `xxunk`."""
     msgs = []
     if len(dls.train) == 1:
-        msgs.append(f"an epoch is one batch ({dls.train.bs}×{dls.train.seq_len} tokens): one optimiser step per epoch, too "
-                    "little for the learning curve or the masks to mean much; use more text or a smaller `bs`/`seq_len`")
+        msgs.append(f"an epoch is one batch ({dls.train.bs}×{dls.train.seq_len} tokens): one optimiser step per epoch, "
+                    "too little for the learning curve or the masks to mean much; use more text or a smaller "
+                    "`bs`/`seq_len`")
     unk = dls.vocab.index('xxunk') if 'xxunk' in dls.vocab else None
     if unk is not None:
         toks = [x[0] for x in dls.train_ds]                     # numericalised documents, (n_tokens,) each
         n, n_unk = sum(len(t) for t in toks), sum(int((t == unk).sum()) for t in toks)
         if n and n_unk / n > max_unk:
-            msgs.append(f"{n_unk/n:.0%} of the training tokens are `xxunk` (words seen fewer than min_freq={min_freq} times): "
-                        "the model would mostly learn to predict `xxunk`; use more text or a smaller `min_freq`")
+            msgs.append(f"{n_unk/n:.0%} of the training tokens are `xxunk` (words seen fewer than min_freq={min_freq} "
+                        "times): the model would mostly learn to predict `xxunk`; use more text or a smaller "
+                        "`min_freq`")
     return msgs
 
 # %% ../nbs/01a_data.ipynb #3ec84c83
 def _lm_block(seq_len, valid_pct, seed, min_freq, max_vocab, tok=None, vocab=None, backwards=False) -> DataBlock:
-    "fastai's `TextDataLoaders.from_df(..., is_lm=True)` block, with `min_freq` and `max_vocab` reaching the vocabulary (`from_df` drops them)."
+    """fastai's `TextDataLoaders.from_df(..., is_lm=True)` block, with `min_freq` and `max_vocab` reaching the
+    vocabulary (`from_df` drops them)."""
     return DataBlock(blocks=TextBlock.from_df('text', vocab=vocab, is_lm=True, seq_len=seq_len, backwards=backwards,
                                               min_freq=min_freq, max_vocab=max_vocab, tok=tok),
                      get_x=ColReader('text'), splitter=RandomSplitter(valid_pct, seed=seed))
@@ -98,13 +104,18 @@ def lm_dls(
     seed:int=42,           # Seed of the train/validation split
     min_freq:int=3,        # Words seen fewer times than this in the texts become `xxunk` (fastai's default)
     max_vocab:int=60000,   # Largest vocabulary
-    num_workers:int=0,     # DataLoader worker processes: 0, since slicing a token stream is cheap and workers compete with training for the cores
+    # DataLoader worker processes: 0, since slicing a token stream is cheap and workers compete with training for the
+    # cores
+    num_workers:int=0,
     backwards:bool=False,  # Reverse each document's tokens, for a backwards language model (as fastai's `from_df`)
-    text_vocab:list|None=None, # Use this vocabulary (e.g. another `dls.vocab`) as is; `min_freq`/`max_vocab` then do nothing
+    # Use this vocabulary (e.g. another `dls.vocab`) as is; `min_freq`/`max_vocab` then do nothing
+    text_vocab:list|None=None,
     tok_tfm=None,          # Tokenizer (fastai's `tok_tfm`); default: fastai's spaCy-based English tokenizer
-    **kwargs,              # Other arguments of fastai's `DataLoaders` (e.g. `device`, `shuffle`, `path`); others: `TypeError`
+    # Other arguments of fastai's `DataLoaders` (e.g. `device`, `shuffle`, `path`); others: `TypeError`
+    **kwargs,
 ) -> DataLoaders:
-    "Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder; warns (`OddTextWarning`) about odd text (see `odd_text`)."
+    """Language-model `DataLoaders` from the embedded corpus, a list of texts, or a text file or folder; warns
+    (`OddTextWarning`) about odd text (see `odd_text`)."""
     unknown = sorted(set(kwargs) - _dataloaders_args())
     if unknown: raise TypeError(f"lm_dls() got unexpected keyword argument(s) {unknown}: it takes its own and those of "
                                 "fastai's language-model `DataLoaders` (e.g. `device`, `shuffle`, `path`)")
@@ -114,9 +125,11 @@ def lm_dls(
     if source is None: texts = corpus_texts()
     elif isinstance(source, (str, Path)): texts = read_texts(source)
     else: texts = [t for t in source if isinstance(t, str) and t.strip()]
-    if len(texts) < 2: raise ValueError(f"need at least 2 documents to split into training and validation; got {len(texts)}")
+    if len(texts) < 2: raise ValueError("need at least 2 documents to split into training and validation; got "
+                                        f"{len(texts)}")
     if int(valid_pct * len(texts)) < 1:
-        raise ValueError(f"{len(texts)} documents leave none for validation at `valid_pct`={valid_pct}: use more text or a larger `valid_pct`")
+        raise ValueError(f"{len(texts)} documents leave none for validation at `valid_pct`={valid_pct}: use more text "
+                         "or a larger `valid_pct`")
     too_little = (f"too little text for batches of {bs}×{seq_len} tokens in both training and validation sets: "
                   "use more text or a smaller `bs`/`seq_len`")
     df = pd.DataFrame({'text': texts})
@@ -125,9 +138,12 @@ def lm_dls(
         with torch.random.fork_rng():   # fastai's split seeds torch's global generator: keep the caller's random state
             dsets = block.datasets(df)
             n_tok = [sum(len(x[0]) for x in ds) for ds in (dsets.train, dsets.valid)]   # tokens of each set
-            if min(n_tok) - 1 < max(bs, kwargs.get('val_bs') or bs): raise ValueError(too_little)   # checked before fastai's
-            dls = dsets.dataloaders(after_item=block.item_tfms, after_batch=block.batch_tfms,      # one-pass check prints
-                                    **{**block.dls_kwargs, 'bs': bs, 'seq_len': seq_len, 'num_workers': num_workers, **kwargs})
+            # checked before fastai's
+            if min(n_tok) - 1 < max(bs, kwargs.get('val_bs') or bs): raise ValueError(too_little)
+            # one-pass check prints
+            dls = dsets.dataloaders(after_item=block.item_tfms, after_batch=block.batch_tfms,
+                                    **{**block.dls_kwargs, 'bs': bs, 'seq_len': seq_len, 'num_workers': num_workers,
+                                       **kwargs})
     except IndexError: raise ValueError(too_little) from None   # fastai's one-pass check found no batch
     if len(dls.train) == 0 or len(dls.valid) == 0: raise ValueError(too_little)
     for msg in odd_text(dls, min_freq): warnings.warn(msg, OddTextWarning, stacklevel=2)

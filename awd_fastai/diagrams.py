@@ -11,15 +11,15 @@ from .dropout import SITE_KINDS, KeepsMask, dropout_mask, check_p
 from .plots import KEPT_COLOR, DROPPED_COLOR, mask_cmap, drawn
 
 # %% auto #0
-__all__ = ['CELL_SITE_PLACES', 'plot_unrolled', 'cell_site_kinds', 'awd_lstm_sites', 'plot_cell_sites', 'site_effects',
-           'plot_site_effects']
+__all__ = ['plot_unrolled', 'plot_cell_sites', 'site_effects', 'plot_site_effects']
 
 # %% ../nbs/04b_diagrams.ipynb #a63ef73c
 _INK, _FAINT = '0.2', '0.55'   # lines and text of the diagrams: grey, never the dropped colour
 
 def _box(ax, x, y, w, h, text='', fc='white', ec=_INK, fs=10, **kw):
     "A rounded box centred at (x, y), `w` × `h` data units, with `text` in it."
-    ax.add_patch(FancyBboxPatch((x - w/2, y - h/2), w, h, boxstyle='round,pad=0.02,rounding_size=0.08', fc=fc, ec=ec, lw=1.3,
+    ax.add_patch(FancyBboxPatch((x - w/2, y - h/2), w, h, boxstyle='round,pad=0.02,rounding_size=0.08', fc=fc, ec=ec,
+                                lw=1.3,
                                 zorder=2))
     if text: ax.text(x, y, text, ha='center', va='center', fontsize=fs, color=_INK, zorder=3, **kw)
 
@@ -50,7 +50,8 @@ def _mask_key(ax, **kw):
     "The kept/dropped key of every mask figure, under the drawing."
     return ax.legend(handles=[Patch(facecolor=KEPT_COLOR, edgecolor=_FAINT, label='kept (light)'),
                               Patch(facecolor=DROPPED_COLOR, edgecolor=_FAINT, label='dropped (dark)')],
-                     **{'loc': 'upper center', 'bbox_to_anchor': (0.5, 0.0), 'ncol': 2, 'frameon': False, 'fontsize': 10,
+                     **{'loc': 'upper center', 'bbox_to_anchor': (0.5, 0.0), 'ncol': 2, 'frameon': False,
+                        'fontsize': 10,
                         **kw})
 
 def _canvas(figsize, xlim, ylim):
@@ -61,7 +62,8 @@ def _canvas(figsize, xlim, ylim):
 
 # %% ../nbs/04b_diagrams.ipynb #453638b8
 def _masks(sz:tuple, p:float, seed:int) -> torch.Tensor:
-    "Keep-masks of size `sz` drawn by `dropout_mask` (as the layers draw them) under `seed`, leaving the global random state alone."
+    """Keep-masks of size `sz` drawn by `dropout_mask` (as the layers draw them) under `seed`, leaving the global random
+    state alone."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return dropout_mask(torch.empty(0), sz, p).bool()                     # (sz) True = kept
@@ -72,8 +74,13 @@ def plot_unrolled(
     n_hid:int=3,      # Hidden size of the W_hh mask drawn (4·n_hid × n_hid: the LSTM's gate blocks i, f, g, o)
     p:float=0.5,      # Dropout probability of the masks drawn
     seed:int=0,       # Random seed of the masks (the global random state is left alone)
-):                    # The figure; `fig.drawn`: `per_step` (n_steps, n_units), `weight` (4·n_hid, n_hid) as sampled; `per_step_drawn`, `weight_drawn` (read back from each step's image)
-    "A recurrent layer unrolled over `n_steps`: (a) a fresh mask on the carried state at every step, a Python loop; (b) AWD-LSTM (Merity et al. 2017): one DropConnect mask on W_hh, the same at every step, one fused call. Masks sampled with `dropout_mask`; a diagram, not a recording. `ValueError` for a size that is not a positive int or a `p` outside [0, 1)."
+    # The figure; `fig.drawn`: `per_step` (n_steps, n_units), `weight` (4·n_hid, n_hid) as sampled; `per_step_drawn`,
+    # `weight_drawn` (read back from each step's image)
+):
+    """A recurrent layer unrolled over `n_steps`: (a) a fresh mask on the carried state at every step, a Python loop;
+    (b) AWD-LSTM (Merity et al. 2017): one DropConnect mask on W_hh, the same at every step, one fused call. Masks
+    sampled with `dropout_mask`; a diagram, not a recording. `ValueError` for a size that is not a positive int or a `p`
+    outside [0, 1)."""
     for k in ('n_steps', 'n_units', 'n_hid'):
         if not isinstance(locals()[k], int) or locals()[k] < 1:
             raise ValueError(f"`{k}` must be a positive int; got {locals()[k]!r}")
@@ -111,12 +118,14 @@ def plot_unrolled(
     ax.text(0.0, 5.75,
             'for t in range(T): state = cell(x[t], m[t] * state)   # a Python loop over steps, one call each',
             fontsize=10, va='center', family='monospace', color=_INK)
-    ax.text(0.0, 2.95, "(b) AWD-LSTM: DropConnect, one mask on $W_{hh}$ drawn once, the same at every step", fontsize=11,
+    ax.text(0.0, 2.95, "(b) AWD-LSTM: DropConnect, one mask on $W_{hh}$ drawn once, the same at every step",
+            fontsize=11,
             weight='bold',
             va='center', color=_INK)
     left, right, top = xs[0] - bw/2, xs[-1] + bw/2, yb + bh/2 + 0.3       # the bracket over every step of (b)
     _line(ax, (left, top - 0.15), (left, top), (right, top), (right, top - 0.15))
-    ax.text((left + right) / 2, top + 0.1, 'one fused cuDNN / oneDNN call for the whole sequence', fontsize=10, ha='center',
+    ax.text((left + right) / 2, top + 0.1, 'one fused cuDNN / oneDNN call for the whole sequence', fontsize=10,
+            ha='center',
             va='bottom',
             color=_INK, bbox=dict(fc='white', ec='none', pad=1))
     _mask_key(ax)
@@ -125,7 +134,8 @@ def plot_unrolled(
                  weight_drawn=[i.get_array().data.astype(bool) for i in icons], artists=strips + icons, ax=ax)
 
 # %% ../nbs/04b_diagrams.ipynb #194d74f7
-# cell -> `SiteKind.on` -> (x, y) of its marker in the cell's drawing (data units); a new kind's `on` adds its place here
+# cell -> `SiteKind.on` -> (x, y) of its marker in the cell's drawing (data units); a new kind's `on` adds its place
+# here
 CELL_SITE_PLACES = {
     'lstm': {'embedding rows (words)': (5.45, -0.8), 'word vectors': (7.6, 0.05), 'input (between layers)': (7.6, 0.85),
              'h(t-1) into W_hh': (1.5, 1.7), 'weights (DropConnect)': (3.55, 2.05), 'cell c(t-1)': (1.5, 6.4),
@@ -144,15 +154,18 @@ def _check_cell(cell):
 def cell_site_kinds(
     cell:str='lstm',  # The recurrent cell: a key of `CELL_SITE_PLACES` ('lstm', 'gru')
 ) -> dict:            # `SiteKind.on` -> the kinds (keys of `SITE_KINDS`) with a mask there, in the order first met
-    "Every place a dropout mask can sit in an `AWD_LSTM` with `cell` layers: the sites of the layers it builds for every mode of every site (`SITE_MODES`), a mode the cell refuses left out."
+    """Every place a dropout mask can sit in an `AWD_LSTM` with `cell` layers: the sites of the layers it builds for
+    every mode of every site (`SITE_MODES`), a mode the cell refuses left out."""
     from awd_fastai.model import AWD_LSTM, SITE_MODES
     _check_cell(cell)
     out = {}
     for site, modes in SITE_MODES.items():
         for mode in modes:
             if mode == 'off': continue
-            try: m = AWD_LSTM(4, 2, 2, 2, rnn_type=cell, modes={site: mode}, state_p=0.5)   # tiny: only its layers matter
-            except ValueError: continue                                   # a site this cell lacks (a cell mask on a GRU)
+            # tiny: only its layers matter
+            try: m = AWD_LSTM(4, 2, 2, 2, rnn_type=cell, modes={site: mode}, state_p=0.5)
+            # a site this cell lacks (a cell mask on a GRU)
+            except ValueError: continue
             for layer in m.modules():
                 if not isinstance(layer, KeepsMask): continue
                 for s in layer.mask_sites().values():
@@ -163,7 +176,8 @@ def cell_site_kinds(
 def awd_lstm_sites(
     cell:str='lstm',  # The recurrent cell
 ) -> dict:            # `SiteKind.on` -> schedule ('per step', 'locked', 'per batch') of AWD-LSTM's own dropouts
-    "Where AWD-LSTM's own dropouts sit, and how often they draw a mask: the sites of an `AWD_LSTM` built with its defaults (embedding, locked and weight dropout)."
+    """Where AWD-LSTM's own dropouts sit, and how often they draw a mask: the sites of an `AWD_LSTM` built with its
+    defaults (embedding, locked and weight dropout)."""
     from awd_fastai.model import AWD_LSTM
     _check_cell(cell)
     return {SITE_KINDS[s.kind].on: _schedule(s.kind) for layer in AWD_LSTM(4, 2, 2, 2, rnn_type=cell).modules()
@@ -174,7 +188,8 @@ def _schedule(kind:str) -> str: return _SCHEDULES.get(SITE_KINDS[kind].per, SITE
 
 # %% ../nbs/04b_diagrams.ipynb #595aa2a3
 def _common(ax):
-    "What every cell's step has: the word's row of the embedding, x_t into W_ih, h(t-1) into W_hh, their sum into the gate blocks."
+    """What every cell's step has: the word's row of the embedding, x_t into W_ih, h(t-1) into W_hh, their sum into the
+    gate blocks."""
     _box(ax, 7.6, -0.8, 3.4, 0.65, "embedding $E$, a word's row", fs=9)
     ax.text(7.9, 0.45, '$x_t$', fontsize=11, va='center', color=_INK)
     ax.text(8.35, 0.45, "(above layer 1:\nthe layer below's $h_t$)", fontsize=9, va='center', ha='left', color=_FAINT)
@@ -198,7 +213,8 @@ def _draw_lstm(ax):
         _box(ax, x, 4.2, 1.2, 0.6, name, fs=10)
     _bus(ax, (3.0, 4.6, 6.0, 7.6))
     _arrow(ax, (0.3, 6.4), (2.8, 6.4)); _op(ax, 3.0, 6.4, '⊙'); _arrow(ax, (3.0, 4.5), (3.0, 6.2))
-    _arrow(ax, (0.3, 1.7), (2.5, 1.7))                                          # h(t-1) into W_hh (the site of marker 4)
+    # h(t-1) into W_hh (the site of marker 4)
+    _arrow(ax, (0.3, 1.7), (2.5, 1.7))
     _arrow(ax, (3.2, 6.4), (5.1, 6.4)); _op(ax, 5.3, 6.4, '+')
     _op(ax, 5.3, 5.45, '⊙'); _line(ax, (4.6, 4.5), (4.6, 5.45)); _arrow(ax, (4.6, 5.45), (5.1, 5.45))
     _line(ax, (6.0, 4.5), (6.0, 5.45)); _arrow(ax, (6.0, 5.45), (5.5, 5.45)); _arrow(ax, (5.3, 5.65), (5.3, 6.2))
@@ -206,9 +222,11 @@ def _draw_lstm(ax):
     _box(ax, 8.6, 5.45, 0.9, 0.5, 'tanh'); _arrow(ax, (8.6, 6.4), (8.6, 5.7))
     _op(ax, 8.6, 4.2, '⊙'); _arrow(ax, (8.6, 5.2), (8.6, 4.4)); _arrow(ax, (8.2, 4.2), (8.4, 4.2))
     _arrow(ax, (8.8, 4.2), (9.95, 4.2))
-    for x, y, t, ha in ((0.3, 6.65, '$c_{t-1}$', 'left'), (9.95, 6.65, '$c_t$', 'right'), (0.3, 1.95, '$h_{t-1}$', 'left'),
+    for x, y, t, ha in ((0.3, 6.65, '$c_{t-1}$', 'left'), (9.95, 6.65, '$c_t$', 'right'),
+                        (0.3, 1.95, '$h_{t-1}$', 'left'),
                         (9.95, 3.75, '$h_t$', 'right')): ax.text(x, y, t, fontsize=11, ha=ha, color=_INK)
-    ax.text(3.15, 5.3, '$f \\odot c_{t-1}$', fontsize=10, color=_INK); ax.text(4.0, 5.85, '$i \\odot g$', fontsize=10, color=_INK)
+    ax.text(3.15, 5.3, '$f \\odot c_{t-1}$', fontsize=10,
+            color=_INK); ax.text(4.0, 5.85, '$i \\odot g$', fontsize=10, color=_INK)
     return '$c_t = f \\odot c_{t-1} + i \\odot g$,   $h_t = o \\odot \\tanh(c_t)$'
 
 def _draw_gru(ax):
@@ -243,8 +261,12 @@ def plot_cell_sites(
     effects:dict|None=None, # `SiteKind.on` -> {schedule: effect label} (`site_effects`): colours the key's schedules
     effect_colors:dict|None=None, # Effect label -> colour, for `effects` (default: `memory.EFFECT_COLORS`)
     title:str|None=None,    # The figure's title (default: where a mask can sit)
-):                          # The figure; `fig.drawn`: `markers` ({on: (x, y)}), `numbers` ({on: n}), `awd` ({on: AWD-LSTM's schedule}), `kinds` ({on: kinds}), `chips` ({(on, schedule): effect})
-    "One step of a recurrent cell with a numbered marker at every place a dropout mask can sit (`cell_site_kinds`), AWD-LSTM's own sites with a bold ring; a diagram, not a recording. `ValueError` for a `cell` not in `CELL_SITE_PLACES`, or a site of the cell without a place there (naming it)."
+    # The figure; `fig.drawn`: `markers` ({on: (x, y)}), `numbers` ({on: n}), `awd` ({on: AWD-LSTM's schedule}), `kinds`
+    # ({on: kinds}), `chips` ({(on, schedule): effect})
+):
+    """One step of a recurrent cell with a numbered marker at every place a dropout mask can sit (`cell_site_kinds`),
+    AWD-LSTM's own sites with a bold ring; a diagram, not a recording. `ValueError` for a `cell` not in
+    `CELL_SITE_PLACES`, or a site of the cell without a place there (naming it)."""
     _check_cell(cell)
     kinds, awd, places = cell_site_kinds(cell), awd_lstm_sites(cell), CELL_SITE_PLACES[cell]
     missing = [on for on in kinds if on not in places]
@@ -257,7 +279,8 @@ def plot_cell_sites(
     draw, name = _CELL_DRAWINGS[cell]
     formula = draw(ax)
     ax.text(0.3, -1.25, formula, fontsize=10, color=_INK, va='bottom')
-    if 'state kept (zoneout)' in places and cell == 'lstm':       # zoneout mixes both carried states: leaders to c_t, h_t
+    # zoneout mixes both carried states: leaders to c_t, h_t
+    if 'state kept (zoneout)' in places and cell == 'lstm':
         x, y = places['state kept (zoneout)']; _line(ax, (x, 6.4), (x, 4.2), color=_FAINT, lw=1, ls=':')
     numbers = {on: i + 1 for i, on in enumerate(ons)}
     for on in ons: _marker(ax, *places[on], numbers[on], on in awd)
@@ -276,7 +299,8 @@ def plot_cell_sites(
             fc = colors.get(first, 'white') if e else 'white'
             ink = _INK if sum(matplotlib.colors.to_rgb(fc)) > 1.2 else 'white'   # light text on a dark colour
             text = ' + '.join([s] + more)                          # the colour shows the first label, the text the rest
-            mine = awd.get(on) == s                                # AWD-LSTM's own schedule at its own site: bold, outlined
+            # AWD-LSTM's own schedule at its own site: bold, outlined
+            mine = awd.get(on) == s
             key.text(x, y - 0.065, text, fontsize=9, va='center', weight='bold' if mine else 'normal',
                      color=ink if e or mine or effects is None else _FAINT,
                      bbox=dict(boxstyle='round,pad=0.25', fc=fc,
@@ -304,7 +328,8 @@ def site_effects(
     cell:str='lstm',     # The cell whose task is read ('lstm', 'gru')
     p:float=0.25,        # The dropout probability of the site map
 ) -> dict:               # `SiteKind.on` -> {schedule: effect label} of the first task of `cell` in the site map
-    "What the memory experiment measured at each site of `cell`, from its site map (`memory.memory_map`): the effect label of each schedule."
+    """What the memory experiment measured at each site of `cell`, from its site map (`memory.memory_map`): the effect
+    label of each schedule."""
     from awd_fastai.memory import load_results, memory_map
     _check_cell(cell)
     t = memory_map(res if res is not None else load_results('v2'), p)
@@ -320,9 +345,12 @@ def plot_site_effects(
     res:dict|None=None,  # Memory-experiment v2 results (default: the committed ones, `memory.load_results('v2')`)
     cell:str='lstm',     # The cell drawn and whose task is read
     p:float=0.25,        # The dropout probability of the site map
-):                       # The figure of `plot_cell_sites`, its key's schedules coloured by the measured effect (`fig.drawn['chips']`)
-    "The cell's sites (`plot_cell_sites`) with what the memory experiment measured at each (`site_effects`): the article's closing summary."
+    # The figure of `plot_cell_sites`, its key's schedules coloured by the measured effect (`fig.drawn['chips']`)
+):
+    """The cell's sites (`plot_cell_sites`) with what the memory experiment measured at each (`site_effects`): the
+    article's closing summary."""
     eff = site_effects(res, cell, p)
     name = _CELL_DRAWINGS[cell][1]
-    return plot_cell_sites(cell, eff, title=f"Where a mask sits in an {name} step and what it cost the memory task at p = {p:g} "
+    return plot_cell_sites(cell, eff,
+                           title=f"Where a mask sits in an {name} step and what it cost the memory task at p = {p:g} "
                                             f"(a diagram; colours: measured)")

@@ -12,8 +12,7 @@ from fastai.text.data import LMDataLoader
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 # %% auto #0
-__all__ = ['LMDistributedTrainer', 'BackendDistributedDL', 'LMDistributedDL', 'reseed_per_rank', 'AWDDistributedTrainer',
-           'add_distributed_trainer']
+__all__ = ['LMDistributedTrainer', 'AWDDistributedTrainer', 'add_distributed_trainer']
 
 # %% ../nbs/06_distributed.ipynb #cefa6c7a
 def _backend_device():
@@ -29,7 +28,8 @@ class BackendDistributedDL(DistributedDL):
         return t.cpu().tolist()
 
 class LMDistributedDL(BackendDistributedDL):
-    "fastai's `DistributedDL` for language models: whole batches per rank, the same document shuffle on every rank, any backend."
+    """fastai's `DistributedDL` for language models: whole batches per rank, the same document shuffle on every rank,
+    any backend."""
     def _shared_seed(self) -> int:
         "A seed drawn by rank 0, the same on every rank."
         return self._broadcast([random.randrange(2**62)], 0)[0]
@@ -60,14 +60,16 @@ def reseed_per_rank(
 
 # %% ../nbs/06_distributed.ipynb #7a2306cb
 class AWDDistributedTrainer(DistributedTrainer):
-    "fastai's `DistributedTrainer`, fixed for our models: CPU (gloo) runs, whole batches and one shuffle per epoch for language models, and independent dropout masks per rank."
+    """fastai's `DistributedTrainer`, fixed for our models: CPU (gloo) runs, whole batches and one shuffle per epoch for
+    language models, and independent dropout masks per rank."""
     def __init__(self,
         sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (GPU only: ignored on CPU processes)
         **kwargs,          # Passed to `accelerate.Accelerator`; `cpu` defaults to True when CUDA is not available
     ):
         kwargs.setdefault('cpu', not torch.cuda.is_available())
         super().__init__(sync_bn, **kwargs)
-        if self.accelerator.device.type == 'cpu': self.sync_bn = False   # `SyncBatchNorm layers only work with GPU modules`
+        # `SyncBatchNorm layers only work with GPU modules`
+        if self.accelerator.device.type == 'cpu': self.sync_bn = False
 
     def before_fit(self):
         super().before_fit()
@@ -85,7 +87,8 @@ def add_distributed_trainer(
     sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (GPU only)
     **kwargs,          # Passed to `accelerate.Accelerator`
 ):
-    "Add an `AWDDistributedTrainer` to `learn` (what fastai's `to_distributed` does with its own trainer); return `learn`."
+    """Add an `AWDDistributedTrainer` to `learn` (what fastai's `to_distributed` does with its own trainer); return
+    `learn`."""
     learn.add_cb(AWDDistributedTrainer(sync_bn, **kwargs))
     if rank_distrib(): learn.remove_cb(ProgressCallback)
     return learn

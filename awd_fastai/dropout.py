@@ -19,7 +19,7 @@ __all__ = ['MASK_RNGS', 'SITE_KINDS', 'LockedDropout', 'check_rng', 'dropout_mas
            'PerStepWeightDropout', 'StateDropout', 'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout',
            'PerStepCellDropout', 'LockedCellDropout', 'PerStepCandidateDropout', 'LockedCandidateDropout',
            'PerStepGRUCarryDropout', 'LockedGRUCarryDropout', 'PerStepGRUEverywhereDropout',
-           'LockedGRUEverywhereDropout', 'ZoneoutMask', 'Zoneout', 'eval_gain']
+           'LockedGRUEverywhereDropout', 'ZoneoutMask', 'Zoneout']
 
 # %% ../nbs/00_dropout.ipynb #a0237da6
 MASK_RNGS = ('fast', 'fastai')   # the random streams `dropout_mask` can draw from

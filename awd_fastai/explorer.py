@@ -15,10 +15,11 @@ from .recorder import MaskRecord, crop_mask, pack_mask
 from .plots import KEPT_COLOR, DROPPED_COLOR, _KindColumn
 
 # %% auto #0
-__all__ = ['NONE_COLOR', 'EXPLORER_VIEWS', 'explorer_html', 'write_explorer']
+__all__ = ['explorer_html', 'write_explorer']
 
 # %% ../nbs/10_explorer.ipynb #79d33a7b
-NONE_COLOR = '#bebebe'   # cells that hold no element: the end of the last row of a wrapped vocabulary, words outside a crop
+# cells that hold no element: the end of the last row of a wrapped vocabulary, words outside a crop
+NONE_COLOR = '#bebebe'
 
 EXPLORER_VIEWS = _KindColumn('EXPLORER_VIEWS', '`SITE_KINDS[kind].view` (the page draws the view its row names)',
                              lambda k: k.view or 'generic')   # 0.2.0's kind -> view of the page; deprecated, read-only
@@ -39,7 +40,8 @@ def _shown_shape(shape:tuple, site:DropoutSite, crop:int|None) -> tuple:
     "The shape of a mask of `shape` after the recorder's crop `crop` (computed on a 'meta' tensor: nothing is decoded)."
     if crop is None: return tuple(shape)
     key = (tuple(shape), site, crop)
-    if key not in _shapes: _shapes[key] = tuple(crop_mask(torch.empty(shape, dtype=torch.bool, device='meta'), site, crop).shape)
+    if key not in _shapes: _shapes[key] = tuple(crop_mask(torch.empty(shape, dtype=torch.bool, device='meta'), site,
+                                                          crop).shape)
     return _shapes[key]
 
 def _token_dtype(rec:MaskRecord) -> np.dtype:
@@ -47,14 +49,16 @@ def _token_dtype(rec:MaskRecord) -> np.dtype:
     return np.dtype('<u2' if rec.vocab is None or len(rec.vocab) <= 2**16 else '<i4')
 
 def _iteration_cost(rec:MaskRecord, it:int, crop:int|None) -> float:
-    "Bytes the page spends on one recorded iteration: its masks (packed, cropped) and token ids in base64, and its index (an upper bound)."
+    """Bytes the page spends on one recorded iteration: its masks (packed, cropped) and token ids in base64, and its
+    index (an upper bound)."""
     b = rec.packed(it)
     n = sum((math.prod(_shown_shape(m.shape, m.site, crop)) + 7) // 8 for m in b.masks)
     n += _token_dtype(rec).itemsize * b.tokens.size
     return 4*n/3 + 4 + 40 + 90*len(b.masks) + 30*len(b.token_shapes)
 
 def _history(rec:MaskRecord, index:dict, n:int=600) -> dict:
-    "Site (page index) -> `[iteration, drop rate, p]` of every recorded iteration (all its calls together); at most `n`, evenly spaced."
+    """Site (page index) -> `[iteration, drop rate, p]` of every recorded iteration (all its calls together); at most
+    `n`, evenly spaced."""
     df = rec.drop_rates()
     df['n'] = [math.prod(s) for s in df['shape']]
     df['dropped'] = df['drop_rate'] * df['n']
@@ -65,17 +69,23 @@ def _history(rec:MaskRecord, index:dict, n:int=600) -> dict:
         out[index[name]] = [[int(i), round(float(r.dropped/r.n), 5), round(float(r.p), 5)] for i, r in g.iterrows()]
     return out
 
-def _ordinal(k:int) -> str: return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+def _ordinal(k:int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 def _about(rec:MaskRecord, label:str, shown:int, k:int, crop:int|None) -> str:
     "What the page shows of `rec`, in words: what was recorded, the recorder's thinning and crop, and the page's own."
     n, step = len(rec), (rec.every or 1) * rec.stride
-    s = f"{label}: {n} training iteration{'s'*(n != 1)} recorded, " + ("every training batch" if step == 1 else f"one every {step} training batches")
-    if rec.thinned: s += (f" (the recorder's memory budget thinned the recording {rec.thinned} time{'s'*(rec.thinned != 1)}, "
-                          f"each time keeping every other recorded iteration)")
-    if rec.crop: s += f"; masks cropped by the recorder to {rec.crop} entries per axis (weights: {rec.crop} rows of each gate block)"
-    s += "; this page shows all of them" if shown == n else f"; this page shows every {_ordinal(k)} recorded iteration, {shown} of {n}, to stay within its size bound"
-    if crop: s += f", with masks cropped to {crop} entries per axis (weights: {crop} rows of each gate block), the recorder's crop convention"
+    s = f"{label}: {n} training iteration{'s'*(n != 1)} recorded, " + ("every training batch" if step == 1
+                                                                       else f"one every {step} training batches")
+    if rec.thinned: s += (f" (the recorder's memory budget thinned the recording {rec.thinned} "
+                          f"time{'s'*(rec.thinned != 1)}, each time keeping every other recorded iteration)")
+    if rec.crop:
+        s += (f"; masks cropped by the recorder to {rec.crop} entries per axis (weights: {rec.crop} rows of each gate "
+              "block)")
+    s += ("; this page shows all of them" if shown == n else
+          f"; this page shows every {_ordinal(k)} recorded iteration, {shown} of {n}, to stay within its size bound")
+    if crop: s += (f", with masks cropped to {crop} entries per axis (weights: {crop} rows of each gate block), "
+                   "the recorder's crop convention")
     return s + "."
 
 def _record_json(rec:MaskRecord, label:str, its:list, crop:int|None, k:int=1) -> tuple:
@@ -95,20 +105,24 @@ def _record_json(rec:MaskRecord, label:str, its:list, crop:int|None, k:int=1) ->
         for s in b.token_shapes: ts.append([toff, list(s)]); toff += math.prod(s)
         toks.append(b.tokens.astype(tdt))
         batches.append([it, b.epoch, masks, ts])
-    data = dict(label=label, sites=[_site_json(n, s) for n, s in rec.sites.items()], vocab=rec.vocab, tokdtype='u2' if tdt.itemsize == 2 else 'i4',
-                every=rec.every, stride=rec.stride, thinned=rec.thinned, crop=rec.crop, page_crop=crop, shown_every=k, n_recorded=len(rec),
+    data = dict(label=label, sites=[_site_json(n, s) for n, s in rec.sites.items()], vocab=rec.vocab,
+                tokdtype='u2' if tdt.itemsize == 2 else 'i4', every=rec.every, stride=rec.stride, thinned=rec.thinned,
+                crop=rec.crop, page_crop=crop, shown_every=k, n_recorded=len(rec),
                 about=_about(rec, label, len(its), k, crop), its=batches, history=_history(rec, index))
-    return data, (np.concatenate(parts) if parts else np.zeros(0, np.uint8)).tobytes(), (np.concatenate(toks) if toks else np.zeros(0, tdt)).tobytes()
+    masks = (np.concatenate(parts) if parts else np.zeros(0, np.uint8)).tobytes()
+    return data, masks, (np.concatenate(toks) if toks else np.zeros(0, tdt)).tobytes()
 
 # %% ../nbs/10_explorer.ipynb #3850509f
-_ASSETS = ('explorer.html', 'explorer.css', 'explorer_views.js', 'explorer.js')   # the page's files in awd_fastai/assets/
+# the page's files in awd_fastai/assets/
+_ASSETS = ('explorer.html', 'explorer.css', 'explorer_views.js', 'explorer.js')
 
 def _asset(name:str) -> str:
     "The text of `awd_fastai/assets/<name>`, one of the page's files shipped with the package (`_ASSETS`)."
     return resources.files('awd_fastai').joinpath('assets', name).read_text(encoding='utf-8')
 
 # %% ../nbs/10_explorer.ipynb #c1c5eef8
-_CROPS, _MIN_SHOWN = (512, 256, 128, 64, 32, 16, 8), 20   # page crops tried, largest first; iterations a page should show
+# page crops tried, largest first; iterations a page should show
+_CROPS, _MIN_SHOWN = (512, 256, 128, 64, 32, 16, 8), 20
 
 def _script_json(obj) -> str:
     "JSON that is safe inside a <script> element (no `</script>`, no `<!--`)."
@@ -116,15 +130,23 @@ def _script_json(obj) -> str:
 
 def _page(title:str, datas:list) -> str:
     "The page: HTML, CSS and script inline, the index as JSON and each recording's masks and token ids as base64."
-    index = dict(records=[d for d, _, _ in datas], colors=dict(kept=_rgb(KEPT_COLOR), dropped=_rgb(DROPPED_COLOR), none=_rgb(NONE_COLOR)))
-    blobs = '\n'.join(f'<script id="awd-{what}-{k}" type="application/octet-stream">{base64.b64encode(b).decode()}</script>'
+    index = dict(records=[d for d, _, _ in datas], colors=dict(kept=_rgb(KEPT_COLOR), dropped=_rgb(DROPPED_COLOR),
+                                                               none=_rgb(NONE_COLOR)))
+    blobs = '\n'.join(f'<script id="awd-{what}-{k}" '
+                      f'type="application/octet-stream">{base64.b64encode(b).decode()}</script>'
                       for k, (_, m, t) in enumerate(datas) for what, b in (('masks', m), ('tokens', t)))
-    page = _asset('explorer.html').replace('{{CSS}}', _asset('explorer.css')).replace('{{JS}}', _asset('explorer_views.js') + _asset('explorer.js'))
-    for k, c in (('KEPT', KEPT_COLOR), ('DROPPED', DROPPED_COLOR), ('NONE', NONE_COLOR)): page = page.replace('{{%s}}' % k, c)
-    return page.replace('{{TITLE}}', html.escape(title)).replace('{{INDEX}}', _script_json(index)).replace('{{BLOBS}}', blobs)
+    page = _asset('explorer.html').replace('{{CSS}}',
+                                           _asset('explorer.css')).replace('{{JS}}',
+                                                                           _asset('explorer_views.js')
+                                                                           + _asset('explorer.js'))
+    for k, c in (('KEPT', KEPT_COLOR), ('DROPPED', DROPPED_COLOR), ('NONE',
+                                                                    NONE_COLOR)): page = page.replace('{{%s}}' % k, c)
+    return page.replace('{{TITLE}}', html.escape(title)).replace('{{INDEX}}',
+                                                                 _script_json(index)).replace('{{BLOBS}}', blobs)
 
 def _plan(records:dict, max_bytes:int, crop:int|None, fixed:int) -> tuple:
-    "(crop, k): every k-th recorded iteration of each recording, masks cropped to `crop` (None: uncropped), fit in `max_bytes`; k None if nothing fits."
+    """(crop, k): every k-th recorded iteration of each recording, masks cropped to `crop` (None: uncropped), fit in
+    `max_bytes`; k None if nothing fits."""
     n = max(len(r) for r in records.values())
     def k_for(c):
         costs = [np.array([_iteration_cost(r, it, c) for it in r.iterations]) for r in records.values()]
@@ -135,26 +157,33 @@ def _plan(records:dict, max_bytes:int, crop:int|None, fixed:int) -> tuple:
     for c in _CROPS:
         if shown(plans[-1][1]) >= min(_MIN_SHOWN, n): break
         plans.append((c, k_for(c)))
-    return max(plans, key=lambda ck: min(shown(ck[1]), _MIN_SHOWN))   # enough iterations (or the most), with the largest crop
+    # enough iterations (or the most), with the largest crop
+    return max(plans, key=lambda ck: min(shown(ck[1]), _MIN_SHOWN))
 
+# %% ../nbs/10_explorer.ipynb #7c0d89b8
 def explorer_html(
     records:dict|MaskRecord,    # `{label: MaskRecord}` (the page offers a choice when several), or one record
     title:str='Dropout masks',  # Page title
     max_bytes:int=8*2**20,      # Size bound of the page, in bytes, all recordings included
     crop:int|None=None,         # Crop every mask to `crop` entries per axis (`crop_mask`); None: only if needed to fit
 ) -> str:                       # The page: one self-contained HTML document
-    "One self-contained HTML page (no server, no network) to scrub through recorded masks: site, iteration, call, example, time step."
+    """One self-contained HTML page (no server, no network) to scrub through recorded masks: site, iteration, call,
+    example, time step."""
     if isinstance(records, MaskRecord): records = {'recording': records}
-    if not isinstance(records, dict) or not records: raise ValueError(f"`records` must be a MaskRecord or a non-empty dict {{label: MaskRecord}}; got {records!r:.80}")
+    if not isinstance(records,
+                      dict) or not records: raise ValueError("`records` must be a MaskRecord or a non-empty dict "
+                                                             f"{{label: MaskRecord}}; got {records!r:.80}")
     check_positive('max_bytes', max_bytes)
     if crop is not None: check_positive('crop', crop)
     for lab, r in records.items():
-        if not isinstance(r, MaskRecord): raise TypeError(f"`records[{lab!r}]` must be a MaskRecord; got {type(r).__name__}")
+        if not isinstance(r,
+                          MaskRecord): raise TypeError(f"`records[{lab!r}]` must be a MaskRecord; got "
+                                                       f"{type(r).__name__}")
         if not len(r): raise ValueError(f"recording {lab!r} holds no recorded iteration: there is nothing to show")
     fixed = len(_page(title, [_record_json(r, str(lab), [], None) for lab, r in records.items()]).encode())
     c, k = _plan(records, max_bytes, crop, fixed)
-    too_small = (f"`max_bytes`={max_bytes} is too small for one recorded iteration of each recording (the page without any mask takes "
-                 f"{fixed} bytes): raise it, or pass a smaller `crop`")
+    too_small = (f"`max_bytes`={max_bytes} is too small for one recorded iteration of each recording (the page without "
+                 f"any mask takes {fixed} bytes): raise it, or pass a smaller `crop`")
     if k is None: raise ValueError(too_small)
     n = max(len(r) for r in records.values())
     while True:   # `_iteration_cost` is an upper bound, so this runs once; the loop is a guard
@@ -163,6 +192,7 @@ def explorer_html(
         if k >= n: raise ValueError(too_small)
         k += 1
 
+# %% ../nbs/10_explorer.ipynb #71d32fbd
 def write_explorer(
     path:str|Path,              # The HTML file to write
     records:dict|MaskRecord,    # `{label: MaskRecord}`, or one record
@@ -184,10 +214,13 @@ def explore(self:MaskRecord,
     return write_explorer(path, {'recording': self}, title, max_bytes, crop)
 
 # %% ../nbs/10_explorer.ipynb #3d9e41b7
-_MOVED = {'MaskTensorBoardCallback': 'tensorboard', 'mask_picture': 'tensorboard'}   # name -> its module since 0.3.0 (issue 21)
+# name -> its module since 0.3.0 (issue 21)
+_MOVED = {'MaskTensorBoardCallback': 'tensorboard', 'mask_picture': 'tensorboard'}
 
 def __getattr__(name:str):
-    "0.2.0's `awd_fastai.explorer.MaskTensorBoardCallback` and `mask_picture`: deprecated aliases of `awd_fastai.tensorboard`'s, for one release."
+    """0.2.0's `awd_fastai.explorer.MaskTensorBoardCallback` and `mask_picture`: deprecated aliases of
+    `awd_fastai.tensorboard`'s, for one release."""
     if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warn_deprecated(f'`awd_fastai.explorer.{name}`', f'`awd_fastai.{_MOVED[name]}.{name}`', since='0.3.0', removed='0.4.0')
+    warn_deprecated(f'`awd_fastai.explorer.{name}`', f'`awd_fastai.{_MOVED[name]}.{name}`', since='0.3.0',
+                    removed='0.4.0')
     return getattr(importlib.import_module(f'awd_fastai.{_MOVED[name]}'), name)

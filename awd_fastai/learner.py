@@ -26,9 +26,7 @@ from .mc import mc_preds
 from .model import AWD_LSTM, awd_lm, awd_lstm_lm_config, check_not_bidirectional_lm
 
 # %% auto #0
-__all__ = ['RNNRegularizer', 'AvgTokenLoss', 'TokenPerplexity', 'AvgTokenMetric', 'token_metric', 'AWDLearner', 'awd_learner',
-           'LMGatherPreds', 'sample_next', 'AWDSentenceEncoder', 'AWDTextLearner', 'awd_classifier_learner',
-           'bidir_ensemble']
+__all__ = ['AWDLearner', 'awd_learner', 'LMGatherPreds', 'AWDTextLearner', 'awd_classifier_learner', 'bidir_ensemble']
 
 # %% ../nbs/02_learner.ipynb #74bbe954
 class RNNRegularizer(fa_rnn.RNNRegularizer):

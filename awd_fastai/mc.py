@@ -14,7 +14,7 @@ from fastcore.foundation import L
 from .dropout import KeepsMask
 
 # %% auto #0
-__all__ = ['TORCH_DROPOUTS', 'mc_layers', 'mc_dropout', 'mc_preds']
+__all__ = ['mc_dropout', 'mc_preds']
 
 # %% ../nbs/02a_mc_dropout.ipynb #d189addc
 TORCH_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)

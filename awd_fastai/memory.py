@@ -21,11 +21,9 @@ from .model import AWD_LSTM
 # %% auto #0
 __all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
            'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
-           'MASK_SCHEDULES', 'EFFECT_COLORS', 'recall_batch', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall',
-           'train_run', 'run_configs', 'preset_configs', 'run_experiment', 'load_results', 'v2_configs', 'logged_runs',
-           'run_v2', 'logged_results', 'rerun_configs', 'effect_label', 'v2_progress', 'memory_summary', 'memory_table',
-           'plot_memory', 'plot_memory_grid', 'cell_contrast', 'default_cell', 'scheme_site', 'memory_map',
-           'plot_memory_map', 'memory_reading', 'portable_command', 'memory_command']
+           'EFFECT_COLORS', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs',
+           'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table',
+           'plot_memory', 'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(

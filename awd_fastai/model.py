@@ -15,9 +15,7 @@ from .core import check_positive
 from .dropout import *
 
 # %% auto #0
-__all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'STATE_KIND_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes',
-           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns',
-           'check_not_bidirectional_lm', 'awd_lm']
+__all__ = ['awd_lstm_lm_config', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns', 'check_not_bidirectional_lm', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
 DROPOUT_SITES = ('embed', 'input', 'weight', 'state', 'hidden', 'output')

@@ -19,11 +19,9 @@ from .dropout import SITE_KINDS, DropoutSite, SiteKind
 from .recorder import MaskRecord, _site_from_v1
 
 # %% auto #0
-__all__ = ['KEPT_COLOR', 'DROPPED_COLOR', 'mask_cmap', 'MASK_VIEWS', 'LM_KEY_SCHEMES', 'mask_legend', 'drawn', 'show_mask',
-           'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'dropped_twice',
-           'plot_embedding_batches', 'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches',
-           'mask_image', 'site_label', 'plot_embedding_matrix', 'plot_feature_map_dropout', 'plot_cnn_dropout',
-           'content_words', 'plot_word_neighbours', 'time_step_frames', 'save_time_step_gif', 'plot_bptt',
+__all__ = ['show_mask', 'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches',
+           'plot_weight_mask', 'plot_dropconnect_vs_state', 'plot_weight_batches', 'plot_embedding_matrix',
+           'plot_feature_map_dropout', 'plot_cnn_dropout', 'plot_word_neighbours', 'save_time_step_gif', 'plot_bptt',
            'quality_results', 'plot_ablation', 'lm_results', 'lm_table', 'lm_reading', 'plot_lm_curves']
 
 # %% ../nbs/04_plots.ipynb #dd282d06
@@ -35,7 +33,8 @@ def _value_cmap(
     lo:float=0.,      # The part of it used: from `lo` ...
     hi:float=1.,      # ... to `hi` (0..1)
 ):
-    "A colormap for values drawn beside dropped entries (weights, word vectors, activations), NaN (dropped) in `DROPPED_COLOR`: pink-green, no dark blue, so dropped stays one colour of its own."
+    """A colormap for values drawn beside dropped entries (weights, word vectors, activations), NaN (dropped) in
+    `DROPPED_COLOR`: pink-green, no dark blue, so dropped stays one colour of its own."""
     cm = plt.get_cmap(name)
     if (lo, hi) != (0., 1.): cm = ListedColormap(cm(np.linspace(lo, hi, 256)), name=f'{name}_{lo:g}_{hi:g}')
     return cm.with_extremes(bad=DROPPED_COLOR)
@@ -60,18 +59,21 @@ def drawn(
     fig,      # The figure a plot function drew on
     **data,   # What it drew: arrays (the pictures' data), words, numbers, artists
 ):            # `fig`, with `fig.drawn = data`
-    "The return rule of every plot function here: return the `Figure`, with what was drawn in `fig.drawn` (a dict), so a test can check a caption's claim on the data."
+    """The return rule of every plot function here: return the `Figure`, with what was drawn in `fig.drawn` (a dict), so
+    a test can check a caption's claim on the data."""
     fig.drawn = data
     return fig
 
 def _imshow_mask(m, ax, title=None, xlabel=None, ylabel=None):
     "Draw a 2-d keep-mask on `ax` (kept light, dropped dark) and return the `AxesImage`."
-    im = ax.imshow(torch.as_tensor(m).to(torch.uint8).numpy(), cmap=mask_cmap, vmin=0, vmax=1, aspect='auto', interpolation='nearest')
+    im = ax.imshow(torch.as_tensor(m).to(torch.uint8).numpy(), cmap=mask_cmap, vmin=0, vmax=1, aspect='auto',
+                   interpolation='nearest')
     if title: ax.set_title(title, fontsize=10)
     if xlabel: ax.set_xlabel(xlabel)
     if ylabel: ax.set_ylabel(ylabel)
     return im
 
+# %% ../nbs/04_plots.ipynb #ba230b10
 def show_mask(
     mask,                 # 2-d bool keep-mask (rows, cols), True = kept
     ax=None,              # Axes to draw on (a new figure if None)
@@ -96,11 +98,13 @@ def plot_naive_vs_locked(
     n_units:int=None,  # Show only the first `n_units` units
     axs=None,          # Two axes (a new figure if None)
     sites:tuple=None,  # The two masks' `DropoutSite`s, for the titles (label and p); default: generic titles
-):                     # The figure; `fig.drawn`: `per_step` (n, seq_len), `locked` (n, seq_len) as drawn, `locked_mask` (n,), `artists`
+    # The figure; `fig.drawn`: `per_step` (n, seq_len), `locked` (n, seq_len) as drawn, `locked_mask` (n,), `artists`
+):
     "Side by side, for one example: per-step (salt and pepper) vs locked (stripes) dropout, units × time steps."
     naive, locked = torch.as_tensor(naive), torch.as_tensor(locked)
     if naive.dim() != 3 or locked.dim() != 3 or locked.shape[1] != 1:
-        raise ValueError(f"need a per-step mask (bs, seq_len, n) and a locked mask (bs, 1, n); got {tuple(naive.shape)} and {tuple(locked.shape)}")
+        raise ValueError("need a per-step mask (bs, seq_len, n) and a locked mask (bs, 1, n); got "
+                         f"{tuple(naive.shape)} and {tuple(locked.shape)}")
     sl = naive.shape[1]
     a = naive[example, :, :n_units].T                           # (n, sl)
     b = locked[example, 0, :n_units][:, None].expand(-1, sl)    # (n, sl): the one recorded mask, applied at every step
@@ -109,7 +113,8 @@ def plot_naive_vs_locked(
     ims = [_imshow_mask(a, axs[0], f'{ta}a new mask at every time step', 'time step', 'unit'),
            _imshow_mask(b, axs[1], f'{tb}one mask for the whole sequence', 'time step')]
     mask_legend(axs[1])
-    return drawn(axs[0].figure, per_step=a.numpy(), locked=b.numpy(), locked_mask=locked[example, 0, :n_units].numpy(), artists=ims)
+    return drawn(axs[0].figure, per_step=a.numpy(), locked=b.numpy(), locked_mask=locked[example, 0, :n_units].numpy(),
+                 artists=ims)
 
 # %% ../nbs/04_plots.ipynb #19730f95
 def plot_embedding_mask(
@@ -129,6 +134,7 @@ def plot_embedding_mask(
     if words: ax.set_yticks(range(len(m)), words, fontsize=9)
     return drawn(ax.figure, keep=m.numpy(), words=words, artist=im)
 
+# %% ../nbs/04_plots.ipynb #c4de06b3
 def plot_dropped_words(
     tokens,               # Token ids of one sequence (seq_len,) or a batch (bs, seq_len)
     mask,                 # Embedding keep-mask (vocab, 1)
@@ -142,7 +148,8 @@ def plot_dropped_words(
 ):                        # The figure; `fig.drawn`: `words`, `(word, dropped)` for each token shown, in order
     "The batch's text with every occurrence of a dropped word marked (dark)."
     ax = _ax(ax, (10, 4))
-    if width is None: width = max(10, int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * 9)) - 2)   # monospace: 0.6 em per character
+    # monospace: 0.6 em per character
+    if width is None: width = max(10, int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * 9)) - 2)
     toks = torch.as_tensor(np.asarray(tokens))
     seqs = [toks] if toks.dim() == 1 else list(toks[example:example+n_examples])
     keep = torch.as_tensor(mask).reshape(-1)
@@ -162,18 +169,21 @@ def plot_dropped_words(
         for w, d, x in line:
             ax.text(x/width, 1 - (i + 0.5)*line_h, w, family='monospace', fontsize=9, va='center',
                     color='white' if d else 'black', gid='dropped' if d else 'kept',
-                    bbox=dict(boxstyle='square,pad=0.15', facecolor=DROPPED_COLOR if d else KEPT_COLOR, edgecolor='none'))
+                    bbox=dict(boxstyle='square,pad=0.15', facecolor=DROPPED_COLOR if d else KEPT_COLOR,
+                              edgecolor='none'))
     if title: ax.set_title(title, fontsize=10)
     return drawn(ax.figure, words=words)
 
 # %% ../nbs/04_plots.ipynb #12a2f492
 def _batch_rows(ids, keep, n_rows:int, max_tokens:int):
-    "The example whose first `max_tokens` tokens hold a dropped word twice (else once; else the first example), and up to `n_rows` distinct words of it, dropped ones first chosen (repeated ones first), in order of appearance."
+    """The example whose first `max_tokens` tokens hold a dropped word twice (else once; else the first example), and up
+    to `n_rows` distinct words of it, dropped ones first chosen (repeated ones first), in order of appearance."""
     ex = dropped_twice(ids, keep, max_tokens)
     if ex is None: ex = next((e for e in range(ids.shape[0]) if not keep[ids[e, :max_tokens]].all()), 0)
     seq = ids[ex, :max_tokens].tolist()
     distinct = list(dict.fromkeys(seq))                                  # word ids in order of first appearance
-    dropped = sorted((t for t in distinct if not keep[t]), key=lambda t: -seq.count(t))[:n_rows//2]   # a repeated dropped word first
+    # a repeated dropped word first
+    dropped = sorted((t for t in distinct if not keep[t]), key=lambda t: -seq.count(t))[:n_rows//2]
     kept = [t for t in distinct if keep[t]][:n_rows - len(dropped)]
     chosen = set(dropped) | set(kept)
     return ex, seq, [t for t in distinct if t in chosen]
@@ -183,13 +193,15 @@ def dropped_twice(
     keep,                 # Embedding keep-mask (vocab,) or (vocab, 1)
     max_tokens:int=36,    # Only the first `max_tokens` tokens of each example count
 ) -> int|None:            # The first such example, or None
-    "The first example whose first `max_tokens` tokens hold some dropped word at least twice: the one to show that a dropped word is zero wherever it occurs."
+    """The first example whose first `max_tokens` tokens hold some dropped word at least twice: the one to show that a
+    dropped word is zero wherever it occurs."""
     ids, keep = torch.as_tensor(np.asarray(ids)), torch.as_tensor(keep).reshape(-1)
     for e in range(ids.shape[0]):
         t = ids[e, :max_tokens]
         if (torch.bincount(t[~keep[t]], minlength=1) >= 2).any(): return e
     return None
 
+# %% ../nbs/04_plots.ipynb #ef9a54d7
 def plot_embedding_batches(
     rec,                  # A `MaskRecord` with an embedding-dropout site and its token ids
     name:str,             # The embedding site (`rec.sites[name].kind == 'embedding'`)
@@ -198,9 +210,13 @@ def plot_embedding_batches(
     n_rows:int=14,        # Words (rows) per batch
     max_tokens:int=36,    # Tokens of text shown per batch
     n_dims:int=24,        # Embedding dimensions shown
-):                        # The figure; `fig.drawn`: `p` (of the last batch), `batches`: per batch `iteration`, `p`, `example`, `ids`, `words`, `keep`, `scale`, `values`, `text`
-    "Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as used, survivors × 1/(1-p) with the batch's own p, dropped rows zero."
-    fig, axs = plt.subplots(2, len(iterations), figsize=(11, 6.4), gridspec_kw=dict(height_ratios=[0.6, 2.2]), squeeze=False, layout='constrained')
+    # The figure; `fig.drawn`: `p` (of the last batch), `batches`: per batch `iteration`, `p`, `example`, `ids`,
+    # `words`, `keep`, `scale`, `values`, `text`
+):
+    """Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as
+    used, survivors × 1/(1-p) with the batch's own p, dropped rows zero."""
+    fig, axs = plt.subplots(2, len(iterations), figsize=(11, 6.4), gridspec_kw=dict(height_ratios=[0.6, 2.2]),
+                            squeeze=False, layout='constrained')
     batches = []
     for it in iterations:
         snap = rec.at(it)
@@ -212,15 +228,21 @@ def plot_embedding_batches(
         scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
         batches.append(dict(iteration=snap.iteration, p=p, example=ex,
                             ids=rows, words=[str(rec.vocab[t]) for t in rows],
-                            keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(), text=seq))
-    lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.     # ends of the scale stay lighter than the dropped colour
+                            keep=keep[rows].numpy(), scale=scale.numpy(), values=(w[rows] * scale[:, None]).numpy(),
+                            text=seq))
+    # ends of the scale stay lighter than the dropped colour
+    lim = 1.4 * max(float(np.abs(b['values']).max()) for b in batches) or 1.
     cmap = _value_cmap() if weight is not None else ListedColormap([KEPT_COLOR]).with_extremes(bad=DROPPED_COLOR)
     for (top, bot), b in zip(axs.T, batches):
-        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens, ax=top,
-                           title=f"Training batch {b['iteration']}, example {b['example']}: its text, dropped words dark")
+        plot_dropped_words(b['text'], rec.mask(name, b['iteration']).reshape(-1, 1), rec.vocab, max_tokens=max_tokens,
+                           ax=top, title=f"Training batch {b['iteration']}, example {b['example']}: its text, "
+                                         "dropped words dark")
         shown = np.where(b['keep'][:, None], b['values'], np.nan)          # dropped rows (zeros) drawn dark
-        im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto', interpolation='nearest')
-        bot.set_yticks(range(len(b['ids'])), [f"{w}  {'dropped' if not k else f'×{s:.2f}'}" for w, k, s in zip(b['words'], b['keep'], b['scale'])], fontsize=9)
+        im = bot.imshow(shown, cmap=cmap, vmin=-lim if weight is not None else 0, vmax=lim, aspect='auto',
+                        interpolation='nearest')
+        bot.set_yticks(range(len(b['ids'])),
+                       [f"{w}  {'dropped' if not k else f'×{s:.2f}'}"
+                        for w, k, s in zip(b['words'], b['keep'], b['scale'])], fontsize=9)
         bot.set_xlabel(f'embedding dimension (the first {w.shape[1]} of {weight.shape[1]})' if weight is not None else
                        f'embedding dimension (first {n_dims}; same factor in all)')
 
@@ -241,56 +263,79 @@ def plot_weight_mask(
     m = torch.as_tensor(mask)
     if m.dim() != 2: raise ValueError(f"`mask` must be a 2-d weight mask; got shape {tuple(m.shape)}")
     g = len(gates)
-    if g and m.shape[0] % g: raise ValueError(f"{m.shape[0]} rows cannot be split into the {g} gate blocks {tuple(gates)}")
+    if g and m.shape[0] % g: raise ValueError(f"{m.shape[0]} rows cannot be split into the {g} gate blocks "
+                                              f"{tuple(gates)}")
     ax = _ax(ax, (4, 8))
-    im = _imshow_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)', 'gate block (row)' if g else 'output (row)')
+    im = _imshow_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)',
+                      'gate block (row)' if g else 'output (row)')
     if g:
         nh = m.shape[0] // g
         for k in range(1, g): ax.axhline(k*nh - 0.5, color='tab:red', lw=1)
         ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
     return drawn(ax.figure, image=m.numpy(), gates=tuple(gates), artist=im)
 
+# %% ../nbs/04_plots.ipynb #1d327b29
 def plot_dropconnect_vs_state(
     mask,             # W_hh keep-mask (gates·n_hid, n_hid): DropConnect's single weights
     axs=None,         # Two axes, three with `used` (a new figure if None)
     gates:tuple=(),   # Names of the gate blocks of the rows (`site.gates`)
-    state=None,       # A recorded per-batch keep-mask on h(t-1), (n_hid,) or (1, 1, n_hid) (kind 'state_batch'); None: row 0 of `mask`, constructed, and titled so
-    used=None,        # The matrix the recurrence multiplied in that batch (gates·n_hid, n_hid), zero where dropped: a third panel
-):                    # The figure; `fig.drawn`: `weight`, `state` (images), `columns` (n_hid,), `constructed`, `used` (its keep-mask or None), `artists`
-    "DropConnect's scattered weights beside a mask on h(t-1), which removes whole columns of W_hh (W_hh diag(m)): from a recorded per-batch mask, or constructed from row 0 of `mask` (and titled so)."
+    # A recorded per-batch keep-mask on h(t-1), (n_hid,) or (1, 1, n_hid) (kind 'state_batch'); None: row 0 of `mask`,
+    # constructed, and titled so
+    state=None,
+    # The matrix the recurrence multiplied in that batch (gates·n_hid, n_hid), zero where dropped: a third panel
+    used=None,
+    # The figure; `fig.drawn`: `weight`, `state` (images), `columns` (n_hid,), `constructed`, `used` (its keep-mask or
+    # None), `artists`
+):
+    """DropConnect's scattered weights beside a mask on h(t-1), which removes whole columns of W_hh (W_hh diag(m)): from
+    a recorded per-batch mask, or constructed from row 0 of `mask` (and titled so)."""
     m = torch.as_tensor(mask)
     constructed = state is None
     cols = m[0] if constructed else torch.as_tensor(state).reshape(-1)   # (n_hid,): the mask on h(t-1)
-    if cols.shape[0] != m.shape[1]: raise ValueError(f"`state` has {cols.shape[0]} units; W_hh has {m.shape[1]} columns")
+    if cols.shape[0] != m.shape[1]:
+        raise ValueError(f"`state` has {cols.shape[0]} units; W_hh has {m.shape[1]} columns")
     n = 2 if used is None else 3
     if axs is None: _, axs = plt.subplots(1, n, figsize=(4.5*n, 8), sharey=True, layout='constrained')
-    state_img = cols[None].expand(m.shape[0], -1)                        # (rows, n_hid): a dropped unit removes its whole column
+    # (rows, n_hid): a dropped unit removes its whole column
+    state_img = cols[None].expand(m.shape[0], -1)
     a = plot_weight_mask(m, axs[0], gates=gates).drawn['artist']
-    b = plot_weight_mask(state_img, axs[1], 'constructed (row 0 of this mask):\na mask on h(t-1), whole columns' if constructed else
+    b = plot_weight_mask(state_img, axs[1],
+                         'constructed (row 0 of this mask):\na mask on h(t-1), whole columns' if constructed else
                          'a recorded per-batch mask on h(t-1):\nwhole columns', gates=gates).drawn['artist']
     arts, u = [a, b], None if used is None else torch.as_tensor(used) != 0
-    if u is not None: arts.append(plot_weight_mask(u, axs[2], 'the matrix the recurrence used:\nzero where either dropped', gates=gates).drawn['artist'])
+    if u is not None: arts.append(plot_weight_mask(u, axs[2],
+                                                   'the matrix the recurrence used:\nzero where either dropped',
+                                                   gates=gates).drawn['artist'])
     mask_legend(axs[n-1])
-    return drawn(axs[0].figure, weight=m.numpy(), state=state_img.numpy(), columns=cols.numpy(), constructed=constructed,
+    return drawn(axs[0].figure, weight=m.numpy(), state=state_img.numpy(), columns=cols.numpy(),
+                 constructed=constructed,
                  used=None if u is None else u.numpy(), artists=arts)
 
+# %% ../nbs/04_plots.ipynb #9d5cc45b
 def plot_weight_batches(
     weights:list,      # The masked W_hh (gates·n_hid, n_hid) the kernel used, one per batch (zeros where dropped)
     site:DropoutSite,  # The weight site (`rec.sites[name]`): label, p and gate blocks
     iterations:list,   # The training iteration of each matrix
     crop:int=24,       # Units of each gate block (rows) and columns shown
     ps:list=None,      # The p of each batch's mask (`rec.site(name, iteration).p`); None: `site.p` for every batch
-):                     # The figure; `fig.drawn`: `images` (each cropped matrix), `keep` (each cropped mask), `changed` (fraction of shown weights whose mask changed), `ps`
-    "The masked recurrent weights the kernel used in consecutive batches: dropped weights dark, survivors scaled by 1/(1-p); a new mask each batch."
+    # The figure; `fig.drawn`: `images` (each cropped matrix), `keep` (each cropped mask), `changed` (fraction of shown
+    # weights whose mask changed), `ps`
+):
+    """The masked recurrent weights the kernel used in consecutive batches: dropped weights dark, survivors scaled by
+    1/(1-p); a new mask each batch."""
     g, ps = len(site.gates) or 1, [site.p] * len(weights) if ps is None else list(ps)
     if len(ps) != len(weights): raise ValueError(f"`ps` has {len(ps)} p's for {len(weights)} matrices: one per batch")
-    crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop].reshape(-1, min(crop, w.shape[1])) for w in weights]
+    crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop]
+             .reshape(-1, min(crop, w.shape[1])) for w in weights]
     keeps = [c != 0 for c in crops]
-    lim = 1.4 * max(float(c.abs().max()) for c in crops) or 1.     # ends of the scale stay lighter than the dropped colour
+    # ends of the scale stay lighter than the dropped colour
+    lim = 1.4 * max(float(c.abs().max()) for c in crops) or 1.
     cmap = _value_cmap()
-    fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False, layout='constrained')
+    fig, axs = plt.subplots(1, len(crops), figsize=(4.2*len(crops) + 1.2, 6.5), sharey=True, squeeze=False,
+                            layout='constrained')
     for ax, c, k, it, p in zip(axs[0], crops, keeps, iterations, ps):
-        im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
+        im = ax.imshow(np.where(k.numpy(), c.numpy(), np.nan), cmap=cmap, vmin=-lim, vmax=lim, aspect='auto',
+                       interpolation='nearest')
         ax.set_title(f'training batch {it}' + (f', p={p:.2g}' if len(set(ps)) > 1 else ''), fontsize=10)
         ax.set_xlabel('h(t-1) unit (column)')
         nh = c.shape[0] // g
@@ -313,7 +358,8 @@ def _view_locked(m, site, example, crop):
     return m[:, 0][:crop], ('unit', 'example')                         # (bs, 1, n) -> (bs, n)
 
 def _view_per_step(m, site, example, crop):
-    return m[example].T[:crop], ('time step', site.axes[-1] if site.axes else 'unit')   # (bs, sl, n) -> (n, sl) of one example
+    # (bs, sl, n) -> (n, sl) of one example
+    return m[example].T[:crop], ('time step', site.axes[-1] if site.axes else 'unit')
 
 def _view_weight(m, site, example, crop):
     "Weight rows cropped per gate block of the site (one block without `gates`), columns to `crop`; per step: step 0."
@@ -350,7 +396,8 @@ def mask_image(
     "The 2-d picture of a mask, the view its kind's row names (`SiteKind.view`): what `plot_all_masks` shows for it."
     m = torch.as_tensor(mask)
     if isinstance(site, str):
-        warn_deprecated("`mask_image(mask, layer_class_name)`", "`mask_image(mask, site)` with the mask's `DropoutSite` (`rec.sites[name]`)")
+        warn_deprecated("`mask_image(mask, layer_class_name)`",
+                        "`mask_image(mask, site)` with the mask's `DropoutSite` (`rec.sites[name]`)")
         site = _site_from_v1('', site, tuple(m.shape))
     return _VIEWS.get(SiteKind.of(site).view, _view_generic)(m, site, example, crop)
 
@@ -358,8 +405,10 @@ def _crop_note(shown:tuple, full:tuple, site:DropoutSite) -> str:
     "A panel title's last line when the picture is cropped: how much of the mask it shows ('' when it shows it all)."
     if shown == full: return ''
     g = len(site.gates) if site.gates and full[0] % len(site.gates) == 0 else 0
-    if g: return f"\nfirst {shown[0]//g}×{shown[1]} of {full[0]//g}×{full[1]} per gate"     # rows × columns of each gate block
-    return f"\nfirst {shown[0]} of {full[0]} rows" + (f', {shown[1]} of {full[1]} columns' if shown[1] != full[1] else '')
+    # rows × columns of each gate block
+    if g: return f"\nfirst {shown[0]//g}×{shown[1]} of {full[0]//g}×{full[1]} per gate"
+    return f"\nfirst {shown[0]} of {full[0]} rows" + (f', {shown[1]} of {full[1]} columns' if shown[1] != full[1]
+                                                      else '')
 
 def site_label(
     name:str, # A 0.1.0 recording name, e.g. '0.rnns.1.weight_hh_l0'
@@ -368,6 +417,7 @@ def site_label(
     warn_deprecated('`site_label(name)`', "the site's own label, `rec.sites[name].label`")
     return _site_from_v1(name).label
 
+# %% ../nbs/04_plots.ipynb #dc417c7e
 @patch
 def plot_all_masks(self:MaskRecord,
     iteration:int=-1,   # A recorded training iteration (negative: counted from the end)
@@ -377,20 +427,27 @@ def plot_all_masks(self:MaskRecord,
     fig=None,           # Figure to draw on (a new one if None)
     snapshot:int=None,  # Deprecated (0.1.0): position of the recorded batch; use `iteration`
     n_words:int=None,   # Rows of a panel of words, each named (default: as many as fit at 9 pt)
-):                      # The figure; `fig.drawn`: `images`, `artists`, `full` (each panel's uncropped shape) and `labels` (the row names of word panels), `{name: ...}` in data-path order, `iteration`, `call`
-    "Every mask of one forward call of one training iteration, each in its place along the data path; a cropped panel says so in its title, and every row of a word panel is named."
+    # The figure; `fig.drawn`: `images`, `artists`, `full` (each panel's uncropped shape) and `labels` (the row names of
+    # word panels), `{name: ...}` in data-path order, `iteration`, `call`
+):
+    """Every mask of one forward call of one training iteration, each in its place along the data path; a cropped panel
+    says so in its title, and every row of a word panel is named."""
     if snapshot is not None:
-        warn_deprecated('`plot_all_masks(snapshot=...)`', '`plot_all_masks(iteration=...)` (negative counts from the end)')
+        warn_deprecated('`plot_all_masks(snapshot=...)`',
+                        '`plot_all_masks(iteration=...)` (negative counts from the end)')
         iteration = self.iterations[snapshot]
     snap = self.at(iteration)
     names = sorted(snap.masks, key=lambda n: snap.sites[n].path_order)
     n_calls = max(snap.n_calls(n) for n in names)
-    if not -n_calls <= call < n_calls: raise IndexError(f"iteration {snap.iteration} has {n_calls} call(s); there is no call {call}")
+    if not -n_calls <= call < n_calls: raise IndexError(f"iteration {snap.iteration} has {n_calls} call(s); there is "
+                                                        f"no call {call}")
     c = call % n_calls
-    n_cols = len(names) if len(names) <= 4 else -(-len(names) // 2)       # more than 4 sites: two rows, so the panels stay readable
+    # more than 4 sites: two rows, so the panels stay readable
+    n_cols = len(names) if len(names) <= 4 else -(-len(names) // 2)
     n_rows = -(-len(names) // n_cols)
     fig = fig or plt.figure(figsize=(min(2.6*n_cols, 10), 4.4*n_rows), layout='constrained')
-    if n_words is None: n_words = max(4, int((fig.get_figheight() / n_rows - 1.4) * 72 / (9 * 1.3)))   # one 9 pt label per row
+    # one 9 pt label per row
+    if n_words is None: n_words = max(4, int((fig.get_figheight() / n_rows - 1.4) * 72 / (9 * 1.3)))
     def view(n):
         "The panel's image (a word panel to `n_words` rows) and the uncropped picture's shape."
         m, s = snap.mask(n, c), snap.sites[n]
@@ -406,9 +463,12 @@ def plot_all_masks(self:MaskRecord,
     for ax, n in zip(axs, names):
         site = snap.sites[n]
         if n not in views:
-            ax.set_axis_off(); ax.set_title(f"{site.label or site.kind}\n(not called in call {c+1})", fontsize=9); continue
+            ax.set_axis_off(); ax.set_title(f"{site.label or site.kind}\n(not called in call {c+1})", fontsize=9)
+            continue
         img, (xl, yl) = views[n]
-        ims[n] = _imshow_mask(img, ax, f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}" + _crop_note(tuple(img.shape), full[n], site), xl, yl)
+        ims[n] = _imshow_mask(img, ax,
+                              f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}"
+                              + _crop_note(tuple(img.shape), full[n], site), xl, yl)
         ax.tick_params(labelsize=9); ax.title.set_fontsize(10)
         if img.shape[1] == 1:                                            # one column (words): every row named
             ax.set_xticks([])
@@ -453,15 +513,21 @@ def plot_mask_grid(self:MaskRecord,
     example:int=0,   # Example shown for per-step masks
     crop:int=48,     # As in `mask_image`
     axs=None,        # Axes to draw on (a new figure if None); axes beyond the recorded iterations are removed
-    iterations:list=None, # These recorded iterations instead (e.g. consecutive batches); None: `n` evenly spaced over the run
-):                   # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `ps` (of each mask drawn), `artists` (one per panel)
-    "Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given (only those are decoded); titled with the p of the masks drawn."
+    # These recorded iterations instead (e.g. consecutive batches); None: `n` evenly spaced over the run
+    iterations:list=None,
+    # The figure; `fig.drawn`: `images`, `iterations`, `consecutive` (each the next batch), `ps` (of each mask drawn),
+    # `artists` (one per panel)
+):
+    """Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given
+    (only those are decoded); titled with the p of the masks drawn."""
     if iterations is None: check_positive('n', n)
     site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)] if iterations is None else [self.at(i).iteration for i in iterations]
     if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
         cols = len(its) if len(its) <= 4 else -(-len(its) // 2)
-        _, axs = plt.subplots(-(-len(its) // cols), cols, figsize=(min(max(2.2*cols, 5), 10), 2.6 * -(-len(its) // cols) + 0.6), squeeze=False, layout='constrained')
+        _, axs = plt.subplots(-(-len(its) // cols), cols, figsize=(min(max(2.2*cols, 5), 10),
+                                                                   2.6 * -(-len(its) // cols) + 0.6), squeeze=False,
+                                                                   layout='constrained')
     axs = list(np.ravel(axs))
     for ax in axs[len(its):]: ax.remove()                 # fewer recorded iterations than panels: no empty axes
     ims, ps = [], [self.site(name, it, call).p for it in its]
@@ -473,11 +539,14 @@ def plot_mask_grid(self:MaskRecord,
     fig = axs[0].figure
     consecutive = len(its) > 1 and all(b - a == 1 for a, b in zip(its, its[1:]))
     title = self.title(name, its)
-    fig.suptitle(f'{title}: a new mask every batch, {len(its)} consecutive batches (kept light, dropped dark)' if consecutive else
-                 f'{title}: recorded batches {its[0]} to {its[-1]}, evenly spaced (kept light, dropped dark)', fontsize=11)
+    fig.suptitle(f'{title}: a new mask every batch, {len(its)} consecutive batches (kept light, dropped dark)'
+                 if consecutive else
+                 f'{title}: recorded batches {its[0]} to {its[-1]}, evenly spaced (kept light, dropped dark)',
+                 fontsize=11)
     return drawn(fig, images=[im.get_array().data for im in ims], iterations=its, consecutive=consecutive, ps=ps,
                  artists=ims)
 
+# %% ../nbs/04_plots.ipynb #6d2a0acb
 @patch
 def save_mask_gif(self:MaskRecord,
     name:str,        # A recorded site
@@ -488,7 +557,8 @@ def save_mask_gif(self:MaskRecord,
     example:int=0,   # Example shown for per-step masks
     crop:int=48,     # As in `mask_image`
 ) -> Path:
-    "An animated GIF of the masks of site `name` over the run, one frame per iteration (frames may differ in shape), written atomically."
+    """An animated GIF of the masks of site `name` over the run, one frame per iteration (frames may differ in shape),
+    written atomically."""
     site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)]
     fig, ax = plt.subplots(figsize=(4, 4))
@@ -504,21 +574,30 @@ def save_mask_gif(self:MaskRecord,
     return atomic_write(path, lambda f: frames[0].save(f, format='GIF', save_all=True, append_images=frames[1:],
                                                        duration=round(1000/fps), loop=0))
 
+# %% ../nbs/04_plots.ipynb #2dc2fcca
 @patch
 def plot_drop_rates(self:MaskRecord,
-    ax=None,         # One axes for every site (sites with the same p then overlap); None: a new figure, one panel per site
-):                   # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `p_lines` (of the p's), `rates` (the `drop_rates()` table drawn)
-    "Measured drop rate of every site over training (solid; the calls of an iteration side by side) against the `p` of each call (dashed): one panel per site, on one scale around its p's, so no site hides another."
+    # One axes for every site (sites with the same p then overlap); None: a new figure, one panel per site
+    ax=None,
+    # The figure; `fig.drawn`: `lines` (`{name: Line2D}` of the measured rates), `p_lines` (of the p's), `rates` (the
+    # `drop_rates()` table drawn)
+):
+    """Measured drop rate of every site over training (solid; the calls of an iteration side by side) against the `p` of
+    each call (dashed): one panel per site, on one scale around its p's, so no site hides another."""
     df, lines, p_lines, sites = self.drop_rates(), {}, {}, self.sites
-    if not len(df): raise ValueError("no drop rate to plot: no dropout layer drew a mask while the recorder ran (every p 0, or no training batch)")
+    if not len(df): raise ValueError("no drop rate to plot: no dropout layer drew a mask while the recorder ran (every "
+                                     "p 0, or no training batch)")
     groups = list(df.groupby('name', sort=False))
-    half = max(0.02, 1.15 * float((df['drop_rate'] - df['p']).abs().max()))   # one half-width for every panel: comparable scatter
-    if ax is None: _, axs = plt.subplots(len(groups), 1, figsize=(9, 0.95*len(groups) + 0.9), sharex=True, squeeze=False, layout='constrained')
+    # one half-width for every panel: comparable scatter
+    half = max(0.02, 1.15 * float((df['drop_rate'] - df['p']).abs().max()))
+    if ax is None: _, axs = plt.subplots(len(groups), 1, figsize=(9, 0.95*len(groups) + 0.9), sharex=True,
+                                         squeeze=False, layout='constrained')
     axs = [ax] * len(groups) if ax is not None else list(axs[:, 0])
     markers = 'osD^vP*Xh<>'
     for i, ((name, d), a) in enumerate(zip(groups, axs)):            # each site its colour and marker
         x, c, lo, hi = d['iteration'] + d['call'] / d['n_calls'], f'C{i}', float(d['p'].min()), float(d['p'].max())
-        lines[name], = a.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=3, alpha=0.8, label=sites[name].label or name)
+        lines[name], = a.plot(x, d['drop_rate'], color=c, lw=1, marker=markers[i % len(markers)], ms=3, alpha=0.8,
+                              label=sites[name].label or name)
         p_lines[name] = (a.axhline(lo, color='0.35', lw=1, ls='--') if lo == hi else          # each call's own p,
                          a.plot(x, d['p'], color='0.35', lw=1, ls='--', drawstyle='steps-post')[0])   # steps: changes
         if ax is None:
@@ -529,7 +608,6 @@ def plot_drop_rates(self:MaskRecord,
     axs[0].figure.suptitle('Drop rate per mask (markers) against p (dashed grey), one panel per site', fontsize=10)
     if ax is not None: ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)
     return drawn(axs[0].figure, lines=lines, p_lines=p_lines, rates=df)
-
 
 # %% ../nbs/04_plots.ipynb #1ddb8f07
 @patch
@@ -569,10 +647,12 @@ def plot_embedding_matrix(
     lim = float(w.abs().max()) or 1.
     im = ax.imshow(w.numpy(), cmap='RdBu_r', vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
     ax.set_xlabel('embedding dimension'); ax.set_ylabel('word')
-    ax.set_title('Word vectors: one row of the embedding matrix per word' + (' (dropped rows are zero)' if mask is not None else ''), fontsize=10)
+    ax.set_title('Word vectors: one row of the embedding matrix per word'
+                 + (' (dropped rows are zero)' if mask is not None else ''), fontsize=10)
     if vocab is not None: ax.set_yticks(range(len(w)), [str(t) for t in vocab[:len(w)]], fontsize=9)
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
-    return drawn(ax.figure, values=w.numpy(), words=[str(t) for t in vocab[:len(w)]] if vocab is not None else None, artist=im)
+    return drawn(ax.figure, values=w.numpy(), words=[str(t) for t in vocab[:len(w)]] if vocab is not None else None,
+                 artist=im)
 
 # %% ../nbs/04_plots.ipynb #64dc9ec7
 def plot_feature_map_dropout(
@@ -598,31 +678,40 @@ def plot_cnn_dropout(
     x=None,          # Feature map (channels, height, width) of non-negative values; default: a fixed smooth pattern
     p:float=0.5,     # Dropout probability
     seed:int=0,      # Seed of the masks (the global random state is left as it was)
-):                   # The figure; `fig.drawn`: `x`, `element`, `channel`, `eval` (outputs), `element_kept`, `channel_kept` (masks), `p`
-    "What `nn.Dropout` and `nn.Dropout2d` do to a feature map in training (dropped units in `DROPPED_COLOR`, survivors ×1/(1-p)), and eval mode (nothing), on one colour scale."
+    # The figure; `fig.drawn`: `x`, `element`, `channel`, `eval` (outputs), `element_kept`, `channel_kept` (masks), `p`
+):
+    """What `nn.Dropout` and `nn.Dropout2d` do to a feature map in training (dropped units in `DROPPED_COLOR`, survivors
+    ×1/(1-p)), and eval mode (nothing), on one colour scale."""
     if x is None:
         yy, xx = torch.meshgrid(torch.linspace(0, 1, 10), torch.linspace(0, 1, 10), indexing='ij')
-        x = torch.stack([0.35 + 0.3*torch.sin(6*xx + k) * torch.cos(4*yy - k) + 0.3*yy for k in range(4)])   # (4, 10, 10), values in about [0.05, 0.95]
+        # (4, 10, 10), values in about [0.05, 0.95]
+        x = torch.stack([0.35 + 0.3*torch.sin(6*xx + k) * torch.cos(4*yy - k) + 0.3*yy for k in range(4)])
     x = torch.as_tensor(x).float()
-    if x.dim() != 3: raise ValueError(f"`x` must be a feature map (channels, height, width); got shape {tuple(x.shape)}")
+    if x.dim() != 3:
+        raise ValueError(f"`x` must be a feature map (channels, height, width); got shape {tuple(x.shape)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         el = nn.Dropout(p).train()(x)                                  # single units
         ch = nn.Dropout2d(p).train()(x[None])[0]                       # whole channels: needs (N, C, H, W)
     ev = nn.Dropout(p).eval()(x)
-    rows = [('input', x), ('train: Dropout\n(single units)', el), ('train: Dropout2d\n(whole channels)', ch), ('eval: either,\nno mask, no scaling', ev)]
+    rows = [('input', x), ('train: Dropout\n(single units)', el), ('train: Dropout2d\n(whole channels)', ch),
+            ('eval: either,\nno mask, no scaling', ev)]
     C, vmax = x.shape[0], float(x.max()) / (1 - p)
-    cmap = _value_cmap('magma', 0.3, 1.)                               # magma without its dark end: dropped keeps its own colour
+    # magma without its dark end: dropped keeps its own colour
+    cmap = _value_cmap('magma', 0.3, 1.)
     fig, axs = plt.subplots(len(rows), C, figsize=(1.9*C + 2.6, 7.6), squeeze=False, layout='constrained')
     for r, (label, v) in enumerate(rows):
         for c in range(C):
-            shown = np.where(v[c].numpy() == 0, np.nan, v[c].numpy()) if r in (1, 2) else v[c].numpy()   # dropped (zero): NaN, drawn dark blue
+            # dropped (zero): NaN, drawn dark blue
+            shown = np.where(v[c].numpy() == 0, np.nan, v[c].numpy()) if r in (1, 2) else v[c].numpy()
             im = axs[r, c].imshow(shown, cmap=cmap, vmin=0, vmax=vmax, interpolation='nearest')
             axs[r, c].set_xticks([]); axs[r, c].set_yticks([])
             if r == 0: axs[r, c].set_title(f'channel {c}', fontsize=10)
         axs[r, 0].set_ylabel(label, fontsize=10)
-    fig.colorbar(im, ax=axs[:, -1], fraction=0.08, label=f'activation (survivors ×{1/(1-p):.2g}; dropped = 0, dark blue)')
-    fig.suptitle(f'nn.Dropout and nn.Dropout2d (p={p:g}) on a feature map: one colour scale for input and outputs', fontsize=11)
+    fig.colorbar(im, ax=axs[:, -1], fraction=0.08,
+                 label=f'activation (survivors ×{1/(1-p):.2g}; dropped = 0, dark blue)')
+    fig.suptitle(f'nn.Dropout and nn.Dropout2d (p={p:g}) on a feature map: one colour scale for input and outputs',
+                 fontsize=11)
     return drawn(fig, x=x.numpy(), element=el.numpy(), channel=ch.numpy(), eval=ev.numpy(),
                  element_kept=(el != 0).numpy(), channel_kept=(ch != 0).numpy(), p=p)
 
@@ -635,7 +724,8 @@ def content_words(
     vocab:list,   # Vocabulary, most frequent first after the special tokens (fastai's order)
     n:int=8,      # Number of words (None: all)
 ) -> list:        # Indices into `vocab`
-    "The `n` most frequent content words: alphabetic, at least 3 letters, not a special `xx` token nor an English stop word (spaCy's list)."
+    """The `n` most frequent content words: alphabetic, at least 3 letters, not a special `xx` token nor an English stop
+    word (spaCy's list)."""
     return [i for i, w in enumerate(map(str, vocab)) if _is_content(w)][:n]
 
 def _top_cos(w, rows, k):
@@ -645,6 +735,7 @@ def _top_cos(w, rows, k):
     cos[torch.arange(len(rows)), rows] = -2                          # not itself
     return cos.topk(k, dim=1)
 
+# %% ../nbs/04_plots.ipynb #6a57e207
 def plot_word_neighbours(
     weight,            # Embedding matrix (vocab, emb_sz)
     vocab:list,        # Vocabulary (same order as the rows)
@@ -652,40 +743,50 @@ def plot_word_neighbours(
     k:int=5,           # Neighbours per word
     n_null:int=20,     # Shuffled embeddings for the chance level
     seed:int=0,        # Seed of the shuffles and random pairs
-):                     # The figure; `fig.drawn`: `words`, `neighbours` ({word: [(word, cosine)]}), `score` (mean neighbour cosine), `null` (the same per shuffle), `random_pairs`, `structured`
-    "Nearest content words (cosine, centred embedding) of the most frequent content words, with the same statistic on shuffled embeddings as the chance level."
+    # The figure; `fig.drawn`: `words`, `neighbours` ({word: [(word, cosine)]}), `score` (mean neighbour cosine), `null`
+    # (the same per shuffle), `random_pairs`, `structured`
+):
+    """Nearest content words (cosine, centred embedding) of the most frequent content words, with the same statistic on
+    shuffled embeddings as the chance level."""
     w = torch.as_tensor(weight).detach().float()
     rows = torch.tensor(content_words(vocab, n_words))
     if not len(rows): raise ValueError("the vocabulary has no content word (alphabetic, 3+ letters, not a stop word)")
-    cand = torch.tensor([_is_content(str(t)) for t in vocab])       # neighbours: content words too (no stop word, punctuation or special token)
-    w = w - w[cand].mean(0)                                          # centred: cosine around the mean word, not the common direction
+    # neighbours: content words too (no stop word, punctuation or special token)
+    cand = torch.tensor([_is_content(str(t)) for t in vocab])
+    # centred: cosine around the mean word, not the common direction
+    w = w - w[cand].mean(0)
     w[~cand] = 0                                                     # non-candidates are never neighbours (cosine 0)
     val, idx = _top_cos(w, rows, k)
     g = torch.Generator().manual_seed(seed)
     ok = cand.nonzero()[:, 0]
     def shuffled():
         s = w.clone()
-        for j in range(w.shape[1]): s[ok, j] = w[ok[torch.randperm(len(ok), generator=g)], j]   # each dimension shuffled across words
+        # each dimension shuffled across words
+        for j in range(w.shape[1]): s[ok, j] = w[ok[torch.randperm(len(ok), generator=g)], j]
         return s
     null = np.array([float(_top_cos(shuffled(), rows, k)[0].mean()) for _ in range(n_null)])
     a, b = ok[torch.randint(len(ok), (2000,), generator=g)], ok[torch.randint(len(ok), (2000,), generator=g)]
     pairs = torch.nn.functional.cosine_similarity(w[a], w[b]).numpy()
     score, structured = float(val.mean()), float(val.mean()) > null.max()
     words = [str(vocab[r]) for r in rows]
-    nbrs = {wd: [(str(vocab[j]), float(c)) for j, c in zip(ix.tolist(), v.tolist())] for wd, ix, v in zip(words, idx, val)}
+    nbrs = {wd: [(str(vocab[j]), float(c)) for j, c in zip(ix.tolist(),
+                                                           v.tolist())] for wd, ix, v in zip(words, idx, val)}
     fig, (t, h) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw=dict(width_ratios=[1.9, 1]), layout='constrained')
     t.set_axis_off()
     for i, (wd, ns) in enumerate(nbrs.items()):
         y = 1 - (i + 0.5) / len(nbrs)
         t.text(0, y, wd, fontsize=9.5, weight='bold', va='center')
         t.text(0.19, y, ',  '.join(f'{n} {c:.2f}' for n, c in ns), fontsize=9, va='center')
-    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest content words (cosine, centred)', fontsize=10, loc='left')
+    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest content words (cosine, centred)',
+                fontsize=10, loc='left')
     h.hist(pairs, bins=40, color='0.7', label='random word pairs')
     h.axvline(score, color='C3', lw=2, label=f'neighbours: mean {score:.2f}')
-    h.axvspan(null.min(), null.max(), color='C0', alpha=0.3, label=f'same, dimensions shuffled\n({null.min():.2f}–{null.max():.2f}, {n_null} shuffles)')
+    h.axvspan(null.min(), null.max(), color='C0', alpha=0.3,
+              label=f'same, dimensions shuffled\n({null.min():.2f}–{null.max():.2f}, {n_null} shuffles)')
     h.set_xlabel('cosine similarity'); h.set_ylabel('word pairs')
     h.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)   # off the data
-    h.set_title('structure beyond chance' if structured else 'no structure beyond chance in this small model', fontsize=10)
+    h.set_title('structure beyond chance' if structured else 'no structure beyond chance in this small model',
+                fontsize=10)
     return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs, structured=structured)
 
 # %% ../nbs/04_plots.ipynb #97841fc9
@@ -695,11 +796,14 @@ def time_step_frames(
     n_examples:int=8,  # Examples (rows) shown
     n_units:int=32,    # Units (columns) shown
 ) -> list:             # One `(per_step image, locked image)` per time step, each (n_examples, n_units)
-    "The two masks at each time step: the per-step mask's own slice for that step, the locked mask (the one used at every step)."
+    """The two masks at each time step: the per-step mask's own slice for that step, the locked mask (the one used at
+    every step)."""
     a, b = torch.as_tensor(per_step), torch.as_tensor(locked)
-    if a.dim() != 3 or b.dim() != 3 or b.shape[1] != 1: raise ValueError(f"need (bs, seq_len, n) and (bs, 1, n); got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dim() != 3 or b.dim() != 3 or b.shape[1] != 1: raise ValueError("need (bs, seq_len, n) and (bs, 1, n); got "
+                                                                         f"{tuple(a.shape)} and {tuple(b.shape)}")
     return [(a[:n_examples, t, :n_units], b[:n_examples, 0, :n_units]) for t in range(a.shape[1])]
 
+# %% ../nbs/04_plots.ipynb #596a4caa
 def save_time_step_gif(
     per_step,          # Per-step mask (bs, seq_len, n), as recorded
     locked,            # Locked mask (bs, 1, n), as recorded
@@ -708,13 +812,15 @@ def save_time_step_gif(
     fps:int=3,         # Frames (time steps) per second
     **kwargs,          # Passed to `time_step_frames`
 ) -> Path:
-    "An animated GIF over the time steps of one batch: per-step (left, flickers) beside locked (right, stands still), from the recorded masks; written atomically."
+    """An animated GIF over the time steps of one batch: per-step (left, flickers) beside locked (right, stands still),
+    from the recorded masks; written atomically."""
     frames, images = time_step_frames(per_step, locked, **kwargs), []
     titles = [f'{s.title}:\n' for s in sites] if sites else ['', '']
     titles = [titles[0] + 'a new mask at every step', titles[1] + 'one mask for the whole sequence']
     fig, axs = plt.subplots(1, 2, figsize=(8, 3.6), layout='constrained')
     try:
-        ims = [_imshow_mask(m, ax, title, 'unit', yl) for m, ax, title, yl in zip(frames[0], axs, titles, ('example', None))]
+        ims = [_imshow_mask(m, ax, title, 'unit',
+                            yl) for m, ax, title, yl in zip(frames[0], axs, titles, ('example', None))]
         sup = fig.suptitle(f'time step {len(frames)} of {len(frames)} (kept light, dropped dark)', fontsize=11)
         fig.canvas.draw(); fig.set_layout_engine('none')     # lay out once, then draw only what changes (blitting)
         for a in (*ims, sup): a.set_visible(False)
@@ -736,10 +842,14 @@ def plot_bptt(
     n:int=3,           # Consecutive recorded batches shown
     example:int=0,     # The text row followed
     n_units:int=32,    # Units shown
-):                     # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch), `masks` (each batch's (n_units, seq_len) block)
-    "The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch boundaries, the mask changes at each."
+    # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch),
+    # `masks` (each batch's (n_units, seq_len) block)
+):
+    """The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch
+    boundaries, the mask changes at each."""
     its = rec.iterations_of(name)
-    same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1                 # fastai resets the state at each epoch
+    # fastai resets the state at each epoch
+    same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1
     chosen = next((its[i:i+n] for i in range(len(its) - n, -1, -1)                 # consecutive, latest first
                    if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])), its[-n:])
     blocks, texts = [], []
@@ -747,8 +857,11 @@ def plot_bptt(
         m, snap = torch.as_tensor(rec.mask(name, it)), rec.at(it)
         ids = next((snap.tokens_of(k) for k in snap.masks if snap.tokens_of(k) is not None), None)
         sl = m.shape[1] if m.shape[1] > 1 else (ids.shape[1] if ids is not None else 1)
-        blocks.append(m[example, :, :n_units].T.expand(-1, sl) if m.shape[1] == 1 else m[example, :, :n_units].T)   # (n_units, sl)
-        texts.append(' '.join(str(rec.vocab[t]) for t in ids[example, :4].tolist()) + ' …' if ids is not None and rec.vocab is not None else '')
+        # (n_units, sl)
+        blocks.append(m[example, :, :n_units].T.expand(-1, sl) if m.shape[1] == 1 else m[example, :, :n_units].T)
+        texts.append(' '.join(str(rec.vocab[t]) for t in ids[example,
+                                                             :4].tolist()) + ' …' if ids is not None
+                                                             and rec.vocab is not None else '')
     img = torch.cat(blocks, 1)
     bounds = np.cumsum([0] + [b.shape[1] for b in blocks[:-1]]).tolist()
     fig, ax = plt.subplots(figsize=(11, 4.4), layout='constrained')
@@ -757,14 +870,17 @@ def plot_bptt(
         if k: ax.axvline(b - 0.5, color='tab:red', lw=2)
         ax.text(b + 0.5, -1.0, f'batch {it}: "{txt}"', fontsize=9, va='bottom', ha='left', clip_on=False)
     for b in bounds[1:]:
-        ax.annotate('h carried over,\nnew mask', (b - 0.5, img.shape[0] - 0.5), xytext=(b - 0.5, img.shape[0] + 5), fontsize=9, ha='center',
+        ax.annotate('h carried over,\nnew mask', (b - 0.5, img.shape[0] - 0.5), xytext=(b - 0.5, img.shape[0] + 5),
+                    fontsize=9, ha='center',
                     va='top', color='tab:red', annotation_clip=False, arrowprops=dict(arrowstyle='->', color='tab:red'))
-    ax.set_title(f'{rec.title(name, chosen)}: the text and the hidden state go on across batches; the mask does not', fontsize=11, pad=22)
+    ax.set_title(f'{rec.title(name, chosen)}: the text and the hidden state go on across batches; the mask does not',
+                 fontsize=11, pad=22)
     return drawn(fig, image=img.numpy(), iterations=list(chosen), bounds=bounds, masks=[b.numpy() for b in blocks])
 
 # %% ../nbs/04_plots.ipynb #a8c76d9a
 def quality_results() -> dict:
-    "The measured WikiText-2 ablation of `benchmarks/quality.py` (benchmarks/README.md §3), shipped with the package: runs, command, date and scale."
+    """The measured WikiText-2 ablation of `benchmarks/quality.py` (benchmarks/README.md §3), shipped with the package:
+    runs, command, date and scale."""
     from importlib.resources import files
     import json
     return json.loads((files('awd_fastai')/'data'/'quality_ablation.json').read_text())
@@ -773,36 +889,47 @@ def plot_ablation(
     res:dict=None,    # Results as `quality_results()` returns them (default: those)
     ax=None,          # Axes to draw on (a new figure if None)
 ):                    # The figure; `fig.drawn`: `runs`, `val_ppl`, `ratio` (to the full model), `reference`
-    "Validation perplexity of each ablation run, as a ratio to the model with every regulariser (1 = no change; lower is better)."
+    """Validation perplexity of each ablation run, as a ratio to the model with every regulariser (1 = no change; lower
+    is better)."""
     res = res or quality_results()
     runs = [r for r in res['runs'] if r['run'] != 'fastai AWD_LSTM']
     ref = next(r for r in runs if r['run'].startswith('awd_fastai'))
     ratio = [r['val_ppl'] / ref['val_ppl'] for r in runs]
     ax = _ax(ax, (9, 3.6))
     y = np.arange(len(runs))[::-1]
-    ax.barh(y, [q - 1 for q in ratio], left=1, color=['0.6' if r is ref else ('C3' if q > 1.02 else 'C0') for r, q in zip(runs, ratio)])
+    ax.barh(y, [q - 1 for q in ratio], left=1,
+            color=['0.6' if r is ref else ('C3' if q > 1.02 else 'C0') for r, q in zip(runs, ratio)])
     ax.axvline(1, color='k', lw=1)
     ax.set_yticks(y, [r['run'] for r in runs], fontsize=10)
-    pct = lambda q: '±0.0 %' if abs(q - 1) < 0.0005 else f'{(q-1)*100:+.1f} %'   # a change that rounds to zero has no sign
-    for yy, r, q in zip(y, runs, ratio): ax.text(max(q, 1) + 0.004, yy, f"{r['val_ppl']:.1f}  ({pct(q)})", va='center', fontsize=9)
+    # a change that rounds to zero has no sign
+    pct = lambda q: '±0.0 %' if abs(q - 1) < 0.0005 else f'{(q-1)*100:+.1f} %'
+    for yy, r, q in zip(y, runs, ratio): ax.text(max(q, 1) + 0.004, yy, f"{r['val_ppl']:.1f}  ({pct(q)})", va='center',
+                                                 fontsize=9)
     ax.set_xlim(0.95, max(ratio) + 0.07)
     ax.set_xlabel(f"{res['metric']} / with every regulariser (lower is better)")
-    ax.set_title(f"WikiText-2 ablation, one epoch of a small model ({res['command'].replace('`', '')}, {res['date']})", fontsize=10)
+    ax.set_title(f"WikiText-2 ablation, one epoch of a small model ({res['command'].replace('`', '')}, {res['date']})",
+                 fontsize=10)
 
-    return drawn(ax.figure, runs=[r['run'] for r in runs], val_ppl=[r['val_ppl'] for r in runs], ratio=ratio, reference=ref['val_ppl'])
+    return drawn(ax.figure, runs=[r['run'] for r in runs], val_ppl=[r['val_ppl'] for r in runs], ratio=ratio,
+                 reference=ref['val_ppl'])
 
 # %% ../nbs/04_plots.ipynb #c24a0002
 _LM_FORMAT = 'awd_fastai.lm_ablation'   # the `format` of the file experiments/lm/results.py writes
 
 def lm_results(
-    source:str|Path='shipped',   # 'shipped' (the committed results) or a file written by `experiments/lm/results.py --out`
-) -> dict:                       # Setup, the papers' numbers (`papers`), one entry per scheme (`schemes`, protocol's order)
-    "Read the language-model ablation (experiments/lm, issue 24): per scheme its seeds, perplexities, change against AWD-LSTM, curves."
+    # 'shipped' (the committed results) or a file written by `experiments/lm/results.py --out`
+    source:str|Path='shipped',
+    # Setup, the papers' numbers (`papers`), one entry per scheme (`schemes`, protocol's order)
+) -> dict:
+    """Read the language-model ablation (experiments/lm, issue 24): per scheme its seeds, perplexities, change against
+    AWD-LSTM, curves."""
     return load_results_file(source, {'shipped': 'lm_ablation.json'}, _LM_FORMAT, 'language-model results')
 
 # %% ../nbs/04_plots.ipynb #c24a0005
-LM_KEY_SCHEMES = ('none', 'awd', 'zaremba', 'gal', 'state_step', 'cell_step')   # the schemes `plot_lm_curves` draws by default
-_VS_AWD = {'worse': 'worse: seed ranges apart', 'better': 'better: seed ranges apart', 'within': 'within the seed ranges',
+# the schemes `plot_lm_curves` draws by default
+LM_KEY_SCHEMES = ('none', 'awd', 'zaremba', 'gal', 'state_step', 'cell_step')
+_VS_AWD = {'worse': 'worse: seed ranges apart', 'better': 'better: seed ranges apart',
+           'within': 'within the seed ranges',
            None: 'too few seeds to tell', 'reference': 'reference'}   # `vs_awd` (experiments/lm/results.py) in words
 
 def _lm_range(s:dict|None, d:int=1) -> str:
@@ -824,18 +951,21 @@ def _paper_cell(d:dict, res:dict) -> str:
     if d['key'] == gal['worse']: return 'beaten by Gal & Ghahramani (Penn Treebank)'
     return ''
 
+# %% ../nbs/04_plots.ipynb #be5cea65
 def lm_table(
     res:dict=None,       # Results as `lm_results()` returns them (default: those)
     all_schemes:bool=False,  # Also list the protocol's schemes with no run yet
 ):                       # A `pandas.DataFrame`, one row per scheme in the protocol's order, every cell a string
-    "The language-model ablation in the papers' form: perplexities as mean [min–max] over seeds, against AWD-LSTM and the papers."
+    """The language-model ablation in the papers' form: perplexities as mean [min–max] over seeds, against AWD-LSTM and
+    the papers."""
     import pandas as pd
     res = res or lm_results()
     rows = []
     for d in res['schemes']:
         if not (d['n'] or all_schemes): continue
         still = len(d['still_improving'])
-        rows.append({'scheme': d['label'], 'seeds': f"{d['n_ranked']}" + (f" (+{still} still improving)" if still else ''),
+        rows.append({'scheme': d['label'],
+                     'seeds': f"{d['n_ranked']}" + (f" (+{still} still improving)" if still else ''),
                      'best valid ppl': _lm_range(d['best_valid']), 'test ppl': _lm_range(d['test_ppl']),
                      'best epoch': _lm_range(d['best_epoch'], 0), 'valid vs AWD-LSTM': _lm_pct(d['valid_change_pct']),
                      'seed ranges vs AWD-LSTM': _VS_AWD[d['vs_awd']] if d['n_ranked'] else 'not ranked',
@@ -847,17 +977,21 @@ def _names(ds:list) -> str: return ', '.join(d['short'] for d in ds) or 'none'
 
 def lm_reading(
     res:dict=None,   # Results as `lm_results()` returns them (default: those)
-) -> list:           # Sentences (plain text, `code` in backquotes): over-fitting, ordering against AWD-LSTM, the papers, the scale
-    "What the ablation shows, computed from the results: worse or better than AWD-LSTM only where the seed ranges lie apart."
+    # Sentences (plain text, `code` in backquotes): over-fitting, ordering against AWD-LSTM, the papers, the scale
+) -> list:
+    """What the ablation shows, computed from the results: worse or better than AWD-LSTM only where the seed ranges lie
+    apart."""
     res = res or lm_results()
     by = {d['key']: d for d in res['schemes']}
     awd, none = by.get('awd'), by.get('none')
     out = []
     if none and none['n'] and awd and awd['n_ranked'] and none['n_ranked']:
         lead = 'Without dropout the model over-fits' if 2 * none['overfit_runs'] > none['n'] else 'Without dropout'
-        out.append(f"{lead}: after its best epoch ({_lm_range(none['best_epoch'], 0)}) validation perplexity rose while "
-                   f"training perplexity (dropout off) kept falling in {none['overfit_runs']} of {none['n']} seed{'s' if none['n'] != 1 else ''}; its best validation perplexity, "
-                   f"{none['best_valid']['mean']:.1f}, is {_lm_pct(none['valid_change_pct'])} against AWD-LSTM's {awd['best_valid']['mean']:.1f}.")
+        out.append(f"{lead}: after its best epoch ({_lm_range(none['best_epoch'], 0)}) validation perplexity rose "
+                   f"while training perplexity (dropout off) kept falling in {none['overfit_runs']} of {none['n']} "
+                   f"seed{'s' if none['n'] != 1 else ''}; its best validation perplexity, "
+                   f"{none['best_valid']['mean']:.1f}, is {_lm_pct(none['valid_change_pct'])} against AWD-LSTM's "
+                   f"{awd['best_valid']['mean']:.1f}.")
     others = [d for d in res['schemes'] if d['key'] != 'awd' and d['n']]
     groups = {v: [d for d in others if d['n_ranked'] and d['vs_awd'] == v] for v in ('worse', 'within', 'better', None)}
     unranked = [d for d in others if not d['n_ranked']]
@@ -867,38 +1001,48 @@ def lm_reading(
     if groups['better']: parts.append(f"better beyond them: {_names(groups['better'])}")
     if groups[None]: parts.append(f"too few seeds to tell yet (fewer than {res['min_seeds']}): {_names(groups[None])}")
     if unranked: parts.append(f"still improving at the epoch cap, not ranked: {_names(unranked)}")
-    out.append(f"Against AWD-LSTM ({n_awd} seed{'s' if n_awd != 1 else ''}), on validation perplexity: " + '; '.join(parts) + '.')
+    out.append(f"Against AWD-LSTM ({n_awd} seed{'s' if n_awd != 1 else ''}), on validation perplexity: "
+               + '; '.join(parts) + '.')
     paper = [by[k] for k in res['papers']['merity2017']['valid'] if k != 'awd' and k in by and by[k]['n_ranked']]
     if paper:
-        agree, differ = [d for d in paper if d['vs_awd'] == 'worse'], [d for d in paper if d['vs_awd'] in ('within', 'better')]
+        agree, differ = [d for d in paper if d['vs_awd'] == 'worse'], [d for d in paper
+                                                                       if d['vs_awd'] in ('within', 'better')]
         few = [d for d in paper if d['vs_awd'] is None]
         verb = lambda ds, one, many: one if len(ds) == 1 else many
         parts = [f"{_names(agree)} {verb(agree, 'agrees', 'agree')} in direction (worse beyond the seed ranges; " +
-                 ', '.join(f"{_lm_pct(d['valid_change_pct'])} against {_lm_pct(d['paper_change_pct'])}" for d in agree) + ')'] if agree else []
-        if differ: parts.append(f"{_names(differ)} {verb(differ, 'does', 'do')} not (" + ', '.join(_lm_pct(d['valid_change_pct']) for d in differ) + ')')
+                 ', '.join(f"{_lm_pct(d['valid_change_pct'])} against {_lm_pct(d['paper_change_pct'])}" for d in agree)
+                 + ')'] if agree else []
+        if differ: parts.append(f"{_names(differ)} {verb(differ, 'does', 'do')} not ("
+                                + ', '.join(_lm_pct(d['valid_change_pct']) for d in differ) + ')')
         if few: parts.append(f"too few seeds yet for {_names(few)}")
         out.append("Merity et al. found each of these ablations worse than the full model (" +
-                   ', '.join(f"{d['short']} {_lm_pct(d['paper_change_pct'])}" for d in paper) + "); here " + '; '.join(parts) + '.')
+                   ', '.join(f"{d['short']} {_lm_pct(d['paper_change_pct'])}" for d in paper) + "); here "
+                   + '; '.join(parts) + '.')
     g, z, v = by.get('gal'), by.get('zaremba'), res['comparisons']['gal_vs_zaremba']
     if g and z and g['n_ranked'] and z['n_ranked']:
         said = {'better': "lower, beyond the seed ranges: Gal & Ghahramani's Penn Treebank ordering holds here",
                 'worse': "higher, beyond the seed ranges: the opposite of Gal & Ghahramani's Penn Treebank ordering",
-                'within': "within the seed ranges: this scale does not resolve Gal & Ghahramani's Penn Treebank ordering",
+                'within': "within the seed ranges: this scale does not resolve Gal & Ghahramani's Penn Treebank "
+                "ordering",
                 None: 'not yet comparable (too few seeds)'}[v]
-        out.append(f"Gal & Ghahramani's locked masks ({g['best_valid']['mean']:.1f}) against Zaremba et al.'s per-step dropout "
-                   f"({z['best_valid']['mean']:.1f}): {said}.")
+        out.append(f"Gal & Ghahramani's locked masks ({g['best_valid']['mean']:.1f}) against Zaremba et al.'s per-step "
+                   f"dropout ({z['best_valid']['mean']:.1f}): {said}.")
     s = res['setup']
-    out.append(f"Scale: emb {s['emb_sz']}, hidden {s['n_hid']}, {s['n_layers']} layers, {s['train_tokens']:,} training tokens, at most "
-               f"{_n(s['epochs'], 'epoch')} (patience {s['patience']}), {_n(res['n_runs'], 'run')}; the paper: {res['papers']['merity2017']['scale']}. "
-               f"Embedding dropout: {res['papers']['merity2017']['note']}. Validation and test are different articles: compare schemes within a column.")
+    out.append(f"Scale: emb {s['emb_sz']}, hidden {s['n_hid']}, {s['n_layers']} layers, {s['train_tokens']:,} training "
+               f"tokens, at most {_n(s['epochs'], 'epoch')} (patience {s['patience']}), {_n(res['n_runs'], 'run')}; "
+               f"the paper: {res['papers']['merity2017']['scale']}. Embedding dropout: "
+               f"{res['papers']['merity2017']['note']}. Validation and test are different articles: compare schemes "
+               "within a column.")
     return out
 
 # %% ../nbs/04_plots.ipynb #c24a0011
 def plot_lm_curves(
     res:dict=None,                   # Results as `lm_results()` returns them (default: those)
     schemes:tuple=LM_KEY_SCHEMES,    # Keys of the schemes to draw, one panel each (those with no run are left out)
-):                                   # The figure; `fig.drawn`: `schemes`, `epoch`, `train`, `valid` ({key: list}), `n_seeds`, `best`, `axs`
-    "Training (dropout off) and validation perplexity against epoch, a panel per scheme, mean over seeds (epochs all ran)."
+    # The figure; `fig.drawn`: `schemes`, `epoch`, `train`, `valid` ({key: list}), `n_seeds`, `best`, `axs`
+):
+    """Training (dropout off) and validation perplexity against epoch, a panel per scheme, mean over seeds (epochs all
+    ran)."""
     res = res or lm_results()
     by = {d['key']: d for d in res['schemes']}
     unknown = [k for k in schemes if k not in by]
@@ -922,18 +1066,23 @@ def plot_lm_curves(
         i = int(np.argmin(v)); best[d['key']] = (e[i], v[i])
         ax.plot([e[i]], [v[i]], marker='*', ms=12, color='k', ls='none', label='best validation (mean curve)')
         still = f", {len(d['still_improving'])} still improving" if d['still_improving'] else ''
-        ax.set_title(f"{d['short']} ({d['n']} seed{'s' if d['n'] > 1 else ''}{still})\nlowest mean validation {v[i]:.1f} (epoch {e[i]})", fontsize=10)
+        ax.set_title(f"{d['short']} ({d['n']} seed{'s' if d['n'] > 1 else ''}{still})\nlowest mean validation "
+                     f"{v[i]:.1f} (epoch {e[i]})", fontsize=10)
         ax.set_yscale('log'); ax.grid(True, which='both', color='0.92', lw=0.6)
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))                  # epochs are whole numbers
     lo, hi = min(min(x) for x in (*tr.values(), *va.values())), max(max(x) for x in (*tr.values(), *va.values()))
     ticks = [t for t in (10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 5000) if lo / 1.2 <= t <= hi * 1.2]
     for ax in axs.flat[:len(ds)]:
-        ax.set_yticks(ticks, [f'{t:g}' for t in ticks]); ax.yaxis.set_minor_formatter(plt.NullFormatter())   # plain numbers, not 10^k
+        # plain numbers, not 10^k
+        ax.set_yticks(ticks, [f'{t:g}' for t in ticks]); ax.yaxis.set_minor_formatter(plt.NullFormatter())
     for ax in axs.flat[len(ds):]: ax.set_visible(False)
     for ax in axs[-1]: ax.set_xlabel('epoch')
     for ax in axs[:, 0]: ax.set_ylabel('perplexity (log scale)')
     handles = {l.get_label(): l for ax in axs.flat[:len(ds)] for l in ax.get_lines()}
-    fig.legend(handles.values(), handles.keys(), loc='outside lower center', ncol=len(handles), fontsize=9, frameon=False)
-    fig.suptitle(f"Small AWD-LSTM on WikiText-2 ({res['setup']['train_tokens']:,} training tokens): mean over seeds", fontsize=11)
-    return drawn(fig, schemes=[d['key'] for d in ds], epoch=ep, train=tr, valid=va, n_seeds={d['key']: d['n'] for d in ds},
+    fig.legend(handles.values(), handles.keys(), loc='outside lower center', ncol=len(handles), fontsize=9,
+               frameon=False)
+    fig.suptitle(f"Small AWD-LSTM on WikiText-2 ({res['setup']['train_tokens']:,} training tokens): mean over seeds",
+                 fontsize=11)
+    return drawn(fig, schemes=[d['key'] for d in ds], epoch=ep, train=tr, valid=va,
+                 n_seeds={d['key']: d['n'] for d in ds},
                  best=best, axs=axs)

@@ -18,8 +18,7 @@ from .core import atomic_write, check_positive, warn_deprecated, _n
 from .dropout import KeepsMask, DropoutSite, EmbeddingDropout
 
 # %% auto #0
-__all__ = ['mask_layers', 'layer_p', 'pack_mask', 'unpack_mask', 'packed_drop_rate', 'MaskSnapshot', 'MaskRecord', 'rank_path',
-           'crop_mask', 'NoDropoutWarning', 'MaskRecorder', 'PackedMask', 'PackedIteration']
+__all__ = ['MaskSnapshot', 'MaskRecord', 'NoDropoutWarning', 'MaskRecorder', 'PackedMask', 'PackedIteration']
 
 # %% ../nbs/03_recorder.ipynb #d1c95e59
 def mask_layers(
@@ -46,15 +45,18 @@ _PACK_SLICE = 2**18   # elements a CPU mask is packed at a time: a 256 KiB bool 
 def pack_mask(
     mask:torch.Tensor,      # Keep-mask, any shape, any device: bool, or a layer's multiplicative mask (nonzero = kept)
     out:np.ndarray|None=None, # CPU masks only: a uint8 array of ceil(numel/8) bytes to write into (default: a new one)
-) -> torch.Tensor:          # uint8, ceil(numel/8) bytes, same device (`out`'s memory if given), numpy's `packbits` order
+    # uint8, ceil(numel/8) bytes, same device (`out`'s memory if given), numpy's `packbits` order
+) -> torch.Tensor:
     """Pack a keep-mask into bytes, 8 elements per byte, big-endian as `np.packbits`. A CPU mask is packed in slices of
-    `_PACK_SLICE` elements, so a float mask needs no full-size bool copy; raises `ValueError` for an `out` of the wrong size."""
+    `_PACK_SLICE` elements, so a float mask needs no full-size bool copy; raises `ValueError` for an `out` of the wrong
+    size."""
     flat = mask.reshape(-1)
     if flat.device.type == 'cpu':
         n = flat.numel()
         if out is None: out = np.empty((n + 7) // 8, np.uint8)
         elif out.dtype != np.uint8 or out.shape != ((n + 7) // 8,):
-            raise ValueError(f"pack_mask: `out` must be a uint8 array of {(n + 7) // 8} bytes for {n} elements; got {out.dtype} {out.shape}")
+            raise ValueError(f"pack_mask: `out` must be a uint8 array of {(n + 7) // 8} bytes for {n} elements; got "
+                             f"{out.dtype} {out.shape}")
         keep = torch.empty(min(n, _PACK_SLICE), dtype=torch.bool)                    # (slice,) reused for every slice
         for a in range(0, n, _PACK_SLICE):
             b = min(a + _PACK_SLICE, n)
@@ -64,7 +66,8 @@ def pack_mask(
     pad = (-flat.numel()) % 8
     if pad: flat = torch.cat([flat, flat.new_zeros(pad)])
     w = _bit_weights.get(flat.device)
-    if w is None: w = _bit_weights[flat.device] = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8, device=flat.device)
+    if w is None: w = _bit_weights[flat.device] = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8,
+                                                               device=flat.device)
     return (flat.view(-1, 8).to(torch.uint8) * w).sum(1, dtype=torch.uint8)
 
 def unpack_mask(
@@ -110,11 +113,13 @@ class _Batch(NamedTuple):
         "The token ids of the `i`-th token call of this batch (None for -1)."
         if i < 0: return None
         start = sum(math.prod(s) for s in self.token_shapes[:i])
-        return torch.from_numpy(self.tokens[start:start + math.prod(self.token_shapes[i])].reshape(self.token_shapes[i]).copy())
+        return torch.from_numpy(self.tokens[start:start
+                                            + math.prod(self.token_shapes[i])].reshape(self.token_shapes[i]).copy())
 
 # %% ../nbs/03_recorder.ipynb #e7a0b1c3
 def packed_drop_rate(
-    bits:np.ndarray|list,  # uint8: one mask packed by `pack_mask`, or a list of them (e.g. a site's calls in one iteration)
+    # uint8: one mask packed by `pack_mask`, or a list of them (e.g. a site's calls in one iteration)
+    bits:np.ndarray|list,
     n:int,                 # Elements of the mask(s), all together
 ) -> float:                # Fraction dropped, in [0, 1]
     "The fraction of a bit-packed keep-mask that was dropped, counted on the packed bits (nothing is decoded)."
@@ -127,9 +132,11 @@ _MAP_BYTES = 32 * 2**20   # size of one map of the arena; only the pages written
 def _align8(n:int) -> int: return (n + 7) // 8 * 8
 
 class _Arena:
-    "The bytes of recorded iterations, in a few large anonymous memory maps that are compacted and unmapped when the record thins."
+    """The bytes of recorded iterations, in a few large anonymous memory maps that are compacted and unmapped when the
+    record thins."""
     def __init__(self, map_bytes:int=_MAP_BYTES):
-        self.map_bytes, self.maps, self.used, self.at = map_bytes, [], [], {}   # [(mmap, uint8 view)]; bytes used per map; key -> (map, offset, n)
+        # [(mmap, uint8 view)]; bytes used per map; key -> (map, offset, n)
+        self.map_bytes, self.maps, self.used, self.at = map_bytes, [], [], {}
 
     def alloc(self,
         key:int,  # The iteration the bytes belong to
@@ -159,9 +166,11 @@ class _Arena:
         for key in keys:
             if key not in old: continue
             sk, so, n = old[key]
-            while self.used[k] + _align8(n) > len(self.maps[k][1]): k += 1   # an earlier map or the buffer's own: never later
+            # an earlier map or the buffer's own: never later
+            while self.used[k] + _align8(n) > len(self.maps[k][1]): k += 1
             o = self.used[k]
-            if (k, o) != (sk, so): self.maps[k][1][o:o+n] = self.maps[sk][1][so:so+n]   # numpy copies overlapping ranges correctly
+            # numpy copies overlapping ranges correctly
+            if (k, o) != (sk, so): self.maps[k][1][o:o+n] = self.maps[sk][1][so:so+n]
             self.used[k] += _align8(n); self.at[key] = (k, o, n)
             out[key] = self.maps[k][1][o:o+n]
         last = max((k for k, _, _ in self.at.values()), default=-1)
@@ -176,11 +185,13 @@ class _Arena:
         "Bytes of address space mapped (an upper bound of the memory the arena can hold)"
         return sum(len(a) for _, a in self.maps)
 
-    def __reduce__(self): return (_Arena, (self.map_bytes,))   # a copy's iterations are plain arrays: a new, empty arena
+    # a copy's iterations are plain arrays: a new, empty arena
+    def __reduce__(self): return (_Arena, (self.map_bytes,))
 
 # %% ../nbs/03_recorder.ipynb #5e18acb3
 class _Scratch:
-    "Bytes reused from batch to batch, in an anonymous memory map of their own: a recorded batch's packed masks and token ids until they are stored."
+    """Bytes reused from batch to batch, in an anonymous memory map of their own: a recorded batch's packed masks and
+    token ids until they are stored."""
     def __init__(self): self.buf, self.used = np.empty(0, np.uint8), 0
 
     def take(self,
@@ -199,11 +210,13 @@ class _Scratch:
 
 # %% ../nbs/03_recorder.ipynb #7c1e0b5a
 class MaskSnapshot:
-    "Every recorded mask of one training iteration, decoded: for each site the mask of each forward call, and each call's token ids."
+    """Every recorded mask of one training iteration, decoded: for each site the mask of each forward call, and each
+    call's token ids."""
     def __init__(self, iteration:int, epoch:int, sites:dict, masks:dict, ps:dict, tokens:list, token_of:dict):
         self.iteration, self.epoch, self.sites = iteration, epoch, sites   # {name: DropoutSite, its first call's p}
         self.masks, self.ps = masks, ps          # {name: [bool mask of each call]}, {name: [p of each call]}
-        self.tokens, self.token_of = tokens, token_of   # [token ids of each call], {name: [index into `tokens`, or None]}
+        # [token ids of each call], {name: [index into `tokens`, or None]}
+        self.tokens, self.token_of = tokens, token_of
 
     def n_calls(self, name:str) -> int:
         "Number of forward calls of site `name` in this iteration (0 if it was not called)"
@@ -212,7 +225,8 @@ class MaskSnapshot:
     def _call(self, name:str, call:int) -> int:
         n = self.n_calls(name)
         if name not in self.sites: raise KeyError(f"no site {name!r} in this record; its sites: {list(self.sites)}")
-        if not -n <= call < n: raise IndexError(f"{name!r} has {n} call(s) in iteration {self.iteration}; there is no call {call}")
+        if not -n <= call < n: raise IndexError(f"{name!r} has {n} call(s) in iteration {self.iteration}; there is no "
+                                                f"call {call}")
         return call % n
 
     def mask(self,
@@ -233,15 +247,18 @@ class MaskSnapshot:
 
     def __repr__(self):
         calls = ', '.join(f"{n}: {len(m)}" for n, m in self.masks.items())
-        return f"MaskSnapshot(iteration {self.iteration}, epoch {self.epoch}, calls per site {{{calls}}}, {len(self.tokens)} token call(s))"
+        return (f"MaskSnapshot(iteration {self.iteration}, epoch {self.epoch}, calls per site {{{calls}}}, "
+                f"{len(self.tokens)} token call(s))")
 
 # %% ../nbs/03_recorder.ipynb #202496a3
 class MaskRecord:
-    "Recorded dropout masks by training iteration: every mask of every forward call of each recorded batch, bit-packed, with each call's token ids."
+    """Recorded dropout masks by training iteration: every mask of every forward call of each recorded batch,
+    bit-packed, with each call's token ids."""
     def __init__(self):
         self._sites, self._index = [], {}   # [(name, DropoutSite)] in model order; name -> its index
         self._batches, self._counts, self._stored = {}, Counter(), 0   # iteration -> _Batch; masks per site; bytes held
-        self._arena = _Arena()              # where the recorder writes the iterations (loaded ones stay in their arrays)
+        # where the recorder writes the iterations (loaded ones stay in their arrays)
+        self._arena = _Arena()
         self.vocab, self.every, self.stride, self.thinned, self.crop = None, 1, 1, 0, None
         self.rank, self.world_size = 0, 1   # the process that recorded it, and the number of processes of its run
         self.embedding = None        # trained embedding (vocab, emb_sz) the word figures draw, set by the trainer
@@ -268,17 +285,19 @@ class MaskRecord:
 
     def _batch(self, iteration:int) -> _Batch:
         "The batch of `iteration` (negative: counted from the last recorded one)."
-        if not self._batches: raise IndexError("nothing recorded: no dropout layer drew a mask while the recorder ran (every p 0, or no training batch)")
+        if not self._batches: raise IndexError("nothing recorded: no dropout layer drew a mask while the recorder ran "
+                                               "(every p 0, or no training batch)")
         if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)):
             raise TypeError(f"`iteration` must be an integer (a training iteration); got {iteration!r}")
         its = self.iterations
         if iteration < 0:
-            if -iteration > len(its): raise IndexError(f"iteration {iteration}: only {_n(len(its), 'iteration')} recorded")
+            if -iteration > len(its): raise IndexError(f"iteration {iteration}: only {_n(len(its), 'iteration')} "
+                                                       "recorded")
             iteration = its[iteration]
         if iteration not in self._batches:
             near = min(its, key=lambda i: abs(i - iteration))
-            raise KeyError(f"training iteration {iteration} is not recorded ({len(its)} recorded, from {its[0]} to {its[-1]}; "
-                           f"the nearest is {near}): `rec.iterations` lists them")
+            raise KeyError(f"training iteration {iteration} is not recorded ({len(its)} recorded, from {its[0]} to "
+                           f"{its[-1]}; the nearest is {near}): `rec.iterations` lists them")
         return self._batches[iteration]
 
     def _site_index(self, name:str) -> int:
@@ -303,67 +322,6 @@ class MaskRecord:
             if want <= out.keys(): break
         return out
 
-    # -- reading
-    def at(self,
-        iteration:int, # A recorded training iteration (negative: counted from the end, -1 = the last)
-    ) -> MaskSnapshot:
-        "Every mask (every site, every call) and every call's token ids of one recorded iteration; decodes only that iteration."
-        b = self._batch(iteration)
-        masks, ps, tok = {}, {}, {}
-        for m in b.masks:
-            name = self._sites[m.site][0]
-            masks.setdefault(name, []).append(b.mask(m))
-            ps.setdefault(name, []).append(m.p)
-            tok.setdefault(name, []).append(None if m.tokens < 0 else m.tokens)
-        order = [n for n, _ in self._sites if n in masks]
-        sites = {n: self._with_p(self._index[n], ps[n][0]) for n in order}   # the p of each site's first call here
-        return MaskSnapshot(b.iteration, b.epoch, sites, {n: masks[n] for n in order},
-                            {n: ps[n] for n in order}, [b.token_ids(i) for i in range(len(b.token_shapes))], {n: tok[n] for n in order})
-
-    def masks(self,
-        name:str,    # A recorded site
-        call:int=0,  # Forward call in each iteration, from 0 (negative: from the end)
-    ) -> dict:       # {iteration: bool mask}, for every recorded iteration with that call
-        "The masks of one site over the run, by iteration; decodes only that site's masks."
-        i, out = self._site_index(name), {}
-        for it in self.iterations:
-            b = self._batches[it]
-            ms = [m for m in b.masks if m.site == i]
-            if -len(ms) <= call < len(ms): out[it] = b.mask(ms[call])
-        return out
-
-    def mask(self,
-        name:str,          # A recorded site
-        iteration:int=-1,  # A recorded training iteration (negative: counted from the end)
-        call:int=0,        # Forward call in that iteration, from 0 (negative: from the end)
-    ) -> torch.Tensor:     # Bool keep-mask, True = kept
-        "The mask of one site in one forward call of one iteration; decodes only that mask."
-        i, b = self._site_index(name), self._batch(iteration)
-        ms = [m for m in b.masks if m.site == i]
-        if not -len(ms) <= call < len(ms): raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration {b.iteration}; there is no call {call}")
-        return b.mask(ms[call])
-
-    def calls(self) -> pd.DataFrame:
-        "One row per recorded mask: iteration, epoch, site name, call, calls of the site in the iteration, shape, p, and the shape of its call's token ids (nothing is decoded)."
-        rows = []
-        for it in self.iterations:
-            b = self._batches[it]
-            n_calls = Counter(m.site for m in b.masks)
-            for m in b.masks:
-                rows.append((it, b.epoch, self._sites[m.site][0], m.call, n_calls[m.site], m.shape, m.p,
-                             None if m.tokens < 0 else b.token_shapes[m.tokens]))
-        return pd.DataFrame(rows, columns=['iteration', 'epoch', 'name', 'call', 'n_calls', 'shape', 'p', 'tokens'])
-
-    def drop_rates(self) -> pd.DataFrame:
-        "`calls()` with the fraction of each mask that was dropped (counted on the packed bits); `iter` repeats `iteration` (0.1.0's column name)."
-        df, rates = self.calls(), []
-        for it in self.iterations:
-            b = self._batches[it]
-            rates += [packed_drop_rate(b.data[m.offset:m.offset + m.nbytes], math.prod(m.shape)) for m in b.masks]
-        df['drop_rate'] = np.array(rates, dtype=float)
-        df['iter'] = df['iteration']
-        return df
-
     @property
     def stored_bytes(self) -> int:
         "Bytes of the recorded masks and token ids (what the budget bounds)"
@@ -371,7 +329,8 @@ class MaskRecord:
 
     @property
     def nbytes(self) -> int:
-        "Bytes held by the recorded masks and token ids (the same as `stored_bytes`: buffers are exactly as large as their content)"
+        """Bytes held by the recorded masks and token ids (the same as `stored_bytes`: buffers are exactly as large as
+        their content)"""
         return self._stored
 
     def __repr__(self):
@@ -382,61 +341,145 @@ class MaskRecord:
             calls = {max(Counter(m.site for m in b.masks).values()) for b in self._batches.values()}
             step = self.every*self.stride if self.every else None
             head += (f" ({its[0]} to {its[-1]}" + (f", every {step}" if step and step > 1 else "") + "), "
-                     + (f"{min(calls)} call{'s'*(min(calls) != 1)} each" if len(calls) == 1 else f"{min(calls)} to {max(calls)} calls each"))
+                     + (f"{min(calls)} call{'s'*(min(calls) != 1)} each" if len(calls) == 1
+                        else f"{min(calls)} to {max(calls)} calls each"))
         head += f", {len(sites)} sites, {self.stored_bytes/2**20:.2f} MiB{where}"
         w = max((len(n) for n in sites), default=0)
         return '\n'.join([head] + [f"  {n:<{w}}  {s.title} [{s.kind}]" for n, s in sites.items()])
 
-    # -- filling (the recorder and the loaders)
-    def _add_site(self, name:str, site:DropoutSite) -> int:
-        "The index of site `name`, adding it if new; a known name must keep its description (its `p` may change)."
-        if name in self._index:
-            i = self._index[name]
-            old = self._sites[i][1]
-            if replace(old, p=0.) != replace(site, p=0.):
-                raise ValueError(f"site {name!r} is now {site}, but this record holds masks of {old}: "
-                                 f"record another model with a new MaskRecorder")
-            return i
-        self._index[name] = len(self._sites)
-        self._sites.append((name, site))
-        return self._index[name]
-
-    def _add(self, b:_Batch):
-        "Store one recorded iteration (one dict assignment: an interrupt stores all of it or nothing)."
-        self._batches[b.iteration] = b
-        self._counts.update(m.site for m in b.masks)
-        self._stored += b.nbytes
-
-    def _drop(self, iteration:int, compact:bool=True):
-        "Delete one recorded iteration (and give its memory back, unless `compact=False`)."
-        b = self._batches.pop(iteration)
-        self._counts.subtract(m.site for m in b.masks)
-        self._stored -= b.nbytes
-        if compact: self._compact()
-
-    def _thin(self):
-        "Keep every other recorded iteration (whole iterations) and from now on record half as often; the kept ones move to the front."
-        for it in self.iterations[1::2]: self._drop(it, compact=False)
-        self._compact()
-        self.stride *= 2; self.thinned += 1
-
-    def _new_batch(self, iteration:int, epoch:int, masks:tuple, n_mask:int, token_shapes:tuple) -> _Batch:
-        "An empty batch record of `n_mask` packed bytes and the token ids of `token_shapes`, written in the arena (fill `data`, `tokens`)."
-        n_tok = sum(math.prod(s) for s in token_shapes)
-        return self._batch_in(_Batch(iteration, epoch, None, masks, None, token_shapes), self._arena.alloc(iteration, _align8(n_mask) + 4*n_tok), n_mask)
-
     @staticmethod
     def _batch_in(b:_Batch, buf:np.ndarray, n_mask:int) -> _Batch:
-        "`b` with its packed masks and token ids as views of `buf`: the masks, then the ids from the next multiple of 8."
+        """`b` with its packed masks and token ids as views of `buf`: the masks, then the ids from the next multiple of
+        8."""
         t0 = _align8(n_mask)
         return b._replace(data=buf[:n_mask], tokens=buf[t0:].view(np.int32))
 
-    def _compact(self):
-        "Move the arena's iterations to its front, in order, and give back the memory freed by drops."
-        moved = self._arena.compact(self.iterations)
-        for it, buf in moved.items():
-            b = self._batches[it]
-            self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
+# %% ../nbs/03_recorder.ipynb #eb0de71b
+# -- reading
+@patch
+def at(self:MaskRecord,
+    iteration:int, # A recorded training iteration (negative: counted from the end, -1 = the last)
+) -> MaskSnapshot:
+    """Every mask (every site, every call) and every call's token ids of one recorded iteration; decodes only that
+    iteration."""
+    b = self._batch(iteration)
+    masks, ps, tok = {}, {}, {}
+    for m in b.masks:
+        name = self._sites[m.site][0]
+        masks.setdefault(name, []).append(b.mask(m))
+        ps.setdefault(name, []).append(m.p)
+        tok.setdefault(name, []).append(None if m.tokens < 0 else m.tokens)
+    order = [n for n, _ in self._sites if n in masks]
+    sites = {n: self._with_p(self._index[n], ps[n][0]) for n in order}   # the p of each site's first call here
+    return MaskSnapshot(b.iteration, b.epoch, sites, {n: masks[n] for n in order},
+                        {n: ps[n] for n in order}, [b.token_ids(i) for i in range(len(b.token_shapes))],
+                        {n: tok[n] for n in order})
+
+@patch
+def masks(self:MaskRecord,
+    name:str,    # A recorded site
+    call:int=0,  # Forward call in each iteration, from 0 (negative: from the end)
+) -> dict:       # {iteration: bool mask}, for every recorded iteration with that call
+    "The masks of one site over the run, by iteration; decodes only that site's masks."
+    i, out = self._site_index(name), {}
+    for it in self.iterations:
+        b = self._batches[it]
+        ms = [m for m in b.masks if m.site == i]
+        if -len(ms) <= call < len(ms): out[it] = b.mask(ms[call])
+    return out
+
+@patch
+def mask(self:MaskRecord,
+    name:str,          # A recorded site
+    iteration:int=-1,  # A recorded training iteration (negative: counted from the end)
+    call:int=0,        # Forward call in that iteration, from 0 (negative: from the end)
+) -> torch.Tensor:     # Bool keep-mask, True = kept
+    "The mask of one site in one forward call of one iteration; decodes only that mask."
+    i, b = self._site_index(name), self._batch(iteration)
+    ms = [m for m in b.masks if m.site == i]
+    if not -len(ms) <= call < len(ms): raise IndexError(f"{name!r} has {len(ms)} call(s) in iteration "
+                                                        f"{b.iteration}; there is no call {call}")
+    return b.mask(ms[call])
+
+@patch
+def calls(self:MaskRecord) -> pd.DataFrame:
+    """One row per recorded mask: iteration, epoch, site name, call, calls of the site in the iteration, shape, p,
+    and the shape of its call's token ids (nothing is decoded)."""
+    rows = []
+    for it in self.iterations:
+        b = self._batches[it]
+        n_calls = Counter(m.site for m in b.masks)
+        for m in b.masks:
+            rows.append((it, b.epoch, self._sites[m.site][0], m.call, n_calls[m.site], m.shape, m.p,
+                         None if m.tokens < 0 else b.token_shapes[m.tokens]))
+    return pd.DataFrame(rows, columns=['iteration', 'epoch', 'name', 'call', 'n_calls', 'shape', 'p', 'tokens'])
+
+@patch
+def drop_rates(self:MaskRecord) -> pd.DataFrame:
+    """`calls()` with the fraction of each mask that was dropped (counted on the packed bits); `iter` repeats
+    `iteration` (0.1.0's column name)."""
+    df, rates = self.calls(), []
+    for it in self.iterations:
+        b = self._batches[it]
+        rates += [packed_drop_rate(b.data[m.offset:m.offset + m.nbytes], math.prod(m.shape)) for m in b.masks]
+    df['drop_rate'] = np.array(rates, dtype=float)
+    df['iter'] = df['iteration']
+    return df
+
+# %% ../nbs/03_recorder.ipynb #2cf463ba
+# -- filling (the recorder and the loaders)
+@patch
+def _add_site(self:MaskRecord, name:str, site:DropoutSite) -> int:
+    "The index of site `name`, adding it if new; a known name must keep its description (its `p` may change)."
+    if name in self._index:
+        i = self._index[name]
+        old = self._sites[i][1]
+        if replace(old, p=0.) != replace(site, p=0.):
+            raise ValueError(f"site {name!r} is now {site}, but this record holds masks of {old}: "
+                             f"record another model with a new MaskRecorder")
+        return i
+    self._index[name] = len(self._sites)
+    self._sites.append((name, site))
+    return self._index[name]
+
+@patch
+def _add(self:MaskRecord, b:_Batch):
+    "Store one recorded iteration (one dict assignment: an interrupt stores all of it or nothing)."
+    self._batches[b.iteration] = b
+    self._counts.update(m.site for m in b.masks)
+    self._stored += b.nbytes
+
+@patch
+def _drop(self:MaskRecord, iteration:int, compact:bool=True):
+    "Delete one recorded iteration (and give its memory back, unless `compact=False`)."
+    b = self._batches.pop(iteration)
+    self._counts.subtract(m.site for m in b.masks)
+    self._stored -= b.nbytes
+    if compact: self._compact()
+
+@patch
+def _thin(self:MaskRecord):
+    """Keep every other recorded iteration (whole iterations) and from now on record half as often; the kept ones
+    move to the front."""
+    for it in self.iterations[1::2]: self._drop(it, compact=False)
+    self._compact()
+    self.stride *= 2; self.thinned += 1
+
+@patch
+def _new_batch(self:MaskRecord, iteration:int, epoch:int, masks:tuple, n_mask:int, token_shapes:tuple) -> _Batch:
+    """An empty batch record of `n_mask` packed bytes and the token ids of `token_shapes`, written in the arena
+    (fill `data`, `tokens`)."""
+    n_tok = sum(math.prod(s) for s in token_shapes)
+    return self._batch_in(_Batch(iteration, epoch, None, masks, None, token_shapes),
+                          self._arena.alloc(iteration, _align8(n_mask) + 4*n_tok), n_mask)
+
+@patch
+def _compact(self:MaskRecord):
+    "Move the arena's iterations to its front, in order, and give back the memory freed by drops."
+    moved = self._arena.compact(self.iterations)
+    for it, buf in moved.items():
+        b = self._batches[it]
+        self._batches[it] = self._batch_in(b, buf, b.data.nbytes)
 
 # %% ../nbs/03_recorder.ipynb #b02e5e82
 # format versions: 1 (0.1.0), 2 (0.2.0: sites, calls, the p of every call), 3 (0.3.0: and the trained embedding)
@@ -452,15 +495,18 @@ def _site_from_v1(
     shape:tuple=(),       # The mask's shape (0.1.0 weight masks: gate blocks from the ratio of rows to columns)
     p:float=0.,           # Dropout probability
 ) -> DropoutSite:
-    "The `DropoutSite` of a mask that 0.1.0 recorded: the one place that reads a module path or a class name (a 0.1.0 file holds nothing else)."
+    """The `DropoutSite` of a mask that 0.1.0 recorded: the one place that reads a module path or a class name (a 0.1.0
+    file holds nothing else)."""
     kind, param = _V1_KINDS.get(layer, layer or 'unknown'), None
     if m := re.search(r'(?:^|\.)rnns\.(\d+)\.(\w+)$', name):
         l, param = int(m[1]), m[2]
         where, label = 'weight', f'W_hh, layer {l+1}' + (', reverse direction' if param.endswith('_reverse') else '')
-    elif m := re.search(r'(?:^|\.)hidden_dps\.(\d+)$', name): l = int(m[1]); where, label = 'hidden', f'between layers {l+1} and {l+2}'
+    elif m := re.search(r'(?:^|\.)hidden_dps\.(\d+)$',
+                        name): l = int(m[1]); where, label = 'hidden', f'between layers {l+1} and {l+2}'
     else:
         l = None
-        where = next((w for key, w in (('encoder_dp', 'embedding'), ('input_dp', 'input'), ('output_dp', 'output')) if name.endswith(key)), 'custom')
+        where = next((w for key, w in (('encoder_dp', 'embedding'), ('input_dp', 'input'),
+                                       ('output_dp', 'output')) if name.endswith(key)), 'custom')
         label = where if where != 'custom' else name
     gates = ()
     if kind in ('weight', 'weight_per_step') and len(shape) >= 2 and shape[-1] and shape[-2] % shape[-1] == 0:
@@ -477,8 +523,10 @@ def _from_v1(header:dict, z, bad:str) -> MaskRecord:
         shape = tuple(h['shape'])
         i = rec._add_site(name, _site_from_v1(name, h['layer'], shape, h['ps'][0] if h['ps'] else 0.))
         data = z[f'mask/{name}']
-        if data.shape != (len(h['iters']), (math.prod(shape) + 7)//8): raise ValueError(f"{bad} (mask {name!r} has shape {data.shape})")
-        for row, it, ep, p in zip(data, h['iters'], h['epochs'], h['ps']): rows.setdefault(int(it), (int(ep), []))[1].append((i, row, shape, float(p)))
+        if data.shape != (len(h['iters']),
+                          (math.prod(shape) + 7)//8): raise ValueError(f"{bad} (mask {name!r} has shape {data.shape})")
+        for row, it, ep, p in zip(data, h['iters'], h['epochs'],
+                                  h['ps']): rows.setdefault(int(it), (int(ep), []))[1].append((i, row, shape, float(p)))
     tokens = {int(k.split('/', 1)[1]): z[k] for k in z.files if k.startswith('tokens/')}
     for it in sorted(rows):
         ep, ms = rows[it]
@@ -486,7 +534,8 @@ def _from_v1(header:dict, z, bad:str) -> MaskRecord:
         offsets = np.cumsum([0] + [len(r) for _, r, _, _ in ms])
         masks = tuple(_Mask(i, 0, -1 if tok is None else 0, int(o), s, p) for (i, _, s, p), o in zip(ms, offsets))
         rec._add(_Batch(it, ep, np.concatenate([r for _, r, _, _ in ms]).astype(np.uint8), masks,
-                        np.zeros(0, np.int32) if tok is None else tok.astype(np.int32).reshape(-1), () if tok is None else (tuple(tok.shape),)))
+                        np.zeros(0, np.int32) if tok is None else tok.astype(np.int32).reshape(-1),
+                        () if tok is None else (tuple(tok.shape),)))
     return rec
 
 # %% ../nbs/03_recorder.ipynb #0c6f2d1e
@@ -504,6 +553,7 @@ def _rank_files(path:Path) -> dict:
     if not path.parent.is_dir(): return {}
     return {int(m.group(1)): f for f in path.parent.iterdir() if (m := pat.fullmatch(f.name))}
 
+# %% ../nbs/03_recorder.ipynb #bf623959
 @patch
 def save(self:MaskRecord,
     path:str|Path, # Destination file (`.npz` is the natural extension); in a distributed run, the rank goes in the name
@@ -512,11 +562,13 @@ def save(self:MaskRecord,
     path = Path(path)
     if self.world_size > 1 and not path.stem.endswith(f'.rank{self.rank}'): path = rank_path(path, self.rank)
     batches, emb = [self._batches[it] for it in self.iterations], _embedding_array(self)
-    header = dict(format=_FORMAT, version=_VERSION, vocab=self.vocab, every=self.every, stride=self.stride, thinned=self.thinned,
+    header = dict(format=_FORMAT, version=_VERSION, vocab=self.vocab, every=self.every, stride=self.stride,
+                  thinned=self.thinned,
                   crop=self.crop, rank=self.rank, world_size=self.world_size,
                   embedding=None if emb is None else list(emb.shape),
                   sites=[[n, s.to_dict()] for n, s in self._sites],
-                  batches=[[b.iteration, b.epoch, [[m.site, m.call, m.tokens, m.offset, list(m.shape), m.p] for m in b.masks],
+                  batches=[[b.iteration, b.epoch, [[m.site, m.call, m.tokens, m.offset, list(m.shape),
+                                                    m.p] for m in b.masks],
                             [list(s) for s in b.token_shapes]] for b in batches])
     arrays = dict(header=np.frombuffer(json.dumps(header).encode(), np.uint8),
                   masks=np.concatenate([b.data for b in batches]) if batches else np.zeros(0, np.uint8),
@@ -525,6 +577,7 @@ def save(self:MaskRecord,
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
     return path
 
+# %% ../nbs/03_recorder.ipynb #87ec1e33
 def _embedding_array(rec:MaskRecord) -> np.ndarray|None:
     "`rec.embedding` as the file stores it: float32 (vocab, emb_sz), a row per word of `rec.vocab` (else `ValueError`)."
     e = rec.embedding
@@ -551,13 +604,16 @@ def _from_v2(header:dict, z, bad:str) -> MaskRecord:
     rec.rank, rec.world_size = int(header['rank']), int(header['world_size'])
     for name, d in header['sites']: rec._add_site(name, DropoutSite.from_dict(d))
     data, tokens = z['masks'], z['tokens']
-    if data.dtype != np.uint8 or tokens.dtype != np.int32: raise ValueError(f"{bad} (arrays of type {data.dtype}, {tokens.dtype})")
+    if data.dtype != np.uint8 or tokens.dtype != np.int32: raise ValueError(f"{bad} (arrays of type {data.dtype}, "
+                                                                            f"{tokens.dtype})")
     mo = to = 0
     for it, ep, ms, tshapes in header['batches']:
-        masks = tuple(_Mask(int(s), int(c), int(t), int(o), tuple(int(x) for x in shape), float(p)) for s, c, t, o, shape, p in ms)
+        masks = tuple(_Mask(int(s), int(c), int(t), int(o), tuple(int(x) for x in shape),
+                            float(p)) for s, c, t, o, shape, p in ms)
         tshapes = tuple(tuple(int(x) for x in s) for s in tshapes)
         n, nt = sum(m.nbytes for m in masks), sum(math.prod(s) for s in tshapes)
-        if (mo + n > len(data) or to + nt > len(tokens) or any(m.offset + m.nbytes > n or not 0 <= m.site < len(rec._sites)
+        if (mo + n > len(data) or to + nt > len(tokens) or any(m.offset + m.nbytes > n
+                                                               or not 0 <= m.site < len(rec._sites)
                                                                or m.tokens >= len(tshapes) for m in masks)):
             raise ValueError(f"{bad} (the index of iteration {it} does not match the arrays)")
         rec._add(_Batch(int(it), int(ep), data[mo:mo+n], masks, tokens[to:to+nt], tshapes))
@@ -565,9 +621,11 @@ def _from_v2(header:dict, z, bad:str) -> MaskRecord:
     if (mo, to) != (len(data), len(tokens)): raise ValueError(f"{bad} (the arrays hold more than the index describes)")
     return rec
 
+# %% ../nbs/03_recorder.ipynb #a6275d03
 @patch(cls_method=True)
 def load(cls:MaskRecord,
-    path:str|Path,        # A file written by `MaskRecord.save` (or by 0.1.0), or the name given to `save` in a distributed run
+    # A file written by `MaskRecord.save` (or by 0.1.0), or the name given to `save` in a distributed run
+    path:str|Path,
     rank:int|None=None,   # In a distributed run saved as `path`: the rank to load
 ) -> MaskRecord:
     "Load a recording saved by `save`, or by an earlier awd_fastai (0.1.0, 0.2.0: no trained embedding)."
@@ -587,14 +645,17 @@ def load(cls:MaskRecord,
             version = header.get('version', 1)
             if not isinstance(version, int) or version > _VERSION:
                 raise ValueError(f"{path} was written by a newer awd_fastai (format version {version})")
-            if version == 1 and not isinstance(header.get('tracks'), dict): raise ValueError(f"{bad} (header {str(header)[:60]!r})")
+            if version == 1 and not isinstance(header.get('tracks'),
+                                               dict): raise ValueError(f"{bad} (header {str(header)[:60]!r})")
             rec = (_from_v1 if version == 1 else _from_v2)(header, z, bad)
             rec.embedding, rec.format_version = _embedding_from(header, z, bad) if version >= 3 else None, version
             return rec
     except ValueError as e:
         if str(e).startswith(str(path)): raise
-        raise ValueError(f"{bad} (expected an .npz file written by `MaskRecord.save`)") from None   # numpy's own message may suggest loading pickles: never
-    except (zipfile.BadZipFile, zlib.error, KeyError, IndexError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
+        # numpy's own message may suggest loading pickles: never
+        raise ValueError(f"{bad} (expected an .npz file written by `MaskRecord.save`)") from None
+    except (zipfile.BadZipFile, zlib.error, KeyError, IndexError, OSError, EOFError, json.JSONDecodeError,
+            UnicodeDecodeError, TypeError) as e:
         raise ValueError(f"{bad}: {type(e).__name__}: {e}") from None
 
 @patch(cls_method=True)
@@ -614,14 +675,16 @@ def load_ranks(cls:MaskRecord,
 
 # %% ../nbs/03_recorder.ipynb #9a3d5e11
 class _Hook:
-    "A module hook calling `recorder.<method>` while the recorder is attached to a learner; else it removes itself. Copies are inert."
+    """A module hook calling `recorder.<method>` while the recorder is attached to a learner; else it removes itself.
+    Copies are inert."""
     def __init__(self, recorder=None, method:str=None):
         self.ref, self.method, self.handle = (None if recorder is None else weakref.ref(recorder)), method, None
     def __call__(self, *args):
         rec = None if self.ref is None else self.ref()
         if rec is not None and rec.learn is not None: return getattr(rec, self.method)(*args)
         if self.handle is not None: self.handle.remove()   # left by a fit that an exception ended before `after_fit`
-    def __reduce__(self): return (_Hook, ())               # a pickled or deep-copied model does not report to the recorder
+    # a pickled or deep-copied model does not report to the recorder
+    def __reduce__(self): return (_Hook, ())
 
     @classmethod
     def add(cls, recorder, method:str, module:torch.nn.Module, pre:bool=False):
@@ -634,15 +697,18 @@ def _copy_into(
     dest:np.ndarray, # A CPU buffer of exactly the tensors' total size and dtype
     tensors:list,    # Flat tensors on any devices
 ):
-    "Write `tensors` one after the other into `dest`: each CPU tensor straight into place, the others in one copy per device."
+    """Write `tensors` one after the other into `dest`: each CPU tensor straight into place, the others in one copy per
+    device."""
     out, o = torch.from_numpy(dest), 0
     on_cpu = all(t.device.type == 'cpu' for t in tensors)
-    if not on_cpu and len({t.device for t in tensors}) == 1: tensors = [torch.cat(tensors)]   # one device-to-CPU transfer
+    # one device-to-CPU transfer
+    if not on_cpu and len({t.device for t in tensors}) == 1: tensors = [torch.cat(tensors)]
     for t in tensors:
         out[o:o+t.numel()].copy_(t); o += t.numel()
 
 # %% ../nbs/03_recorder.ipynb #bdfc330f
-_OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters', 'nbytes',
+_OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters',
+                   'nbytes',
                    'stored_bytes', 'vocab', 'stride', 'thinned', 'rank', 'world_size', 'save', 'show', 'plot_all_masks',
                    'plot_mask_grid', 'save_mask_gif', 'plot_drop_rates')   # what 0.1.0's recorder answered as a record
 _NEW_RECORD_API = ('sites', 'iterations', 'at', 'masks', 'calls')
@@ -651,52 +717,64 @@ def crop_mask(
     mask:torch.Tensor,   # A keep-mask of `site`
     site:DropoutSite,    # What the mask is: its `axes` and `gates`
     crop:int,            # Entries kept along each axis (for a weight site's rows: per gate block)
-) -> torch.Tensor:       # The first `crop` entries along each axis; a weight site's first `crop` rows of each gate block
-    "The recorder's crop: at most `crop` entries along each axis, a weight site's rows cropped per gate block (its `gates`)."
+    # The first `crop` entries along each axis; a weight site's first `crop` rows of each gate block
+) -> torch.Tensor:
+    """The recorder's crop: at most `crop` entries along each axis, a weight site's rows cropped per gate block (its
+    `gates`)."""
     idx = [slice(0, crop)] * mask.dim()
     a = site.axes.index('output') if site.gates and 'output' in site.axes and len(site.axes) == mask.dim() else None
     if a is not None and mask.shape[a] % len(site.gates) == 0:
         g = len(site.gates)
-        mask = mask.unflatten(a, (g, mask.shape[a] // g))[(slice(None),)*(a+1) + (slice(0, crop),)].flatten(a, a+1)   # rows of each block
+        # rows of each block
+        mask = mask.unflatten(a, (g, mask.shape[a] // g))[(slice(None),)*(a+1) + (slice(0, crop),)].flatten(a, a+1)
         idx[a] = slice(None)
     return mask[tuple(idx)]
 
 def _drawn_mask(
     m:KeepsMask,   # A dropout layer after a training forward
 ):                 # Its keep-mask(s) as drawn (nonzero = kept), a tensor or a dict of them
-    "The layer's last mask as it drew it: what `last_mask` turns into bools, without that full-size copy (`last_mask` if a class defines its own)."
+    """The layer's last mask as it drew it: what `last_mask` turns into bools, without that full-size copy (`last_mask`
+    if a class defines its own)."""
     return m._last_noise if type(m).last_mask is KeepsMask.last_mask else m.last_mask
 
+# %% ../nbs/03_recorder.ipynb #63c62c56
 class NoDropoutWarning(UserWarning):
-    "A `MaskRecorder` on a model with no active dropout: no awd_fastai dropout layer, or every one at p = 0; it records nothing."
+    """A `MaskRecorder` on a model with no active dropout: no awd_fastai dropout layer, or every one at p = 0; it
+    records nothing."""
 
 class MaskRecorder(Callback):
-    "Record every dropout mask of every forward call of every `every`-th training batch, with each call's token ids, in `self.record`."
+    """Record every dropout mask of every forward call of every `every`-th training batch, with each call's token ids,
+    in `self.record`."""
     order, run_valid = 90, False
-    _stateattrs = ('record', 'n_train', '_layers', '_hooks', '_pending', '_pending_tokens', '_calls', '_seen', '_drawn', '_warned',
+    _stateattrs = ('record', 'n_train', '_layers', '_hooks', '_pending', '_pending_tokens', '_calls', '_seen', '_drawn',
+                   '_warned',
                   '_scratch')
 
     def __init__(self,
         every:int=1,                  # Record every `every`-th training batch
         names:list|None=None,         # Record only these sites (default: every site)
-        crop:int|None=None,           # Keep at most `crop` entries along each axis of a mask (per gate block for weights)
+        # Keep at most `crop` entries along each axis of a mask (per gate block for weights)
+        crop:int|None=None,
         budget:int=256*2**20,         # Memory budget in bytes for the masks and token ids
         tokens:bool=True,             # Also record each call's token ids, and the vocabulary
     ):
         check_positive('every', every); check_positive('budget', budget)
         if crop is not None: check_positive('crop', crop)
         if isinstance(names, str): names = [names]
-        self.every, self.names_wanted, self.crop, self.budget, self.record_tokens = every, names and list(names), crop, budget, tokens
+        self.every, self.names_wanted, self.crop = every, names and list(names), crop
+        self.budget, self.record_tokens = budget, tokens
         self._init_state()
 
     def _init_state(self):
         "A new, empty record (also after unpickling: an exported learner carries no recording)."
-        self.record, self.n_train, self._warned, self._recording, self._scratch = MaskRecord(), 0, set(), False, _Scratch()
-        self._layers, self._hooks, self._pending, self._pending_tokens, self._calls, self._seen, self._drawn = {}, [], [], [], {}, {}, {}
+        self.record, self.n_train, self._warned, self._recording = MaskRecord(), 0, set(), False
+        self._scratch, self._layers, self._hooks, self._pending, self._pending_tokens = _Scratch(), {}, [], [], []
+        self._calls, self._seen, self._drawn = {}, {}, {}
 
     # -- the fit
     def before_fit(self):
-        "Only a training fit records (fastai also calls this in `validate`, `get_preds`, `predict`): the hooks go on in `before_train`."
+        """Only a training fit records (fastai also calls this in `validate`, `get_preds`, `predict`): the hooks go on
+        in `before_train`."""
         self._remove_hooks()                      # left by a fit that Ctrl-C interrupted before its `after_fit`
         self._recording, self._pending, self._pending_tokens = False, [], []
         self.active, self._set_up = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs), False
@@ -705,26 +783,31 @@ class MaskRecorder(Callback):
         if self.active and not self._set_up: self._setup()
 
     def _setup(self):
-        "At the fit's first training epoch: the sites to record, with a hook on each of their layers, and the vocabulary."
+        """At the fit's first training epoch: the sites to record, with a hook on each of their layers, and the
+        vocabulary."""
         self._set_up, r = True, self.record
         r.rank, r.world_size, r.every, r.crop = rank_distrib(), max(num_distrib(), 1), self.every, self.crop
         layers = mask_layers(self.learn.model)
-        if not layers: warnings.warn("MaskRecorder: the model has no awd_fastai dropout layer, so there are no masks to record", NoDropoutWarning)
+        if not layers: warnings.warn("MaskRecorder: the model has no awd_fastai dropout layer, so there are no masks "
+                                     "to record", NoDropoutWarning)
         if self.names_wanted:
             unknown = [n for n in self.names_wanted if n not in layers]
-            if unknown: raise ValueError(f"MaskRecorder(names=...): unknown name(s) {unknown}; the model's names are {list(layers)}")
+            if unknown: raise ValueError(f"MaskRecorder(names=...): unknown name(s) {unknown}; the model's names are "
+                                         f"{list(layers)}")
             layers = {n: layers[n] for n in self.names_wanted}
         if layers and not any(layer_p(m) for m, _ in layers.values()):
-            warnings.warn(f"MaskRecorder: every dropout layer it records has p = 0 ({', '.join(layers)}): no mask is drawn, so "
-                          "nothing will be recorded (a run without dropout)", NoDropoutWarning)
+            warnings.warn(f"MaskRecorder: every dropout layer it records has p = 0 ({', '.join(layers)}): no mask is "
+                          "drawn, so nothing will be recorded (a run without dropout)", NoDropoutWarning)
         if self.record_tokens and r.vocab is None:
             v = getattr(self.dls, 'vocab', None)
             r.vocab = [str(w) for w in (v[0] if v and isinstance(v[0], list) else v)] if v is not None else None
         self._layers = {}                         # layer -> [(site name, mask key, site index)]
-        for n, (m, key) in layers.items(): self._layers.setdefault(m, []).append((n, key, r._add_site(n, m.mask_sites()[key])))
+        for n, (m, key) in layers.items():
+            self._layers.setdefault(m, []).append((n, key, r._add_site(n, m.mask_sites()[key])))
         self._hooks = [_Hook.add(self, '_after_call', m) for m in self._layers]
         if self.record_tokens:
-            self._hooks += [_Hook.add(self, '_before_embedding', m, pre=True) for m in self.learn.model.modules() if isinstance(m, EmbeddingDropout)]
+            self._hooks += [_Hook.add(self, '_before_embedding', m,
+                                      pre=True) for m in self.learn.model.modules() if isinstance(m, EmbeddingDropout)]
 
     def before_batch(self):
         self._pending, self._pending_tokens, self._calls = [], [], {}
@@ -750,73 +833,6 @@ class MaskRecorder(Callback):
         for h in self._hooks: h.remove()
         self._hooks = []
 
-    # -- the hooks
-    def _before_embedding(self, m, args):
-        "Forward pre-hook of an embedding-dropout layer: keep the token ids this call received."
-        if self._recording and m.training and args and torch.is_tensor(args[0]):
-            ids = args[0].detach()                                              # (bs, seq_len) of this call
-            if ids.device.type == 'cpu': ids = torch.from_numpy(self._scratch.take(4*ids.numel(), np.int32)).view(ids.shape).copy_(ids)
-            self._pending_tokens.append(ids.to(torch.int32))                    # no copy on the CPU: already int32 in the scratch
-
-    def _after_call(self, m, args, out):
-        "Forward hook of a dropout layer: if this call drew a mask in a recorded batch, pack it and keep it for `after_batch`."
-        if not self._recording or m.mask_count == self._seen.get(m, m.mask_count): return
-        self._seen[m] = m.mask_count
-        mk, p = _drawn_mask(m), layer_p(m)        # nonzero = kept: packed without a bool copy
-        tok = len(self._pending_tokens) - 1       # the ids of this call: the latest ones the embedding layer received
-        for name, key, i in self._layers[m]:
-            mask = self._cropped(mk if key is None else mk[key], self.record._sites[i][1])
-            c = self._calls.get(name, 0)
-            self._calls[name] = c + 1
-            out = self._scratch.take((mask.numel() + 7) // 8) if mask.device.type == 'cpu' else None
-            self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask, out)))   # `out`: packed in the scratch
-
-    def _cropped(self, mask:torch.Tensor, site:DropoutSite) -> torch.Tensor:
-        "At most `self.crop` entries along each axis; a weight site's rows per gate block (see `crop_mask`)."
-        return mask if self.crop is None else crop_mask(mask, site, self.crop)
-
-    # -- storing
-    def _check_drawn(self, it:int):
-        "Warn (once per layer) if a layer drew masks in this batch that its forward hook did not see."
-        for m, sites in self._layers.items():
-            drawn, seen = m.mask_count - self._drawn[m], self._calls.get(sites[0][0], 0)
-            if drawn != seen and m not in self._warned:
-                self._warned.add(m)
-                warnings.warn(f"MaskRecorder: {sites[0][0]} drew {drawn} masks in training iteration {it}, but its forward hook saw "
-                              f"{seen} (a layer called as `layer.forward(x)` instead of `layer(x)` runs no hooks); recorded the masks it saw")
-
-    def _commit(self, it:int):
-        "Store the masks and token ids of training iteration `it` as one batch, all at once, within the budget."
-        pending, toks = self._pending, self._pending_tokens
-        self._pending, self._pending_tokens = [], []
-        if not pending: return
-        n_mask = sum(int(q.numel()) for *_, q in pending)
-        if not self._make_room(n_mask + 4*sum(int(t.numel()) for t in toks)): return
-        offsets = np.cumsum([0] + [q.numel() for *_, q in pending])
-        masks = tuple(_Mask(i, c, t, int(o), s, p) for (i, c, t, s, p, _), o in zip(pending, offsets))
-        b = self.record._new_batch(it, self.epoch, masks, n_mask, tuple(tuple(t.shape) for t in toks))
-        _copy_into(b.data, [q for *_, q in pending])                      # one transfer per batch from a GPU
-        _copy_into(b.tokens, [t.reshape(-1) for t in toks])
-        self.record._add(b)
-        self._scratch.clear()
-
-    def _make_room(self, n_bytes:int) -> bool:
-        "Thin the record until `n_bytes` more fit in the budget; False if one iteration alone is too big."
-        r = self.record
-        if n_bytes > self.budget:
-            if 'size' not in self._warned: warnings.warn(f"MaskRecorder: one training iteration needs {n_bytes/2**20:.1f} MiB, more than the budget "
-                                                         f"of {self.budget/2**20:.1f} MiB: recording nothing; raise `budget`, or use `names` or `crop`")
-            self._warned.add('size')
-            return False
-        while r.stored_bytes + n_bytes > self.budget and len(r):
-            if len(r) == 1: r._drop(r.iterations[0])             # a budget below two iterations keeps only the newest
-            else: r._thin()
-            if 'budget' not in self._warned:
-                warnings.warn(f"MaskRecorder: memory budget of {self.budget/2**20:.1f} MiB reached; keeping every other recorded iteration "
-                              f"and from now on recording every {self.every*r.stride}-th training batch (further thinning is not announced)")
-                self._warned.add('budget')
-        return True
-
     def __bool__(self): return True   # a callback is truthy (0.1.0's recorder had a length)
 
     # -- 0.1.0 names, deprecated for one release: the recorder was its record
@@ -824,7 +840,9 @@ class MaskRecorder(Callback):
         if k in _OLD_RECORD_API and 'record' in self.__dict__:
             warn_deprecated(f'`MaskRecorder.{k}`', f'`.record.{k}` (the callback holds its `MaskRecord`)')
             return getattr(self.record, k)
-        if k in _NEW_RECORD_API: raise AttributeError(f"MaskRecorder has no attribute {k!r}: what it recorded is `.record`, e.g. `recorder.record.{k}`")
+        if k in _NEW_RECORD_API:
+            raise AttributeError(f"MaskRecorder has no attribute {k!r}: what it recorded is `.record`, e.g. "
+                                 f"`recorder.record.{k}`")
         return super().__getattr__(k)
 
     def __len__(self) -> int:
@@ -840,16 +858,102 @@ class MaskRecorder(Callback):
         warn_deprecated('`MaskRecorder.load`', '`MaskRecord.load`')
         return MaskRecord.load(path, rank=rank)
 
+# %% ../nbs/03_recorder.ipynb #c53f45d9
+# -- the hooks
+@patch
+def _before_embedding(self:MaskRecorder, m, args):
+    "Forward pre-hook of an embedding-dropout layer: keep the token ids this call received."
+    if self._recording and m.training and args and torch.is_tensor(args[0]):
+        ids = args[0].detach()                                              # (bs, seq_len) of this call
+        if ids.device.type == 'cpu': ids = torch.from_numpy(self._scratch.take(4*ids.numel(),
+                                                                               np.int32)).view(ids.shape).copy_(ids)
+        # no copy on the CPU: already int32 in the scratch
+        self._pending_tokens.append(ids.to(torch.int32))
+
+@patch
+def _after_call(self:MaskRecorder, m, args, out):
+    """Forward hook of a dropout layer: if this call drew a mask in a recorded batch, pack it and keep it for
+    `after_batch`."""
+    if not self._recording or m.mask_count == self._seen.get(m, m.mask_count): return
+    self._seen[m] = m.mask_count
+    mk, p = _drawn_mask(m), layer_p(m)        # nonzero = kept: packed without a bool copy
+    tok = len(self._pending_tokens) - 1       # the ids of this call: the latest ones the embedding layer received
+    for name, key, i in self._layers[m]:
+        mask = self._cropped(mk if key is None else mk[key], self.record._sites[i][1])
+        c = self._calls.get(name, 0)
+        self._calls[name] = c + 1
+        out = self._scratch.take((mask.numel() + 7) // 8) if mask.device.type == 'cpu' else None
+        # `out`: packed in the scratch
+        self._pending.append((i, c, tok, tuple(mask.shape), p, pack_mask(mask, out)))
+
+@patch
+def _cropped(self:MaskRecorder, mask:torch.Tensor, site:DropoutSite) -> torch.Tensor:
+    "At most `self.crop` entries along each axis; a weight site's rows per gate block (see `crop_mask`)."
+    return mask if self.crop is None else crop_mask(mask, site, self.crop)
+
+# %% ../nbs/03_recorder.ipynb #bdcea118
+# -- storing
+@patch
+def _check_drawn(self:MaskRecorder, it:int):
+    "Warn (once per layer) if a layer drew masks in this batch that its forward hook did not see."
+    for m, sites in self._layers.items():
+        drawn, seen = m.mask_count - self._drawn[m], self._calls.get(sites[0][0], 0)
+        if drawn != seen and m not in self._warned:
+            self._warned.add(m)
+            warnings.warn(f"MaskRecorder: {sites[0][0]} drew {drawn} masks in training iteration {it}, but its "
+                          f"forward hook saw {seen} (a layer called as `layer.forward(x)` instead of `layer(x)` "
+                          "runs no hooks); recorded the masks it saw")
+
+@patch
+def _commit(self:MaskRecorder, it:int):
+    "Store the masks and token ids of training iteration `it` as one batch, all at once, within the budget."
+    pending, toks = self._pending, self._pending_tokens
+    self._pending, self._pending_tokens = [], []
+    if not pending: return
+    n_mask = sum(int(q.numel()) for *_, q in pending)
+    if not self._make_room(n_mask + 4*sum(int(t.numel()) for t in toks)): return
+    offsets = np.cumsum([0] + [q.numel() for *_, q in pending])
+    masks = tuple(_Mask(i, c, t, int(o), s, p) for (i, c, t, s, p, _), o in zip(pending, offsets))
+    b = self.record._new_batch(it, self.epoch, masks, n_mask, tuple(tuple(t.shape) for t in toks))
+    _copy_into(b.data, [q for *_, q in pending])                      # one transfer per batch from a GPU
+    _copy_into(b.tokens, [t.reshape(-1) for t in toks])
+    self.record._add(b)
+    self._scratch.clear()
+
+@patch
+def _make_room(self:MaskRecorder, n_bytes:int) -> bool:
+    "Thin the record until `n_bytes` more fit in the budget; False if one iteration alone is too big."
+    r = self.record
+    if n_bytes > self.budget:
+        if 'size' not in self._warned: warnings.warn("MaskRecorder: one training iteration needs "
+                                                     f"{n_bytes/2**20:.1f} MiB, more than the budget of "
+                                                     f"{self.budget/2**20:.1f} MiB: recording nothing; raise "
+                                                     "`budget`, or use `names` or `crop`")
+        self._warned.add('size')
+        return False
+    while r.stored_bytes + n_bytes > self.budget and len(r):
+        if len(r) == 1: r._drop(r.iterations[0])             # a budget below two iterations keeps only the newest
+        else: r._thin()
+        if 'budget' not in self._warned:
+            warnings.warn(f"MaskRecorder: memory budget of {self.budget/2**20:.1f} MiB reached; keeping every "
+                          f"other recorded iteration and from now on recording every {self.every*r.stride}-th "
+                          "training batch (further thinning is not announced)")
+            self._warned.add('budget')
+    return True
+
 # %% ../nbs/03_recorder.ipynb #e7a0b1c6
 class PackedMask(NamedTuple):
-    "One recorded mask as the record stores it: bit-packed (`pack_mask`), with what it is; `rec.packed(iteration).masks`."
+    """One recorded mask as the record stores it: bit-packed (`pack_mask`), with what it is;
+    `rec.packed(iteration).masks`."""
     name:str          # Its site's name
     site:DropoutSite  # Its site, with the `p` of this call
     call:int          # Forward call of the site in the iteration, from 0
-    tokens:int        # Index of its call's token ids in the iteration (`PackedIteration.token_shapes`; -1: none recorded)
+    # Index of its call's token ids in the iteration (`PackedIteration.token_shapes`; -1: none recorded)
+    tokens:int
     shape:tuple       # Shape of the mask
     p:float           # The layer's dropout probability at that call
-    bits:np.ndarray   # uint8, ceil(prod(shape)/8) bytes: the mask, bit-packed (a read-only view of the record's storage)
+    # uint8, ceil(prod(shape)/8) bytes: the mask, bit-packed (a read-only view of the record's storage)
+    bits:np.ndarray
 
     @property
     def drop_rate(self) -> float:
@@ -872,7 +976,8 @@ class PackedIteration(NamedTuple):
 def packed(self:MaskRecord,
     iteration:int,  # A recorded training iteration (negative: counted from the end, -1 = the last)
 ) -> PackedIteration:
-    "One recorded iteration as it is stored: every mask bit-packed with its site, call, shape and `p`; nothing is decoded."
+    """One recorded iteration as it is stored: every mask bit-packed with its site, call, shape and `p`; nothing is
+    decoded."""
     b = self._batch(iteration)
     ms = tuple(PackedMask(self._sites[m.site][0], self._with_p(m.site, m.p), m.call, m.tokens, tuple(m.shape), m.p,
                           _read_only(b.data[m.offset:m.offset + m.nbytes])) for m in b.masks)
@@ -930,8 +1035,8 @@ def _stacked(self:MaskRecord, name:str) -> torch.Tensor:
     "0.1.0's `rec[name]`: the masks of the last call of each iteration, stacked (only if they all have one shape)."
     ms = list(self.masks(name, call=-1).values())
     if len({m.shape for m in ms}) > 1:
-        raise ValueError(f"the masks of {name!r} have several shapes ({sorted({tuple(m.shape) for m in ms})}) and cannot be stacked: "
-                         f"use `rec.masks({name!r})` (by iteration) or `rec.at(iteration)`")
+        raise ValueError(f"the masks of {name!r} have several shapes ({sorted({tuple(m.shape) for m in ms})}) and "
+                         f"cannot be stacked: use `rec.masks({name!r})` (by iteration) or `rec.at(iteration)`")
     return torch.stack(ms)
 
 @patch
@@ -961,7 +1066,8 @@ def recorded_iters(self:MaskRecord) -> list:
 _V1_CLASS = {v: k for k, v in _V1_KINDS.items()}
 @patch
 def info(self:MaskRecord, name:str) -> dict:
-    "Deprecated (0.1.0): layer class, last shape, crop, p and number of iterations of `name`; use `sites[name]` and `calls()`."
+    """Deprecated (0.1.0): layer class, last shape, crop, p and number of iterations of `name`; use `sites[name]` and
+    `calls()`."""
     warn_deprecated('`rec.info(name)`', '`rec.sites[name]` (what the mask is) and `rec.calls()` (shapes, p)')
     site, last = self._site(name), self.masks(name, call=-1)
     return dict(layer=_V1_CLASS.get(site.kind, site.kind), shape=tuple(list(last.values())[-1].shape), crop=self.crop,

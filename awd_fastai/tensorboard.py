@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
+from fastcore.basics import patch
 from PIL import Image
 from .core import check_positive
 from .dropout import DropoutSite, SiteKind
@@ -17,7 +18,7 @@ from .plots import KEPT_COLOR, DROPPED_COLOR, mask_image
 from .explorer import NONE_COLOR, _rgb
 
 # %% auto #0
-__all__ = ['mask_picture', 'MaskTensorBoardCallback']
+__all__ = ['MaskTensorBoardCallback']
 
 # %% ../nbs/11_tensorboard.ipynb #2a104254
 def mask_picture(
@@ -26,7 +27,8 @@ def mask_picture(
     crop:int|None=128,   # As in `mask_image`: units per gate block and columns (weights), rows (others)
     example:int=0,       # Example shown for per-step masks
 ) -> np.ndarray:         # (rows, cols) uint8: 1 kept, 0 dropped, 2 no element
-    "The 2-d picture of a mask that TensorBoard shows: `mask_image`'s; an embedding mask's vocabulary 64 words per row (word id = 64·row + column)."
+    """The 2-d picture of a mask that TensorBoard shows: `mask_image`'s; an embedding mask's vocabulary 64 words per row
+    (word id = 64·row + column)."""
     m = torch.as_tensor(mask)
     if SiteKind.of(site).view == 'embedding' and m.dim() == 2 and m.shape[1] == 1:
         v, w = m.shape[0], min(64, m.shape[0])
@@ -37,7 +39,8 @@ def mask_picture(
     return img.numpy().astype(np.uint8)
 
 def _png(pic:np.ndarray, scale:int=1) -> bytes:
-    "A paletted PNG of a `mask_picture` (0 dropped dark, 1 kept light, 2 grey), each cell `scale` × `scale` pixels: 1 bit per pixel (2 with grey)."
+    """A paletted PNG of a `mask_picture` (0 dropped dark, 1 kept light, 2 grey), each cell `scale` × `scale` pixels: 1
+    bit per pixel (2 with grey)."""
     if scale > 1: pic = np.kron(pic, np.ones((scale, scale), np.uint8))
     im = Image.frombytes('P', (pic.shape[1], pic.shape[0]), np.ascontiguousarray(pic).tobytes())
     im.putpalette(_rgb(DROPPED_COLOR) + _rgb(KEPT_COLOR) + _rgb(NONE_COLOR))
@@ -46,37 +49,48 @@ def _png(pic:np.ndarray, scale:int=1) -> bytes:
     return f.getvalue()
 
 def _tensorboard():
-    "torch's `SummaryWriter` and tensorboard's protocol buffers, imported on first use: `tensorboard` is an optional dependency."
+    """torch's `SummaryWriter` and tensorboard's protocol buffers, imported on first use: `tensorboard` is an optional
+    dependency."""
     try:
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import text
         from tensorboard.compat.proto.summary_pb2 import Summary
         from tensorboard.compat.proto.event_pb2 import Event
     except ImportError as e:
-        raise ImportError("MaskTensorBoardCallback needs the `tensorboard` package: pip install 'awd_fastai[tensorboard]' "
-                          f"(or pip install tensorboard); importing it failed: {e}") from None
+        raise ImportError("MaskTensorBoardCallback needs the `tensorboard` package: pip install "
+                          f"'awd_fastai[tensorboard]' (or pip install tensorboard); importing it failed: {e}") from None
     return SummaryWriter, Summary, Event, text
 
 # %% ../nbs/11_tensorboard.ipynb #9e2733e5
 class MaskTensorBoardCallback(Callback):
-    "Log what a `MaskRecorder` records to TensorBoard: every `every` training batches a picture of each site's mask (kept light, dropped dark), and its drop rate and `p` as scalars, within `budget` bytes."
+    """Log what a `MaskRecorder` records to TensorBoard: every `every` training batches a picture of each site's mask
+    (kept light, dropped dark), and its drop rate and `p` as scalars, within `budget` bytes."""
     order, run_valid = MaskRecorder.order + 1, False      # after the recorder has stored the batch
     def __init__(self,
-        log_dir=None,         # Folder of the event file (None: torch's default `runs/<date>_<host>`, as fastai's `TensorBoardCallback`)
-        every:int|None=None,  # Log every `every`-th training batch, a multiple of the recorder's `every` (None: every batch it records)
-        crop:int=128,         # Pictures: units per gate block and columns of weights, rows of the others (see `mask_picture`)
-        call:int=0,           # Forward call pictured when a batch calls a layer several times, from 0 (negative: from the end)
-        budget:int=32*2**20,  # Bytes of the event file: pictures stop when the drop rates of the rest of the fit would not fit
-        scale:int=4,          # Pictures smaller than 256 pixels are enlarged up to `scale` times (each cell a square of pixels)
+        # Folder of the event file (None: torch's default `runs/<date>_<host>`, as fastai's `TensorBoardCallback`)
+        log_dir=None,
+        # Log every `every`-th training batch, a multiple of the recorder's `every` (None: every batch it records)
+        every:int|None=None,
+        # Pictures: units per gate block and columns of weights, rows of the others (see `mask_picture`)
+        crop:int=128,
+        # Forward call pictured when a batch calls a layer several times, from 0 (negative: from the end)
+        call:int=0,
+        # Bytes of the event file: pictures stop when the drop rates of the rest of the fit would not fit
+        budget:int=32*2**20,
+        # Pictures smaller than 256 pixels are enlarged up to `scale` times (each cell a square of pixels)
+        scale:int=4,
     ):
         if every is not None: check_positive('every', every)
         check_positive('crop', crop); check_positive('budget', budget); check_positive('scale', scale)
-        self.log_dir, self.every, self.crop, self.call, self.budget, self.scale = log_dir, every, crop, call, budget, scale
+        self.log_dir, self.every, self.crop = log_dir, every, crop
+        self.call, self.budget, self.scale = call, budget, scale
         self.writer, self.written, self.pictures_until, self._file = None, 0, None, None
 
     def before_fit(self):
-        "Only a training fit logs (fastai also calls this in `validate`, `get_preds`, `predict`): the writer opens in `before_train`."
-        self.run = rank_distrib() == 0 and not hasattr(self.learn, 'lr_finder')   # fastai's test, as its `TensorBoardCallback`
+        """Only a training fit logs (fastai also calls this in `validate`, `get_preds`, `predict`): the writer opens in
+        `before_train`."""
+        # fastai's test, as its `TensorBoardCallback`
+        self.run = rank_distrib() == 0 and not hasattr(self.learn, 'lr_finder')
         self.writer = None
 
     def before_train(self):
@@ -86,80 +100,100 @@ class MaskTensorBoardCallback(Callback):
         "Open this fit's event file (at its first training epoch) and plan the budget for the rest of the fit."
         self.recorder_cb = next((cb for cb in self.learn.cbs if isinstance(cb, MaskRecorder)), None)
         if self.recorder_cb is None:
-            raise ValueError("MaskTensorBoardCallback logs the masks a MaskRecorder records, and this learner has none: "
-                             "pass both, e.g. cbs=[MaskRecorder(every=10), MaskTensorBoardCallback(every=10)]")
+            raise ValueError("MaskTensorBoardCallback logs the masks a MaskRecorder records, and this learner has "
+                             "none: pass both, e.g. cbs=[MaskRecorder(every=10), MaskTensorBoardCallback(every=10)]")
         self._every = self.every or self.recorder_cb.every
         if self._every % self.recorder_cb.every:
-            raise ValueError(f"MaskTensorBoardCallback(every={self.every}) would log batches that MaskRecorder(every={self.recorder_cb.every}) "
-                             f"does not record: use a multiple of {self.recorder_cb.every}")
+            raise ValueError(f"MaskTensorBoardCallback(every={self.every}) would log batches that "
+                             f"MaskRecorder(every={self.recorder_cb.every}) does not record: use a multiple of "
+                             f"{self.recorder_cb.every}")
         SummaryWriter, self._Summary, self._Event, self._text = _tensorboard()
         self.writer = SummaryWriter(log_dir=self.log_dir, filename_suffix='.masks')
         self.writer.flush()
         self.written = self.event_file.stat().st_size                          # the file's first record
         self.pictures_until, self._full = None, False
-        first = self.recorder_cb.n_train                                       # this fit's training iterations: first, first+1, ...
-        last = first + (self.n_epoch - self.epoch) * len(self.dls.train)      # a resumed fit (`start_epoch`) trains fewer epochs
+        # this fit's training iterations: first, first+1, ...
+        first = self.recorder_cb.n_train
+        # a resumed fit (`start_epoch`) trains fewer epochs
+        last = first + (self.n_epoch - self.epoch) * len(self.dls.train)
         self._left = len(range(-(-first // self._every) * self._every, last, self._every))
-        self._note = self._event(0, summary=self._text('masks/budget', self._budget_note(10**12)))[1]   # room kept for the note
+        # room kept for the note
+        self._note = self._event(0, summary=self._text('masks/budget', self._budget_note(10**12)))[1]
 
     @property
     def event_file(self) -> Path|None:
         "The event file of the current (or last) fit: the newest `*.masks` event file in the writer's folder"
         if self.writer is not None:
-            fs = sorted(Path(self.writer.get_logdir()).glob('events.out.tfevents.*.masks'), key=lambda f: f.stat().st_mtime)
+            fs = sorted(Path(self.writer.get_logdir()).glob('events.out.tfevents.*.masks'),
+                        key=lambda f: f.stat().st_mtime)
             self._file = fs[-1] if fs else None
         return self._file
 
-    def _event(self, step:int, **kwargs) -> tuple:
-        "An event and the bytes its record takes in the file: its length (8 bytes), their CRC (4), the event, its CRC (4)."
-        ev = self._Event(wall_time=time.time(), step=step, **kwargs)
-        return ev, ev.ByteSize() + 16
-
-    def _write(self, ev, size:int):
-        self.writer.file_writer.add_event(ev, step=ev.step, walltime=ev.wall_time)
-        self.written += size
-
     def after_batch(self):
         if not (self.training and self.run) or self.writer is None: return
-        it = self.recorder_cb.n_train - 1                # the batch the recorder has just counted, and stored if it recorded it
+        # the batch the recorder has just counted, and stored if it recorded it
+        it = self.recorder_cb.n_train - 1
         if it % self._every: return
         self._left = max(self._left - 1, 0)
         try: b = self.recorder_cb.record.packed(it)
         except (KeyError, IndexError): return            # the recorder's own budget thinned its recording (it warned)
         self._log(it, b)
 
-    def _log(self, it:int, b):
-        "Write the drop rates of iteration `it` and, while the budget keeps room for the drop rates of the rest of the fit, the pictures of its masks."
-        S, sites, rates = self._Summary, {}, []
-        for m in b.masks: sites.setdefault(m.name, []).append(m)
-        for name, ms in sites.items():
-            rate = packed_drop_rate([m.bits for m in ms], sum(math.prod(m.shape) for m in ms))   # all the calls, on the packed bits
-            rates += [S.Value(tag=f'drop_rate/{name}', simple_value=rate), S.Value(tag=f'p/{name}', simple_value=ms[0].p)]
-        ev, size = self._event(it, summary=S(value=rates))
-        if self.pictures_until is None:
-            pics = [self._picture(ms) for ms in sites.values() if -len(ms) <= self.call < len(ms)]
-            ev_pics, size_pics = self._event(it, summary=S(value=rates + pics))
-            if self.written + size_pics + size*self._left + self._note <= self.budget: return self._write(ev_pics, size_pics)
-            self.pictures_until = it
-            warnings.warn(self._budget_note(it))
-            self._write(*self._event(it, summary=self._text('masks/budget', self._budget_note(it))))
-        if self.written + size <= self.budget: return self._write(ev, size)
-        if not self._full: warnings.warn(f"MaskTensorBoardCallback: the event file reached its budget of {self.budget/2**20:.2f} MiB "
-                                         f"at training iteration {it}: nothing more is logged in this fit")
-        self._full = True
-
-    def _picture(self, ms:list):
-        "A `Summary.Value` holding the PNG picture of the mask of call `self.call` among one site's `PackedMask`s `ms`."
-        m = ms[self.call]
-        pic = mask_picture(m.mask(), m.site, self.crop)
-        s = max(1, min(self.scale, 256 // max(pic.shape)))
-        return self._Summary.Value(tag=f'masks/{m.name}', image=self._Summary.Image(
-            height=pic.shape[0]*s, width=pic.shape[1]*s, colorspace=3, encoded_image_string=_png(pic, s)))
-
-    def _budget_note(self, it:int) -> str:
-        return (f"MaskTensorBoardCallback: the event file's budget of {self.budget/2**20:.2f} MiB is reached at training iteration {it}: "
-                f"no more mask pictures (drop rates and p are still logged); raise `budget`, log less often (`every`) or crop more (`crop`)")
-
     def after_fit(self):
         if self.writer is not None: self.writer.file_writer.flush(); self.event_file; self.writer.close()
         self.writer = None
+
+# %% ../nbs/11_tensorboard.ipynb #6875cb8d
+@patch
+def _event(self:MaskTensorBoardCallback, step:int, **kwargs) -> tuple:
+    """An event and the bytes its record takes in the file: its length (8 bytes), their CRC (4), the event, its CRC
+    (4)."""
+    ev = self._Event(wall_time=time.time(), step=step, **kwargs)
+    return ev, ev.ByteSize() + 16
+
+@patch
+def _write(self:MaskTensorBoardCallback, ev, size:int):
+    self.writer.file_writer.add_event(ev, step=ev.step, walltime=ev.wall_time)
+    self.written += size
+
+
+@patch
+def _log(self:MaskTensorBoardCallback, it:int, b):
+    """Write the drop rates of iteration `it` and, while the budget keeps room for the drop rates of the rest of the
+    fit, the pictures of its masks."""
+    S, sites, rates = self._Summary, {}, []
+    for m in b.masks: sites.setdefault(m.name, []).append(m)
+    for name, ms in sites.items():
+        # all the calls, on the packed bits
+        rate = packed_drop_rate([m.bits for m in ms], sum(math.prod(m.shape) for m in ms))
+        rates += [S.Value(tag=f'drop_rate/{name}', simple_value=rate),
+                  S.Value(tag=f'p/{name}', simple_value=ms[0].p)]
+    ev, size = self._event(it, summary=S(value=rates))
+    if self.pictures_until is None:
+        pics = [self._picture(ms) for ms in sites.values() if -len(ms) <= self.call < len(ms)]
+        ev_pics, size_pics = self._event(it, summary=S(value=rates + pics))
+        if self.written + size_pics + size*self._left + self._note <= self.budget: return self._write(ev_pics,
+                                                                                                      size_pics)
+        self.pictures_until = it
+        warnings.warn(self._budget_note(it))
+        self._write(*self._event(it, summary=self._text('masks/budget', self._budget_note(it))))
+    if self.written + size <= self.budget: return self._write(ev, size)
+    if not self._full: warnings.warn("MaskTensorBoardCallback: the event file reached its budget of "
+                                     f"{self.budget/2**20:.2f} MiB at training iteration {it}: nothing more is "
+                                     "logged in this fit")
+    self._full = True
+
+@patch
+def _picture(self:MaskTensorBoardCallback, ms:list):
+    "A `Summary.Value` holding the PNG picture of the mask of call `self.call` among one site's `PackedMask`s `ms`."
+    m = ms[self.call]
+    pic = mask_picture(m.mask(), m.site, self.crop)
+    s = max(1, min(self.scale, 256 // max(pic.shape)))
+    return self._Summary.Value(tag=f'masks/{m.name}', image=self._Summary.Image(
+        height=pic.shape[0]*s, width=pic.shape[1]*s, colorspace=3, encoded_image_string=_png(pic, s)))
+
+@patch
+def _budget_note(self:MaskTensorBoardCallback, it:int) -> str:
+    return (f"MaskTensorBoardCallback: the event file's budget of {self.budget/2**20:.2f} MiB is reached at "
+            f"training iteration {it}: no more mask pictures (drop rates and p are still logged); raise `budget`, "
+            "log less often (`every`) or crop more (`crop`)")

@@ -26,6 +26,15 @@ def test_links_nbdev_writes_become_page_relative():
     assert site.rel_link('tutorials/01_tour.ipynb#step-1', Path('index.ipynb')) == 'tutorials/tour.html#step-1'
     assert site.rel_link('https://docs.fast.ai/text.models.awdlstm.html', api) == 'https://docs.fast.ai/text.models.awdlstm.html'
 
+def test_links_to_names_outside_all_become_plain_code():
+    "An `#| exporti` helper has no API entry (nbdev documents `#| export` cells): nbdev's link to it would dangle."
+    internal = bd.internal_anchors()
+    assert 'core.html#atomic_write' in internal and 'recorder.html#maskrecorder' not in internal
+    assert not any(a.startswith('recorder.html#maskrecord.') for a in internal)     # methods of a public class
+    site = bd.Site([Path('00_dropout.ipynb')], ['/'], internal={'dropout.html#helper'})
+    md = site.markdown('[`helper`](/dropout.html#helper) and [`RNNDropout`](/dropout.html#rnndropout)', Path('00_dropout.ipynb'), '')
+    assert md == '`helper` and [`RNNDropout`](dropout.html#rnndropout)'
+
 def test_heading_ids_follow_pandoc_like_nbdev_links():
     assert bd.pandoc_id('MaskRecord.show') == 'maskrecord.show'           # nbdev links methods as `page.html#cls.meth`
     assert bd.pandoc_id('Locked (variational) dropout: RNNDropout') == 'locked-variational-dropout-rnndropout'

@@ -10,7 +10,8 @@ Steps:
    cells removed, names linked): the same `_proc/` notebooks Quarto would render, written to `build/docs/proc/`.
 3. The Quarto-only parts (front matter, `#| echo: false`, `#| output: asis`, link attributes, callouts) become plain
    notebook cells and site-relative links become page-relative: `build/docs/src/`, next to the vendored
-   `docs_assets/` (iframe-worker shim for search from `file://`, KaTeX for maths).
+   `docs_assets/` (iframe-worker shim for search from `file://`, KaTeX for maths). nbdev links every exported name;
+   a name outside its module's `__all__` (an `#| exporti` helper) has no API entry, so its links become plain code.
 4. mkdocs + mkdocs-material + mkdocs-jupyter build the site; it replaces `_docs/` only when the build succeeded and
    every page passed the checks: no reference to an outside host, every relative link and anchor resolves.
 """
@@ -130,14 +131,34 @@ def process(nbs:list[Path], dest:Path, n_workers:int) -> list[str]:
 # ---------------------------------------------------------------------------------- Quarto -> plain notebooks
 _FM_RE = re.compile(r'^---\s*\n(.*?)\n---\s*$', re.S)
 _LINK_RE = re.compile(r'(\]\()([^)\s]+)(\))')                         # markdown link target
+_DOCLINK_RE = re.compile(r'\[(`[^`\]\n]+`)\]\(([^)\s]+)\)')                # nbdev's link of a name: [`name`](url)
 _ATTR_RE = re.compile(r'(\]\([^)]*\))\{[^{}\n]*\}')                     # Quarto link attributes: [a](b){target=...}
 _HEAD_ATTR_RE = re.compile(r'^(#+ .*?)\s*\{[#.][^{}\n]*\}\s*$', re.M)    # ## Title {#id .class}
 _CALLOUT_RE = re.compile(r'^:::+\s*\{\.callout-(\w+)[^}]*\}\s*\n(.*?)\n:::+\s*$', re.S | re.M)
 
+def internal_anchors(pkg:Path|None=None) -> set[str]:
+    "`page.html#anchor` of every name nbdev indexes that has no API entry: defined in its module, not in its `__all__`."
+    pkg = pkg or ROOT/_cfg().lib_path.name
+    ns = {}; exec((pkg/'_modidx.py').read_text(), ns)
+    out = set()
+    for mod, syms in ns['d']['syms'].items():
+        tree = ast.parse((pkg/(mod.split('.')[-1] + '.py')).read_text())
+        public, defined = set(), set()
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+                if '__all__' in names: public = set(ast.literal_eval(node.value))
+                defined |= names
+        for sym, (url, _) in syms.items():
+            top = sym[len(mod)+1:].split('.')[0]
+            if top in defined and top not in public: out.add(url)
+    return out
+
 class Site:
     "Maps notebooks to pages and rewrites links for page-relative, `file://`-safe targets."
-    def __init__(self, nbs:list[Path], prefixes:list[str], git_url:str=''):
-        self.git_url = git_url.rstrip('/')
+    def __init__(self, nbs:list[Path], prefixes:list[str], git_url:str='', internal:set[str]=frozenset()):
+        self.git_url, self.internal = git_url.rstrip('/'), set(internal)   # `internal`: see `internal_anchors`
         self.pages = {p.as_posix(): page_path(p) for p in nbs}
         self.by_page = set(self.pages.values())
         self.prefixes = sorted({p for p in prefixes if p and p != '/'}, key=len, reverse=True)
@@ -183,6 +204,7 @@ class Site:
         md = _CALLOUT_RE.sub(lambda m: '\n'.join(['> **' + m[1].capitalize() + ':**', '>'] +
                                                  ['> ' + l for l in m[2].splitlines()]), md)
         if not git_url: md = re.sub(r'^\[source\]\(/blob/[^)]*\)\s*$', '', md, flags=re.M)  # no repository to link to
+        md = _DOCLINK_RE.sub(lambda m: m[1] if self.target(m[2], cur) in self.internal else m[0], md)
         return _LINK_RE.sub(lambda m: m[1] + self.rel_link(m[2], cur) + m[3], md)
 
 def _src(cell) -> str: return ''.join(cell['source']) if isinstance(cell['source'], list) else cell['source']
@@ -380,7 +402,8 @@ def build(site:Path=SITE, work:Path=WORK, n_workers:int|None=None, quiet:bool=Fa
     say(f'   {time.time()-t0:.1f}s')
 
     git_url = str(cfg.get('git_url', '') or '')
-    s = Site(nbs, [f"{cfg.get('doc_host', '')}{cfg.get('doc_baseurl', '')}", str(cfg.get('doc_baseurl', ''))], git_url)
+    s = Site(nbs, [f"{cfg.get('doc_host', '')}{cfg.get('doc_baseurl', '')}", str(cfg.get('doc_baseurl', ''))], git_url,
+             internal_anchors())
     titles = {}
     for p in nbs:
         nb, titles[p] = adapt(json.loads((proc/p).read_text()), p, s, git_url)
