@@ -10,3 +10,4 @@ from .data import *
 from .learner import *
 from .recorder import *
 from .plots import *
+from . import compat   # the names of earlier releases, with deprecation warnings: deleting it removes them

@@ -37,15 +37,15 @@ SCHEMES = {
     'none':       ('no dropout (and no AR/TAR)', dict(drop_mult=0., alpha=0., beta=0.)),
     'awd':        ('AWD-LSTM', {}),
     'no_weight':  ('without weight dropping (DropConnect)', dict(modes={'weight': 'off'})),
-    'no_embed':   ('without embedding dropout', dict(modes={'embed': 'off'})),
+    'no_embed':   ('without embedding dropout', dict(modes={'embedding': 'off'})),
     'no_locked':  ('without the locked dropouts (input, between layers, output)', dict(modes=_LOCKED_OFF)),
     'no_artar':   ('without AR/TAR', dict(alpha=0., beta=0.)),
     'zaremba':    ('Zaremba et al.: per step between layers, no DropConnect',
-                   dict(modes={'weight': 'off', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'})),
+                   dict(modes={'weight': 'off', 'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'})),
     'gal':        ('Gal & Ghahramani: locked on h(t-1) and between layers, no DropConnect',
                    dict(modes={'weight': 'off', 'state': 'locked'}, state_p=STATE_P)),
     'state_step': ('per step on h(t-1) into W_hh, no DropConnect',
-                   dict(modes={'weight': 'off', 'state': 'naive'}, state_p=STATE_P)),
+                   dict(modes={'weight': 'off', 'state': 'per_step'}, state_p=STATE_P)),
     'cell_step':  ("per step on the LSTM's carried cell c(t-1), no DropConnect",          # the cell-state layer of issue 19
                    dict(modes={'weight': 'off', 'state': 'cell_per_step'}, state_p=STATE_P)),
 }
