@@ -9,8 +9,8 @@ import importlib
 import torch
 from fastcore.basics import patch
 from .core import RENAMED, OLD_NAMES, warn_deprecated
-from .dropout import (SITE_KINDS, EmbeddingDropout, PerStepEmbeddingDropout, RNNDropout, PerStepDropout, WeightDropout,
-                                PerStepWeightDropout)
+from .dropout import (SITE_KINDS, EmbeddingDropout, PerStepEmbeddingDropout, RNNDropout, PerStepDropout,
+                                WeightDropout, PerStepWeightDropout)
 from .recorder import MaskRecord, MaskRecorder
 from .learner import AWDLearner
 
@@ -43,19 +43,20 @@ def _mask_views():
 OLD_NAMES.update({   # (module, old name) -> (what to use instead, the object, the release that deprecated it)
     ('awd_fastai.plots', 'MASK_VIEWS'):
         ("`SITE_KINDS[kind].view` (a view name; `mask_image` draws it)", _mask_views, '0.3.0'),
-    ('awd_fastai.explorer', 'EXPLORER_VIEWS'):
-        ("`SITE_KINDS[kind].view` (the page draws the view its row names)", lambda: _KindColumn(lambda k: k.view or 'generic'), '0.3.0'),
+    ('awd_fastai.explorer', 'EXPLORER_VIEWS'): ("`SITE_KINDS[kind].view` (the page draws the view its row names)",
+                                               lambda: _KindColumn(lambda k: k.view or 'generic'), '0.3.0'),
     ('awd_fastai.explorer', 'MaskTensorBoardCallback'):
         ('`awd_fastai.tensorboard.MaskTensorBoardCallback`', _attr('tensorboard', 'MaskTensorBoardCallback'), '0.3.0'),
-    ('awd_fastai.explorer', 'mask_picture'): ('`awd_fastai.tensorboard.mask_picture`', _attr('tensorboard', 'mask_picture'), '0.3.0'),
+    ('awd_fastai.explorer', 'mask_picture'):
+        ('`awd_fastai.tensorboard.mask_picture`', _attr('tensorboard', 'mask_picture'), '0.3.0'),
     ('awd_fastai.distributed', 'LMDistributedTrainer'):
         ('`AWDDistributedTrainer` (it trains classifiers too)', _attr('distributed', 'AWDDistributedTrainer'), '0.2.0'),
 })
 
 # %% ../nbs/12_compat.ipynb #da194c55
-_OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters', 'nbytes',
-                   'stored_bytes', 'vocab', 'stride', 'thinned', 'rank', 'world_size', 'save', 'show', 'plot_all_masks',
-                   'plot_mask_grid', 'save_mask_gif', 'plot_drop_rates')   # what 0.1.0's recorder answered as a record
+_OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters',
+                   'nbytes', 'stored_bytes', 'vocab', 'stride', 'thinned', 'rank', 'world_size', 'save', 'show',
+                   'plot_all_masks', 'plot_mask_grid', 'save_mask_gif', 'plot_drop_rates')   # 0.1.0's recorder's
 _recorder_getattr = MaskRecorder.__getattr__
 
 @patch
@@ -89,8 +90,8 @@ def _stacked(rec:MaskRecord, name:str) -> torch.Tensor:
     "0.1.0's `rec[name]`: the masks of the last call of each iteration, stacked (only if they all have one shape)."
     ms = list(rec.masks(name, call=-1).values())
     if len({m.shape for m in ms}) > 1:
-        raise ValueError(f"the masks of {name!r} have several shapes ({sorted({tuple(m.shape) for m in ms})}) and cannot be stacked: "
-                         f"use `rec.masks({name!r})` (by iteration) or `rec.at(iteration)`")
+        raise ValueError(f"the masks of {name!r} have several shapes ({sorted({tuple(m.shape) for m in ms})}) "
+                         f"and cannot be stacked: use `rec.masks({name!r})` (by iteration) or `rec.at(iteration)`")
     return torch.stack(ms)
 
 @patch
@@ -118,12 +119,12 @@ def recorded_iters(self:MaskRecord) -> list:
     warn_deprecated('`rec.recorded_iters()`', '`rec.iterations`')
     return self.iterations
 
-_V1_CLASS = {c.site_kind: c.__name__ for c in (EmbeddingDropout, PerStepEmbeddingDropout, RNNDropout, PerStepDropout, WeightDropout,
-                                                PerStepWeightDropout)}   # kind -> 0.1.0's name of it: the class that draws it
+_V1_CLASS = {c.site_kind: c.__name__ for c in (EmbeddingDropout, PerStepEmbeddingDropout, RNNDropout, PerStepDropout,
+                                                WeightDropout, PerStepWeightDropout)}   # kind -> 0.1.0's class
 
 @patch
 def info(self:MaskRecord, name:str) -> dict:
-    "Deprecated (0.1.0): layer class, last shape, crop, p and number of iterations of `name`; use `sites[name]` and `calls()`."
+    "Deprecated (0.1.0): layer class, last shape, crop, p and iterations of `name`; use `sites[name]` and `calls()`."
     warn_deprecated('`rec.info(name)`', '`rec.sites[name]` (what the mask is) and `rec.calls()` (shapes, p)')
     site, last = self.site(name), self.masks(name, call=-1)
     return dict(layer=_V1_CLASS.get(site.kind, site.kind), shape=tuple(list(last.values())[-1].shape), crop=self.crop,

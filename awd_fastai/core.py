@@ -65,7 +65,7 @@ def warn_deprecated(
                   stacklevel=stacklevel)
 
 # %% ../nbs/00a_core.ipynb #3b9421fd
-RENAMED = {}   # (what, old spelling) -> new spelling of a renamed value; what: 'mode', 'site'; filled by `awd_fastai.compat`
+RENAMED = {}   # (what, old spelling) -> new spelling; what: 'mode', 'site'; filled by `awd_fastai.compat`
 
 def respell(
     what:str,          # What the value is, a key's first part in `RENAMED`: 'mode', 'site'
@@ -80,13 +80,13 @@ def respell(
     return new
 
 # %% ../nbs/00a_core.ipynb #32f51a3a
-OLD_NAMES = {}   # (module, old name) -> (what to use instead, `get()` returning the object, since); filled by `awd_fastai.compat`
+OLD_NAMES = {}   # (module, old name) -> (what to use instead, `get()`, since); filled by `awd_fastai.compat`
 
 def old_name(
     module:str,  # The module asked, its `__name__`
     name:str,    # The name asked for
 ):               # The object `name` stands for, from its entry in `OLD_NAMES`
-    "A module's `__getattr__`: a deprecated `name` of `module` listed in `OLD_NAMES`, with a `FutureWarning`; else `AttributeError`."
+    "A module's `__getattr__`: an old `name` of `module` listed in `OLD_NAMES`, with a `FutureWarning`; else `AttributeError`"
     if (module, name) not in OLD_NAMES: raise AttributeError(f"module {module!r} has no attribute {name!r}")
     new, get, since = OLD_NAMES[(module, name)]
     warn_deprecated(f'`{module}.{name}`', new, since=since, removed='0.4.0' if since == '0.3.0' else '0.3.0')
