@@ -112,7 +112,7 @@ def test_unknown_rnn_type_through_the_learner(dls):
     with pytest.raises(ValueError, match='`rnn_type` must be one of'): awd_learner(dls, **SMALL, rnn_type='lstmm')
 
 def test_unknown_dropout_site_or_mode():
-    with pytest.raises(ValueError, match="unknown dropout site 'embedding'"): dropout_modes({'embedding': 'off'})
+    with pytest.raises(ValueError, match="unknown dropout site 'embedd'"): dropout_modes({'embedd': 'off'})
     with pytest.raises(ValueError, match="unknown mode 'per-step' for 'hidden'"): dropout_modes({'hidden': 'per-step'})
 
 @pytest.mark.parametrize('size', [0, -1, 2.5, '4', True])
