@@ -31,6 +31,8 @@ PROTOCOL_VERSION = 'lm-1'          # bump when anything below that changes a run
 
 # name -> (label, awd_learner options): each a full AWD-LSTM (fastai's default probabilities, drop_mult 1, AR 2 / TAR 1)
 # with only the named change. STATE_P: the probability of the masks on the recurrent state (h(t-1) or c).
+# The names are the keys runs.jsonl records (kept as logged): 'state_step' and 'cell_step' are the per-step kinds
+# 'state_per_step' and 'cell_per_step' of awd_fastai's vocabulary (the mode 'per_step', 01_model).
 STATE_P = 0.2
 _LOCKED_OFF = {'input': 'off', 'hidden': 'off', 'output': 'off'}
 SCHEMES = {
