@@ -32,7 +32,9 @@ def dropout_modes(
     "Check `modes` and complete it: every dropout site gets 'locked', 'per_step' or 'off' ('state' also 'batch' and `STATE_KIND_MODES`)."
     if modes is not None and not isinstance(modes, Mapping):
         raise TypeError(f"`modes` must be a dict of site -> mode, e.g. {{'hidden': 'per_step'}} (sites {DROPOUT_SITES}); got {modes!r}")
-    modes = {respell('site', s, '`modes`'): respell('mode', m, '`modes`') for s,m in dict(modes or {}).items()}
+    given = dict(modes or {})
+    modes = {respell('site', s, '`modes`'): respell('mode', m, '`modes`') for s,m in given.items()}
+    if len(modes) < len(given): raise ValueError(f"`modes` names a site twice, in an old and a new spelling: {given!r}")
     for site,mode in modes.items():
         if site not in DROPOUT_SITES: raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
         if mode not in SITE_MODES[site]: raise ValueError(f"`modes`: unknown mode {mode!r} for {site!r}; modes are {SITE_MODES[site]}")
