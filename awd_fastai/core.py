@@ -86,7 +86,7 @@ def old_name(
     module:str,  # The module asked, its `__name__`
     name:str,    # The name asked for
 ):               # The object `name` stands for, from its entry in `OLD_NAMES`
-    "A module's `__getattr__`: an old `name` of `module` listed in `OLD_NAMES`, with a `FutureWarning`; else `AttributeError`"
+    "For a module's `def __getattr__`: an old `name` of `module` listed in `OLD_NAMES`, with a `FutureWarning`; else `AttributeError`"
     if (module, name) not in OLD_NAMES: raise AttributeError(f"module {module!r} has no attribute {name!r}")
     new, get, since = OLD_NAMES[(module, name)]
     warn_deprecated(f'`{module}.{name}`', new, since=since, removed='0.4.0' if since == '0.3.0' else '0.3.0')
