@@ -19,3 +19,4 @@ from .recorder import *
 
 __all__ = ['DEMO_P', 'RNNDropout', 'EmbeddingDropout', 'WeightDropout',
            *model.__all__, *data.__all__, *learner.__all__, *mc.__all__, *recorder.__all__]
+from . import compat   # the names of earlier releases, with deprecation warnings: deleting it removes them

@@ -8,7 +8,7 @@ import contextlib, json, math, numbers, os, secrets, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEMO_P']
+__all__ = ['RENAMED', 'OLD_NAMES', 'DEMO_P', 'respell', 'old_name']
 
 # %% ../nbs/00a_core.ipynb #6daa1130
 def _new_temp(path:Path) -> tuple:
@@ -67,6 +67,34 @@ def warn_deprecated(
     warnings.warn(f"{old} is deprecated since awd_fastai {since} and will be removed in {removed}: use {new}",
                   FutureWarning,
                   stacklevel=stacklevel)
+
+# %% ../nbs/00a_core.ipynb #3b9421fd
+RENAMED = {}   # (what, old spelling) -> new spelling; what: 'mode', 'site'; filled by `awd_fastai.compat`
+
+def respell(
+    what:str,          # What the value is, a key's first part in `RENAMED`: 'mode', 'site'
+    v,                 # The value as the user wrote it
+    arg:str,           # Where it was written, for the warning: '`modes`'
+    stacklevel:int=4,  # Frame the warning points at (see `warn_deprecated`)
+):                     # `v`, or its new spelling
+    "The current spelling of `v`: an older one in `RENAMED` is replaced, with a `FutureWarning` naming the new one."
+    new = RENAMED.get((what, v)) if isinstance(v, str) else None
+    if new is None: return v
+    warn_deprecated(f"{what} {v!r} in {arg}", f"{new!r}", stacklevel=stacklevel, since='0.3.0', removed='0.4.0')
+    return new
+
+# %% ../nbs/00a_core.ipynb #32f51a3a
+OLD_NAMES = {}   # (module, old name) -> (what to use instead, `get()`, since); filled by `awd_fastai.compat`
+
+def old_name(
+    module:str,  # The module asked, its `__name__`
+    name:str,    # The name asked for
+):               # The object `name` stands for, from its entry in `OLD_NAMES`
+    "For a module's `def __getattr__`: an old `name` of `module` listed in `OLD_NAMES`, with a `FutureWarning`; else `AttributeError`"
+    if (module, name) not in OLD_NAMES: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    new, get, since = OLD_NAMES[(module, name)]
+    warn_deprecated(f'`{module}.{name}`', new, since=since, removed='0.4.0' if since == '0.3.0' else '0.3.0')
+    return get()
 
 # %% ../nbs/00a_core.ipynb #073389e2
 def load_results_file(

@@ -10,9 +10,10 @@ from fastai.torch_core import one_param, rank_distrib
 from fastai.callback.progress import ProgressCallback
 from fastai.text.data import LMDataLoader
 from fastai.distributed import DistributedDL, DistributedTrainer
+from .core import old_name
 
 # %% auto #0
-__all__ = ['LMDistributedTrainer', 'AWDDistributedTrainer', 'add_distributed_trainer']
+__all__ = ['AWDDistributedTrainer', 'add_distributed_trainer']
 
 # %% ../nbs/06_distributed.ipynb #cefa6c7a
 def _backend_device():
@@ -80,8 +81,6 @@ class AWDDistributedTrainer(DistributedTrainer):
         dl_cls = LMDistributedDL if isinstance(dl, LMDataLoader) else BackendDistributedDL
         return dl_cls(dl, device=one_param(self.learn.model).device)   # no `model.device` needed
 
-LMDistributedTrainer = AWDDistributedTrainer   # deprecated alias (0.1.0 name); it now trains classifiers too
-
 def add_distributed_trainer(
     learn,             # An `AWDLearner` or `AWDTextLearner`
     sync_bn:bool=True, # Replace batch norm with `nn.SyncBatchNorm` (GPU only)
@@ -92,3 +91,6 @@ def add_distributed_trainer(
     learn.add_cb(AWDDistributedTrainer(sync_bn, **kwargs))
     if rank_distrib(): learn.remove_cb(ProgressCallback)
     return learn
+
+# %% ../nbs/06_distributed.ipynb #d659b612
+def __getattr__(name:str): return old_name(__name__, name)   # names of earlier releases (`awd_fastai.compat`)

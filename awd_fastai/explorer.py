@@ -9,10 +9,10 @@ from importlib import resources
 from pathlib import Path
 import numpy as np, torch
 from fastcore.basics import patch
-from .core import atomic_write, check_positive, warn_deprecated
+from .core import atomic_write, check_positive, warn_deprecated, old_name
 from .dropout import DropoutSite, SiteKind
 from .recorder import MaskRecord, crop_mask, pack_mask
-from .plots import KEPT_COLOR, DROPPED_COLOR, _KindColumn
+from .plots import KEPT_COLOR, DROPPED_COLOR
 
 # %% auto #0
 __all__ = ['explorer_html', 'write_explorer']
@@ -20,9 +20,6 @@ __all__ = ['explorer_html', 'write_explorer']
 # %% ../nbs/10_explorer.ipynb #79d33a7b
 # cells that hold no element: the end of the last row of a wrapped vocabulary, words outside a crop
 NONE_COLOR = '#bebebe'
-
-EXPLORER_VIEWS = _KindColumn('EXPLORER_VIEWS', '`SITE_KINDS[kind].view` (the page draws the view its row names)',
-                             lambda k: k.view or 'generic')   # 0.2.0's kind -> view of the page; deprecated, read-only
 
 def _rgb(c:str) -> list:
     "'#rrggbb' -> [r, g, b]"
@@ -214,13 +211,4 @@ def explore(self:MaskRecord,
     return write_explorer(path, {'recording': self}, title, max_bytes, crop)
 
 # %% ../nbs/10_explorer.ipynb #3d9e41b7
-# name -> its module since 0.3.0 (issue 21)
-_MOVED = {'MaskTensorBoardCallback': 'tensorboard', 'mask_picture': 'tensorboard'}
-
-def __getattr__(name:str):
-    """0.2.0's `awd_fastai.explorer.MaskTensorBoardCallback` and `mask_picture`: deprecated aliases of
-    `awd_fastai.tensorboard`'s, for one release."""
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warn_deprecated(f'`awd_fastai.explorer.{name}`', f'`awd_fastai.{_MOVED[name]}.{name}`', since='0.3.0',
-                    removed='0.4.0')
-    return getattr(importlib.import_module(f'awd_fastai.{_MOVED[name]}'), name)
+def __getattr__(name:str): return old_name(__name__, name)   # names of earlier releases (`awd_fastai.compat`)

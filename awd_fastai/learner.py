@@ -129,11 +129,6 @@ class AWDLearner(_DistributesItself, LMLearner):
         state.pop('_last_mask_recorder', None)                             # never exported
         return state
 
-    def show_masks(self, name:str=None, iteration:int=-1, **kwargs):
-        "Deprecated (0.1.0): use `learn.mask_recorder.record.show(...)`."
-        warn_deprecated('`learn.show_masks(...)`', '`learn.mask_recorder.record.show(...)`')
-        import awd_fastai.plots  # noqa: F401  (draws the masks: `MaskRecord.show`)
-        return self.mask_recorder.record.show(name, iteration, **kwargs)
 
 @delegates(Learner.__init__)
 def awd_learner(

@@ -44,10 +44,10 @@ def recall_batch(
 # %% ../nbs/09_memory.ipynb #5292d7f0
 SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options[, the paper that uses or analyses it, short]); v1's five, then v2's
     'none':         ('no dropout', lambda p: {}),   # carried-state sites (issue 20)
-    'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'naive'})),
+    'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'per_step'})),
     'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'}), 'Gal & Ghahramani 2016'),
     'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p), 'Merity et al. 2017'),
-    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'naive'}), 'Zaremba et al. 2014'),
+    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'per_step'}), 'Zaremba et al. 2014'),
     'state_batch':  ('per batch on h(t-1) (W_hh columns)', lambda p: dict(state_p=p, modes={'state': 'batch'})),
     'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'}), 'Semeniuta et al. 2016'),
     'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'}), 'Moon et al. 2015'),

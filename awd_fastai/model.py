@@ -11,26 +11,30 @@ from fastcore.basics import store_attr
 from fastai.torch_core import Module, one_param, to_detach
 from fastai.text.models.core import SequentialRNN, _model_meta
 import fastai.text.models.awdlstm as fa
-from .core import check_positive
+from .core import check_positive, respell
 from .dropout import *
 
 # %% auto #0
-__all__ = ['awd_lstm_lm_config', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns', 'check_not_bidirectional_lm', 'awd_lm']
+__all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'STATE_KIND_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes',
+           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns',
+           'check_not_bidirectional_lm', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
-DROPOUT_SITES = ('embed', 'input', 'weight', 'state', 'hidden', 'output')
-DROPOUT_MODES = ('locked', 'naive', 'off')
+DROPOUT_SITES = ('embedding', 'input', 'weight', 'state', 'hidden', 'output')
+DROPOUT_MODES = ('locked', 'per_step', 'off')
 STATE_KIND_MODES = ('cell_per_step', 'cell_locked', 'candidate_per_step', 'candidate_locked', 'gru_carry_per_step', 'gru_carry_locked',
                     'gru_everywhere_per_step', 'gru_everywhere_locked', 'zoneout')   # the carried-state sites: the mode is the kind
 SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',) + STATE_KIND_MODES}
 
 def dropout_modes(
-    modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'naive'}`; unnamed sites are 'locked'
+    modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'per_step'}`; unnamed sites are 'locked'
 ) -> dict:                # A mode for every site in `DROPOUT_SITES`
-    "Check `modes` and complete it: every dropout site gets 'locked', 'naive' or 'off' ('state' also 'batch' and `STATE_KIND_MODES`)."
+    "Check `modes` and complete it: every dropout site gets 'locked', 'per_step' or 'off' ('state' also 'batch' and `STATE_KIND_MODES`)."
     if modes is not None and not isinstance(modes, Mapping):
-        raise TypeError(f"`modes` must be a dict of site -> mode, e.g. {{'hidden': 'naive'}} (sites {DROPOUT_SITES}); got {modes!r}")
-    modes = dict(modes or {})
+        raise TypeError(f"`modes` must be a dict of site -> mode, e.g. {{'hidden': 'per_step'}} (sites {DROPOUT_SITES}); got {modes!r}")
+    given = dict(modes or {})
+    modes = {respell('site', s, '`modes`'): respell('mode', m, '`modes`') for s,m in given.items()}
+    if len(modes) < len(given): raise ValueError(f"`modes` names a site twice, in an old and a new spelling: {given!r}")
     for site,mode in modes.items():
         if site not in DROPOUT_SITES: raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
         if mode not in SITE_MODES[site]: raise ValueError(f"`modes`: unknown mode {mode!r} for {site!r}; modes are {SITE_MODES[site]}")
@@ -38,13 +42,14 @@ def dropout_modes(
 
 def rnn_dropout(
     p:float,             # Dropout probability
-    mode:str='locked',   # 'locked', 'naive' or 'off'
+    mode:str='locked',   # 'locked', 'per_step' or 'off'
     rng:str='fast',      # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
 ) -> RNNDropout:
-    "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (naive) or a no-op `RNNDropout(0)`."
-    return (PerStepDropout if mode == 'naive' else RNNDropout)(0. if mode == 'off' else p, rng=rng)
+    "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (per step) or a no-op `RNNDropout(0)`."
+    mode = respell('mode', mode, '`mode`')
+    return (PerStepDropout if mode == 'per_step' else RNNDropout)(0. if mode == 'off' else p, rng=rng)
 
-_state_classes = {'naive': PerStepStateDropout, 'locked': LockedStateDropout, 'batch': BatchStateDropout,
+_state_classes = {'per_step': PerStepStateDropout, 'locked': LockedStateDropout, 'batch': BatchStateDropout,
                   'cell_per_step': PerStepCellDropout, 'cell_locked': LockedCellDropout,
                   'candidate_per_step': PerStepCandidateDropout, 'candidate_locked': LockedCandidateDropout,
                   'gru_carry_per_step': PerStepGRUCarryDropout, 'gru_carry_locked': LockedGRUCarryDropout,
@@ -53,11 +58,12 @@ _cell_modes = {'lstm': 'LSTM', 'gru': 'GRU', 'rnn': 'RNN_TANH'}   # `rnn_type` -
 
 def state_dropout(
     p:float,              # Dropout probability of each unit of the state site (zoneout: of h, and of the LSTM's c)
-    mode:str='locked',    # 'locked' (per example), 'naive' (per step), 'batch' (per batch) on h(t-1) into W_hh; a kind of `STATE_KIND_MODES`; or 'off'
+    mode:str='locked',    # 'locked' (per example), 'per_step' (per step), 'batch' (per batch) on h(t-1) into W_hh; a kind of `STATE_KIND_MODES`; or 'off'
     rng:str='fast',       # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
     rnn_type:str='lstm',  # The cell it goes into: 'lstm', 'gru' or 'rnn' (a site the cell lacks is refused)
 ) -> Module|None:         # A `StateDropout` (or `Zoneout`); None when there is nothing to drop: the RNN keeps the fused kernel
     "The recurrent-state dropout for `mode`, or None for 'off' or `p == 0`; `ValueError` for a site the cell does not have."
+    mode = respell('mode', mode, '`mode`')
     if mode not in SITE_MODES['state']: raise ValueError(f"`mode`: unknown mode {mode!r} for 'state'; modes are {SITE_MODES['state']}")
     if mode == 'off' or check_p('state_p', p) == 0: return None
     if mode == 'zoneout': return Zoneout(p, p if rnn_type == 'lstm' else None, rng=rng)
@@ -98,8 +104,8 @@ class AWD_LSTM(Module):
         self.modes = dropout_modes(modes)
         self.bs, self.n_dir = 1, (2 if bidir else 1)
         self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_token)
-        emb_cls = PerStepEmbeddingDropout if self.modes['embed'] == 'naive' else EmbeddingDropout
-        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embed'] == 'off' else embed_p, rng=rng).set_site('embedding', label='embedding')
+        emb_cls = PerStepEmbeddingDropout if self.modes['embedding'] == 'per_step' else EmbeddingDropout
+        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embedding'] == 'off' else embed_p, rng=rng).set_site('embedding', label='embedding')
         self.rnns = nn.ModuleList([self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, state_p, l)
                                    for l in range(n_layers)])
         self.encoder.weight.data.uniform_(-self.initrange, self.initrange)
@@ -128,7 +134,7 @@ class AWD_LSTM(Module):
     def _one_rnn(self, n_in, n_out, bidir, weight_p, state_p, l):
         "Return one of the inner RNNs, wrapped in its weight dropout (and its recurrent-state dropout, if any)."
         rnn = _rnn_classes[self.rnn_type](n_in, n_out, 1, batch_first=True, bidirectional=bidir)
-        wd_cls = PerStepWeightDropout if self.modes['weight'] == 'naive' else WeightDropout
+        wd_cls = PerStepWeightDropout if self.modes['weight'] == 'per_step' else WeightDropout
         sd = state_dropout(state_p, self.modes['state'], self.rng, self.rnn_type)
         for m in (sd.modules() if sd is not None else ()):       # its mask layers (zoneout: one per carried state)
             if isinstance(m, KeepsMask): m.set_site('state', l, f'{m.state_name}, layer {l+1}')
@@ -191,7 +197,7 @@ class LinearDecoder(Module):
         output_p:float=0.1,         # Output dropout probability
         tie_encoder:nn.Module=None, # Tie the decoder weight to this embedding's weight
         bias:bool=True,             # Learn an additive bias
-        mode:str='locked',          # Output dropout mode: 'locked', 'naive' or 'off'
+        mode:str='locked',          # Output dropout mode: 'locked', 'per_step' or 'off'
         rng:str='fast',             # Random stream of the output mask: 'fast' or 'fastai' (see `dropout_mask`)
     ):
         self.decoder = nn.Linear(n_hid, n_out, bias=bias)

@@ -14,7 +14,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from fastcore.basics import patch
 from PIL import Image
-from .core import atomic_write, warn_deprecated, load_results_file, _n, check_positive
+from .core import atomic_write, warn_deprecated, load_results_file, _n, check_positive, old_name
 from .dropout import SITE_KINDS, DropoutSite, SiteKind
 from .recorder import MaskRecord, _site_from_v1
 
@@ -484,21 +484,7 @@ def plot_all_masks(self:MaskRecord,
                  iteration=snap.iteration, call=c, n_calls=n_calls)
 
 # %% ../nbs/04_plots.ipynb #5ac9b3b9
-class _KindColumn(Mapping):
-    "A 0.2.0 table keyed by kind, now a read-only view of `SITE_KINDS` (kind -> `value(row)`), in step; reading warns."
-    def __init__(self,
-        old:str,  # The deprecated name
-        new:str,  # What to use instead
-        value,    # fn(SiteKind) -> what the old table held for the kind
-    ): self.old, self.new, self.value = old, new, value
-    def _warn(self): warn_deprecated(f'`{self.old}`', self.new, stacklevel=4, since='0.3.0', removed='0.4.0')
-    def __getitem__(self, kind:str): self._warn(); return self.value(SITE_KINDS[kind])
-    def __iter__(self): self._warn(); return iter(list(SITE_KINDS))
-    def __len__(self): return len(SITE_KINDS)
-    def __repr__(self): return f'<{self.old}: deprecated, a read-only view of SITE_KINDS; use {self.new}>'
-
-MASK_VIEWS = _KindColumn('MASK_VIEWS', "`SITE_KINDS[kind].view` (a view name; `mask_image` draws it)",
-                         lambda k: _VIEWS.get(k.view, _view_generic))
+def __getattr__(name:str): return old_name(__name__, name)   # names of earlier releases (`awd_fastai.compat`)
 
 # %% ../nbs/04_plots.ipynb #09dc99da
 def _spread(n_snapshots:int, n:int) -> np.ndarray:

@@ -707,10 +707,6 @@ def _copy_into(
         out[o:o+t.numel()].copy_(t); o += t.numel()
 
 # %% ../nbs/03_recorder.ipynb #bdfc330f
-_OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters',
-                   'nbytes',
-                   'stored_bytes', 'vocab', 'stride', 'thinned', 'rank', 'world_size', 'save', 'show', 'plot_all_masks',
-                   'plot_mask_grid', 'save_mask_gif', 'plot_drop_rates')   # what 0.1.0's recorder answered as a record
 _NEW_RECORD_API = ('sites', 'iterations', 'at', 'masks', 'calls')
 
 def crop_mask(
@@ -835,28 +831,11 @@ class MaskRecorder(Callback):
 
     def __bool__(self): return True   # a callback is truthy (0.1.0's recorder had a length)
 
-    # -- 0.1.0 names, deprecated for one release: the recorder was its record
-    def __getattr__(self, k:str):
-        if k in _OLD_RECORD_API and 'record' in self.__dict__:
-            warn_deprecated(f'`MaskRecorder.{k}`', f'`.record.{k}` (the callback holds its `MaskRecord`)')
-            return getattr(self.record, k)
+    def __getattr__(self, k:str):   # a name of the record's API: a hint (0.1.0's names are in `awd_fastai.compat`)
         if k in _NEW_RECORD_API:
             raise AttributeError(f"MaskRecorder has no attribute {k!r}: what it recorded is `.record`, e.g. "
                                  f"`recorder.record.{k}`")
         return super().__getattr__(k)
-
-    def __len__(self) -> int:
-        warn_deprecated('`len(recorder)`', '`len(recorder.record)`')
-        return len(self.record)
-
-    def __getitem__(self, name:str) -> torch.Tensor:
-        warn_deprecated('`recorder[name]`', '`recorder.record.masks(name)` (by iteration) or `.record.at(iteration)`')
-        return self.record._stacked(name)
-
-    @classmethod
-    def load(cls, path, rank=None) -> MaskRecord:
-        warn_deprecated('`MaskRecorder.load`', '`MaskRecord.load`')
-        return MaskRecord.load(path, rank=rank)
 
 # %% ../nbs/03_recorder.ipynb #c53f45d9
 # -- the hooks
@@ -1030,65 +1009,3 @@ def _iters_of(self:MaskRecord, name:str) -> list:
     "The recorded iterations in which site `name` drew a mask: `iterations_of`, under its earlier private name."
     return self.iterations_of(name)
 
-@patch
-def _stacked(self:MaskRecord, name:str) -> torch.Tensor:
-    "0.1.0's `rec[name]`: the masks of the last call of each iteration, stacked (only if they all have one shape)."
-    ms = list(self.masks(name, call=-1).values())
-    if len({m.shape for m in ms}) > 1:
-        raise ValueError(f"the masks of {name!r} have several shapes ({sorted({tuple(m.shape) for m in ms})}) and "
-                         f"cannot be stacked: use `rec.masks({name!r})` (by iteration) or `rec.at(iteration)`")
-    return torch.stack(ms)
-
-@patch
-def __getitem__(self:MaskRecord, name:str) -> torch.Tensor:
-    "Deprecated (0.1.0): the masks of `name` stacked; use `masks(name)` or `at(iteration)`."
-    warn_deprecated('`rec[name]`', '`rec.masks(name)` (by iteration) or `rec.at(iteration)`')
-    return self._stacked(name)
-
-@patch
-def iters(self:MaskRecord, name:str) -> list:
-    "Deprecated (0.1.0): the iterations of `name`; use `iterations`."
-    warn_deprecated('`rec.iters(name)`', '`rec.iterations` (every recorded iteration) or `list(rec.masks(name))`')
-    return self._iters_of(name)
-
-@patch
-def epochs(self:MaskRecord, name:str) -> list:
-    "Deprecated (0.1.0): the epoch of each iteration of `name`; use `at(iteration).epoch` or `calls()`."
-    warn_deprecated('`rec.epochs(name)`', '`rec.at(iteration).epoch` or the `epoch` column of `rec.calls()`')
-    return [self._batches[it].epoch for it in self._iters_of(name)]
-
-@patch
-def recorded_iters(self:MaskRecord) -> list:
-    "Deprecated (0.1.0): use `iterations`."
-    warn_deprecated('`rec.recorded_iters()`', '`rec.iterations`')
-    return self.iterations
-
-_V1_CLASS = {v: k for k, v in _V1_KINDS.items()}
-@patch
-def info(self:MaskRecord, name:str) -> dict:
-    """Deprecated (0.1.0): layer class, last shape, crop, p and number of iterations of `name`; use `sites[name]` and
-    `calls()`."""
-    warn_deprecated('`rec.info(name)`', '`rec.sites[name]` (what the mask is) and `rec.calls()` (shapes, p)')
-    site, last = self._site(name), self.masks(name, call=-1)
-    return dict(layer=_V1_CLASS.get(site.kind, site.kind), shape=tuple(list(last.values())[-1].shape), crop=self.crop,
-                p=float(self.calls().query('name == @name').p.iloc[-1]), n_snapshots=len(last), site=site)
-
-@patch(as_prop=True)
-def tokens(self:MaskRecord) -> dict:
-    "Deprecated (0.1.0): the token ids of the first call of each iteration; use `at(iteration).tokens_of(name, call)`."
-    warn_deprecated('`rec.tokens`', '`rec.at(iteration).tokens_of(name, call)` (the ids of each call)')
-    return {it: b.token_ids(0).numpy() for it, b in sorted(self._batches.items()) if b.token_shapes}
-
-@patch
-def tokens_at(self:MaskRecord, name:str, snapshot:int=-1):
-    "Deprecated (0.1.0): the token ids of a snapshot of `name`; use `at(iteration).tokens_of(name, call)`."
-    warn_deprecated('`rec.tokens_at(name, snapshot)`', '`rec.at(iteration).tokens_of(name, call)`')
-    ids = self.at(self._iters_of(name)[snapshot]).tokens_of(name, -1)
-    if ids is None: raise KeyError(f"no tokens recorded for {name!r} (record with `MaskRecorder(tokens=True)`)")
-    return ids.numpy()
-
-@patch(as_prop=True)
-def skipped(self:MaskRecord) -> dict:
-    "Deprecated (0.1.0): always empty, every mask is recorded whatever its shape."
-    warn_deprecated('`rec.skipped`', 'nothing: every mask is recorded, whatever its shape')
-    return {}

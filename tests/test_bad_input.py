@@ -112,7 +112,7 @@ def test_unknown_rnn_type_through_the_learner(dls):
     with pytest.raises(ValueError, match='`rnn_type` must be one of'): awd_learner(dls, **SMALL, rnn_type='lstmm')
 
 def test_unknown_dropout_site_or_mode():
-    with pytest.raises(ValueError, match="unknown dropout site 'embedding'"): dropout_modes({'embedding': 'off'})
+    with pytest.raises(ValueError, match="unknown dropout site 'embedd'"): dropout_modes({'embedd': 'off'})
     with pytest.raises(ValueError, match="unknown mode 'per-step' for 'hidden'"): dropout_modes({'hidden': 'per-step'})
 
 @pytest.mark.parametrize('size', [0, -1, 2.5, '4', True])
@@ -284,7 +284,7 @@ def test_stacking_masks_of_several_shapes():
     "0.1.0's `rec[name]` stacked one site's masks; masks of several shapes (a per-step site's short last batch) cannot be stacked."
     dls = lm_dls(corpus_texts(10), bs=8, seq_len=17)                   # the epoch's last batch has 5 steps
     rec = MaskRecorder(names='0.hidden_dps.0')
-    awd_learner(dls, **SMALL, modes={'hidden': 'naive'}).fit(1, 1e-3, cbs=rec)
+    awd_learner(dls, **SMALL, modes={'hidden': 'per_step'}).fit(1, 1e-3, cbs=rec)
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match=r"masks of '0.hidden_dps.0' have several shapes .* use `rec.masks"):
         rec.record['0.hidden_dps.0']
 

@@ -11,7 +11,7 @@ from awd_fastai.data import lm_dls, corpus_texts
 from awd_fastai.learner import awd_learner
 from awd_fastai.model import awd_lm
 from awd_fastai.recorder import MaskRecorder, MaskRecord, mask_layers
-from awd_fastai.distributed import AWDDistributedTrainer, LMDistributedTrainer
+from awd_fastai.distributed import AWDDistributedTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
@@ -168,7 +168,9 @@ def test_to_distributed_uses_our_trainer_only_for_our_learners(dls):
     theirs = language_model_learner(dls, FastaiAWD, pretrained=False, config=dict(awd_lstm_lm_config, **SMALL)).to_distributed(cpu=True)
     plain = language_model_learner(dls, AWD_LSTM, pretrained=False, config=dict(awd_lstm_lm_config, **SMALL)).to_distributed(cpu=True)
     t = [cb for cb in ours.cbs if isinstance(cb, DistributedTrainer)]
-    assert len(t) == 1 and type(t[0]) is AWDDistributedTrainer and LMDistributedTrainer is AWDDistributedTrainer
+    assert len(t) == 1 and type(t[0]) is AWDDistributedTrainer
+    with pytest.warns(FutureWarning, match='use `AWDDistributedTrainer`'): from awd_fastai.distributed import LMDistributedTrainer
+    assert LMDistributedTrainer is AWDDistributedTrainer                 # 0.1.0's name (awd_fastai.compat)
     assert t[0].accelerator.device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
     for learn in (theirs, plain): assert [type(cb) for cb in learn.cbs if isinstance(cb, DistributedTrainer)] == [DistributedTrainer]
 

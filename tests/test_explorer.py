@@ -24,7 +24,7 @@ from awd_fastai.tensorboard import mask_picture, MaskTensorBoardCallback
 from test_docs import ROOT, chromium, required_chromium   # the DevTools-protocol driver of the docs test
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
-NAIVE = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}
+NAIVE = {'embedding': 'per_step', 'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'}
 rgb = lambda c: tuple(int(c[i:i+2], 16) for i in (1, 3, 5))
 CELL = {rgb(DROPPED_COLOR): 0, rgb(KEPT_COLOR): 1, rgb(NONE_COLOR): 2}   # the page's colours, back to dropped / kept / no element
 

@@ -25,7 +25,7 @@ def record(modes=None, every=4) -> MaskRecord:
     return r.record
 
 @pytest.fixture(scope='module')
-def recs(): return record(), record({'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'})
+def recs(): return record(), record({'embedding': 'per_step', 'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'})
 
 def disguised(rec:MaskRecord, tmp:Path, **changes) -> MaskRecord:
     "A copy of `rec` whose sites have opaque names (in reverse model order) and upper-case labels (plus `changes`)."

@@ -193,7 +193,7 @@ def test_a_plot_of_a_classifier_batch_shows_any_call(classifier):
 def naive_run():
     dls = lm_dls(corpus_texts(10), bs=8, seq_len=17)               # the last batch of an epoch has 5 steps
     set_seed(1, reproducible=True)
-    learn = awd_learner(dls, **SMALL, modes={'hidden': 'naive', 'weight': 'naive'})
+    learn = awd_learner(dls, **SMALL, modes={'hidden': 'per_step', 'weight': 'per_step'})
     last_masks = []                                  # the hidden mask of each training batch, straight from the layer
     class Keep(Callback):
         run_valid, order = False, 95

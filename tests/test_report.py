@@ -312,7 +312,7 @@ def test_formats_and_resolution(runs, tmp_path):
     assert (tmp_path/'cnn_dropout.pdf').read_bytes()[:4] == b'%PDF'
     plt.close('all')
 
-PER_STEP = {'embed': 'naive', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # every site between layers per step, the embedding too
+PER_STEP = {'embedding': 'per_step', 'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'}   # every site between layers per step, the embedding too
 
 def _section(page:str, k:str) -> str:
     "The HTML of section `k` of a report page."

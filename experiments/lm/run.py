@@ -31,21 +31,23 @@ PROTOCOL_VERSION = 'lm-1'          # bump when anything below that changes a run
 
 # name -> (label, awd_learner options): each a full AWD-LSTM (fastai's default probabilities, drop_mult 1, AR 2 / TAR 1)
 # with only the named change. STATE_P: the probability of the masks on the recurrent state (h(t-1) or c).
+# The names are the keys runs.jsonl records (kept as logged): 'state_step' and 'cell_step' are the per-step kinds
+# 'state_per_step' and 'cell_per_step' of awd_fastai's vocabulary (the mode 'per_step', 01_model).
 STATE_P = 0.2
 _LOCKED_OFF = {'input': 'off', 'hidden': 'off', 'output': 'off'}
 SCHEMES = {
     'none':       ('no dropout (and no AR/TAR)', dict(drop_mult=0., alpha=0., beta=0.)),
     'awd':        ('AWD-LSTM', {}),
     'no_weight':  ('without weight dropping (DropConnect)', dict(modes={'weight': 'off'})),
-    'no_embed':   ('without embedding dropout', dict(modes={'embed': 'off'})),
+    'no_embed':   ('without embedding dropout', dict(modes={'embedding': 'off'})),
     'no_locked':  ('without the locked dropouts (input, between layers, output)', dict(modes=_LOCKED_OFF)),
     'no_artar':   ('without AR/TAR', dict(alpha=0., beta=0.)),
     'zaremba':    ('Zaremba et al.: per step between layers, no DropConnect',
-                   dict(modes={'weight': 'off', 'input': 'naive', 'hidden': 'naive', 'output': 'naive'})),
+                   dict(modes={'weight': 'off', 'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'})),
     'gal':        ('Gal & Ghahramani: locked on h(t-1) and between layers, no DropConnect',
                    dict(modes={'weight': 'off', 'state': 'locked'}, state_p=STATE_P)),
     'state_step': ('per step on h(t-1) into W_hh, no DropConnect',
-                   dict(modes={'weight': 'off', 'state': 'naive'}, state_p=STATE_P)),
+                   dict(modes={'weight': 'off', 'state': 'per_step'}, state_p=STATE_P)),
     'cell_step':  ("per step on the LSTM's carried cell c(t-1), no DropConnect",          # the cell-state layer of issue 19
                    dict(modes={'weight': 'off', 'state': 'cell_per_step'}, state_p=STATE_P)),
 }
