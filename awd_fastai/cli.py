@@ -12,7 +12,7 @@ from .core import DEMO_P, check_positive
 # %% auto #0
 __all__ = ['DEMO_THREADS', 'main']
 
-# %% ../nbs/05_cli.ipynb #2adb9e46
+# %% ../nbs/05_cli.ipynb #3680b4c6
 DEMO_THREADS = 1   # torch threads of `demo`/`train`: 2 are 0.8x the time on 2 quiet cores, 1.9x-6x with other work
                    # (benchmarks/demo_time.py)
 
@@ -40,7 +40,7 @@ def _fraction(s:str) -> float:
     if not 0 < v < 1: raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {s!r}")
     return v
 
-# %% ../nbs/05_cli.ipynb #58654f29
+# %% ../nbs/05_cli.ipynb #87050d20
 _P_OPTIONS = {'embed_p': 'embedding dropout (whole words)', 'input_p': 'locked dropout on the first layer\'s input',
               'hidden_p': 'locked dropout between layers', 'weight_p': 'DropConnect on W_hh',
               'output_p': 'locked dropout on the last layer\'s output'}   # `DEMO_P` key -> what the option sets
@@ -84,7 +84,7 @@ def _report_args(sp):
                          'cores)')
     _figure_args(sp)
 
-# %% ../nbs/05_cli.ipynb #9757ea85
+# %% ../nbs/05_cli.ipynb #5c6fdd74
 def _add_training(sub):
     "The commands that train: `demo` (the embedded corpus) and `train` (your text)."
     demo = sub.add_parser('demo', help='train on the embedded corpus and write every figure and a report',
@@ -121,7 +121,7 @@ def _add_drawing(sub):
                                                          'a folder of other files')
     _figure_args(pl)
 
-# %% ../nbs/05_cli.ipynb #2e2a125d
+# %% ../nbs/05_cli.ipynb #56f37858
 def _add_memory(sub):
     "The memory experiment: `memory`."
     me = sub.add_parser('memory', help='the memory experiment v2: recall after up to T steps under each dropout scheme',
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_training(sub); _add_drawing(sub); _add_memory(sub)
     return p
 
-# %% ../nbs/05_cli.ipynb #46a5c680
+# %% ../nbs/05_cli.ipynb #820e2b6c
 def _figure_kw(args) -> dict:
     "The figure options given on the command line (`fmt`, `dpi`); those not given keep the library's defaults."
     return {k: v for k, v in (('fmt', args.format), ('dpi', args.dpi)) if v is not None}
@@ -178,7 +178,7 @@ def _train(args) -> tuple:
     out = args.out or Path('awd_train')/(args.data.resolve().stem or 'text')   # one folder per text
     return 0, demo_report(out, texts, str(args.data), **_training_kw(args))
 
-# %% ../nbs/05_cli.ipynb #2f1eb8a4
+# %% ../nbs/05_cli.ipynb #115d6d3d
 def _plot(args) -> tuple:
     "`awd-fastai plot`: every figure and the report, redrawn from a saved recording (`redraw_report`)."
     from awd_fastai.report import redraw_report
@@ -198,7 +198,7 @@ def _memory(args) -> tuple:
 
 _COMMANDS = dict(demo=_demo, train=_train, plot=_plot, explore=_explore, memory=_memory)   # subcommand -> its function
 
-# %% ../nbs/05_cli.ipynb #515e0af4
+# %% ../nbs/05_cli.ipynb #70d1596b
 def main(
     argv:list|None=None, # Command-line arguments (default: `sys.argv[1:]`)
 ) -> int:                # Exit code: 0 on success, 2 on bad input, 130 when interrupted (Ctrl-C)
@@ -218,7 +218,7 @@ def main(
     if code == 0: print(f"Open {page}")
     return code
 
-# %% ../nbs/05_cli.ipynb #2e73475b
+# %% ../nbs/05_cli.ipynb #8394c4c9
 _RENAMED = {'_staged_report': 'staged_report', '_cannot_draw': 'cannot_draw'}   # private names of 0.2.0's cli.py
 _MOVED = ('NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL',
           'train_recorded', 'Caption', 'Figures', 'write_figures', 'record_state_dropout', 'write_report')
