@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib, json, os, secrets, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
-import matplotlib
 import matplotlib.pyplot as plt
 import torch
 from .core import DEMO_P, atomic_write, check_positive, _n
