@@ -1,8 +1,8 @@
 __version__ = "0.3.0"
 
 # The public API in one import: `import awd_fastai` / `from awd_fastai import *` (nbdev only maintains `__version__`
-# here). Lazily (PEP 562): the modules of `_API`, and torch and fastai with them, are imported on the first name asked of
-# the package (`awd_fastai.MaskRecorder`, `from awd_fastai import *`), not by `import awd_fastai` itself, so that
+# here). Lazily (PEP 562): the modules of `_API`, and torch and fastai with them, are imported on the first name asked
+# of the package (`awd_fastai.MaskRecorder`, `from awd_fastai import *`), not by `import awd_fastai` itself, so that
 # `awd-fastai --help` and `import awd_fastai.core` start without them. The names are those `from .core import *` ...
 # `from .plots import *` gave. No warning filters: importing awd_fastai leaves `warnings.filters` as it finds them
 # (fastai's own import warns that `torch.jit.script` is deprecated; that warning is fastai's to give, and fastai users
