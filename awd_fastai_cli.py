@@ -3,10 +3,9 @@ showing fastai's import-time warning.
 
 Importing fastai makes torch warn that `torch.jit.script` is deprecated (a `FutureWarning` that prints the venv's own path)
 at the start of every command, `--help` included. The command is our program, so it may silence that one known warning
-for its own process; importing `awd_fastai` from Python must not (the warning is fastai's to give), and the package's
-`__init__` imports fastai before any of its functions can run. So the entry point lives outside the package: it imports
-the command line with `warnings.showwarning` wrapped to leave out that one warning (by category and message) and puts it
-back after the import. No warning filter is added or removed: the filters are what the imports made them, as in Python.
+for its own process; importing `awd_fastai` from Python must not (the warning is fastai's to give), and a command imports
+fastai when it runs. So the entry point lives outside the package: it runs the command line with `warnings.showwarning`
+wrapped to leave out that one warning (by category and message) and puts it back afterwards. No warning filter is added or removed: the filters are what the imports made them, as in Python.
 This file is written by hand (nbdev exports only `awd_fastai/`)."""
 import sys, warnings
 
@@ -23,12 +22,14 @@ def _without_jit_warning(show):
     return _show
 
 def main(argv:list|None=None) -> int:
-    "Run `awd-fastai` (`awd_fastai.cli.main`), its import not showing torch's `torch.jit.script` FutureWarning."
+    """Run `awd-fastai` (`awd_fastai.cli.main`) without showing torch's `torch.jit.script` FutureWarning: the command
+    imports fastai only when it runs (not for `--help`), so the wrapper stays around the whole command."""
     show = warnings.showwarning
     warnings.showwarning = _without_jit_warning(show)
-    try: from awd_fastai.cli import main as cli_main
+    try:
+        from awd_fastai.cli import main as cli_main
+        return cli_main(argv)
     finally: warnings.showwarning = show
-    return cli_main(argv)
 
 def worker_init():
     """Start a worker process of the experiments' runner (`awd_fastai.memory.run_configs`): one torch thread, and the

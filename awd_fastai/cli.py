@@ -4,606 +4,17 @@
 
 # %% ../nbs/05_cli.ipynb #86540680
 from __future__ import annotations
-import argparse, contextlib, json, os, secrets, shutil, sys, tempfile, time
+import argparse, sys
 from pathlib import Path
-import numpy as np
-import matplotlib
-import matplotlib.pyplot as plt
-from .core import DEMO_P, atomic_write, check_positive, _n
-from .data import lm_dls, read_texts, corpus_texts
-from .recorder import MaskRecorder, MaskRecord
-import torch
-from awd_fastai.plots import (plot_naive_vs_locked, plot_dropconnect_vs_state, mask_image, plot_cnn_dropout, plot_word_neighbours,
-    plot_embedding_batches, plot_weight_batches, time_step_frames, save_time_step_gif, plot_bptt, lm_results, lm_table, lm_reading, plot_lm_curves,
-    dropped_twice)
-from .explorer import write_explorer
-from .diagrams import plot_unrolled, plot_cell_sites, plot_site_effects
-from .article import Article, load_article, render_markdown
+from . import __version__
+from .core import DEMO_P, check_positive
 
 # %% auto #0
-__all__ = ['FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL', 'Caption', 'Figures', 'write_figures',
-           'record_state_dropout', 'write_report', 'main']
+__all__ = ['DEMO_THREADS', 'main']
 
-# %% ../nbs/05_cli.ipynb #3b178cde
-NAIVE_MODES = {'input': 'naive', 'hidden': 'naive', 'output': 'naive'}   # per-step masks between layers (Zaremba et al.); embedding dropout and DropConnect as in AWD-LSTM
-RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'naive': 'per-step between layers'}   # the two runs, as figures name them
-
-def _epoch_lines(learn):
-    "A fastai `logger` that prints fastprogress's table without the bars: the column names, then one flushed line per epoch."
-    def log(row):
-        if row and row[0] == 0: print('  '.join(learn.recorder.metric_names), flush=True)
-        print('  '.join(v if isinstance(v, str) else str(v) if isinstance(v, int) else f'{float(v):.6f}' for v in row), flush=True)
-    return log
-
-def train_recorded(
-    dls,                  # Language-model DataLoaders
-    modes:dict=None,      # Dropout modes (see `dropout_modes`)
-    epochs:int=4,         # Epochs of `fit_one_cycle`
-    lr:float=5e-3,        # Maximum learning rate
-    every:int=1,          # Record every `every`-th batch
-    seed:int=42,          # Random seed (model, masks, batch order)
-    emb_sz:int=64,        # Embedding size
-    n_hid:int=160,        # Hidden size
-    n_layers:int=2,       # Number of RNN layers
-    ps:dict|None=None,    # Dropout probabilities (`embed_p`, `input_p`, ...) replacing those of `DEMO_P`
-    progress:bool=True,   # fastai's progress bars; False: one printed line per epoch instead (for logs, output that is no terminal)
-):                        # (MaskRecord, history: list of per-epoch dicts)
-    "Train a small AWD-LSTM with a `MaskRecorder`, with fastai's progress bar (or a line per epoch); return the record and the learning curve."
-    from fastai.torch_core import set_seed
-    from awd_fastai.learner import awd_learner
-    set_seed(seed)
-    recorder = MaskRecorder(every=every)
-    learn = awd_learner(dls, emb_sz=emb_sz, n_hid=n_hid, n_layers=n_layers, modes=modes, cbs=recorder, **{**DEMO_P, **(ps or {})})
-    if progress: learn.fit_one_cycle(epochs, lr)
-    else:
-        learn.logger = _epoch_lines(learn)              # this learner's own: nothing global changes
-        with learn.no_bar(): learn.fit_one_cycle(epochs, lr)
-    recorder.record.embedding = learn.model[0].encoder.weight.detach().cpu().clone()   # the trained word vectors, for the report's word-embedding figure
-    names = learn.recorder.metric_names[1:-1]            # train_loss, valid_loss, accuracy, perplexity
-    history = [dict(zip(names, map(float, v)), epoch=e) for e, v in enumerate(learn.recorder.values)]
-    return recorder.record, history
-
-# %% ../nbs/05_cli.ipynb #0d0c137d
-from .dropout import SITE_KINDS, DropoutSite, SiteKind
-FIGURE_FORMATS = ('png', 'svg', 'pdf')   # what `write_figures(fmt=...)` and `--format` can write (GIFs stay GIFs)
-
-def _min_font_pt(fig) -> float:
-    "The smallest font size (points) of any visible, non-empty text of `fig`, tick labels included: what the report's readability check uses."
-    from matplotlib.text import Text
-    fig.canvas.draw()   # tick labels get their text only when the figure is drawn
-    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-    return min(sizes) if sizes else float('inf')
-
-def _colormaps(fig) -> list:
-    "Every colormap of `fig`'s images: (its 256 colours, RGBA (256, 4); its colour for NaN), for the check that dropped has a colour of its own."
-    from matplotlib.image import AxesImage
-    return [(im.cmap(np.linspace(0, 1, 256)), np.array(im.cmap.get_bad())) for im in fig.findobj(AxesImage)]
-
-def _save(fig, path:Path, dpi:int=110) -> Path:
-    "Save `fig` to `path` atomically (`atomic_write`), in the format its suffix names, and close it."
-    try: return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=dpi, bbox_inches='tight'))
-    finally: plt.close(fig)
-
-def _first(rec:MaskRecord, **facts) -> str|None:
-    "The first recorded site along the data path whose `DropoutSite` has these `facts` (e.g. `where='input', kind='locked'`), or None."
-    sites = rec.sites
-    return next((n for n in sorted(sites, key=lambda n: sites[n].path_order)
-                 if all(getattr(sites[n], k) == v for k, v in facts.items())), None)
-
-class Caption(str):
-    "A figure's caption (the string itself) with its report `section`, its one-line `reading`, what the figure `drawn` (`fig.drawn`), its smallest font (`min_font_pt`) and, where the figure chose it, the `site` it shows (the section's 'Site:' line)."
-    def __new__(cls, text:str, section:str='other', reading:str='', drawn:dict=None, min_font_pt:float=None, site:str=None):
-        c = super().__new__(cls, text)
-        c.section, c.reading, c.drawn, c.min_font_pt, c.site = section, reading, drawn or {}, min_font_pt, site
-        return c
-
-class Figures(dict):
-    "What `write_figures` returns: file name -> `Caption`, in the article's order, and `notes`: section -> what the recording holds instead, for each section left without a figure."
-    def __init__(self, *args, **kw): super().__init__(*args, **kw); self.notes = {}
-
-def _scheme(site:DropoutSite) -> str:
-    "How often `site` draws a new mask, in the report's words ('per step', 'locked', ...): its row's `SiteKind.scheme`."
-    return SiteKind.of(site).scheme
-
-def _holds(rec:MaskRecord, **facts) -> str:
-    "What `rec` holds among the sites with these `facts` (e.g. `where='embedding'`), in words: each site's title and kind."
-    names = [n for n in sorted(rec.sites, key=lambda n: rec.sites[n].path_order) if all(getattr(rec.sites[n], k) == v for k, v in facts.items())]
-    if not names: return 'no such site'
-    return '; '.join(f"{rec.title(n)} (kind '{rec.sites[n].kind}'"
-                     + (f": {SITE_KINDS[rec.sites[n].kind].drops}" if rec.sites[n].kind in SITE_KINDS else '') + ')' for n in names)
-
-REPORT_SITES = {   # section of the article -> the site(s) its figures are about (its 'Site:' line); the other sections are prose only
-    'motivation': 'the carried state of a recurrent layer over time steps, and DropConnect on W_hh (a diagram, `awd_fastai.diagrams`)',
-    'dropout': '`nn.Dropout` and `nn.Dropout2d` on a feature map (a CNN)',
-    'embeddings': 'the embedding matrix of the trained model (`encoder`)',
-    'embedding-dropout': "'embedding' (`EmbeddingDropout`, `embed_p`)",
-    'recurrent': 'every place a dropout mask can sit in an LSTM step (a diagram, `awd_fastai.diagrams`)',
-    'state': "'state' (`state_p`; kinds 'state_per_step' and 'state_locked')",
-    'between-layers': "'input', 'hidden' and 'output' (`RNNDropout`, `input_p`, `hidden_p`, `output_p`)",
-    'dropconnect': "'weight' (`WeightDropout`, `weight_p`)",
-    'together': 'every recorded site',
-    'bptt': 'a site between layers followed across batches',
-    'memory': 'the memory experiment (`awd-fastai memory`)',
-    'language-model': 'the language-model ablation on WikiText-2 (results shipped with the package) and the two runs of this report',
-    'closing': "every place a dropout mask can sit in an LSTM step, with the memory experiment's effect at each (a diagram)",
-}
-ARTICLE = load_article()   # the tutorial's text, as the package ships it (`awd_fastai.article`)
-REPORT_SECTIONS = {s.id: (s.title, REPORT_SITES.get(s.id, ''), s.markdown) for s in ARTICLE.sections}   # id -> (title, site, prose), in the article's order
-
-def _consecutive(its:list, n:int=2) -> list:
-    "The last `n` recorded iterations that follow each other (the last `n` recorded ones if none do)."
-    runs = [its[i:i+n] for i in range(len(its) - n, -1, -1) if its[i+n-1] - its[i] == n - 1]
-    return runs[0] if runs else its[-n:]
-
-def _repeated_drop(rec:MaskRecord, emb:str, max_tokens:int=36) -> list:
-    "The last two consecutive recorded batches with an example where a dropped word occurs twice (in the first, else either); else the last two consecutive."
-    its = rec.iterations_of(emb)
-    pairs = [its[i:i+2] for i in range(len(its) - 2, -1, -1) if its[i+1] - its[i] == 1]
-    twice = lambda it: dropped_twice(rec.at(it).tokens_of(emb), rec.mask(emb, it), max_tokens) is not None
-    return next((q for q in pairs if twice(q[0]) and twice(q[1])), None) or next((q for q in pairs if twice(q[0]) or twice(q[1])), None) \
-        or _consecutive(its)
-
-def _twice_text(rec:MaskRecord, batches:list) -> str:
-    "The caption's pointer to a dropped word that occurs more than once in a shown text ('' if none does)."
-    for b in batches:
-        keep = dict(zip(b['ids'], b['keep']))
-        rep = [t for t in dict.fromkeys(b['text']) if t in keep and not keep[t] and b['text'].count(t) > 1]
-        if rep: return (f" (in batch {b['iteration']}, the dropped word '{rec.vocab[rep[0]]}' occurs {b['text'].count(rep[0])} times: "
-                        f"dark at every occurrence, with one zero row below)")
-    return ''
-
-def _dropout_figures(add):
-    "What dropout is: torch's `nn.Dropout` and `nn.Dropout2d` on a feature map, train and eval."
-    fig = plot_cnn_dropout(p=0.5); d = fig.drawn
-    n_ch = int((~d['channel_kept'].reshape(len(d['x']), -1).any(1)).sum())
-    add('cnn_dropout', fig, 'dropout', "Dropped units are dark blue (the masks' dropped colour); survivors are twice as bright (×1/(1-p)); Dropout2d blanks whole channels; eval changes nothing.",
-        f"torch's own layers, p = 0.5, on one feature map of {len(d['x'])} channels, drawn on one colour scale. nn.Dropout zeroed "
-        f"{int((~d['element_kept']).sum())} of {d['element_kept'].size} single units; nn.Dropout2d zeroed {n_ch} whole channel(s) "
-        f"(the spatial cousin of locked dropout: one decision for all positions). Survivors are multiplied by 1/(1-p) = 2, so the "
-        f"expected activation is unchanged. In eval mode (bottom row) there is no mask and no scaling: the output is the input.")
-
-def _embedding_figures(add, rec:MaskRecord):
-    "Word embeddings (when the record carries the trained vectors, `rec.embedding`) and embedding dropout in two recorded batches."
-    emb, weight = _first(rec, kind='embedding'), rec.embedding
-    if weight is not None and rec.vocab is not None:
-        fig = plot_word_neighbours(weight, rec.vocab); d = fig.drawn
-        verdict = ('more similar than chance: the embedding has some structure' if d['structured'] else
-                   'no more similar than in the shuffled embeddings: this small model shows no structure beyond chance')
-        add('word_neighbours', fig, 'embeddings', f"Nearest neighbours of the most frequent content words are {verdict}.",
-            f"The {len(d['words'])} most frequent content words of the vocabulary (alphabetic, 3+ letters, no stop word; a fixed rule), "
-            f"each with its 5 nearest words by cosine similarity in the trained embedding. Mean neighbour similarity {d['score']:.2f}; "
-            f"the same statistic with every dimension shuffled across words: {d['null'].min():.2f}–{d['null'].max():.2f} "
-            f"({len(d['null'])} shuffles); random word pairs: mean {d['random_pairs'].mean():.2f} (grey histogram). Cosines are taken "
-            f"around the mean word vector, among content words only. Where the neighbours are simply other frequent words, the "
-            f"structure is word frequency more than meaning: a small model trained for minutes learns that first.")
-
-    if emb and rec.vocab is not None and rec.at(rec.iterations_of(emb)[-1]).tokens_of(emb) is not None:
-        its = _repeated_drop(rec, emb)
-        fig = plot_embedding_batches(rec, emb, its); d = fig.drawn   # the factor alone: redrawn identically from a saved recording
-        b = d['batches']
-        factor = ' and '.join(sorted({f"{1/(1-x['p']):.2f}" for x in b}))          # each batch's own p
-        differ = float((rec.mask(emb, its[0]) != rec.mask(emb, its[-1])).float().mean()) if len(its) > 1 else 0.
-        add('embedding', fig, 'embedding-dropout',
-            f"Rows are words of each batch's text: dropped words are zero (dark) wherever they occur, the others ×{factor}; the next batch has a new mask.",
-            f"{rec.title(emb, its)}. Two {'consecutive ' if len(its) > 1 and its[-1] - its[0] == 1 else ''}training batches "
-            f"({', '.join(str(x['iteration']) for x in b)}). Top: the text of one example, every occurrence of a dropped word dark"
-            + _twice_text(rec, b) + ". "
-            f"Bottom: {len(b[0]['ids'])} words of that text (dropped ones first chosen), each row the word's "
-            f"factor applied to its vector: survivors × 1/(1-p) = {factor}, dropped rows zero. "
-            f"One mask serves the whole batch; {differ:.1%} of the vocabulary's rows changed from one batch to the other.")
-
-def _state_figures(add, out:Path, state:dict):
-    "Per-step vs locked dropout on h(t-1), from the recorded masks of the short state run, and the GIF over its time steps."
-    per, lock = state['per_step'], state['locked']
-    pn, ln = _first(per, kind='state_per_step'), _first(lock, kind='state_locked')
-    ps, ls = per.site(pn, -1), lock.site(ln, -1)                          # with the p of the masks drawn
-    pm, lm = per.mask(pn), lock.mask(ln)
-    fig = plot_naive_vs_locked(pm, lm, n_units=32, sites=(ps, ls)); d = fig.drawn
-    add('state_dropout', fig, 'state', "Per step, the mask on h(t-1) changes at every step (salt and pepper); locked, it is one mask for the sequence (stripes).",
-        f"Recorded masks of one example, units of h(t-1) × time steps, from a short run of a small model ({state['about']}). "
-        f"Left, {_scheme(ps)}: {ps.title}, recorded shape {tuple(pm.shape)}: {d['per_step'].shape[1]} steps, each drawn with its own recorded mask. "
-        f"Right, {_scheme(ls)}: {ls.title}, recorded shape {tuple(lm.shape)}: the one mask the recurrence used at every step. "
-        f"Per batch (kind 'state_batch'), dropping units of h(t-1) is DropConnect of whole columns of W_hh and runs on the fused kernel; "
-        f"per example or per step it needs a loop over time steps.")
-    gif = save_time_step_gif(pm, lm, out/'masks.gif', sites=(ps, ls))
-    frames = time_step_frames(pm, lm)
-    add(gif, None, 'state', "Over time steps the per-step mask flickers while the locked mask stands still.",
-        f"One frame per time step of the same recorded batch ({len(frames)} steps; {frames[0][0].shape[0]} examples × {frames[0][0].shape[1]} units): "
-        f"left {_scheme(ps)} ({ps.title}), right {_scheme(ls)} ({ls.title}). Every frame is the recorded mask of that step, nothing repeated.",
-        drawn=dict(frames=frames), min_font_pt=10., dpi=plt.rcParams['figure.dpi'])   # the GIF's figure: default text sizes (10 pt)
-
-def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
-    "Per-step (Zaremba et al.) vs locked dropout on a layer's input, from the two runs."
-    inp = _first(rec, where='input', kind='locked')
-    naive_inp = _first(naive, where='input', kind='per_step') if naive is not None else None
-    if inp and naive_inp:
-        fig = plot_naive_vs_locked(naive.mask(naive_inp), rec.mask(inp), n_units=64, sites=(naive.site(naive_inp, -1), rec.site(inp, -1)))
-        add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s recipe) are salt and pepper; AWD-LSTM's locked masks are stripes.",
-            f"The {rec.sites[inp].label} site, one example, units × time steps, from the two demo runs. Left: per-step dropout at the same site "
-            f"(a new mask at every step: Zaremba et al.'s recipe; it does not touch the recurrent connection). "
-            f"Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
-
-def _dropconnect_figures(add, rec:MaskRecord, state:dict):
-    "DropConnect's scattered weights against the whole columns of a recorded per-batch mask on h(t-1), and the masked W_hh the kernel used in two batches."
-    lock, batch = state['locked'], state.get('batch')
-    w0, s0 = (_first(batch, kind='weight'), _first(batch, kind='state_batch')) if batch is not None else (None, None)
-    if w0 and s0 and batch.sites[w0].gates and state.get('batch_weights'):
-        it = sorted(state['batch_weights'])[-1]
-        site, ss = batch.site(w0, it), batch.site(s0, it)                  # with the p of that batch's masks
-        wm, sm = batch.mask(w0, it), batch.mask(s0, it)                     # the same batch: (gates·nh, nh), (1, 1, nh)
-        fig, axs = plt.subplots(1, 3, figsize=(10.5, 7.5), sharey=True, layout='constrained')
-        d = plot_dropconnect_vs_state(wm, axs=axs, gates=site.gates, state=sm, used=state['batch_weights'][it]).drawn
-        axs[0].set_title(f'{site.title}:\nsingle weights, one mask for all steps', fontsize=10)
-        axs[1].set_title(f'{ss.title}, recorded\n(one mask per batch): whole columns', fontsize=10)
-        n_off = int((~d['columns']).sum())
-        add('dropconnect', fig, 'dropconnect', "DropConnect drops single weights in every gate; a mask on h(t-1) removes whole columns, as the recorded per-batch mask shows.",
-            f"One training batch (iteration {it}) of a short run of a small model ({state['about']}) with DropConnect on W_hh and "
-            f"a per-batch mask on h(t-1) (kind 'state_batch'), all {wm.shape[1]} units of each gate block {', '.join(site.gates)}. "
-            f"Left: the recorded DropConnect mask of {site.title}, single weights scattered over every gate, the same at every time "
-            f"step. Middle: the recorded mask on h(t-1) ({ss.title}, shape {tuple(sm.shape)}; {n_off} of {wm.shape[1]} units dropped), each unit drawn as "
-            f"its column of W_hh: W_hh (m ⊙ h) = (W_hh diag(m)) h, so a dropped unit removes its input to every gate. Right: the "
-            f"zeros of the matrix the recurrence actually multiplied in that batch (captured from the layer): both masks at once.")
-    wn = _first(lock, kind='weight')
-    if wn and len(state['weights']) >= 2:
-        its = sorted(state['weights'])[-2:]
-        ps = [lock.site(wn, i).p for i in its]                             # the p of each batch's mask
-        fig = plot_weight_batches([state['weights'][i] for i in its], lock.site(wn, its[-1]), its, ps=ps)
-        d = fig.drawn
-        add('dropconnect_batches', fig, 'dropconnect', "The masked W_hh the kernel used: dropped weights dark, survivors ×1/(1-p); the next batch uses a new mask.",
-            f"{lock.title(wn, its)}: the hidden-to-hidden matrix exactly as the recurrence multiplied it in two consecutive batches "
-            f"of the small run (captured from the layer, 24 units of each gate block), one colour scale. {d['changed']:.0%} of the "
-            f"shown weights switched between kept and dropped from one batch to the next.")
-
-def _panels_text(rec:MaskRecord, d:dict) -> str:
-    "What each kind of panel of `plot_all_masks` (`d`: its `fig.drawn`) shows: each kind's `SiteKind.shows`."
-    by_kind = {}
-    for n in d['images']: by_kind.setdefault(rec.sites[n].kind, []).append(n)
-    parts = []
-    for kind, names in by_kind.items():
-        img, N = d['images'][names[0]], rec.mask(names[0], d['iteration']).shape[0]
-        what = SiteKind.of(kind).shows
-        words = ''
-        if names[0] in d.get('labels', {}):                             # a word panel: every row named; the dropped ones here
-            gone = [w for w, k in zip(d['labels'][names[0]], d['images'][names[0]][:, 0]) if not k]
-            words = f" ({', '.join(d['labels'][names[0]][:3])}, …, each row named; dropped in this batch: {', '.join(gone) or 'none of them'})"
-        parts.append(f"{' and '.join(rec.sites[n].label or kind for n in names)}: {what.format(n=img.shape[0], N=N)}{words}{_crops_text(rec, d, names)}")
-    return '; '.join(parts)
-
-def _crops_text(rec:MaskRecord, d:dict, names:list) -> str:
-    "How the panels of `names` are cropped, from the shapes `plot_all_masks` drew against the whole pictures ('' if not cropped)."
-    out = []
-    for n in names:
-        (r, c), (R, C), s = d['images'][n].shape, d['full'][n], rec.sites[n]
-        if (r, c) == (R, C) or '{N}' in SiteKind.of(s).shows: continue   # its text says how much it shows
-        g = len(s.gates) if s.gates and R % len(s.gates) == 0 else 0
-        rows = f'the first {r//g} of {R//g} rows of each gate block' if g else f'the first {r} of {R} rows'
-        out.append(f"{s.label}: cropped to {rows}" + (f' and the first {c} of {C} columns' if c != C else ''))
-    return ' (' + '; '.join(out) + ')' if out else ''
-
-def _together_figures(add, rec:MaskRecord, hid:str):
-    "Every mask of one batch, one site's masks over training, and the drop rates; captions written from the kinds drawn."
-    fig = rec.plot_all_masks()
-    d = fig.drawn
-    add('all_masks', fig, 'together', "Every mask of one training batch, in its place along the data path.",
-        "Each panel is titled with its site's label and p: " +
-        '; '.join(rec.site(n, d['iteration'], d['call']).title
-                  for n in sorted(d['images'], key=lambda n: rec.sites[n].path_order)) +
-        f". Training iteration {d['iteration']}" + (f", forward call {d['call']+1} of {d['n_calls']} of the batch" if d['n_calls'] > 1 else ', the batch’s only forward pass') +
-        ". The panels show " + _panels_text(rec, d) + '.')
-    fig = rec.plot_mask_grid(hid, iterations=_consecutive(rec.iterations_of(hid), 8))
-    its, hs, cons = fig.drawn['iterations'], rec.sites[hid], fig.drawn['consecutive']
-    add('mask_grid', fig, 'together', f"{hs.label}: a new mask every batch." if cons else f"{hs.label}: a new mask in every recorded batch.",
-        f"Recorded masks of {rec.title(hid, its)} (kind '{hs.kind}', {_scheme(hs)}) in {len(its)} " +
-        (f"consecutive training batches ({its[0]} to {its[-1]})" if cons else f"recorded training batches ({', '.join(map(str, its))})") +
-        f"; each panel shows {SiteKind.of(hs).shows.format(n='all', N='all')}.")
-    fig = rec.plot_drop_rates()
-    add('drop_rates', fig, 'together', "Each site's dropped fraction scatters around its p, batch after batch.",
-        "The fraction of each site's mask that was dropped, batch by batch (markers), against its probability p (dashed), one "
-        "panel per site on one common scale around each p, so no site hides another: each mask is a fresh random draw with the promised rate.")
-
-def _bptt_figures(add, rec:MaskRecord, hid:str):
-    "One text row's masks over consecutive batches: the state carries over, the mask does not."
-    site = rec.sites[hid]
-    if SiteKind.of(site).view in ('locked', 'per_step') and len(rec.iterations_of(hid)) >= 2:   # units over time
-        fig = plot_bptt(rec, hid, n=3); d = fig.drawn
-        cons = all(b - a == 1 for a, b in zip(d['iterations'], d['iterations'][1:]))
-        per_step = SiteKind.of(site).per == 'step'
-        changes = ('the mask changes at every time step, within a batch and across its boundaries' if per_step else
-                   'the mask is the same at every step of a batch and changes at each boundary')
-        add('bptt', fig, 'bptt', f"The text and the hidden state go on across batch boundaries (red lines); {changes}.",
-            f"{rec.title(hid, d['iterations'])} (kind '{site.kind}', {_scheme(site)}), example 0 followed over "
-            f"{'consecutive' if cons else 'recorded'} training batches "
-            f"{', '.join(map(str, d['iterations']))}: row 0 of each batch continues the text of row 0 of the previous one and "
-            f"starts from its final hidden state (truncated backpropagation through time stops at the boundary), but every batch "
-            f"draws its own masks" + (', and this per-step site a new one at every step.' if per_step else '.'),
-            site=f"{rec.title(hid, d['iterations'])} (kind '{site.kind}', {_scheme(site)}) followed across batches")
-
-_PATH_OPTIONS = ('--out', '--log')   # options whose value is a path of the machine that ran a command
-
-def _shown_command(cmd:str) -> str:
-    "A recorded command as a caption shows it: without the options that name paths of the machine that ran it (`_PATH_OPTIONS`)."
-    toks, out = cmd.split(), []
-    for i, t in enumerate(toks):
-        if t.split('=')[0] in _PATH_OPTIONS or (i and toks[i-1] in _PATH_OPTIONS): continue   # the option, and its value
-        out.append(t)
-    return ' '.join(out)
-
-def _memory_figures(add, memory:dict|None=None):
-    "Does it matter for memory? The v2 site map and the LSTM headline: the committed results, or this run's (`memory`)."
-    from awd_fastai.memory import (load_results, plot_memory, plot_memory_map, memory_reading, memory_summary, _task_results,
-                                   HEADLINE_V2, SCHEMES)
-    res = memory or load_results('v2')
-    res = {**res, 'command': _shown_command(res['command'])}             # as a reader would type it: no machine's paths
-    rerun = res.get('rerun') or {}
-    if memory: about = f"This run's memory experiment (`{res['command']}`, {res['date'][:10]}). "
-    else:
-        grid = f"{_n(len(res['runs']), 'run')} of the grid" + (f" ({res['missing']} not yet run)" if res.get('missing') else '')
-        about = (f"The memory experiment's committed results (v2: {grid} and {_n(len(rerun.get('runs', [])), 'run')} of its 3x-budget "
-                 f"rerun, up to {max(res['date'], rerun.get('date', ''))[:10]}; the protocol, the log of every run and the script are "
-                 f"in awd_fastai's source repository; `awd-fastai memory` reruns the LSTM headline, `awd-fastai demo --memory` "
-                 f"shows that run here). ")
-    try: fig = plot_memory_map(res)
-    except ValueError: fig = None                                        # no scheme at the map's p (a smoke preset)
-    if fig is not None:
-        paras = [t.replace('**', '') for t in memory_reading(res)]
-        add('memory_map', fig, 'memory', paras[0],
-            about + "The site map: one panel per task, rows where the mask sits, columns how often a new one is drawn; each box "
-            "recall at the longest lag with dropout off (mean of the seeds), coloured by the protocol's effect label. " + ' '.join(paras))
-    sub = next(iter(_task_results(res).values()))                       # the LSTM task (the grid's first), or the preset's one task
-    p = next(r['config']['p'] for r in sub['runs'] if r['config']['scheme'] != 'none')
-    head = [s for s in ('none',) + HEADLINE_V2 if any(r['config']['scheme'] == s and r['config']['p'] in (0., p) for r in sub['runs'])]
-    fig = plot_memory(sub, p=p, schemes=tuple(head) if len(head) > 1 else None)
-    runs, T = fig.drawn['runs'], sub['runs'][0]['config']['T']
-    rec = '; '.join(f"{SCHEMES[s][0]} {np.mean([r['recall_curve'][T-1] for r in rs]):.2f}" for s, rs in runs.items())
-    add('memory', fig, 'memory', f"Recall after T = {T} steps, dropout off: {rec}.", about + memory_summary(sub, p=p, command=bool(memory)))
-
-def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
-    "Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation (committed) and the two runs' learning curves."
-    text_of = f' on {source}' if source else ''
-    _memory_figures(add, memory)
-    lm = lm_results()                                # the committed language-model ablation (experiments/lm): never rerun here
-    fig = plot_lm_curves(lm); sentences = lm_reading(lm)
-    add('lm_ablation', fig, 'language-model', next(t for t in sentences if t.startswith('Against AWD-LSTM')),
-        f"A small AWD-LSTM trained on WikiText-2 until it over-fits, once per scheme and seed ({lm['n_runs']} runs up to "
-        f"{lm['last_run'][:10]}; the protocol, the log of every run and the script that regenerates these results are in awd_fastai's "
-        f"source repository, not in the installed package). Panels: the key schemes' training "
-        f"perplexity with dropout off (dashed) and validation perplexity (solid), mean over seeds; grey, AWD-LSTM's validation. The table: "
-        f"every scheme run, best validation and test perplexity as mean [min–max] over seeds, against AWD-LSTM and the papers. " +
-        ' '.join(t for t in sentences if not t.startswith('Against AWD-LSTM')), table=lm_table(lm))
-    if history:
-        fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
-        for (label, h), c in zip(history.items(), ('C0', 'C3')):
-            ep = [r['epoch']+1 for r in h]
-            ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', marker='s', label=f'{RUN_LABELS.get(label, label)}: training')
-
-            ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{RUN_LABELS.get(label, label)}: validation')
-        ax.set_xticks(ep); ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss'); ax.set_title('Learning curves of the two demo runs', fontsize=11)
-        ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False)
-        fig.drawn = dict(history=history, markers=[l.get_marker() for l in ax.get_lines()])
-
-        last = {k: h[-1] for k, h in history.items()}
-        add('learning_curve', fig, 'language-model', "Training and validation loss per epoch of the two demo runs.",
-            f"AWD-LSTM's locked dropouts against per-step dropouts at the same sites between layers (Zaremba et al.'s recipe), same "
-            f"model, data{text_of}, seed and schedule. Final validation loss: " +
-            '; '.join(f"{RUN_LABELS.get(k, k)} {v['valid_loss']:.3f}" for k, v in last.items()) +
-            ". One small run of a few epochs: a difference here is not a measurement of the schemes (see the ablation above).")
-
-def write_figures(
-    rec:MaskRecord,              # Recording of the AWD-LSTM ('locked') run
-    out:Path,                    # Destination folder
-    naive:MaskRecord|None=None,  # Recording of the per-step contrast run, for the contrast figure
-    history:dict|None=None,      # {'locked': [...], 'naive': [...]} per-epoch metrics, for the learning curve
-    *,
-    fmt:str='png',               # Format of the figures: 'png', 'svg' or 'pdf' (the animation is always a GIF)
-    dpi:int=110,                 # Resolution of raster figures (dots per inch)
-    state:dict|None=None,        # Recurrent-state recordings as `record_state_dropout()` returns them; None records them here (a few seconds)
-    source:str|None=None,        # Where the text came from, for the captions
-    memory:dict|None=None,       # Memory-experiment results (`memory.load_results`) to show; None: the committed ones
-) -> dict:                       # File name -> `Caption` (a str with `section`, `reading`, `drawn`), in the article's order
-    "Draw the article's figures into `out`, section by section (`REPORT_SECTIONS`); sites are chosen, and captions written, from their `DropoutSite`s and the data drawn."
-    if fmt not in FIGURE_FORMATS: raise ValueError(f"`fmt` must be one of {FIGURE_FORMATS}; got {fmt!r}")
-    dpi = check_positive('dpi', dpi)
-    out, figs = Path(out), Figures()
-    def add(stem, fig, section, reading, text, drawn=None, min_font_pt=None, dpi=dpi, site=None, table=None):
-        "Save `fig` as `stem.fmt` (or register the file `stem` already written, with `fig` None) with its caption (and a `table`, a DataFrame shown under it)."
-        cmaps = []
-        if fig is not None:
-            name, drawn, min_font_pt = f'{stem}.{fmt}', getattr(fig, 'drawn', {}), _min_font_pt(fig)
-            cmaps = _colormaps(fig)
-            _save(fig, out/name, dpi)
-        else: name = Path(stem).name
-        figs[name] = Caption(text, section, reading, drawn, min_font_pt, site)
-        figs[name].dpi, figs[name].table, figs[name].colormaps = dpi, table, cmaps
-    hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or next(iter(rec.names), None)   # None: no mask
-    state = state or record_state_dropout()
-    _motivation_figures(add)
-    _dropout_figures(add)
-    _embedding_figures(add, rec)
-    _recurrent_figures(add)
-    _state_figures(add, out, state)
-    _between_layer_figures(add, rec, naive)
-    _dropconnect_figures(add, rec, state)
-    if len(rec): _together_figures(add, rec, hid)   # a run without dropout recorded no mask: these sections say so
-    if hid: _bptt_figures(add, rec, hid)
-    _matter_figures(add, history, source, memory)
-    _closing_figures(add, memory)
-    drawn_in = {c.section for c in figs.values()}
-    figs.notes = {k: v for k, v in _absent_notes(rec, naive).items() if k not in drawn_in}
-    return figs
-
-def _absent_notes(rec:MaskRecord, naive:MaskRecord|None) -> dict:
-    "Section -> what `rec` holds instead of what the section draws, in words from its sites' descriptions (used where a section has no figure)."
-    has_vectors = rec.embedding is not None and rec.vocab is not None
-    emb = _first(rec, kind='embedding')
-    return {
-        'embeddings': 'No figure here: the recording carries ' + ('no vocabulary' if rec.vocab is None else 'no trained embedding vectors') +
-                      (' (`awd-fastai demo` and `train` save it in their recordings from format version 3, awd_fastai 0.3.0, on; '
-                       'a `MaskRecorder` alone records masks only).' if not has_vectors else '.'),
-        'embedding-dropout': 'No figure here: this section draws whole-word masks (kind \'embedding\')' +
-            (' with the batches\' token ids, which the recording did not keep' if emb else '') + '. The recording\'s embedding site(s): ' +
-            _holds(rec, where='embedding') + ('; they are drawn under "All together".' if _first(rec, where='embedding') else '.'),
-        'between-layers': "No figure here: this section sets a per-step run's input mask beside the locked one of the same site. "
-            f"This recording's input site(s): {_holds(rec, where='input')}" +
-            ('; no per-step contrast recording was given.' if naive is None else f"; the contrast recording's: {_holds(naive, where='input')}."),
-        'dropconnect': f"No figure here: this section draws a weight site (kind 'weight') with its gate blocks. The recording's weight site(s): {_holds(rec, where='weight')}.",
-        'together': "No figure here: the recording holds no mask (no dropout layer drew one: every p was 0, a run without "
-                    "dropout); the sections above that need no recording are drawn.",
-        'bptt': "No figure here: this section follows a locked or per-step activation site over at least two recorded batches; "
-                f"the recording's sites: {_holds(rec)}.",
-    }
-
-
-# %% ../nbs/05_cli.ipynb #0110c84e
-def _diagram_caption(d:dict) -> str:
-    "How a cell diagram's caption names AWD-LSTM's own sites (`fig.drawn['awd']`, in its key's order)."
-    return ', '.join(f"{d['numbers'][on]} ({on})" for on in d['numbers'] if on in d['awd'])
-
-def _motivation_figures(add):
-    "The article's argument as a diagram: a fresh mask on the carried state at every step (a loop) against one DropConnect mask on W_hh (one fused call)."
-    fig = plot_unrolled(); d = fig.drawn
-    n, (sl, nu), (r, c) = len(d['weight_drawn']), d['per_step'].shape, d['weight'].shape
-    changed = int((d['per_step'][1] != d['per_step'][0]).sum())
-    add('unrolled', fig, 'motivation', "A fresh mask at every step needs a loop over the steps; AWD-LSTM's one mask on W_hh, the same at every step, "
-        "keeps the whole sequence one fused call.",
-        f"A diagram drawn by code, not a recording: a recurrent layer unrolled over {sl} time steps, its masks sampled with the package's "
-        f"`dropout_mask` (p = 0.5). (a) Naive dropout: a fresh mask on the carried state at every step ({nu} units; "
-        f"{changed} of them change from step 1 to step 2), so the layer runs as a Python loop, one call per step. (b) AWD-LSTM: one "
-        f"DropConnect mask on W_hh ({r} × {c} here: the gate blocks i, f, g, o by the units of h(t-1)), drawn once and the same in "
-        f"all {n} steps, so the whole sequence is one call to the fused cuDNN (GPU) or oneDNN (CPU) kernel. Kept light, dropped dark.")
-
-def _recurrent_figures(add):
-    "One LSTM step with every place a dropout mask of the package can sit, AWD-LSTM's own sites in bold."
-    fig = plot_cell_sites('lstm'); d = fig.drawn
-    add('cell_sites', fig, 'recurrent', f"{len(d['markers'])} places a dropout mask can sit in one LSTM step; AWD-LSTM's own are the bold rings: "
-        f"{_diagram_caption(d)}.",
-        "A diagram drawn by code, not a recording: one LSTM step, x_t and h(t-1) into W_ih x_t + W_hh h(t-1) + b, the gate blocks "
-        "i, f, g, o, then c_t = f ⊙ c(t-1) + i ⊙ g and h_t = o ⊙ tanh(c_t). Each numbered marker is a place where one of this "
-        "package's dropout layers can put a mask, read from the layers an `AWD_LSTM` builds for every mode of every site; the key "
-        "names each by what the mask sits on and lists the schedules the package has for it (per step, locked, per batch). Bold "
-        "rings: where AWD-LSTM's own dropouts sit, read from an `AWD_LSTM` built with its defaults. The GRU's step, whose "
-        "carried state z ⊙ h(t-1) passes W_hh by, is drawn on the docs page of `awd_fastai.diagrams`.")
-
-def _closing_figures(add, memory:dict|None=None):
-    "The LSTM step again, each site's schedules coloured by what the memory experiment measured (this run's results, or the committed ones)."
-    from awd_fastai.memory import load_results
-    res = memory or load_results('v2')
-    try: fig = plot_site_effects(res)
-    except (ValueError, KeyError): fig = plot_site_effects({'runs': []})   # results without a site map (a smoke preset): nothing coloured
-    d = fig.drawn
-    cost = [f"{s} on {on} ({e})" for (on, s), e in d['chips'].items() if e not in ('none', 'rerun pending')]
-    calm = [k for k, e in d['chips'].items() if e == 'none']
-    awd_calm = [f"{on} ({s})" for on, s in calm if d['awd'].get(on) == s]      # AWD-LSTM's own schedule at its own site
-    reading = ((f"In the memory experiment, {'; '.join(cost)} cost recall; the other {len(calm)} measured schedules showed no effect"
-                + (f", AWD-LSTM's own {' and '.join(awd_calm)} among them." if awd_calm else '.')) if cost else
-               f"In the memory experiment no measured site showed an effect ({_n(len(calm), 'schedule')} with no effect)." if d['chips'] else
-               "These memory results hold no LSTM site map: the diagram shows the sites only.")
-    whose = "this run's memory experiment" if memory else "the memory experiment's committed results (v2)"
-    add('site_effects', fig, 'closing', reading,
-        f"A diagram drawn by code, not a recording: the LSTM step of 'The recurrent layer', each schedule in the key coloured by "
-        f"the effect label that {whose} found for a mask there at p = 0.25 (recall at the longest lag; the same results as 'Does it "
-        f"matter?'). Schedules in a grey outline were not in the experiment. Bold rings: AWD-LSTM's own sites, {_diagram_caption(d)}, "
-        f"with their schedule outlined in black.")
-
-# %% ../nbs/05_cli.ipynb #7f2dd8be
-def record_state_dropout(
-    p:float=0.3,         # Dropout probability on h(t-1)
-    n_batches:int=3,     # Training batches recorded per run
-    seed:int=0,          # Random seed (the global random state is restored afterwards)
-) -> dict:               # {'per_step', 'locked', 'batch': MaskRecord, 'weights', 'batch_weights': {iteration: W_hh the recurrence used}, 'about': str}
-    "Record a few training batches of a small AWD-LSTM with per-step, locked and per-batch dropout on h(t-1) (`state_p`), and the masked W_hh its recurrence used: the report's recurrent-state and DropConnect figures."
-    import random
-    from fastai.torch_core import set_seed
-    from fastai.callback.core import Callback, CancelFitException
-    from awd_fastai.learner import awd_learner
-    class _Stop(Callback):
-        order = 100   # after the recorder has read the batch's masks
-        def after_batch(self):
-            if self.training and self.iter + 1 >= n_batches: raise CancelFitException()
-    size = dict(emb_sz=16, n_hid=32, n_layers=2)   # layer 1's state and W_hh: 32 units
-    out, states = {'weights': {}}, (random.getstate(), np.random.get_state())
-    try:
-        with torch.random.fork_rng(devices=[]):
-            dls = lm_dls(corpus_texts(10), bs=8, seq_len=24, seed=seed)
-            for key, mode in (('per_step', 'naive'), ('locked', 'locked'), ('batch', 'batch')):
-                set_seed(seed)
-                recorder, used = MaskRecorder(), []
-                learn = awd_learner(dls, **size, modes={'state': mode}, **{**DEMO_P, 'state_p': p})
-                def grab(m, args, res):   # the W_hh the recurrence multiplies with: raw weights × this forward's masks (0 or 1/(1-p))
-                    if not (m.training and isinstance(m._last_noise, dict)): return
-                    used.append(m.module.weight_hh_l0.detach().clone() if mode == 'batch' else   # what the fused kernel ran with
-                                m.weight_hh_l0_raw.detach() * m._last_noise['weight_hh_l0'])
-                h = learn.model[0].rnns[0].register_forward_hook(grab)
-                try:
-                    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[recorder, _Stop()])
-                finally: h.remove()
-                out[key] = recorder.record
-                if key != 'per_step': out['weights' if key == 'locked' else 'batch_weights'] = dict(zip(recorder.record.iterations, used))
-    finally: random.setstate(states[0]); np.random.set_state(states[1])
-    out['about'] = (f"emb {size['emb_sz']}, hidden {size['n_hid']}, {size['n_layers']} layers, state_p = {p}, weight_p = {DEMO_P['weight_p']}, "
-                    f"{_n(n_batches, 'batch', 'batches')} of the embedded corpus")
-    return out
-
-# %% ../nbs/05_cli.ipynb #5617a5f8
-TUTORIAL = (ARTICLE.title, 'tutorials/visualizing_dropout.html',
-            'nbs/tutorials/visualizing_dropout.ipynb')   # title, page of the docs site, notebook in the repository
-
-def _code(text:str):
-    "`text` escaped for HTML, with `backquoted` parts as <code> (the template's `code` filter)."
-    from markupsafe import Markup, escape
-    parts = str(escape(text)).split('`')
-    return Markup(''.join(f'<code>{p}</code>' if i % 2 else p for i, p in enumerate(parts)))
-
-def _figure_view(f:str, c) -> dict:
-    "What the template shows of one figure: the file, its caption and reading, its smallest font and resolution (for the readability check) and its table."
-    from markupsafe import Markup
-    pt, dpi, table = getattr(c, 'min_font_pt', None), getattr(c, 'dpi', None), getattr(c, 'table', None)   # table: a DataFrame of strings (e.g. `lm_table`), escaped by pandas
-    return dict(name=f, pdf=f.endswith('.pdf'), caption=str(c), reading=getattr(c, 'reading', ''),
-                pt=f'{pt:g}' if pt not in (None, float('inf')) else None, dpi=f'{dpi:g}' if dpi else None,
-                table=Markup(table.to_html(index=False, border=0, classes='results')) if table is not None else None)
-
-def _template(name:str='report.html.j2'):
-    "The Jinja2 template `name` of the package (`awd_fastai/templates`), autoescaping, with the `code` filter."
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-    env = Environment(loader=PackageLoader('awd_fastai', 'templates'), autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
-    env.filters['code'] = _code
-    return env.get_template(name)
-
-def write_report(
-    out:Path,                   # Folder holding the figures
-    captions:dict,              # File name -> caption, from `write_figures` (`Caption`s carry their section and reading; plain strings go to a last section)
-    summary:str='',             # What this report's run was, under the article's title (plain text, `backquoted` as code)
-    article:Article|None=None,  # The article to render; None: the tutorial's, as the package ships it (`ARTICLE`)
-) -> Path:
-    "Write `out/index.html`: the article (its title, then every section's prose in its order, with a table of contents) with the run's figures, each with its reading and caption, in their sections; a link to `explorer.html` when it is there."
-    import itertools
-    from markupsafe import Markup
-    article = article or ARTICLE
-    by, notes = {}, getattr(captions, 'notes', {})
-    ids = [s.id for s in article.sections]
-    for f, c in captions.items(): by.setdefault(getattr(c, 'section', 'other') if getattr(c, 'section', 'other') in ids else 'other', []).append((f, c))
-    sections = []
-    for s in article.sections:
-        figs = by.get(s.id, [])
-        site = next((c.site for _, c in figs if getattr(c, 'site', None)), REPORT_SITES.get(s.id, ''))   # the site a figure actually drew, where it says
-        note = notes.get(s.id, 'No figure here: the recording holds no site this section draws.') if s.id in REPORT_SITES and not figs else ''
-        sections.append(dict(id=s.id, title=s.title, level=s.level, site=site, prose=Markup(render_markdown(s.markdown)),
-                             figures=[_figure_view(f, c) for f, c in figs], note=note))
-    if 'other' in by: sections.append(dict(id='other', title='More figures', level=2, site='', prose='',
-                                           figures=[_figure_view(f, c) for f, c in by['other']], note=''))
-    for i, s in enumerate(sections):                        # the table of contents: each section's subsections under it
-        s['subsections'] = [] if s['level'] == 3 else list(itertools.takewhile(lambda k: k['level'] == 3, sections[i+1:]))
-    page = _template().render(article=article, summary=summary, sections=sections, tutorial_page=TUTORIAL[1],
-                              explorer=(Path(out)/'explorer.html').is_file(),
-                              recordings=sorted(f.name for f in Path(out).glob('*.npz')))   # the recordings in this folder, and only those
-    return atomic_write(Path(out)/'index.html', page)
-
-
-# %% ../nbs/05_cli.ipynb #756624ea
-import torch
-from . import __version__
-
-# %% ../nbs/05_cli.ipynb #a0845e61
-DEMO_THREADS = 1   # torch threads of `demo`/`train`: 2 are 0.8x the time on 2 quiet cores, 1.9x-6x with other work (benchmarks/demo_time.py)
+# %% ../nbs/05_cli.ipynb #3680b4c6
+DEMO_THREADS = 1   # torch threads of `demo`/`train`: 2 are 0.8x the time on 2 quiet cores, 1.9x-6x with other work
+                   # (benchmarks/demo_time.py)
 
 def _positive(kind:type):
     "An argparse type: `kind` (int or float) parsed from the argument, then checked by `check_positive`."
@@ -622,84 +33,6 @@ def _probability(s:str) -> float:
     if p is None or not 0 <= p < 1: raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {s!r}")
     return p
 
-_P_OPTIONS = {'embed_p': 'embedding dropout (whole words)', 'input_p': 'locked dropout on the first layer\'s input',
-             'hidden_p': 'locked dropout between layers', 'weight_p': 'DropConnect on W_hh',
-             'output_p': 'locked dropout on the last layer\'s output'}   # `DEMO_P` key -> what the option sets
-
-def _figure_args(sp):
-    sp.add_argument('--format', choices=('png', 'svg', 'pdf'), default=None, help='file format of the figures (default: png)')
-    sp.add_argument('--dpi', type=_positive_int, default=None, help='resolution of raster figures (default: 110)')
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='awd-fastai', description="See the dropout masks of an AWD-LSTM: train with "
-        "MaskRecorder, then draw every mask (embedding, locked, DropConnect, per-step contrast) into figures and an HTML report; "
-        "`memory` runs the memory experiment.",
-        epilog="Start with `awd-fastai demo`, then open awd_demo/index.html.")
-    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def training_args(sp, epochs, out, out_help):
-        sp.add_argument('--out', type=Path, default=out, help=f'output folder (default: {out_help})')
-        sp.add_argument('--force', action='store_true', help='replace a report already in the output folder')
-        sp.add_argument('--epochs', type=_positive_int, default=epochs, help='training epochs (default: %(default)s)')
-        sp.add_argument('--bs', type=_positive_int, default=32, help='batch size (default: %(default)s)')
-        sp.add_argument('--seq-len', type=_positive_int, default=35, help='sequence length, BPTT (default: %(default)s)')
-        sp.add_argument('--min-freq', type=_positive_int, default=3, help='words seen fewer times become xxunk (default: %(default)s)')
-        sp.add_argument('--valid-pct', type=_fraction, default=0.1, help='share of the documents held out for validation (default: %(default)s)')
-        sp.add_argument('--emb-sz', type=_positive_int, default=64, help='embedding size (default: %(default)s)')
-        sp.add_argument('--n-hid', type=_positive_int, default=160, help='hidden size (default: %(default)s)')
-        sp.add_argument('--n-layers', type=_positive_int, default=2, help='RNN layers (default: %(default)s)')
-        sp.add_argument('--lr', type=_positive_float, default=5e-3, help='maximum learning rate (default: %(default)s)')
-        for k, what in _P_OPTIONS.items():
-            sp.add_argument(f"--{k.replace('_', '-')}", type=_probability, default=DEMO_P[k], help=f'{what}: p (default: %(default)s)')
-        sp.add_argument('--memory', nargs='?', const='default', choices=('quick', 'default', 'full'), default=None,
-                        help='also run the memory experiment v2 (its default preset, the LSTM headline: about 30 min on 2 cores; '
-                             'quick: a smoke run of seconds; full: the grid, about 2 hours) into OUT/memory and show its results '
-                             'in "Does it matter?" instead of the committed ones')
-        sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers)')
-        sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
-        sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
-        sp.add_argument('--threads', type=_positive_int, default=DEMO_THREADS,
-                        help='torch threads while training (default: %(default)s: more were up to 6x slower on shared cores)')
-        _figure_args(sp)
-    training_args(sub.add_parser('demo', help='train on the embedded corpus and write every figure and a report',
-                                 description='Train a small AWD-LSTM on the embedded corpus (Python help topics) with '
-                                             'MaskRecorder, twice (AWD-LSTM\'s dropouts, then per-step dropouts between layers as a contrast); '
-                                             'write recordings, figures, explorer.html and index.html.'), 4, Path('awd_demo'), 'awd_demo')
-    tr = sub.add_parser('train', help='the same on your text file or folder of .txt files',
-                        description='Train on your own UTF-8 text (a file, or a folder searched for .txt files).')
-    tr.add_argument('--data', type=Path, required=True, help='a UTF-8 text file or a folder of .txt files')
-    training_args(tr, 4, None, 'awd_train/NAME, NAME from --data; an existing report is never replaced without --force')
-    ex = sub.add_parser('explore', help='write one self-contained HTML page to scrub through every recorded mask',
-                        description='Write one HTML file (no server, no network) showing every recorded mask of one or more recordings: '
-                                    'site, training iteration, call, example, time step; what each cell is; drop rates over training.')
-    ex.add_argument('recording', type=Path, nargs='+', help='.npz recording(s) saved by demo/train/MaskRecord.save')
-    ex.add_argument('--out', type=Path, default=None, help='the HTML file to write (default: the first recording with .html)')
-    ex.add_argument('--max-mb', type=_positive_float, default=8., help='size bound of the page in MiB; iterations are thinned and '
-                                                                       'masks cropped to fit, and the page says so (default: %(default)s)')
-    pl = sub.add_parser('plot', help='redraw every figure from a saved recording',
-                        description='Redraw every figure and index.html from a recording saved by demo/train/MaskRecorder.save.')
-    pl.add_argument('recording', type=Path, help='a .npz recording (masks_naive.npz and history.json beside it are used too)')
-    pl.add_argument('--out', type=Path, default=None, help='output folder (default: STEM_report beside the recording, e.g. '
-                                                           'awd_demo/masks_report); the recordings are copied there, so the report '
-                                                           'links only its own files')
-    pl.add_argument('--force', action='store_true', help='replace a report already in the output folder')
-    _figure_args(pl)
-    me = sub.add_parser('memory', help='the memory experiment v2: recall after up to T steps under each dropout scheme',
-                        description='Train small RNNs to recall symbols after 1..T distracting steps under each dropout scheme '
-                                    '(none; per step, locked or per batch on h(t-1) into W_hh; DropConnect on W_hh; per step on '
-                                    'the input; per step or locked on the carried state; zoneout), resuming from the log; write '
-                                    'memory.json and the figures. Default: the LSTM headline at p = 0.25, 25 runs, about 30 min '
-                                    'on 2 cores.')
-    me.add_argument('--out', type=Path, default=Path('awd_memory'), help='output folder (default: %(default)s)')
-    size = me.add_mutually_exclusive_group()
-    size.add_argument('--quick', action='store_true', help='a smoke run of a few seconds (too small to judge by)')
-    size.add_argument('--full', action='store_true', help='the grid: every cell, site and scheme (130 runs, about 2 hours on 2 cores)')
-    size.add_argument('--rerun', action='store_true', help="the protocol's 3x-budget rerun of what missed 0.99 in --full's runs (same --log)")
-    me.add_argument('--workers', type=_positive_int, default=2, help='worker processes, one torch thread each (default: %(default)s)')
-    me.add_argument('--log', type=Path, default=None, help='protocol log: logged runs are skipped, new ones appended '
-                                                           '(default: OUT/runs.jsonl)')
-    return p
-
 def _fraction(s:str) -> float:
     "An argparse type: a number strictly between 0 and 1 (a share, e.g. of documents held out)."
     try: v = float(s)
@@ -707,173 +40,199 @@ def _fraction(s:str) -> float:
     if not 0 < v < 1: raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {s!r}")
     return v
 
-def _writable_dir(out:Path, shown:Path|None=None) -> Path:
-    "Create `out` if needed and check that a file can be written in it; errors name `shown` (default `out`)."
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out): pass
-    except OSError as e: raise OSError(f"cannot write to output folder {shown or out}: {e.strerror or e}") from None
-    return out
+# %% ../nbs/05_cli.ipynb #87050d20
+_P_OPTIONS = {'embed_p': 'embedding dropout (whole words)', 'input_p': 'locked dropout on the first layer\'s input',
+              'hidden_p': 'locked dropout between layers', 'weight_p': 'DropConnect on W_hh',
+              'output_p': 'locked dropout on the last layer\'s output'}   # `DEMO_P` key -> what the option sets
 
-_REPORT_FILES = ('index.html', 'masks.npz', 'history.json')   # a folder holding one of these holds a report
-_STATE_FILES = {'per_step': 'masks_state_per_step.npz', 'locked': 'masks_state_locked.npz', 'batch': 'masks_state_batch.npz'}   # the h(t-1) runs
-_STATE_LABELS = {'per_step': 'h(t-1) per step', 'locked': 'h(t-1) locked', 'batch': 'h(t-1) per batch'}   # their names in the explorer
+def _figure_args(sp):
+    "The figure options of the commands that draw: `--format`, `--dpi`."
+    sp.add_argument('--format', choices=('png', 'svg', 'pdf'), default=None,
+                    help='file format of the figures (default: png)')
+    sp.add_argument('--dpi', type=_positive_int, default=None, help='resolution of raster figures (default: 110)')
 
-@contextlib.contextmanager
-def _staged_report(out:Path, force:bool, clear:bool=True):
-    "A new hidden folder beside `out` to write the report in, moved into place at the end; on any error or Ctrl-C removed, with the folders made for it: a failed run leaves nothing."
-    held = [f for f in _REPORT_FILES if (out/f).exists()]
-    if held and not force:
-        raise ValueError(f"{out} already holds a report ({', '.join(held)}): pass --force to replace it, or choose another --out")
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"output folder {out} is a file")
-    made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]     # folders this run creates, deepest first
-    tmp = None
-    try:
-        tmp = out.parent/f'.{out.name}.{secrets.token_hex(4)}.partial'
-        yield _writable_dir(tmp, shown=out)
-        old = [f for f in ('masks_naive.npz', 'explorer.html', *_STATE_FILES.values()) if force and clear and not (tmp/f).exists()]   # not this run's
-        _move_into(tmp, out, old)
-    except BaseException:
-        if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
-        for d in made:
-            with contextlib.suppress(OSError): d.rmdir()                        # only if still empty
-        raise
+def _run_args(sp, out:Path|None, out_help:str):
+    "What a training run writes and how it is trained: `--out`, `--force`, the data, model and schedule options."
+    sp.add_argument('--out', type=Path, default=out, help=f'output folder (default: {out_help})')
+    sp.add_argument('--force', action='store_true', help='replace a report already in the output folder')
+    sp.add_argument('--epochs', type=_positive_int, default=4, help='training epochs (default: %(default)s)')
+    sp.add_argument('--bs', type=_positive_int, default=32, help='batch size (default: %(default)s)')
+    sp.add_argument('--seq-len', type=_positive_int, default=35, help='sequence length, BPTT (default: %(default)s)')
+    sp.add_argument('--min-freq', type=_positive_int, default=3,
+                    help='words seen fewer times become xxunk (default: %(default)s)')
+    sp.add_argument('--valid-pct', type=_fraction, default=0.1,
+                    help='share of the documents held out for validation (default: %(default)s)')
+    sp.add_argument('--emb-sz', type=_positive_int, default=64, help='embedding size (default: %(default)s)')
+    sp.add_argument('--n-hid', type=_positive_int, default=160, help='hidden size (default: %(default)s)')
+    sp.add_argument('--n-layers', type=_positive_int, default=2, help='RNN layers (default: %(default)s)')
+    sp.add_argument('--lr', type=_positive_float, default=5e-3, help='maximum learning rate (default: %(default)s)')
+    for k, what in _P_OPTIONS.items():
+        sp.add_argument(f"--{k.replace('_', '-')}", type=_probability, default=DEMO_P[k],
+                        help=f'{what}: p (default: %(default)s)')
 
-def _move_into(tmp:Path, out:Path, old:list):
-    "Move the report written in `tmp` to `out`: a rename when `out` is new, else file by file (its other files stay), removing `old`."
-    if not out.exists(): return os.replace(tmp, out)
-    for f in tmp.iterdir():
-        if f.is_dir() and (out/f.name).is_dir(): shutil.rmtree(out/f.name)   # a folder of the report it replaces (memory/)
-        os.replace(f, out/f.name)
-    tmp.rmdir()
-    for f in old: (out/f).unlink(missing_ok=True)
+def _report_args(sp):
+    "What a training run adds to its report: `--memory`, `--no-contrast`, `--every`, `--seed`, `--threads`, figures."
+    sp.add_argument('--memory', nargs='?', const='default', choices=('quick', 'default', 'full'), default=None,
+                    help='also run the memory experiment v2 (its default preset, the LSTM headline: about 30 min on 2 '
+                         'cores; quick: a smoke run of seconds; full: the grid, about 2 hours) into OUT/memory and '
+                         'show its results in "Does it matter?" instead of the committed ones')
+    sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers)')
+    sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
+    sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
+    sp.add_argument('--threads', type=_positive_int, default=DEMO_THREADS,
+                    help='torch threads while training (default: %(default)s: more were up to 6x slower on shared '
+                         'cores)')
+    _figure_args(sp)
 
-# %% ../nbs/05_cli.ipynb #a6b5ebc3
+# %% ../nbs/05_cli.ipynb #5c6fdd74
+def _add_training(sub):
+    "The commands that train: `demo` (the embedded corpus) and `train` (your text)."
+    demo = sub.add_parser('demo', help='train on the embedded corpus and write every figure and a report',
+                          description='Train a small AWD-LSTM on the embedded corpus (Python help topics) with '
+                                      'MaskRecorder, twice (AWD-LSTM\'s dropouts, then per-step dropouts between '
+                                      'layers as a contrast); write recordings, figures, explorer.html and index.html.')
+    _run_args(demo, Path('awd_demo'), 'awd_demo'); _report_args(demo)
+    tr = sub.add_parser('train', help='the same on your text file or folder of .txt files',
+                        description='Train on your own UTF-8 text (a file, or a folder searched for .txt files).')
+    tr.add_argument('--data', type=Path, required=True, help='a UTF-8 text file or a folder of .txt files')
+    _run_args(tr, None, 'awd_train/NAME, NAME from --data; an existing report is never replaced without --force')
+    _report_args(tr)
+
+def _add_drawing(sub):
+    "The commands that draw from saved recordings: `explore` (one HTML page) and `plot` (every figure and the report)."
+    ex = sub.add_parser('explore', help='write one self-contained HTML page to scrub through every recorded mask',
+                        description='Write one HTML file (no server, no network) showing every recorded mask of one or '
+                                    'more recordings: site, training iteration, call, example, time step; what each '
+                                    'cell is; drop rates over training.')
+    ex.add_argument('recording', type=Path, nargs='+', help='.npz recording(s) saved by demo/train/MaskRecord.save')
+    ex.add_argument('--out', type=Path, default=None, help='the HTML file to write (default: the first recording with '
+                                                           '.html)')
+    ex.add_argument('--max-mb', type=_positive_float, default=8., help='size bound of the page in MiB; iterations are '
+                    'thinned and masks cropped to fit, and the page says so (default: %(default)s)')
+    pl = sub.add_parser('plot', help='redraw every figure from a saved recording',
+                        description='Redraw every figure and index.html from a recording saved by '
+                                    'demo/train/MaskRecorder.save.')
+    pl.add_argument('recording', type=Path, help='a .npz recording (masks_naive.npz, history.json and the h(t-1) '
+                                                 'runs masks_state_*.npz beside it are used too)')
+    pl.add_argument('--out', type=Path, default=None, help='output folder (default: STEM_report beside the recording, '
+                                                           'e.g. awd_demo/masks_report); the recordings are copied '
+                                                           'there, so the report links only its own files')
+    pl.add_argument('--force', action='store_true', help='replace a report already in the output folder, or write into '
+                                                         'a folder of other files')
+    _figure_args(pl)
+
+# %% ../nbs/05_cli.ipynb #56f37858
+def _add_memory(sub):
+    "The memory experiment: `memory`."
+    me = sub.add_parser('memory', help='the memory experiment v2: recall after up to T steps under each dropout scheme',
+                        description='Train small RNNs to recall symbols after 1..T distracting steps under each '
+                                    'dropout scheme (none; per step, locked or per batch on h(t-1) into W_hh; '
+                                    'DropConnect on W_hh; per step on the input; per step or locked on the carried '
+                                    'state; zoneout), resuming from the log; write memory.json and the figures. '
+                                    'Default: the LSTM headline at p = 0.25, 25 runs, about 30 min on 2 cores.')
+    me.add_argument('--out', type=Path, default=Path('awd_memory'), help='output folder (default: %(default)s)')
+    size = me.add_mutually_exclusive_group()
+    size.add_argument('--quick', action='store_true', help='a smoke run of a few seconds (too small to judge by)')
+    size.add_argument('--full', action='store_true', help='the grid: every cell, site and scheme (130 runs, about 2 '
+                                                          'hours on 2 cores)')
+    size.add_argument('--rerun', action='store_true', help="the protocol's 3x-budget rerun of what missed 0.99 in "
+                                                           "--full's runs (same --log)")
+    me.add_argument('--workers', type=_positive_int, default=2, help='worker processes, one torch thread each '
+                                                                     '(default: %(default)s)')
+    me.add_argument('--log', type=Path, default=None, help='protocol log: logged runs are skipped, new ones appended '
+                                                           '(default: OUT/runs.jsonl)')
+
+def _parser() -> argparse.ArgumentParser:
+    "The `awd-fastai` command line: one subcommand per job."
+    p = argparse.ArgumentParser(prog='awd-fastai', description="See the dropout masks of an AWD-LSTM: train with "
+        "MaskRecorder, then draw every mask (embedding, locked, DropConnect, per-step contrast) into figures and an "
+        "HTML report; `memory` runs the memory experiment.",
+        epilog="Start with `awd-fastai demo`, then open awd_demo/index.html.")
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    _add_training(sub); _add_drawing(sub); _add_memory(sub)
+    return p
+
+# %% ../nbs/05_cli.ipynb #820e2b6c
 def _figure_kw(args) -> dict:
-    "The figure options given on the command line (`fmt`, `dpi`), for `write_figures`; those not given keep its defaults."
+    "The figure options given on the command line (`fmt`, `dpi`); those not given keep the library's defaults."
     return {k: v for k, v in (('fmt', args.format), ('dpi', args.dpi)) if v is not None}
 
-def _rerun_memory(args, out:Path) -> dict:
-    "`--memory`: run the memory experiment (`awd_fastai.memory`) into `out/memory` and return its results, for the report."
-    from awd_fastai.memory import memory_command, load_results
-    folder = out/'memory'
-    argv = ['memory', *([f'--{args.memory}'] if args.memory != 'default' else []), '--out', str(folder)]
-    memory_command(folder, args.memory, workers=2, argv=argv)
-    return load_results(folder/'memory.json')
+def _training_kw(args) -> dict:
+    "The options of `demo` and `train` as the arguments of `demo_report`."
+    return dict(force=args.force, epochs=args.epochs, bs=args.bs, seq_len=args.seq_len, min_freq=args.min_freq,
+                valid_pct=args.valid_pct, emb_sz=args.emb_sz, n_hid=args.n_hid, n_layers=args.n_layers, lr=args.lr,
+                ps={k: getattr(args, k) for k in _P_OPTIONS}, contrast=not args.no_contrast, every=args.every,
+                seed=args.seed, threads=args.threads, memory=args.memory, **_figure_kw(args))
 
-def _train_and_report(args, texts, source:str) -> int:
-    with _staged_report(args.out, args.force) as out: return _train_and_report_into(out, args, texts, source)
+def _demo(args) -> tuple:
+    "`awd-fastai demo`: the report of the embedded corpus (`demo_report`)."
+    from awd_fastai.report import demo_report
+    return 0, demo_report(args.out, **_training_kw(args))
 
-def _train_and_report_into(out:Path, args, texts, source:str) -> int:
-    t0, progress = time.time(), sys.stdout.isatty()                  # bars on a terminal; in a log, a line per epoch
-    dls = lm_dls(texts, bs=args.bs, seq_len=args.seq_len, seed=args.seed, min_freq=args.min_freq, valid_pct=args.valid_pct)
-    size = dict(emb_sz=args.emb_sz, n_hid=args.n_hid, n_layers=args.n_layers)
-    ps = {k: getattr(args, k) for k in _P_OPTIONS}
-    runs = 'one run' if args.no_contrast else 'two runs'
-    print(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per epoch, "
-          f"{_n(args.epochs, 'epoch')}, {runs}, {args.threads} torch thread(s)")
-    rec, h_locked = train_recorded(dls, None, args.epochs, args.lr, args.every, args.seed, **size, ps=ps, progress=progress)
-    rec.save(out/'masks.npz')
-    history, runs = {'locked': h_locked}, {"AWD-LSTM's dropouts (masks.npz)": rec}
-    naive = None
-    if not args.no_contrast:
-        print("Training the per-step contrast (per-step masks between layers), same model, data and seed")
-        naive, history['naive'] = train_recorded(dls, NAIVE_MODES, args.epochs, args.lr, args.every, args.seed, **size, ps=ps, progress=progress)
-        naive.save(out/'masks_naive.npz'); runs['per-step contrast (masks_naive.npz)'] = naive
-    atomic_write(out/'history.json', json.dumps(history, indent=1))
-    state = record_state_dropout()                                        # h(t-1) masks per step, locked, per batch: a short run
-    for k, f in _STATE_FILES.items():
-        state[k].save(out/f); runs[f"{_STATE_LABELS[k]}, small model ({f})"] = state[k]
-    memory = _rerun_memory(args, out) if args.memory else None
-    caps = write_figures(rec, out, naive, history, memory=memory, state=state, **_figure_kw(args))
-    t1, runs = time.time(), {k: r for k, r in runs.items() if len(r)}        # a run without dropout recorded no mask
-    if runs:
-        page = write_explorer(out/'explorer.html', runs, f"Every dropout mask of {'the run' if len(runs) == 1 else 'both runs'} on {source}")
-        print(f"Wrote {args.out/page.name} ({page.stat().st_size/2**20:.1f} MiB) in {time.time()-t1:.1f}s")
-    else: print("No explorer page: no dropout layer drew a mask (every p is 0)")
-    ppl = lambda h: h[-1].get('perplexity', float('nan'))
-    summary = (f"The figures of this report come from a small AWD-LSTM trained on {source}: {_n(args.epochs, 'epoch')}, "
-               f"{_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation perplexity: {ppl(h_locked):.1f} with AWD-LSTM's dropouts")
-    summary += '.' if naive is None else f", {ppl(history['naive']):.1f} with per-step dropouts between layers."
-    write_report(out, caps, summary)
-    print(f"Wrote {len(caps)} figures and {args.out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
-    return 0
+def _train(args) -> tuple:
+    "`awd-fastai train`: the report of your text (`read_texts`, `demo_report`), by default in awd_train/NAME."
+    from awd_fastai.data import read_texts
+    from awd_fastai.report import demo_report
+    texts = read_texts(args.data)
+    out = args.out or Path('awd_train')/(args.data.resolve().stem or 'text')   # one folder per text
+    return 0, demo_report(out, texts, str(args.data), **_training_kw(args))
 
-def _cannot_draw(rec:MaskRecord, naive:MaskRecord|None, history:dict|None, fmt:str='png') -> dict:
-    "Figure file -> why `plot` cannot draw it: a figure the demo draws from what a run saves besides the masks."
-    out = {}
-    if rec.embedding is None:
-        out[f'word_neighbours.{fmt}'] = 'the recording holds no trained embedding (' + (
-            f'it is of format version {rec.format_version}, written before awd_fastai 0.3.0, which saves the embedding)'
-            if rec.format_version in (1, 2) else 'whoever recorded it did not set `rec.embedding`)')
-    elif rec.vocab is None: out[f'word_neighbours.{fmt}'] = 'the recording holds no vocabulary'
-    if naive is None: out[f'naive_vs_locked.{fmt}'] = 'no recording of the per-step contrast run (masks_naive.npz) beside it'
-    if history is None: out[f'learning_curve.{fmt}'] = 'no learning curves (history.json) beside it'
-    return out
+# %% ../nbs/05_cli.ipynb #115d6d3d
+def _plot(args) -> tuple:
+    "`awd-fastai plot`: every figure and the report, redrawn from a saved recording (`redraw_report`)."
+    from awd_fastai.report import redraw_report
+    return 0, redraw_report(args.recording, args.out, force=args.force, **_figure_kw(args))
 
-def _plot(args) -> int:
-    rec = MaskRecord.load(args.recording)
-    folder = args.recording.parent
-    naive_path = folder/'masks_naive.npz'
-    naive = MaskRecord.load(naive_path) if naive_path.is_file() and args.recording.name != 'masks_naive.npz' else None
-    history = json.loads((folder/'history.json').read_text()) if (folder/'history.json').is_file() else None
-    elsewhere = args.out.resolve() != folder.resolve()   # never replaces a report silently, the demo's own included:
-    with _staged_report(args.out, args.force, clear=elsewhere) as out:   # the recordings read above stay where they are
-        if elsewhere:                          # the report links its recordings: copy them beside it
-            for f in [args.recording] + ([naive_path] if naive is not None else []):
-                atomic_write(out/f.name, f.read_bytes())
-        caps = write_figures(rec, out, naive, history, **_figure_kw(args))
-        write_report(out, caps, f"The figures of this report are redrawn from the recording `{args.recording.name}`: {_n(len(rec), 'recorded batch', 'recorded batches')}.")
-    for f, why in _cannot_draw(rec, naive, history, args.format or 'png').items():
-        if f not in caps: print(f"Cannot draw {f}: {why}")
-    print(f"Wrote {len(caps)} figures and {args.out/'index.html'}")
-    return 0
+def _explore(args) -> tuple:
+    "`awd-fastai explore`: the explorer page of one or more recordings (`explore_recordings`)."
+    from awd_fastai.report import explore_recordings
+    return 0, explore_recordings(args.recording, args.out, args.max_mb)
 
-def _explore(args) -> int:
-    paths = args.recording
-    labels = [p.name if [q.name for q in paths].count(p.name) == 1 else str(p) for p in paths]
-    recs = {lab: MaskRecord.load(p) for lab, p in zip(labels, paths)}
-    out, t0 = args.out or paths[0].with_suffix('.html'), time.time()
-    write_explorer(out, recs, f"Dropout masks of {', '.join(labels)}", max_bytes=int(args.max_mb * 2**20))
-    print(f"Wrote {out} ({out.stat().st_size/2**20:.1f} MiB) in {time.time()-t0:.1f}s")
-    return 0
+def _memory(args) -> tuple:
+    "`awd-fastai memory`: the memory experiment (`memory_command`); the file to open is its first figure."
+    from awd_fastai.memory import memory_command
+    preset = next((k for k in ('quick', 'full', 'rerun') if getattr(args, k)), 'default')
+    code = memory_command(args.out, preset, args.workers, args.argv, args.log)
+    return code, next(iter(sorted(args.out.glob('memory*.png'))), args.out/'memory.json')
 
-def _run(args) -> tuple:
-    "Run the subcommand: (exit code, the file to open)."
-    if args.command == 'explore': return _explore(args), args.out or args.recording[0].with_suffix('.html')
-    if args.command == 'plot':
-        if args.out is None: args.out = args.recording.parent/f'{args.recording.stem}_report'   # beside the recording, not over its report
-        return _plot(args), args.out/'index.html'
-    if args.command == 'memory':
-        from awd_fastai.memory import memory_command
-        preset = next((k for k in ('quick', 'full', 'rerun') if getattr(args, k)), 'default')
-        code = memory_command(args.out, preset, args.workers, args.argv, args.log)
-        return code, next(iter(sorted(args.out.glob('memory*.png'))), args.out/'memory.json')
-    if args.command == 'train':
-        texts, source = read_texts(args.data), str(args.data)
-        if args.out is None: args.out = Path('awd_train')/(args.data.resolve().stem or 'text')   # one folder per text
-    else: texts, source = corpus_texts(), 'the embedded corpus (Python help topics)'
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)    # for this command only: 2 threads on 2 busy cores made the demo ~9x slower
-    try: return _train_and_report(args, texts, source), args.out/'index.html'
-    finally: torch.set_num_threads(threads)
+_COMMANDS = dict(demo=_demo, train=_train, plot=_plot, explore=_explore, memory=_memory)   # subcommand -> its function
 
+# %% ../nbs/05_cli.ipynb #70d1596b
 def main(
     argv:list|None=None, # Command-line arguments (default: `sys.argv[1:]`)
 ) -> int:                # Exit code: 0 on success, 2 on bad input, 130 when interrupted (Ctrl-C)
     "Entry point of the `awd-fastai` command; its last line says which file to open."
     args = _parser().parse_args(argv)
     args.argv = argv
-    matplotlib.use('Agg')
-    try: code, page = _run(args)
+    try:
+        import matplotlib
+        matplotlib.use('Agg')                    # figures are files: no window
+        code, page = _COMMANDS[args.command](args)
     except (OSError, ValueError) as e:
         print(f"awd-fastai: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:                    # Ctrl-C: one line, the shell's status for SIGINT, no output left behind
+    except KeyboardInterrupt:   # Ctrl-C: one line, the shell's status for SIGINT, no output left behind
         print("awd-fastai: interrupted", file=sys.stderr)
         return 130
     if code == 0: print(f"Open {page}")
     return code
+
+# %% ../nbs/05_cli.ipynb #8394c4c9
+_RENAMED = {'_staged_report': 'staged_report', '_cannot_draw': 'cannot_draw'}   # private names of 0.2.0's cli.py
+_MOVED = ('NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL',
+          'train_recorded', 'Caption', 'Figures', 'write_figures', 'record_state_dropout', 'write_report')
+
+def __getattr__(name:str):
+    "A name of `awd_fastai.report` read from here, as before 0.3.0 (public ones with a `FutureWarning`)."
+    import importlib
+    if not name.startswith('__'):
+        report = importlib.import_module('awd_fastai.report')
+        if name in _MOVED:
+            from awd_fastai.core import warn_deprecated
+            warn_deprecated(f'`awd_fastai.cli.{name}`', f'`awd_fastai.report.{name}`', since='0.3.0', removed='0.4.0')
+        if hasattr(report, _RENAMED.get(name, name)): return getattr(report, _RENAMED.get(name, name))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/05_cli.ipynb #134e4e85
 if __name__ == '__main__': sys.exit(main())   # `python -m awd_fastai.cli`

@@ -60,7 +60,7 @@ def warn_deprecated(
     new:str,              # What to use instead
     stacklevel:int=3,     # Frame the warning points at: 3 = the caller of the function that calls this
     since:str='0.2.0',    # The release that deprecated `old`
-    removed:str='0.3.0',  # The release that removes it
+    removed:str='0.4.0',  # The release that removes it (0.1.0's and 0.2.0's names stay through 0.3.0, in `compat`)
 ):
     """Warn with a `FutureWarning` that `old` is deprecated since `since` and goes in `removed`, naming its replacement
     `new`."""
@@ -71,6 +71,11 @@ def warn_deprecated(
 # %% ../nbs/00a_core.ipynb #3b9421fd
 RENAMED = {}   # (what, old spelling) -> new spelling; what: 'mode', 'site'; filled by `awd_fastai.compat`
 
+def _older_names():
+    "Import `awd_fastai.compat` (once), which fills `RENAMED` and `OLD_NAMES`: the lookups never depend on import order."
+    import importlib
+    importlib.import_module('awd_fastai.compat')
+
 def respell(
     what:str,          # What the value is, a key's first part in `RENAMED`: 'mode', 'site'
     v,                 # The value as the user wrote it
@@ -78,7 +83,9 @@ def respell(
     stacklevel:int=4,  # Frame the warning points at (see `warn_deprecated`)
 ):                     # `v`, or its new spelling
     "The current spelling of `v`: an older one in `RENAMED` is replaced, with a `FutureWarning` naming the new one."
-    new = RENAMED.get((what, v)) if isinstance(v, str) else None
+    if not isinstance(v, str): return v
+    _older_names()
+    new = RENAMED.get((what, v))
     if new is None: return v
     warn_deprecated(f"{what} {v!r} in {arg}", f"{new!r}", stacklevel=stacklevel, since='0.3.0', removed='0.4.0')
     return new
@@ -91,9 +98,10 @@ def old_name(
     name:str,    # The name asked for
 ):               # The object `name` stands for, from its entry in `OLD_NAMES`
     "For a module's `def __getattr__`: an old `name` of `module` listed in `OLD_NAMES`, with a `FutureWarning`; else `AttributeError`"
+    _older_names()
     if (module, name) not in OLD_NAMES: raise AttributeError(f"module {module!r} has no attribute {name!r}")
     new, get, since = OLD_NAMES[(module, name)]
-    warn_deprecated(f'`{module}.{name}`', new, since=since, removed='0.4.0' if since == '0.3.0' else '0.3.0')
+    warn_deprecated(f'`{module}.{name}`', new, since=since, removed='0.4.0')
     return get()
 
 # %% ../nbs/00a_core.ipynb #073389e2

@@ -8,7 +8,7 @@ import json, re, subprocess, sys, tempfile
 from pathlib import Path
 import pytest
 from awd_fastai.article import load_article, article_from_notebook, render_markdown
-from awd_fastai.cli import write_report, Caption, Figures, REPORT_SECTIONS, REPORT_SITES, ARTICLE, TUTORIAL
+from awd_fastai.report import write_report, Caption, Figures, REPORT_SECTIONS, REPORT_SITES, ARTICLE, TUTORIAL
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL_NB = ROOT/'nbs'/'tutorials'/'visualizing_dropout.ipynb'

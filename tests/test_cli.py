@@ -15,11 +15,14 @@ def cli(*args, cwd=None):
     cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'import sys; from awd_fastai.cli import main; sys.exit(main())']
     return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, timeout=900)
 
+DEMO_STDOUT = {}   # what the demo fixture's run printed
+
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp('demo')
     r = cli('demo', '--out', str(out))
     assert r.returncode == 0, r.stderr[-3000:]
+    DEMO_STDOUT['out'] = r.stdout
     return out
 
 def test_demo_writes_every_figure_and_the_report(demo):
@@ -43,11 +46,23 @@ def test_demo_records_the_masks_on_h_and_the_explorer_shows_them(demo):
     index = (demo/'index.html').read_text()
     assert re.search(r'\b4 epochs\b', index) and 'epochs,' not in index.replace('4 epochs,', '')
 
+def test_demo_says_what_it_does_after_training(demo):
+    "Issue 21 (c): after training, the demo prints a line for the h(t-1) runs, each section it draws and the explorer page."
+    lines = DEMO_STDOUT['out'].splitlines()
+    after = lines[next(i for i, l in enumerate(lines) if l.startswith('Training the per-step contrast')) + 1:]
+    said = [l for l in after if l.startswith(('Recording the h(t-1) runs', 'Drawing the figures of', 'Writing the explorer'))]
+    assert said[0].startswith('Recording the h(t-1) runs') and said[-1].startswith('Writing the explorer page'), after
+    assert sum(l.startswith('Drawing the figures of') for l in said) == 11                  # one line per section drawn
+
 def test_plot_in_a_new_process_redraws_identically(demo, tmp_path):
-    "Every figure the demo drew, the word figures included (the recording holds the trained embedding), pixel for pixel."
+    "Every figure the demo drew, the word figures included (the recording holds the trained embedding), pixel for pixel; "
+    "the h(t-1) and DropConnect figures from the h(t-1) runs the demo saved (issue 21 (d)), copied beside the report."
     r = cli('plot', str(demo/'masks.npz'), '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'Cannot draw' not in r.stdout
+    assert 'Recording the h(t-1) runs' not in r.stdout                    # read from masks_state_*.npz, not recorded again
+    for f in ('masks_state_per_step.npz', 'masks_state_locked.npz', 'masks_state_batch.npz', 'state_weights.json'):
+        assert (tmp_path/f).read_bytes() == (demo/f).read_bytes(), f
     for f in FIGURES:
         if f.endswith('.png'): np.testing.assert_array_equal(plt.imread(demo/f), plt.imread(tmp_path/f), err_msg=f)
 
@@ -82,6 +97,24 @@ def test_plot_an_old_recording_draws_the_rest_and_says_what_it_cannot(version, t
     v = version.split('.')[1]
     said = [l for l in r.stdout.splitlines() if l.startswith('Cannot draw')]
     assert len(said) == len(CANNOT) and all(f"Cannot draw {f}: {why.format(v=v)}" in r.stdout for f, why in CANNOT.items()), r.stdout
+    assert 'Recording the h(t-1) runs of a small model again: masks_state_per_step.npz' in r.stdout   # none beside it: said
+
+def test_plot_refuses_a_folder_of_other_files(tmp_path):
+    "Issue 21 (b): `plot --out` a folder that holds files but no report: exit 2 naming the problem, nothing written."
+    shutil.copy(Path(__file__).parent/'data'/'masks_v0.2.0.npz', tmp_path/'old.npz')
+    (tmp_path/'mine').mkdir(); (tmp_path/'mine'/'thesis.tex').write_text('a file of the user')
+    r = cli('plot', str(tmp_path/'old.npz'), '--out', str(tmp_path/'mine'))
+    assert r.returncode == 2 and 'is not empty and holds no report (thesis.tex)' in r.stderr and '--force' in r.stderr
+    assert [p.name for p in (tmp_path/'mine').iterdir()] == ['thesis.tex'] and len(list(tmp_path.iterdir())) == 2
+
+def test_the_report_names_still_import_from_cli():
+    "The report's names moved to `awd_fastai.report` in 0.3.0; `awd_fastai.cli` still gives them, with a FutureWarning."
+    import awd_fastai.report as R
+    with pytest.warns(FutureWarning, match='awd_fastai.report.write_figures'):
+        from awd_fastai.cli import write_figures
+    assert write_figures is R.write_figures
+    from awd_fastai import cli
+    assert cli._first is R._first and cli._staged_report is R.staged_report   # private names other notebooks read
 
 def test_help_and_bad_input_exit_codes(tmp_path):
     r = cli('--help')
@@ -132,14 +165,14 @@ def test_options_reach_the_training_run(text, tmp_path, monkeypatch):
     "The p's, --min-freq and --threads are what the run used; --no-contrast trains one model and draws no contrast figure; "
     "torch's thread count is restored afterwards (in-process call)."
     import torch
-    from awd_fastai import cli as C
+    from awd_fastai import cli as C, report as R
     from awd_fastai.data import lm_dls, read_texts
     from awd_fastai.recorder import MaskRecord
-    seen, train, data_kw, make_dls = [], C.train_recorded, {}, C.lm_dls
+    seen, train, data_kw, make_dls = [], R.train_recorded, {}, R.lm_dls
     def spy(*a, **k): seen.append(torch.get_num_threads()); return train(*a, **k)
     def dls_spy(*a, **k): data_kw.update(k); return make_dls(*a, **k)
-    monkeypatch.setattr(C, 'train_recorded', spy)
-    monkeypatch.setattr(C, 'lm_dls', dls_spy)
+    monkeypatch.setattr(R, 'train_recorded', spy)                    # the command runs the report's library functions
+    monkeypatch.setattr(R, 'lm_dls', dls_spy)
     threads = torch.get_num_threads()
     want = 1 if threads > 1 else 2
     ps = dict(embed_p=0.05, input_p=0.3, hidden_p=0.25, weight_p=0.15, output_p=0.35)
@@ -212,7 +245,7 @@ def test_plot_never_replaces_a_report_without_force(text, tmp_path):
 
 def _has_figure_options():
     import inspect
-    from awd_fastai.cli import write_figures
+    from awd_fastai.report import write_figures
     return {'fmt', 'dpi'} <= set(inspect.signature(write_figures).parameters)
 
 @pytest.mark.skipif(not _has_figure_options(), reason="write_figures(fmt=, dpi=) comes with the report branch (issue 12 §1)")
@@ -239,7 +272,7 @@ def test_memory_option_reruns_the_experiment_for_the_report(text, tmp_path):
     res = json.loads((out/'memory'/'memory.json').read_text())
     import html
     page = html.unescape((out/'index.html').read_text())
-    from awd_fastai.cli import _shown_command
+    from awd_fastai.report import _shown_command
     assert "This run's memory experiment" in page and _shown_command(res['command']) in page
     assert "memory experiment's committed results" not in page               # the memory part is this run's (the LM part stays committed)
     assert '1 seeds' not in page and '1 seed,' in page                       # counts in words: the quick run has one seed

@@ -337,7 +337,7 @@ def test_bad_input_gets_a_clear_error(recs, tmp_path):
 @pytest.fixture(scope='module')
 def state_page(tmp_path_factory):
     "The demo's h(t-1) recordings (`record_state_dropout`, as `awd-fastai demo` saves and shows them) on one page."
-    from awd_fastai.cli import record_state_dropout
+    from awd_fastai.report import record_state_dropout
     state = record_state_dropout()
     recs = {k: state[k] for k in ('per_step', 'locked', 'batch')}
     return write_explorer(tmp_path_factory.mktemp('state')/'explorer.html', recs, 'h(t-1)'), recs

@@ -12,7 +12,7 @@ from awd_fastai.data import lm_dls, corpus_texts
 from awd_fastai.dropout import DropoutSite
 from awd_fastai.learner import awd_learner
 from awd_fastai.recorder import MaskRecorder, MaskRecord
-import awd_fastai.plots as plots, awd_fastai.cli as cli
+import awd_fastai.plots as plots, awd_fastai.cli as cli, awd_fastai.report as report
 from awd_fastai.plots import mask_image, plot_weight_mask
 
 SMALL = dict(emb_sz=16, n_hid=32, n_layers=2)
@@ -77,9 +77,9 @@ def test_cli_figures_and_captions_follow_descriptions(recs, tmp_path):
     rec, naive = recs
     a, b = tmp_path/'a', tmp_path/'b'
     a.mkdir(); b.mkdir()
-    state = cli.record_state_dropout()
-    caps = cli.write_figures(rec, a, naive, state=state)
-    new_caps = cli.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path),
+    state = report.record_state_dropout()
+    caps = report.write_figures(rec, a, naive, state=state)
+    new_caps = report.write_figures(disguised(rec, tmp_path), b, disguised(naive, tmp_path),
                                  state={**state, 'batch': disguised(state['batch'], tmp_path)})   # the DropConnect figure's run too
     assert list(new_caps) == list(caps) == ['unrolled.png', 'cnn_dropout.png', 'embedding.png', 'cell_sites.png', 'state_dropout.png',
                                             'masks.gif', 'naive_vs_locked.png', 'dropconnect.png', 'dropconnect_batches.png',
@@ -115,7 +115,7 @@ def test_plot_functions_return_the_figure_with_what_they_drew(recs):
 
 def test_no_name_or_shape_parsing_in_plots_and_cli():
     "Static guard: neither module uses regular expressions; the only name translation is called from deprecated paths."
-    for mod in (plots, cli):
+    for mod in (plots, cli, report):
         tree = ast.parse(inspect.getsource(mod))
         imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         assert 're' not in imported, mod.__name__

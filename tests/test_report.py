@@ -13,8 +13,8 @@ import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np, pytest, torch
 from awd_fastai.data import lm_dls, corpus_texts
-from awd_fastai.cli import (train_recorded, write_figures, write_report, record_state_dropout, NAIVE_MODES, REPORT_SECTIONS,
-                            REPORT_SITES, Caption)
+from awd_fastai.report import (train_recorded, write_figures, write_report, record_state_dropout, NAIVE_MODES, REPORT_SECTIONS,
+                               REPORT_SITES, Caption)
 from awd_fastai.memory import load_results, _select
 from awd_fastai.recorder import MaskRecord
 from awd_fastai.plots import lm_results
@@ -89,7 +89,7 @@ def test_dropconnect_columns_are_a_recorded_per_batch_mask_on_h(report, runs):
     "The whole-column panel is the per-batch mask on h(t-1) recorded in the same batch as the DropConnect mask, and the matrix the recurrence used is zero exactly where either dropped."
     batch, used = runs[3]['batch'], runs[3]['batch_weights']
     c = report[1]['dropconnect.png']; d = c.drawn
-    from awd_fastai.cli import _first
+    from awd_fastai.report import _first
     sn, wn = _first(batch, kind='state_batch'), _first(batch, kind='weight')   # as the figure chooses them: by kind
     it = sorted(used)[-1]
     assert not d['constructed'] and 'recorded' in c
@@ -111,7 +111,7 @@ def test_drop_rates_no_site_hides_another(report):
     assert len({id(l.axes) for l in lines.values()}) == len(lines) > 1
 
 def test_all_masks_names_the_dropped_words_and_says_what_is_cropped(report, runs):
-    from awd_fastai.cli import _panels_text
+    from awd_fastai.report import _panels_text
     rec, c = runs[0], report[1]['all_masks.png']
     d = c.drawn
     emb = next(n for n, s in rec.sites.items() if s.kind == 'embedding')
@@ -139,7 +139,7 @@ def test_a_dropped_word_is_shown_at_every_occurrence(report, runs):
 
 def test_captions_show_no_machine_or_repository_paths(report):
     "Commands are shown as a reader types them (no --out/--log paths); no temporary path, no bare repository path (the tutorial is a docs page)."
-    from awd_fastai.cli import _shown_command
+    from awd_fastai.report import _shown_command
     assert _shown_command('awd-fastai memory --out /tmp/mdef --log experiments/memory/runs.jsonl') == 'awd-fastai memory'
     assert _shown_command('awd-fastai memory --full --out=/tmp/x --workers 2') == 'awd-fastai memory --full --workers 2'
     out, caps = report
@@ -151,7 +151,7 @@ def test_captions_show_no_machine_or_repository_paths(report):
     assert not bad.search(head) and 'Tutorials' in head
 
 def test_one_epoch_is_singular():
-    from awd_fastai.cli import _n
+    from awd_fastai.core import _n
     assert _n(1, 'epoch') == '1 epoch' and _n(4, 'epoch') == '4 epochs' and _n(1, 'batch', 'batches') == '1 batch'
     assert _n(0, 'recorded batch', 'recorded batches') == '0 recorded batches'
 
@@ -402,7 +402,7 @@ def test_the_prose_sections_have_diagrams_that_say_so(report):
     assert d['chips'] and all(f"{s} on {on}" in reading for (on, s), e in d['chips'].items() if e not in ('none', 'rerun pending'))
 
 def test_the_readability_check_counts_tick_labels():
-    from awd_fastai.cli import _min_font_pt
+    from awd_fastai.report import _min_font_pt
     fig, ax = plt.subplots(); ax.plot([0, 1]); ax.set_title('title'); ax.tick_params(labelsize=5)
     assert _min_font_pt(fig) == 5                                              # tick labels are text too (they get it at draw time)
     plt.close(fig)

@@ -162,15 +162,15 @@ def test_batch_too_large_leaves_nothing_and_says_why(text, tmp_path):
 def test_failure_after_training_leaves_nothing(text, tmp_path, monkeypatch):
     "Ctrl-C (or any error) after the recordings are written, while drawing the figures: exit 130 with one line, and "
     "neither the output folder nor its temporary sibling remains, so the next run is not refused."
-    from awd_fastai import cli as C
+    from awd_fastai import report as R
     def interrupted(*a, **k): raise KeyboardInterrupt
-    monkeypatch.setattr(C, 'write_figures', interrupted)
+    monkeypatch.setattr(R, 'write_figures', interrupted)
     out = tmp_path/'run'
     code, stdout, stderr, _ = run_main(['train', '--data', text, '--out', out, *TINY])
     assert code == 130 and stderr.strip().splitlines() == ['awd-fastai: interrupted']
     assert list(tmp_path.iterdir()) == []
     (tmp_path/'mine').mkdir(); (tmp_path/'mine'/'keep.txt').write_text('a file of the user')
-    monkeypatch.setattr(C, 'write_figures', lambda *a, **k: (_ for _ in ()).throw(OSError('disk full')))
+    monkeypatch.setattr(R, 'write_figures', lambda *a, **k: (_ for _ in ()).throw(OSError('disk full')))
     code, _, stderr, _ = run_main(['train', '--data', text, '--out', tmp_path/'mine', *TINY])
     assert code == 2 and 'disk full' in stderr
     assert [p.name for p in (tmp_path/'mine').iterdir()] == ['keep.txt'] and len(list(tmp_path.iterdir())) == 1
@@ -200,7 +200,7 @@ def test_progress_in_a_log_is_a_line_per_epoch(dls, capsys):
     "epoch, no carriage return; fastai's progress callback is back on nothing global (the learner is the run's own)."
     from fastai.callback.progress import ProgressCallback
     from fastai.learner import defaults
-    from awd_fastai.cli import train_recorded
+    from awd_fastai.report import train_recorded
     cbs_before = list(defaults.callbacks)
     train_recorded(dls, epochs=2, emb_sz=8, n_hid=8, n_layers=1, progress=False)
     lines = capsys.readouterr().out.splitlines()
