@@ -472,6 +472,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'awd_fastai.plots._ax': ('plots.html#_ax', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._batch_rows': ('plots.html#_batch_rows', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._crop_note': ('plots.html#_crop_note', 'awd_fastai/plots.py'),
+                                  'awd_fastai.plots._ends': ('plots.html#_ends', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._imshow_mask': ('plots.html#_imshow_mask', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._is_content': ('plots.html#_is_content', 'awd_fastai/plots.py'),
                                   'awd_fastai.plots._lm_pct': ('plots.html#_lm_pct', 'awd_fastai/plots.py'),

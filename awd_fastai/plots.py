@@ -822,6 +822,11 @@ def save_time_step_gif(
                                                        duration=round(1000/fps), loop=0))
 
 # %% ../nbs/04_plots.ipynb #9551254d
+def _ends(ids:list, vocab:list, k:int=3) -> str:
+    "The first and last `k` words of a batch's row: where one batch's text ends, the next row's begins."
+    w = [str(vocab[t]) for t in ids]
+    return ' '.join(w) if len(w) <= 2*k else ' '.join(w[:k]) + ' … ' + ' '.join(w[-k:])
+
 def plot_bptt(
     rec:MaskRecord,    # A recording with consecutive iterations
     name:str,          # A locked or per-step site ((bs, 1|seq_len, n) masks)
@@ -829,7 +834,7 @@ def plot_bptt(
     example:int=0,     # The text row followed
     n_units:int=32,    # Units shown
     # The figure; `fig.drawn`: `image` (units, steps of all batches), `iterations`, `bounds` (first step of each batch),
-    # `masks` (each batch's (n_units, seq_len) block)
+    # `masks` (each batch's (n_units, seq_len) block), `texts` (each batch's first and last words of the row)
 ):
     """The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch
     boundaries, the mask changes at each."""
@@ -838,30 +843,31 @@ def plot_bptt(
     same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1
     chosen = next((its[i:i+n] for i in range(len(its) - n, -1, -1)                 # consecutive, latest first
                    if its[i+n-1] - its[i] == n - 1 and same_epoch(its[i:i+n])), its[-n:])
-    blocks, texts = [], []
+    blocks, texts, n_all = [], [], 0
     for it in chosen:
         m, snap = torch.as_tensor(rec.mask(name, it)), rec.at(it)
         ids = next((snap.tokens_of(k) for k in snap.masks if snap.tokens_of(k) is not None), None)
         sl = m.shape[1] if m.shape[1] > 1 else (ids.shape[1] if ids is not None else 1)
         # (n_units, sl)
         blocks.append(m[example, :, :n_units].T.expand(-1, sl) if m.shape[1] == 1 else m[example, :, :n_units].T)
-        texts.append(' '.join(str(rec.vocab[t]) for t in ids[example,
-                                                             :4].tolist()) + ' …' if ids is not None
-                                                             and rec.vocab is not None else '')
+        n_all = m.shape[-1]
+        texts.append(_ends(ids[example].tolist(), rec.vocab) if ids is not None and rec.vocab is not None else '')
     img = torch.cat(blocks, 1)
     bounds = np.cumsum([0] + [b.shape[1] for b in blocks[:-1]]).tolist()
     fig, ax = plt.subplots(figsize=(11, 4.4), layout='constrained')
-    _imshow_mask(img, ax, None, 'time step (batches one after the other)', f'unit (example {example})')
+    shown = f'; first {img.shape[0]} of {n_all}' if img.shape[0] < n_all else ''
+    _imshow_mask(img, ax, None, 'time step (batches one after the other)', f'unit (example {example}{shown})')
     for k, (b, it, txt) in enumerate(zip(bounds, chosen, texts)):
         if k: ax.axvline(b - 0.5, color='tab:red', lw=2)
-        ax.text(b + 0.5, -1.0, f'batch {it}: "{txt}"', fontsize=9, va='bottom', ha='left', clip_on=False)
+        ax.text(b + 0.5, -1.0, f'batch {it}:\n"{txt}"', fontsize=9, va='bottom', ha='left', clip_on=False)
     for b in bounds[1:]:
         ax.annotate('h carried over,\nnew mask', (b - 0.5, img.shape[0] - 0.5), xytext=(b - 0.5, img.shape[0] + 5),
                     fontsize=9, ha='center',
                     va='top', color='tab:red', annotation_clip=False, arrowprops=dict(arrowstyle='->', color='tab:red'))
     ax.set_title(f'{rec.title(name, chosen)}: the text and the hidden state go on across batches; the mask does not',
-                 fontsize=11, pad=22)
-    return drawn(fig, image=img.numpy(), iterations=list(chosen), bounds=bounds, masks=[b.numpy() for b in blocks])
+                 fontsize=11, pad=34)
+    return drawn(fig, image=img.numpy(), iterations=list(chosen), bounds=bounds, masks=[b.numpy() for b in blocks],
+                 texts=texts)
 
 # %% ../nbs/04_plots.ipynb #a8c76d9a
 def quality_results() -> dict:
