@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
 import torch
-from .core import DEMO_P, atomic_write, check_positive, _n
+from .core import DEMO_P, atomic_write, check_positive, respell, _n
 from .data import lm_dls, corpus_texts
 from .dropout import SITE_KINDS, DropoutSite, SiteKind
 from .recorder import MaskRecorder, MaskRecord
@@ -29,7 +29,7 @@ __all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTIC
 # %% ../nbs/05_report.ipynb #a6f60f1a
 NAIVE_MODES = {'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'}   # per-step masks between layers (Zaremba et
                                                                          # al.); the rest as in AWD-LSTM
-RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'naive': 'per-step between layers'}   # as figures name the runs
+RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'per_step': 'per-step between layers'}   # as figures name the runs
 
 def _epoch_lines(learn):
     "A fastai `logger` printing fastprogress's table without the bars: the column names, then a flushed line per epoch."
@@ -562,7 +562,7 @@ def _memory_figures(add, memory:dict|None=None):
 
 # %% ../nbs/05_report.ipynb #dbbf49ac
 def _learning_curves(history:dict):
-    "The learning curves of the runs of `history` ({'locked': [...], 'naive': [...]}): a figure."
+    "The learning curves of the runs of `history` ({'locked': [...], 'per_step': [...]}): a figure."
     fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
     for (label, h), c in zip(history.items(), ('C0', 'C3')):
         ep = [r['epoch']+1 for r in h]
@@ -644,7 +644,7 @@ def write_figures(
     rec:MaskRecord,              # Recording of the AWD-LSTM ('locked') run
     out:Path,                    # Destination folder
     naive:MaskRecord|None=None,  # Recording of the per-step contrast run, for the contrast figure
-    history:dict|None=None,      # {'locked': [...], 'naive': [...]} per-epoch metrics, for the learning curve
+    history:dict|None=None,      # {'locked': [...], 'per_step': [...]} per-epoch metrics, for the learning curve
     *,
     fmt:str='png',               # Format of the figures: 'png', 'svg' or 'pdf' (the animation is always a GIF)
     dpi:int=110,                 # Resolution of raster figures (dots per inch)
@@ -813,7 +813,7 @@ def _summary(source:str, epochs:int, rec:MaskRecord, history:dict) -> str:
     s = (f"The figures of this report come from a small AWD-LSTM trained on {source}: {_n(epochs, 'epoch')}, "
          f"{_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation perplexity: "
          f"{ppl(history['locked']):.1f} with AWD-LSTM's dropouts")
-    return s + ('.' if 'naive' not in history else f", {ppl(history['naive']):.1f} with per-step dropouts between "
+    return s + ('.' if 'per_step' not in history else f", {ppl(history['per_step']):.1f} with per-step dropouts between "
                                                    "layers.")
 
 def _write_explorer(out:Path, shown:Path, runs:dict, source:str, log):
@@ -836,7 +836,7 @@ def _train_runs(out:Path, dls, source:str, epochs:int, contrast:bool, progress:b
     history, runs, naive = {'locked': h_locked}, {"AWD-LSTM's dropouts (masks.npz)": rec}, None
     if contrast:
         log("Training the per-step contrast (per-step masks between layers), same model, data and seed")
-        naive, history['naive'] = train_recorded(dls, NAIVE_MODES, epochs, progress=progress, **kw)
+        naive, history['per_step'] = train_recorded(dls, NAIVE_MODES, epochs, progress=progress, **kw)
         naive.save(out/'masks_naive.npz'); runs['per-step contrast (masks_naive.npz)'] = naive
     atomic_write(out/'history.json', json.dumps(history, indent=1))
     return rec, naive, history, runs
@@ -923,6 +923,8 @@ def _beside(recording:Path) -> tuple:
     folder, naive_path = recording.parent, recording.parent/'masks_naive.npz'
     naive = MaskRecord.load(naive_path) if naive_path.is_file() and recording.name != 'masks_naive.npz' else None
     history = json.loads((folder/'history.json').read_text()) if (folder/'history.json').is_file() else None
+    if history is not None:   # a report of 0.2.0 keyed the contrast run by the mode's old name: the new one, with a warning
+        history = {respell('mode', k, '`history.json`'): h for k, h in history.items()}
     return naive, (naive_path if naive is not None else None), history
 
 def _check_out(out:Path, force:bool):

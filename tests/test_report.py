@@ -32,7 +32,7 @@ def runs():
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         rec, h1 = train_recorded(dls, None, 1, 5e-3, 1, 42, **SMALL)
         naive, h2 = train_recorded(dls, NAIVE_MODES, 1, 5e-3, 1, 42, **SMALL)
-    return rec, naive, {'locked': h1, 'naive': h2}, record_state_dropout()
+    return rec, naive, {'locked': h1, 'per_step': h2}, record_state_dropout()
 
 @pytest.fixture(scope='module')
 def report(runs, tmp_path_factory):
