@@ -406,7 +406,7 @@ def _crop_note(shown:tuple, full:tuple, site:DropoutSite) -> str:
     if shown == full: return ''
     g = len(site.gates) if site.gates and full[0] % len(site.gates) == 0 else 0
     # rows × columns of each gate block
-    if g: return f"\nfirst {shown[0]//g}×{shown[1]} of {full[0]//g}×{full[1]} per gate"
+    if g: return f"\nfirst {shown[0]//g}×{shown[1]} per gate\nof {full[0]//g}×{full[1]}"   # two lines: a panel is narrow
     return f"\nfirst {shown[0]} of {full[0]} rows" + (f', {shown[1]} of {full[1]} columns' if shown[1] != full[1]
                                                       else '')
 

@@ -205,7 +205,7 @@ def test_all_masks_names_every_word_row_and_says_what_it_crops(recs):
         assert len(words) == d['images'][n].shape[0]
     w = '0.rnns.0.weight_hh_l0'
     assert d['images'][w].shape == (40, 10) and d['full'][w] == (128, 32)
-    assert 'first 10×10 of 32×32 per gate' in d['artists'][w].axes.get_title()
+    assert 'first 10×10 per gate\nof 32×32' in d['artists'][w].axes.get_title()
     assert 'first' not in d['artists']['0.hidden_dps.0'].axes.get_title()     # (8, 32) cropped to 10 rows: nothing cut
     plt.close('all')
 
