@@ -501,3 +501,13 @@ def test_mask_grid_needs_a_positive_count(recording):
     import awd_fastai.plots  # noqa: F401
     rec = MaskRecord.load(recording)
     with pytest.raises(ValueError, match='`n`'): rec.plot_mask_grid(rec.names[0], n=0)
+
+def test_modes_must_be_a_dict_of_sites(dls):
+    "`modes='per_step'` (a mode alone names no site): a TypeError naming `modes` and the form it takes."
+    with pytest.raises(TypeError, match="`modes` must be a dict of site -> mode"): dropout_modes('per_step')
+    with pytest.raises(TypeError, match="`modes` must be a dict"): awd_learner(dls, **SMALL, modes=['hidden'])
+
+def test_a_site_in_two_spellings_is_refused():
+    "`{'embed': 'off', 'embedding': 'locked'}` names one site twice (0.2.0's spelling and 0.3.0's): refused, not one kept."
+    with pytest.warns(FutureWarning, match="use 'embedding'"), pytest.raises(ValueError, match='names a site twice'):
+        dropout_modes({'embed': 'off', 'embedding': 'locked'})
