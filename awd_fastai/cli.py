@@ -132,7 +132,7 @@ def _add_memory(sub):
                                     'Default: the LSTM headline at p = 0.25, 25 runs, about 30 min on 2 cores.')
     me.add_argument('--out', type=Path, default=Path('awd_memory'), help='output folder (default: %(default)s)')
     size = me.add_mutually_exclusive_group()
-    size.add_argument('--quick', action='store_true', help='a smoke run of a few seconds (too small to judge by)')
+    size.add_argument('--quick', action='store_true', help='a smoke run of about a minute (too small to judge by)')
     size.add_argument('--full', action='store_true', help='the grid: every cell, site and scheme (130 runs, about 2 '
                                                           'hours on 2 cores)')
     size.add_argument('--rerun', action='store_true', help="the protocol's 3x-budget rerun of what missed 0.99 in "
