@@ -34,7 +34,8 @@ def recall_batch(
     gen:torch.Generator|None=None, # Random generator (a seeded one gives the same batch again)
     n_slots:int=1,     # Symbols to hold at once, one per slot, shown at steps 0..n_slots-1
 ) -> tuple:            # Tokens (bs, n_slots+T) and the symbols to recall (bs, n_slots), as ids within each slot
-    "A batch of the recall task: one symbol per slot, then `T` random distractors; name every slot's symbol after each distractor."
+    """A batch of the recall task: one symbol per slot, then `T` random distractors; name every slot's symbol after each
+    distractor."""
     y = torch.randint(0, n_symbols, (bs, n_slots), generator=gen)                  # (bs, K)
     first = n_slots * n_symbols                                                    # the first distractor id
     noise = torch.randint(first, first+n_noise, (bs, T), generator=gen)            # (bs, T)
@@ -42,7 +43,9 @@ def recall_batch(
 
 
 # %% ../nbs/09_memory.ipynb #5292d7f0
-SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options[, the paper that uses or analyses it, short]); v1's five, then v2's
+# name -> (label, how p enters the model: AWD_LSTM options[, the paper that uses or analyses it, short]); v1's five,
+# then v2's
+SCHEMES = {
     'none':         ('no dropout', lambda p: {}),   # carried-state sites (issue 20)
     'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'per_step'})),
     'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'}), 'Gal & Ghahramani 2016'),
@@ -62,7 +65,8 @@ SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options[, the pa
 }
 
 class MemoryNet(Module):
-    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of every slot's symbol after every step."
+    """A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of every slot's symbol after
+    every step."""
     def __init__(self,
         n_tokens:int,        # Vocabulary: symbols + distractors (a padding id is added, never used)
         n_symbols:int,       # Classes of the readout
@@ -79,13 +83,15 @@ class MemoryNet(Module):
 
     def forward(self, x:Tensor) -> Tensor:  # x: (bs, K+T) token ids
         self.rnn.reset()                     # every sequence starts from a zero state
-        return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))   # (bs, K+T, K, n_symbols): a readout after every step
+        # (bs, K+T, K, n_symbols): a readout after every step
+        return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))
 
 def scheme_fits(
     scheme:str, # A key of `SCHEMES`
     cell:str,   # 'rnn', 'gru' or 'lstm'
 ) -> bool:      # Whether the cell has the scheme's site
-    "Whether `scheme` can be put in `cell`: the layer that builds the site refuses a cell without it (e.g. the cell c in a GRU)."
+    """Whether `scheme` can be put in `cell`: the layer that builds the site refuses a cell without it (e.g. the cell c
+    in a GRU)."""
     try: MemoryNet(2, 2, 2, cell, scheme, 0.5); return True
     except ValueError: return False
 
@@ -125,7 +131,8 @@ def recall(
     n:int=1,            # Mask draws to average over, with `masks`
     gain:bool=False,    # Dropout off, but each state dropout's site scaled by 1/(1-p) as in training (`eval_gain`)
 ) -> list:              # T fractions, one per lag 1..T
-    "Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), with the training-time masks (mean of `n` draws), or at the training scale (`gain`)."
+    """Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), with the training-time
+    masks (mean of `n` draws), or at the training scale (`gain`)."""
     model.train(masks)
     K = model.n_slots
     with (eval_gain(model) if gain else contextlib.nullcontext()):
@@ -149,7 +156,8 @@ def train_run(
         x, y = recall_batch(c.bs, c.T, c.n_symbols, c.n_noise, gen, c.n_slots)   # (bs, K+T), (bs, K)
         out = model(x)                                                    # (bs, K+T, K, n_symbols)
         loss = (F.cross_entropy(out[:, -1].flatten(0, 1), y.flatten()) if c.readout == 'last' else
-                F.cross_entropy(out[:, c.n_slots:].flatten(0, 2), y[:, None].expand(-1, c.T, -1).flatten()))   # every lag 1..T
+                # every lag 1..T
+                F.cross_entropy(out[:, c.n_slots:].flatten(0, 2), y[:, None].expand(-1, c.T, -1).flatten()))
         opt.zero_grad(); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         opt.step()
@@ -158,7 +166,8 @@ def train_run(
         if c.track and (step+1) % c.track == 0: track.append(recall(model, xt, yt)[-1])     # learning the longest lag
     x, y = _eval_set(c)
     curve, masked = recall(model, x, y), recall(model, x, y, masks=True, n=c.n_masked)
-    gained = {}                                                           # the scale check, where a state dropout has a gain
+    # the scale check, where a state dropout has a gain
+    gained = {}
     if any(isinstance(m, StateDropout) and m.p > 0 for m in model.modules()):
         g = recall(model, x, y, gain=True); gained = dict(recall_gain=g[-1], recall_gain_curve=g)
     return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve, recall_masked_curve=masked,
@@ -203,7 +212,8 @@ def run_configs(
     return results
 
 # %% ../nbs/09_memory.ipynb #c2e629a3
-PROTOCOL = dict(readout='every', T=40, steps=800, bs=64, lr=3e-3, n_hid=64, n_symbols=8, n_noise=8)  # fixed from no-dropout runs
+# fixed from no-dropout runs
+PROTOCOL = dict(readout='every', T=40, steps=800, bs=64, lr=3e-3, n_hid=64, n_symbols=8, n_noise=8)
 MAIN_SCHEMES = ('none', 'state_step', 'state_locked', 'weight', 'input_step')   # the five the question is about
 P_GRID = (0.1, 0.25, 0.5)   # fixed in advance, the same for every scheme
 SEEDS = (0, 1, 2)
@@ -249,7 +259,8 @@ def run_experiment(
 def load_results(
     source:str|Path='default', # 'default', 'full' (v1) or 'v2' (the results shipped with the package), or a results file
 ) -> dict:                     # Results as `run_experiment` returns them
-    "Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai memory`."
+    """Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai
+    memory`."""
     return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full', 'v2')}, _FORMAT, 'memory results')
 
 # %% ../nbs/09_memory.ipynb #c6eebcf5
@@ -261,7 +272,8 @@ TASKS_V2 = {  # task -> MemoryConfig fields, chosen from the no-dropout pilots (
     'rnn_v1': dict(cell='rnn', n_hid=64, n_slots=1, steps=800, T=40, track=100),   # v1's setting: the link to v1
 }
 V2_VERSION = 'memory-v2'   # the protocol a logged run belongs to: a log holds one version, resumed, never mixed
-HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')   # the LSTM comparison: 5 seeds, and p = 0.5
+# the LSTM comparison: 5 seeds, and p = 0.5
+HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')
 V1_LINK_SCHEMES = ('state_step', 'state_locked', 'state_batch', 'weight', 'input_step', 'zoneout')
 
 def _key(c:MemoryConfig) -> str: return json.dumps(asdict(c), sort_keys=True)   # a run's identity in a log
@@ -273,7 +285,8 @@ def v2_configs(
     preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25), 'full' (the grid) or 'rerun'
     log:Path|None=None,   # 'rerun': the v2 log holding the grid's runs
 ) -> list:                # `MemoryConfig`s, in the order they run
-    "The runs of a v2 preset, as PROTOCOL-v2.md fixes them; 'rerun' = the 3x-budget rerun of the logged grid (`rerun_configs`)."
+    """The runs of a v2 preset, as PROTOCOL-v2.md fixes them; 'rerun' = the 3x-budget rerun of the logged grid
+    (`rerun_configs`)."""
     if preset == 'rerun':
         done = logged_runs(log, V2_VERSION)
         return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
@@ -400,7 +413,8 @@ def v2_progress(
     n_workers:int=2,   # Worker processes: runs finish in parallel
     out=None,          # Where to print (default: stdout)
 ):                     # A `progress(i, n, result)` callback for `run_v2`
-    "A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the pace so far."
+    """A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the
+    pace so far."""
     t0 = time.time()
     def show(i, n, r):
         c, left = r['config'], n - i
@@ -428,7 +442,8 @@ def memory_summary(
     command:bool=True,  # End with the command and its date (False where the caption says where the results come from)
     n_hid:int|None=None,# Hidden size, where the results hold more than one task of the cell (default: the cell's first)
 ) -> str:               # One paragraph with the numbers, ready to quote
-    "The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how long learning took."
+    """The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how
+    long learning took."""
     runs = _select(res, cell, p, n_hid)
     c0 = next(iter(runs.values()))[0]['config']
     T, n = c0['T'], max(map(len, runs.values()))
@@ -448,7 +463,8 @@ def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None
     "{scheme: [runs of every seed]} of one task (cell and hidden size) at one p (no-dropout runs whatever p)."
     runs = res['runs']
     cell = cell or runs[0]['config']['cell']
-    if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)  # the cell's first task
+    # the cell's first task
+    if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)
     if p is None: p = DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs) else max(r['config']['p'] for r in runs)
     out = {}
     for r in runs:
@@ -486,19 +502,22 @@ def _steps_to(r:dict, level:float) -> float:
 # %% ../nbs/09_memory.ipynb #f2788d7d
 SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4',
                  'cell_per_step': 'C6', 'cell_locked': 'C9', 'candidate_per_step': 'C8', 'zoneout': 'C5',   # a cell has
-                 'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',                                   # either c or the
+                 # either c or the
+                 'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',
                  'gru_everywhere_per_step': 'darkred', 'gru_everywhere_locked': 'navy'}                  # GRU's carry
 SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v',
                   'cell_per_step': 'P', 'cell_locked': 'p', 'candidate_per_step': 'X', 'zoneout': 'd',
                   'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h', 'gru_everywhere_locked': '*'}
 
 def _band(ax, x, ys, scheme, label=None):
-    "Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on top of each other stay visible."
+    """Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on
+    top of each other stay visible."""
     ys = np.asarray(ys, dtype=float)                                   # (n_seeds, len(x))
     c, k = SCHEME_COLORS.get(scheme, 'grey'), list(SCHEMES).index(scheme)
     ax.fill_between(x, ys.min(0), ys.max(0), color=c, alpha=0.15, lw=0)
     every = max(len(x) // 5, 1)
-    on_top = {'none': 5, 'state_step': 4}.get(scheme, 3)                 # the reference and the scheme in question stay visible where lines coincide
+    # the reference and the scheme in question stay visible where lines coincide
+    on_top = {'none': 5, 'state_step': 4}.get(scheme, 3)
     return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-', label=label,
                    marker=SCHEME_MARKERS.get(scheme), ms=6, markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
 
@@ -510,7 +529,8 @@ def plot_memory(
     schemes:tuple|None=None, # Schemes to draw (default: every scheme of the results), e.g. `('none',) + HEADLINE_V2`
     n_hid:int|None=None,     # Hidden size, where the results hold more than one task of the cell (default: the cell's first)
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
-    "The article's figure: recall against the lag with dropout off (headline), with the training-time masks on (mechanism), and the longest lag's recall during training."
+    """The article's figure: recall against the lag with dropout off (headline), with the training-time masks on
+    (mechanism), and the longest lag's recall during training."""
     import matplotlib.pyplot as plt
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     runs = _select(res, cell, p, n_hid)
@@ -521,7 +541,8 @@ def plot_memory(
     c0 = next(iter(runs.values()))[0]['config']
     cell, T, chance = c0['cell'], c0['T'], 1 / c0['n_symbols']
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
-    key = None                                                        # the axes that holds the legend (None: below the figure)
+    # the axes that holds the legend (None: below the figure)
+    key = None
     if axs is None: _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained'); axs, key = list(grid.ravel()[:3]), grid[1, 1]
     lags = np.arange(1, T+1)
     lines = []
@@ -591,7 +612,8 @@ def cell_contrast(
     res:dict,               # Results with several cells (`load_results('full')`)
     p:float=DEFAULT_P,      # Dropout probability compared
 ) -> dict:                  # cell -> range of the scheme means at the longest lag / the largest seed range
-    "How much the five schemes' recall at the longest lag (dropout off) differ in each cell, relative to the seeds' spread."
+    """How much the five schemes' recall at the longest lag (dropout off) differ in each cell, relative to the seeds'
+    spread."""
     out = {}
     for cell in dict.fromkeys(r['config']['cell'] for r in res['runs']):
         runs = {s: rs for s, rs in _select(res, cell, p).items() if s in MAIN_SCHEMES}
@@ -605,19 +627,22 @@ def default_cell(
     res:dict,            # Results with several cells (`load_results('full')`)
     p:float=DEFAULT_P,   # Dropout probability compared
 ) -> str:                # The cell the default run and the article's figure use
-    "The protocol's rule: the cell whose schemes differ most beyond their seed spread; if none differs beyond it, the plain RNN."
+    """The protocol's rule: the cell whose schemes differ most beyond their seed spread; if none differs beyond it, the
+    plain RNN."""
     contrast = cell_contrast(res, p)
     best = max(contrast, key=contrast.get)
     return best if contrast[best] > 1 else 'rnn'
 
 # %% ../nbs/09_memory.ipynb #b41c7e25
-MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}   # `SiteKind.per` in the article's words
+# `SiteKind.per` in the article's words
+MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}
 
 def scheme_site(
     scheme:str, # A key of `SCHEMES`
     cell:str,   # 'rnn', 'gru' or 'lstm'
 ) -> tuple:     # (what the mask sits on, how often it is drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; ('', '') for 'none'
-    "Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet` builds for it."
+    """Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet`
+    builds for it."""
     net = MemoryNet(2, 2, 2, cell, scheme, 0.5)
     sites = [m.site for m in net.modules() if isinstance(m, KeepsMask) and m.site.p > 0]
     if not sites: return ('', '')
@@ -633,7 +658,8 @@ def memory_map(
     p:float=0.25,        # The dropout probability of the map
     rerun:dict|None=None,# The 3x-budget rerun's results (`run_v2('rerun')`; default: `res['rerun']`, as shipped)
 ) -> 'pd.DataFrame':     # One row per task and scheme: site, schedule, numbers (mean and min–max over seeds), label
-    "The site map as a table: for every task and scheme at `p`, where the mask sits, its schedule, recall at the longest lag and the effect label."
+    """The site map as a table: for every task and scheme at `p`, where the mask sits, its schedule, recall at the
+    longest lag and the effect label."""
     import pandas as pd
     rerun = rerun or res.get('rerun')
     groups, again = _groups(res['runs']), _groups(rerun['runs']) if rerun else {}
@@ -645,7 +671,8 @@ def memory_map(
         more = again.get((cell, n_hid, n_slots, T, scheme, q, 3 * steps), [])
         on, per = scheme_site(scheme, cell)
         vals = lambda key, runs=rs: [r[key][-1] for r in runs if key in r]
-        pending, effect = bool(min(vals('recall_curve')) < 0.99 and not more), effect_label(rs, none, more)   # missed 0.99, no rerun yet
+        # missed 0.99, no rerun yet
+        pending, effect = bool(min(vals('recall_curve')) < 0.99 and not more), effect_label(rs, none, more)
         rows.append(dict(task=_task_name(rs[0]['config']), cell=cell, scheme=scheme, label=SCHEMES[scheme][0], on=on,
                          schedule=per, p=q, seeds=len(rs), recall=float(np.mean(vals('recall_curve'))),
                          masked=float(np.mean(vals('recall_masked_curve'))),
@@ -673,7 +700,8 @@ def _map_box(ax, x, y, r, paper:str):
     ax.text(x, y - .2, f"{r.recall:.2f}", ha='center', va='center', fontsize=12, color=ink, weight='bold')
     below = [f"masks on {r.masked:.2f}"] if r.masked < r.recall - .005 else []
     below += [f'{paper.split()[0]} {paper.split()[-1]}'] if paper else []   # 'Semeniuta 2016': the box is small
-    below += [textwrap.fill('+ ' + ' + '.join(r.effect.split(' + ')[1:]), 14)] if ' + ' in r.effect else []   # the colour shows the first label only; wrapped to the box
+    # the colour shows the first label only; wrapped to the box
+    below += [textwrap.fill('+ ' + ' + '.join(r.effect.split(' + ')[1:]), 14)] if ' + ' in r.effect else []
     if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=8.5, color=ink, linespacing=1.1)
     return effect
 
@@ -682,7 +710,8 @@ def plot_memory_map(
     p:float=0.25,         # The dropout probability of the map
     rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned' (default: `res['rerun']`)
 ):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` ({(task, on, schedule): row})
-    "The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the effect label, with recall at the longest lag."
+    """The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the
+    effect label, with recall at the longest lag."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     from awd_fastai.plots import drawn
@@ -703,7 +732,8 @@ def plot_memory_map(
         ax.set(xlim=(-.5, len(cols) - .5), ylim=(len(rows) - .5, -.5), xticks=range(len(cols)), yticks=range(len(rows)))
         ax.set_xticklabels(cols, fontsize=10); ax.set_yticklabels(rows, fontsize=10)
         ax.xaxis.tick_top(); ax.tick_params(length=0)
-        T = next(r['config']['T'] for r in res['runs'] if _task_name(r['config']) == task)   # v1's link task has its own T
+        # v1's link task has its own T
+        T = next(r['config']['T'] for r in res['runs'] if _task_name(r['config']) == task)
         ax.set_title(f"{task}, T = {T}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11, weight='bold')
         for s in ax.spines.values(): s.set_visible(False)
     for ax in axs.flat[len(tasks):]: ax.axis('off')
@@ -727,7 +757,8 @@ def memory_reading(
     p:float=0.25,         # The dropout probability read
     rerun:dict|None=None, # The 3x-budget rerun (default: `res['rerun']`)
 ) -> list:                # One paragraph per task
-    "What the site map shows, per task, from the numbers: recall lost beyond the seeds' spread, slower learning, AWD-LSTM's DropConnect."
+    """What the site map shows, per task, from the numbers: recall lost beyond the seeds' spread, slower learning,
+    AWD-LSTM's DropConnect."""
     t, out = memory_map(res, p, rerun), []
     runs_of = lambda task, scheme, q: [r for r in res['runs'] if _task_name(r['config']) == task
                                        and r['config']['scheme'] == scheme and abs(r['config']['p'] - q) < 1e-9]
