@@ -14,12 +14,11 @@ from fastcore.basics import patch
 from fastai.torch_core import Module
 
 # %% auto #0
-__all__ = ['MASK_RNGS', 'SITE_KINDS', 'LockedDropout', 'check_rng', 'dropout_mask', 'check_p', 'SiteKind', 'DropoutSite',
-           'KeepsMask', 'RNNDropout', 'PerStepDropout', 'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout',
-           'PerStepWeightDropout', 'StateDropout', 'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout',
-           'PerStepCellDropout', 'LockedCellDropout', 'PerStepCandidateDropout', 'LockedCandidateDropout',
-           'PerStepGRUCarryDropout', 'LockedGRUCarryDropout', 'PerStepGRUEverywhereDropout',
-           'LockedGRUEverywhereDropout', 'ZoneoutMask', 'Zoneout']
+__all__ = ['SITE_KINDS', 'LockedDropout', 'dropout_mask', 'SiteKind', 'DropoutSite', 'KeepsMask', 'RNNDropout', 'PerStepDropout',
+           'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout', 'PerStepWeightDropout', 'StateDropout',
+           'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout', 'PerStepCellDropout', 'LockedCellDropout',
+           'PerStepCandidateDropout', 'LockedCandidateDropout', 'PerStepGRUCarryDropout', 'LockedGRUCarryDropout',
+           'PerStepGRUEverywhereDropout', 'LockedGRUEverywhereDropout', 'Zoneout']
 
 # %% ../nbs/00_dropout.ipynb #a0237da6
 MASK_RNGS = ('fast', 'fastai')   # the random streams `dropout_mask` can draw from
@@ -40,6 +39,7 @@ def _keep_from_bits(bits:Tensor, n:int, threshold:int) -> Tensor:
     halves = torch.stack([bits, bits >> 32], -1).flatten()[:n]
     return (halves & (2**31-1)) >= threshold                     # (n,) bool: True = kept
 
+# %% ../nbs/00_dropout.ipynb #c3a9e1f0
 def dropout_mask(
     x:Tensor,        # Source tensor: the mask gets its dtype and device
     sz:list,         # Size of the mask
@@ -362,6 +362,7 @@ def _fresh_flat(ws:list, like:list) -> list:
     buf = torch.cat(pieces)                                         # (total,): a fresh buffer, offset 0
     return [buf[l.storage_offset():l.storage_offset()+l.numel()].view_as(l) for l in like]
 
+# %% ../nbs/00_dropout.ipynb #b7d1e2a0
 class WeightDropout(KeepsMask, Module):
     "Wrap `module` and drop its weights `layer_names` (DropConnect): one mask per forward, reused at every time step."
     site_kind, p_name, default_label = 'weight', 'weight_p', 'DropConnect'
@@ -407,48 +408,6 @@ class WeightDropout(KeepsMask, Module):
         self._last_noise = {n: dropout_mask(w.data, w.shape, self.weight_p, self.rng) for n,w in
                             ((n, getattr(self, f'{n}_raw')) for n in self.layer_names)}  # each (4·nh, nh)
         return self._last_noise
-
-    def _on_flat_buffer(self, x:Tensor) -> bool:
-        "Whether this forward hands the weights to cuDNN as views of one flat buffer (CUDA, cuDNN on, one dtype)."
-        m = self.module
-        if not isinstance(m, nn.RNNBase) or torch.compiler.is_compiling(): return False   # compiled: torch's own path
-        if not x.is_cuda: return self._flat_cpu
-        ws = [getattr(m, n) for n in m._flat_weights_names]
-        return (torch.backends.cudnn.enabled and torch._use_cudnn_rnn_flatten_weight()
-                and all(w.is_cuda and w.dtype == ws[0].dtype and torch.backends.cudnn.is_acceptable(w) for w in ws))
-
-    def _flat_slots(self) -> dict:
-        """`{name: slot}`: the dropped weights' places in one flat buffer that also holds the module's other weights
-        (built if needed)."""
-        m, raws = self.module, {n: getattr(self, f'{n}_raw') for n in self.layer_names}
-        fl = self._flat
-        if fl is not None:
-            ws = [fl['slots'].get(n, getattr(m, n)) for n in m._flat_weights_names]
-            if [w.data_ptr() for w in ws] == fl['ptrs'] and all(fl['slots'][n].dtype == raws[n].dtype for n in raws):
-                return fl['slots']                                   # still in place
-        slots = {n: torch.empty_like(w, memory_format=torch.contiguous_format) for n,w in raws.items()}
-        ws = [slots.get(n, getattr(m, n)) for n in m._flat_weights_names]
-        if ws[0].is_cuda: _flatten_cudnn(m, ws)
-        else: _flatten_consecutive(ws)
-        self._flat, self._slot_use = {'slots': slots, 'ptrs': [w.data_ptr() for w in ws]}, None
-        return slots
-
-    def _flat_dropped_weights(self, x:Tensor) -> dict:
-        """`_dropped_weights` for cuDNN: each dropped weight written into its slot of the flat buffer (or, while an
-        earlier forward's graph still needs the slots, into a fresh buffer of the same layout)."""
-        m, slots = self.module, self._flat_slots()
-        raws = {n: getattr(self, f'{n}_raw') for n in self.layer_names}
-        noise, cols = (self._weight_noise(1), self._state_columns(x)) if self.training else ({}, {})
-        # (out, in), (in,) or None
-        masks = {n: noise[n] * cols[n] if n in noise and n in cols else noise.get(n, cols.get(n)) for n in raws}
-        prev = self._slot_use() if self._slot_use is not None else None
-        if prev is None or not prev.busy:
-            use = _SlotUse()
-            if torch.is_grad_enabled(): self._slot_use = weakref.ref(use)   # held by the graph until its backward
-            return {n: _MaskedInto.apply(raws[n], masks[n], slots[n], use) for n in raws}
-        names = m._flat_weights_names                               # the slots are busy: a fresh buffer, same layout
-        ws = [(raws[n] if masks[n] is None else raws[n] * masks[n]) if n in raws else getattr(m, n) for n in names]
-        return dict(zip(names, _fresh_flat(ws, [slots.get(n, getattr(m, n)) for n in names])))   # every weight: a copy
 
     def _dropped_weights(self, x:Tensor) -> dict:
         """The weights for this forward: masked in training (and with a per-batch state mask, whole columns), the raw
@@ -537,6 +496,52 @@ class WeightDropout(KeepsMask, Module):
             if f'{prefix}module.{name}' in state_dict:
                 state_dict[f'{prefix}{name}_raw'] = state_dict.pop(f'{prefix}module.{name}')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+# %% ../nbs/00_dropout.ipynb #b7d1e2a1
+@patch
+def _on_flat_buffer(self:WeightDropout, x:Tensor) -> bool:
+    "Whether this forward hands the weights to cuDNN as views of one flat buffer (CUDA, cuDNN on, one dtype)."
+    m = self.module
+    if not isinstance(m, nn.RNNBase) or torch.compiler.is_compiling(): return False   # compiled: torch's own path
+    if not x.is_cuda: return self._flat_cpu
+    ws = [getattr(m, n) for n in m._flat_weights_names]
+    return (torch.backends.cudnn.enabled and torch._use_cudnn_rnn_flatten_weight()
+            and all(w.is_cuda and w.dtype == ws[0].dtype and torch.backends.cudnn.is_acceptable(w) for w in ws))
+
+@patch
+def _flat_slots(self:WeightDropout) -> dict:
+    """`{name: slot}`: the dropped weights' places in one flat buffer that also holds the module's other weights
+    (built if needed)."""
+    m, raws = self.module, {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+    fl = self._flat
+    if fl is not None:
+        ws = [fl['slots'].get(n, getattr(m, n)) for n in m._flat_weights_names]
+        if [w.data_ptr() for w in ws] == fl['ptrs'] and all(fl['slots'][n].dtype == raws[n].dtype for n in raws):
+            return fl['slots']                                   # still in place
+    slots = {n: torch.empty_like(w, memory_format=torch.contiguous_format) for n,w in raws.items()}
+    ws = [slots.get(n, getattr(m, n)) for n in m._flat_weights_names]
+    if ws[0].is_cuda: _flatten_cudnn(m, ws)
+    else: _flatten_consecutive(ws)
+    self._flat, self._slot_use = {'slots': slots, 'ptrs': [w.data_ptr() for w in ws]}, None
+    return slots
+
+@patch
+def _flat_dropped_weights(self:WeightDropout, x:Tensor) -> dict:
+    """`_dropped_weights` for cuDNN: each dropped weight written into its slot of the flat buffer (or, while an
+    earlier forward's graph still needs the slots, into a fresh buffer of the same layout)."""
+    m, slots = self.module, self._flat_slots()
+    raws = {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+    noise, cols = (self._weight_noise(1), self._state_columns(x)) if self.training else ({}, {})
+    # (out, in), (in,) or None
+    masks = {n: noise[n] * cols[n] if n in noise and n in cols else noise.get(n, cols.get(n)) for n in raws}
+    prev = self._slot_use() if self._slot_use is not None else None
+    if prev is None or not prev.busy:
+        use = _SlotUse()
+        if torch.is_grad_enabled(): self._slot_use = weakref.ref(use)   # held by the graph until its backward
+        return {n: _MaskedInto.apply(raws[n], masks[n], slots[n], use) for n in raws}
+    names = m._flat_weights_names                               # the slots are busy: a fresh buffer, same layout
+    ws = [(raws[n] if masks[n] is None else raws[n] * masks[n]) if n in raws else getattr(m, n) for n in names]
+    return dict(zip(names, _fresh_flat(ws, [slots.get(n, getattr(m, n)) for n in names])))   # every weight: a copy
 
 # %% ../nbs/00_dropout.ipynb #26282a71
 def _check_steppable(
@@ -872,6 +877,7 @@ class ZoneoutMask(KeepsMask, Module):
         self._last_noise = dropout_mask(x.data, (bs, sl, n), self.p, self.rng).ne_(0)
         return self._last_noise
 
+# %% ../nbs/00_dropout.ipynb #c3a9e1f1
 class Zoneout(Module):
     """Zoneout (Krueger et al. 2016): each unit of h (and of the LSTM's c) keeps its previous value with probability p
     at each step."""
@@ -907,7 +913,6 @@ class Zoneout(Module):
         if 'c' in keep: c_new = keep['c'] * c_new + (1 - keep['c']) * c
         if 'h' in keep: h_new = keep['h'] * h_new + (1 - keep['h']) * h
         return h_new, c_new
-
 
 # %% ../nbs/00_dropout.ipynb #e19c0a1a
 from contextlib import contextmanager

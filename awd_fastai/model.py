@@ -12,12 +12,14 @@ from fastai.torch_core import Module, one_param, to_detach
 from fastai.text.models.core import SequentialRNN, _model_meta
 import fastai.text.models.awdlstm as fa
 from .core import check_positive, respell
-from .dropout import *
+from .dropout import (check_p, check_rng, KeepsMask, RNNDropout, PerStepDropout, EmbeddingDropout,
+    PerStepEmbeddingDropout, WeightDropout, PerStepWeightDropout, PerStepStateDropout, LockedStateDropout,
+    BatchStateDropout, PerStepCellDropout, LockedCellDropout, PerStepCandidateDropout, LockedCandidateDropout, PerStepGRUCarryDropout,
+    LockedGRUCarryDropout, PerStepGRUEverywhereDropout, LockedGRUEverywhereDropout, Zoneout)
 
 # %% auto #0
 __all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'STATE_KIND_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes',
-           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns',
-           'check_not_bidirectional_lm', 'awd_lm']
+           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
 DROPOUT_SITES = ('embedding', 'input', 'weight', 'state', 'hidden', 'output')
@@ -231,6 +233,7 @@ class LinearDecoder(Module):
 # ours: + cell type, mask stream, recurrent-state dropout (off)
 awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast', state_p=0.)
 
+# %% ../nbs/01_model.ipynb #c3a9e1f2
 def bidirectional_rnns(model:nn.Module) -> list:
     "Names of the bidirectional RNN layers in `model` (an `nn.RNNBase` with `bidirectional=True`)."
     return [n for n,m in model.named_modules() if isinstance(m, nn.RNNBase) and m.bidirectional]
@@ -250,6 +253,7 @@ def check_not_bidirectional_lm(
     if names: raise ValueError(f"{_BIDIR_LM} (bidirectional layers: {names})")
     return model
 
+# %% ../nbs/01_model.ipynb #c3a9e1f3
 def awd_lm(
     vocab_sz:int,          # Vocabulary size
     config:dict=None,      # Model configuration; defaults to `awd_lstm_lm_config`
