@@ -122,8 +122,9 @@ class AWDLearner(_DistributesItself, LMLearner):
     @mask_recorder.setter
     def mask_recorder(self, cb): self.__dict__['_mask_recorder'] = cb    # fastai's `add_cb`
 
+    # the deleter: fastai's `remove_cb`, e.g. at the end of `fit(cbs=...)`
     @mask_recorder.deleter
-    def mask_recorder(self):                                               # fastai's `remove_cb`, e.g. at the end of `fit(cbs=...)`
+    def mask_recorder(self):
         cb = self.__dict__.pop('_mask_recorder', None)
         # 0.1.0 kept it reachable: deprecated, one release
         if cb is not None: self.__dict__['_last_mask_recorder'] = cb
@@ -150,8 +151,8 @@ def awd_learner(
     _check_lm_dls(dls)
     model_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in awd_lstm_lm_config or (config and k in config)}
     if unknown := set(kwargs) - set(inspect.signature(Learner.__init__).parameters):
-        raise TypeError(f"`awd_learner`: unknown argument(s) {sorted(unknown)}; model options are {sorted(awd_lstm_lm_config)}, "
-                        f"the rest go to fastai's `Learner`")
+        raise TypeError(f"`awd_learner`: unknown argument(s) {sorted(unknown)}; "
+                        f"model options are {sorted(awd_lstm_lm_config)}, the rest go to fastai's `Learner`")
     model = awd_lm(len(_vocab(dls)), config=config, drop_mult=drop_mult, modes=modes, **model_kw)
     learn = AWDLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split, alpha=0., beta=0.,
                       metrics=[accuracy, Perplexity()] if metrics is None else metrics, **kwargs)
@@ -174,8 +175,10 @@ class LMGatherPreds(GatherPredsCallback):
         if not hasattr(self, 'pred'): return
         if self.with_preds: self.preds.append(self.learn.to_detach(self.pred))    # (bs, sl, vocab)
         if self.with_targs: self.targets.append(self.learn.to_detach(self.yb))    # (bs, sl)
-        if self.save_preds is not None: torch.save(self.preds[-1], self.save_preds/str(self.iter), pickle_protocol=self.pickle_protocol)
-        if self.save_targs is not None: torch.save(self.targets[-1][0], self.save_targs/str(self.iter), pickle_protocol=self.pickle_protocol)
+        if self.save_preds is not None:
+            torch.save(self.preds[-1], self.save_preds/str(self.iter), pickle_protocol=self.pickle_protocol)
+        if self.save_targs is not None:
+            torch.save(self.targets[-1][0], self.save_targs/str(self.iter), pickle_protocol=self.pickle_protocol)
         if self.with_loss: self.losses.append(self.learn.to_detach(self.loss.view(self.yb[0].shape)))   # (bs, sl)
 
     def after_validate(self):
@@ -204,14 +207,16 @@ def _check_preds_size(dl:LMDataLoader, n_vocab:int, itemsize:int, max_gb:float|N
     if max_gb is None:
         avail = _available_bytes()
         if avail is None: return
-        max_gb, why = avail/2e9, f"half the {avail/1e9:.1f} GB of memory available (the concatenation briefly holds two copies)"
+        max_gb, why = avail/2e9, (f"half the {avail/1e9:.1f} GB of memory available "
+                                  f"(the concatenation briefly holds two copies)")
     else: why = f"`max_gb={max_gb}`"
     if gb <= max_gb: return
     loss_mb = dl.bs * dl.bl * itemsize / 1e6
     raise MemoryError(
-        f"get_preds would return the probability of each of the {n_vocab:,} words at each of the {dl.bs*dl.bl:,} positions: "
-        f"a {shape} tensor of {gb:.1f} GB, more than {why}. For the loss or perplexity, use `validate()`, or "
-        f"`get_preds(with_preds=False, with_loss=True)` for the loss of each token ({loss_mb:.1f} MB; `-log p(target)`); "
+        f"get_preds would return the probability of each of the {n_vocab:,} words at each of the {dl.bs*dl.bl:,} "
+        f"positions: a {shape} tensor of {gb:.1f} GB, more than {why}. For the loss or perplexity, use `validate()`, "
+        f"or `get_preds(with_preds=False, with_loss=True)` for the loss of each token ({loss_mb:.1f} MB; "
+        f"`-log p(target)`); "
         f"or predict a shorter text (`dl=learn.dls.test_dl(texts)`); or pass `max_gb=` to allow more")
 
 @patch
@@ -229,7 +234,7 @@ def get_preds(self:AWDLearner,
     max_gb:float|None=None,    # Largest prediction tensor allowed, in GB; default: half the memory available
     mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
     **kwargs,                  # `with_preds`, `with_targs`, `save_preds`, `save_targs` (as fastai)
-) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,) (losses)
+) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,)...
     "fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check."
     if mc_samples is not None:
         return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
@@ -240,7 +245,8 @@ def get_preds(self:AWDLearner,
         return super(AWDLearner, self).get_preds(ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
             with_loss=with_loss, act=act, inner=inner, reorder=reorder, cbs=cbs, **kwargs)
     if reorder or dl.drop_last: dl = dl.new(shuffle=False, drop_last=False)   # the text in its order, every token
-    if kwargs.get('with_preds', True): _check_preds_size(dl, len(_vocab(self.dls)), one_param(self.model).dtype.itemsize, max_gb)
+    if kwargs.get('with_preds', True):
+        _check_preds_size(dl, len(_vocab(self.dls)), one_param(self.model).dtype.itemsize, max_gb)
     kwargs.pop('concat_dim', None)
     cb = LMGatherPreds(with_input=with_input, with_loss=with_loss, **kwargs)
     ctx_mgrs = self.validation_context(cbs=L(cbs)+[cb], inner=inner)
@@ -429,10 +435,12 @@ class AWDTextLearner(_DistributesItself, TextLearner):
         b = dl.one_batch()
         _, _, preds = self.get_preds(dl=[b], with_decoded=True)
         _, _, samples = dl.show_batch(b, max_n=max_n, show=False)
-        _, _, outs = dl.show_batch(type(b)(b[:dl.n_inp] + (tuple(preds) if is_listy(preds) else (preds,))), max_n=max_n, show=False)
+        _, _, outs = dl.show_batch(type(b)(b[:dl.n_inp] + (tuple(preds) if is_listy(preds) else (preds,))),
+                                   max_n=max_n, show=False)
         samples, outs = L((s[0].truncate(trunc_at), *s[1:]) for s in samples), outs.itemgot(slice(dl.n_inp, None))
         ctxs = get_empty_df(min(len(samples), max_n))
-        for col in [samples.itemgot(i) for i in range(len(samples[0]))] + [outs.itemgot(i) for i in range(len(outs[0]))]:
+        for col in ([samples.itemgot(i) for i in range(len(samples[0]))]
+                    + [outs.itemgot(i) for i in range(len(outs[0]))]):
             ctxs = [x.show(ctx=c, **kwargs) for x, c, _ in zip(col, ctxs, range(max_n))]
         df = pd.DataFrame(ctxs)
         display_df(df)

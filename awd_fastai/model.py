@@ -14,8 +14,8 @@ import fastai.text.models.awdlstm as fa
 from .core import check_positive, respell
 from .dropout import (check_p, check_rng, KeepsMask, RNNDropout, PerStepDropout, EmbeddingDropout,
     PerStepEmbeddingDropout, WeightDropout, PerStepWeightDropout, PerStepStateDropout, LockedStateDropout,
-    BatchStateDropout, PerStepCellDropout, LockedCellDropout, PerStepCandidateDropout, LockedCandidateDropout, PerStepGRUCarryDropout,
-    LockedGRUCarryDropout, PerStepGRUEverywhereDropout, LockedGRUEverywhereDropout, Zoneout)
+    BatchStateDropout, PerStepCellDropout, LockedCellDropout, PerStepCandidateDropout, LockedCandidateDropout,
+    PerStepGRUCarryDropout, LockedGRUCarryDropout, PerStepGRUEverywhereDropout, LockedGRUEverywhereDropout, Zoneout)
 
 # %% auto #0
 __all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'STATE_KIND_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes',
