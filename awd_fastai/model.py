@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import torch, torch.nn as nn
 from torch import Tensor
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, patch
 from fastai.torch_core import Module, one_param, to_detach
 from fastai.text.models.core import SequentialRNN, _model_meta
 import fastai.text.models.awdlstm as fa
@@ -161,28 +161,6 @@ class AWD_LSTM(Module):
         return f'between layers {l+1} and {l+2}' if l < self.n_layers-1 else 'after the last layer (unused)'
 
 
-    def _one_hidden(self, l):
-        "Zero hidden state of layer `l`: `(h, c)` for an LSTM, `h` otherwise, each (n_dir, bs, n_out)."
-        h = one_param(self).new_zeros(self.n_dir, self.bs, self._n_out(l))
-        return (h, h.clone()) if self.rnn_type == 'lstm' else h
-
-    def _change_one_hidden(self, l, bs):
-        "Pad with zeros or trim the hidden state of layer `l` to batch size `bs`."
-        def resize(h):  # (n_dir, self.bs, nh) -> (n_dir, bs, nh)
-            if self.bs < bs: return torch.cat([h, h.new_zeros(self.n_dir, bs-self.bs, h.size(2))], dim=1)
-            return h[:, :bs].contiguous()
-        h = self.hidden[l]
-        return tuple(map(resize, h)) if isinstance(h, tuple) else resize(h)
-
-    def _change_hidden(self, bs):
-        self.hidden = [self._change_one_hidden(l, bs) for l in range(self.n_layers)]
-        self.bs = bs
-
-    def reset(self):
-        "Reset the hidden states to zero."
-        [r.reset() for r in self.rnns if hasattr(r, 'reset')]
-        self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
-
     def _apply(self, fn, *args, **kwargs):
         """`.to()`, `.double()`, `.cuda()`...: the carried hidden state is converted with the parameters (fastai's stays
         behind)."""
@@ -205,6 +183,33 @@ class AWD_LSTM(Module):
                 f"which matches vocabularies")
         if bad: raise ValueError(f"the checkpoint's shapes differ from this model's (checkpoint, model): {bad}")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+# %% ../nbs/01_model.ipynb #c3a9e1f4
+@patch
+def _one_hidden(self:AWD_LSTM, l):
+    "Zero hidden state of layer `l`: `(h, c)` for an LSTM, `h` otherwise, each (n_dir, bs, n_out)."
+    h = one_param(self).new_zeros(self.n_dir, self.bs, self._n_out(l))
+    return (h, h.clone()) if self.rnn_type == 'lstm' else h
+
+@patch
+def _change_one_hidden(self:AWD_LSTM, l, bs):
+    "Pad with zeros or trim the hidden state of layer `l` to batch size `bs`."
+    def resize(h):  # (n_dir, self.bs, nh) -> (n_dir, bs, nh)
+        if self.bs < bs: return torch.cat([h, h.new_zeros(self.n_dir, bs-self.bs, h.size(2))], dim=1)
+        return h[:, :bs].contiguous()
+    h = self.hidden[l]
+    return tuple(map(resize, h)) if isinstance(h, tuple) else resize(h)
+
+@patch
+def _change_hidden(self:AWD_LSTM, bs):
+    self.hidden = [self._change_one_hidden(l, bs) for l in range(self.n_layers)]
+    self.bs = bs
+
+@patch
+def reset(self:AWD_LSTM):
+    "Reset the hidden states to zero."
+    [r.reset() for r in self.rnns if hasattr(r, 'reset')]
+    self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
 
 # %% ../nbs/01_model.ipynb #5b05b835
 class LinearDecoder(Module):
