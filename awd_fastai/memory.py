@@ -19,11 +19,9 @@ from .dropout import StateDropout, KeepsMask, SITE_KINDS, eval_gain
 from .model import AWD_LSTM
 
 # %% auto #0
-__all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
-           'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
-           'EFFECT_COLORS', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs',
-           'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table',
-           'plot_memory', 'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
+__all__ = ['SCHEMES', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs', 'run_experiment',
+           'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table', 'plot_memory',
+           'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -224,6 +222,7 @@ PRESETS = {  # name -> (cells, schemes, ps, seeds, config overrides)
     'quick':   (('gru',), MAIN_SCHEMES, (DEFAULT_P,), (0,), dict(T=5, steps=20, n_eval=64, track=10)),   # a smoke test
 }
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a0
 def preset_configs(
     preset:str='default', # A key of `PRESETS`
 ) -> list:                # `MemoryConfig`s, no-dropout once per cell and seed
@@ -281,6 +280,7 @@ def _key(c:MemoryConfig) -> str: return json.dumps(asdict(c), sort_keys=True)   
 def _v2(task:str, scheme:str, p:float, seed:int, **over) -> MemoryConfig:
     return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task] | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a1
 def v2_configs(
     preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25), 'full' (the grid) or 'rerun'
     log:Path|None=None,   # 'rerun': the v2 log holding the grid's runs
@@ -300,7 +300,6 @@ def v2_configs(
     high = [_v2('lstm', s, 0.5, seed) for s in HEADLINE_V2 for seed in range(3)]
     link = [_v2('rnn_v1', s, 0.25, seed) for s in ('none',) + V1_LINK_SCHEMES for seed in range(3)]
     return head + rest + high + link
-
 
 # %% ../nbs/09_memory.ipynb #d849050b
 _LOG_KEYS = ('date', 'command', 'note', 'threads', 'workers', 'protocol')   # what `run_configs` adds to a result
@@ -521,6 +520,7 @@ def _band(ax, x, ys, scheme, label=None):
     return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-', label=label,
                    marker=SCHEME_MARKERS.get(scheme), ms=6, markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a2
 def plot_memory(
     res:dict,                # Results (`load_results`)
     cell:str|None=None,      # Cell to show (default: the first in the results)
@@ -705,6 +705,7 @@ def _map_box(ax, x, y, r, paper:str):
     if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=8.5, color=ink, linespacing=1.1)
     return effect
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a3
 def plot_memory_map(
     res:dict,             # v2 results at the protocol's budget (`run_v2('full')`)
     p:float=0.25,         # The dropout probability of the map
@@ -744,7 +745,6 @@ def plot_memory_map(
     fig.suptitle(f"Recall at the longest lag T, dropout off (mean of the seeds), p = {p:g}\nrows: where the mask sits; "
                  f"columns: how often a new one is drawn", fontsize=11)
     return drawn(fig, axs=axs.flat[:len(tasks)], table=t, boxes=boxes)
-
 
 # %% ../nbs/09_memory.ipynb #cb561ed5
 def _ratio(a:list, b:list) -> float:
