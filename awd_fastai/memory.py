@@ -48,18 +48,25 @@ SCHEMES = {
     'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'per_step'})),
     'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'}), 'Gal & Ghahramani 2016'),
     'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p), 'Merity et al. 2017'),
-    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'per_step'}), 'Zaremba et al. 2014'),
+    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'per_step'}),
+                     'Zaremba et al. 2014'),
     'state_batch':  ('per batch on h(t-1) (W_hh columns)', lambda p: dict(state_p=p, modes={'state': 'batch'})),
-    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'}), 'Semeniuta et al. 2016'),
-    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'}), 'Moon et al. 2015'),
-    'candidate_per_step': ('per step on the candidate', lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'}), 'Semeniuta et al. 2016'),
-    'gru_carry_per_step': ('per step on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
-    'gru_carry_locked':   ('locked on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
+    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'}),
+                        'Semeniuta et al. 2016'),
+    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'}),
+                        'Moon et al. 2015'),
+    'candidate_per_step': ('per step on the candidate',
+                           lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'}), 'Semeniuta et al. 2016'),
+    'gru_carry_per_step': ('per step on the carried h(t-1)',
+                           lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
+    'gru_carry_locked':   ('locked on the carried h(t-1)',
+                           lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
     'gru_everywhere_per_step': ('per step on h(t-1) everywhere',
                                 lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_per_step'})),
     'gru_everywhere_locked':   ('locked on h(t-1) everywhere',
                                 lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_locked'})),
-    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'}), 'Krueger et al. 2017'),
+    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'}),
+                     'Krueger et al. 2017'),
 }
 
 class MemoryNet(Module):
@@ -75,7 +82,8 @@ class MemoryNet(Module):
         n_slots:int=1,       # Symbols held at once: one readout of `n_symbols` classes per slot
     ):
         if scheme not in SCHEMES: raise ValueError(f"`scheme` must be one of {tuple(SCHEMES)}; got {scheme!r}")
-        opts = dict(hidden_p=0., input_p=0., embed_p=0., weight_p=0.) | (SCHEMES[scheme][1](p) if scheme != 'none' else {})
+        opts = (dict(hidden_p=0., input_p=0., embed_p=0., weight_p=0.)
+                | (SCHEMES[scheme][1](p) if scheme != 'none' else {}))
         self.rnn = AWD_LSTM(n_tokens+1, n_hid, n_hid, 1, pad_token=n_tokens, rnn_type=rnn_type, **opts)
         self.head, self.n_slots = nn.Linear(n_hid, n_slots * n_symbols), n_slots
 
@@ -168,7 +176,8 @@ def train_run(
     gained = {}
     if any(isinstance(m, StateDropout) and m.p > 0 for m in model.modules()):
         g = recall(model, x, y, gain=True); gained = dict(recall_gain=g[-1], recall_gain_curve=g)
-    return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve, recall_masked_curve=masked,
+    return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve,
+                recall_masked_curve=masked,
                 **gained, recall_track=track, losses=losses, seconds=round(time.time() - t0, 2))
 
 # %% ../nbs/09_memory.ipynb #c62d5400
@@ -236,7 +245,8 @@ def preset_configs(
 _FORMAT, _VERSION = 'awd_fastai.memory', 1
 
 def _machine() -> str:
-    return f"{platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · torch {torch.__version__}"
+    return (f"{platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
+            f"torch {torch.__version__}")
 
 def run_experiment(
     preset:str='default',  # 'default', 'full' or 'quick' (see `PRESETS`)
@@ -260,7 +270,8 @@ def load_results(
 ) -> dict:                     # Results as `run_experiment` returns them
     """Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai
     memory`."""
-    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full', 'v2')}, _FORMAT, 'memory results')
+    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full', 'v2')}, _FORMAT,
+                             'memory results')
 
 # %% ../nbs/09_memory.ipynb #c6eebcf5
 PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3, track=50)   # every v2 task
@@ -278,7 +289,8 @@ V1_LINK_SCHEMES = ('state_step', 'state_locked', 'state_batch', 'weight', 'input
 def _key(c:MemoryConfig) -> str: return json.dumps(asdict(c), sort_keys=True)   # a run's identity in a log
 
 def _v2(task:str, scheme:str, p:float, seed:int, **over) -> MemoryConfig:
-    return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task] | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
+    return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task]
+                           | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
 
 # %% ../nbs/09_memory.ipynb #d4b8f2a1
 def v2_configs(
@@ -291,7 +303,8 @@ def v2_configs(
         done = logged_runs(log, V2_VERSION)
         return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
     if preset == 'quick':
-        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout', 'state_step')]
+        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10)
+                for s in ('none', 'gru_carry_per_step', 'zoneout', 'state_step')]
     head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
     if preset == 'default': return head
     if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
@@ -464,11 +477,13 @@ def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None
     cell = cell or runs[0]['config']['cell']
     # the cell's first task
     if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)
-    if p is None: p = DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs) else max(r['config']['p'] for r in runs)
+    if p is None:
+        p = DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs) else max(r['config']['p'] for r in runs)
     out = {}
     for r in runs:
         c = r['config']
-        if c['cell'] == cell and c['n_hid'] == n_hid and (c['scheme'] == 'none' or abs(c['p'] - p) < 1e-9): out.setdefault(c['scheme'], []).append(r)
+        if c['cell'] == cell and c['n_hid'] == n_hid and (c['scheme'] == 'none' or abs(c['p'] - p) < 1e-9):
+            out.setdefault(c['scheme'], []).append(r)
     if not out: raise ValueError(f"no runs of cell {cell!r} with {n_hid} hidden units at p={p} in these results")
     return out
 
@@ -535,7 +550,8 @@ def plot_memory(
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     runs = _select(res, cell, p, n_hid)
     if schemes is not None:
-        if unknown := set(schemes) - set(SCHEMES): raise ValueError(f"`schemes`: unknown {sorted(unknown)}; known: {list(SCHEMES)}")
+        if unknown := set(schemes) - set(SCHEMES):
+            raise ValueError(f"`schemes`: unknown {sorted(unknown)}; known: {list(SCHEMES)}")
         runs = {s: r for s, r in runs.items() if s in schemes}
         if not runs: raise ValueError(f"`schemes`: none of {list(schemes)} was run for this cell and p")
     c0 = next(iter(runs.values()))[0]['config']
@@ -554,7 +570,8 @@ def plot_memory(
         every = rs[0]['config']['track']
         tr = [r['recall_track'] for r in rs]
         if tr[0]: _band(axs[2], every * np.arange(1, len(tr[0])+1), tr, s)
-    titles = ('Headline: recall with dropout off', 'Mechanism: recall with the training masks on', f'Learning: recall at T={T} during training')
+    titles = ('Headline: recall with dropout off', 'Mechanism: recall with the training masks on',
+              f'Learning: recall at T={T} during training')
     for ax, title, xl in zip(axs, titles, ('lag T (steps since the symbol)', 'lag T (steps since the symbol)', 'training step')):
         ax.axhline(chance, color='grey', lw=1, ls=':')
         ax.set(title=title, xlabel=xl, ylim=(0, 1.03))
@@ -564,7 +581,8 @@ def plot_memory(
     n = len(next(iter(runs.values())))
     axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps.\n"
                            f"Lines: mean of {_n(n, 'seed')}; bands: min–max", fontsize=11)
-    if key is not None: key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
+    if key is not None:
+        key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
     else: axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
     return drawn(axs[0].figure, axs=axs, runs=runs, cell=cell, p=p, artists=lines)
 
@@ -604,7 +622,8 @@ def plot_memory_grid(
             if i == 1: ax.set_xlabel('dropout probability p')
         axs[0][0].set_ylabel(f'recall at T={lag}'); axs[1][0].set_ylabel(f'recall at T={lag}')
     axs[0][0].figure.legend(handles=list(handles.values()), loc='outside lower center', ncol=3, frameon=False)
-    axs[0][0].figure.suptitle(f'Recall after {lag} distracting steps against p: mean of the seeds, bars min–max (schemes dodged sideways)', fontsize=11)
+    axs[0][0].figure.suptitle(f'Recall after {lag} distracting steps against p: mean of the seeds, bars min–max '
+                              '(schemes dodged sideways)', fontsize=11)
     return drawn(axs[0][0].figure, axs=axs, cells=cells, lag=lag, artists=handles)
 
 # %% ../nbs/09_memory.ipynb #a3782a54
@@ -695,7 +714,8 @@ def _map_box(ax, x, y, r, paper:str):
     from matplotlib.patches import Rectangle
     effect = r.effect.split(' + ')[0]
     awd = paper == SCHEMES['weight'][2]                       # AWD-LSTM's choice: DropConnect on W_hh
-    ax.add_patch(Rectangle((x - .47, y - .45), .94, .9, fc=EFFECT_COLORS[effect], ec='black' if awd else 'none', lw=3 if awd else 0))
+    ax.add_patch(Rectangle((x - .47, y - .45), .94, .9, fc=EFFECT_COLORS[effect], ec='black' if awd else 'none',
+                           lw=3 if awd else 0))
     ink = 'white' if effect in ('erasure', 'not learned') else 'black'
     ax.text(x, y - .2, f"{r.recall:.2f}", ha='center', va='center', fontsize=12, color=ink, weight='bold')
     below = [f"masks on {r.masked:.2f}"] if r.masked < r.recall - .005 else []
@@ -729,7 +749,8 @@ def plot_memory_map(
         tt, rows = t[t.task == task], rows_of[task]
         for _, r in tt.iterrows():
             boxes[(task, r.on, r.schedule)] = r
-            seen.add(_map_box(ax, cols.index(r.schedule), rows.index(r.on), r, SCHEMES[r.scheme][2] if len(SCHEMES[r.scheme]) > 2 else ''))
+            seen.add(_map_box(ax, cols.index(r.schedule), rows.index(r.on), r,
+                              SCHEMES[r.scheme][2] if len(SCHEMES[r.scheme]) > 2 else ''))
         ax.set(xlim=(-.5, len(cols) - .5), ylim=(len(rows) - .5, -.5), xticks=range(len(cols)), yticks=range(len(rows)))
         ax.set_xticklabels(cols, fontsize=10); ax.set_yticklabels(rows, fontsize=10)
         ax.xaxis.tick_top(); ax.tick_params(length=0)
@@ -780,7 +801,8 @@ def memory_reading(
         for _, r in tt[tt.recall >= np.mean(base) - tol].iterrows():
             st = [_steps_to(x, 0.99) for x in runs_of(task, r.scheme, p)]
             if np.nanmin(st) > np.nanmax(none_steps): slow.append(f"{r.label} {_ratio(st, none_steps):.1f}x")
-        if slow: s += "Reached 0.99 at T later than every no-dropout seed (steps, ratio of means): " + ', '.join(slow) + '. '
+        if slow:
+            s += "Reached 0.99 at T later than every no-dropout seed (steps, ratio of means): " + ', '.join(slow) + '. '
         if 'weight' in set(tt.scheme):
             w = tt[tt.scheme == 'weight'].iloc[0]
             s += f"AWD-LSTM's DropConnect on W_hh: {w['dropout off']} [{w.effect}]."
