@@ -182,7 +182,8 @@ def train_run(
 
 # %% ../nbs/09_memory.ipynb #c62d5400
 def _worker_init(): torch.set_num_threads(1)   # one thread per process: 2 threads on 2 busy cores is ~10x slower
-# a spawned worker starts with `worker_init`: it lives outside the package, so its import does not import fastai (and warn) first
+# a spawned worker starts with `worker_init`: it lives outside the package, so its import does not import fastai
+# (and warn) first
 
 def _log_line(path:Path, record:dict):
     "Append one JSON line to `path` (one write of a whole line, flushed)."
@@ -196,14 +197,15 @@ def run_configs(
     command:str='',         # The command line, recorded with every run
     note:str='',            # Why these runs were made (e.g. 'exploration', 'final'), recorded with every run
     progress=None,          # Called with (i, n, result) after each run
-    fn=None,                # Trains one config and returns its result dict (default `train_run`); a module-level function, so that workers can import it
+    fn=None,                # Trains one config, returns its result dict (default `train_run`); module-level: workers import it
     version:str|None=None,  # The protocol version, recorded with every run (`logged_runs` resumes by it)
 ) -> list:                  # One result dict per config, in order
     "Train every config (in `workers` processes), logging each result as it finishes."
     fn, results = fn or train_run, [None]*len(configs)
     def done(i, r):
         results[i] = r
-        if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), command=command,
+        if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                                          command=command,
                                           note=note, threads=1, workers=workers, **r,
                                           **({'protocol': version} if version else {})))
         if progress: progress(sum(x is not None for x in results), len(configs), r)
@@ -261,12 +263,13 @@ def run_experiment(
     return dict(format=_FORMAT, version=_VERSION, preset=preset, command=command,
                 date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
                 workers=workers, threads_per_worker=1, machine=_machine(),
-                protocol=dict(PROTOCOL, p_grid=list(P_GRID), seeds=list(SEEDS), schemes={k: v[0] for k,v in SCHEMES.items()},
+                protocol=dict(PROTOCOL, p_grid=list(P_GRID), seeds=list(SEEDS),
+                              schemes={k: v[0] for k,v in SCHEMES.items()},
                               log='experiments/memory/runs.jsonl'), runs=runs)
 
 # %% ../nbs/09_memory.ipynb #e33b647b
 def load_results(
-    source:str|Path='default', # 'default', 'full' (v1) or 'v2' (the results shipped with the package), or a results file
+    source:str|Path='default', # 'default', 'full' (v1) or 'v2' (the results shipped with the package), or a file
 ) -> dict:                     # Results as `run_experiment` returns them
     """Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai
     memory`."""
@@ -345,7 +348,8 @@ def run_v2(
     configs, t0 = v2_configs(preset, log), time.time()
     done, key = logged_runs(log, V2_VERSION), _key
     todo = [c for c in configs if key(c) not in done]
-    new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress, version=V2_VERSION)
+    new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress,
+                      version=V2_VERSION)
     done |= {key(c): r for c, r in zip(todo, new)}
     return _v2_results(preset, [done[key(c)] for c in configs], command=command,
                        date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
@@ -366,7 +370,8 @@ def logged_results(
     "A v2 preset's logged runs as results, without training: dated by the last run logged, runtime = the runs' seconds."
     if not Path(log).is_file(): raise FileNotFoundError(f"no v2 log at {log}")
     done, configs = logged_runs(log, V2_VERSION), v2_configs(preset, log)
-    raw = {json.dumps(r['config'], sort_keys=True): r for r in map(json.loads, filter(str.strip, Path(log).read_text().splitlines()))}
+    raw = {json.dumps(r['config'], sort_keys=True): r
+           for r in map(json.loads, filter(str.strip, Path(log).read_text().splitlines()))}
     keys = [_key(c) for c in configs if _key(c) in done]
     return _v2_results(preset, [done[k] for k in keys], command=f'experiments/memory/v2/run.py --preset {preset}',
                        commands=sorted({raw[k]['command'] for k in keys}), date=max((raw[k]['date'] for k in keys), default=''),
@@ -415,7 +420,8 @@ def effect_label(
     if min(r['recall'] for r in runs) < level and rerun:
         labels.append('slower learning' if min(r['recall'] for r in rerun) >= level else 'not learned')
     loss = _mean(none, 'recall_curve') - _mean(runs, 'recall_curve')
-    if loss > tol and all('recall_gain_curve' in r for r in runs) and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2:
+    if (loss > tol and all('recall_gain_curve' in r for r in runs)
+            and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2):
         labels.append('scale mismatch')
     return ' + '.join(labels) or 'none'
 
@@ -452,17 +458,20 @@ def memory_summary(
     cell:str|None=None, # Cell (default: the first in the results)
     p:float|None=None,  # Dropout probability (default: `DEFAULT_P` if run, else the largest)
     command:bool=True,  # End with the command and its date (False where the caption says where the results come from)
-    n_hid:int|None=None,# Hidden size, where the results hold more than one task of the cell (default: the cell's first)
+    n_hid:int|None=None,# Hidden size, where the results hold several tasks of the cell (default: the cell's first)
 ) -> str:               # One paragraph with the numbers, ready to quote
     """The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how
     long learning took."""
     runs = _select(res, cell, p, n_hid)
     c0 = next(iter(runs.values()))[0]['config']
     T, n = c0['T'], max(map(len, runs.values()))
-    fewer = {k: [SCHEMES[s][0] for s, rs in runs.items() if len(rs) == k] for k in sorted({len(rs) for rs in runs.values()} - {n})}
-    seeds = _n(n, 'seed') + (f" ({'; '.join(f'{k} for ' + ', '.join(names) for k, names in fewer.items())})" if fewer else '')
+    fewer = {k: [SCHEMES[s][0] for s, rs in runs.items() if len(rs) == k]
+             for k in sorted({len(rs) for rs in runs.values()} - {n})}
+    seeds = _n(n, 'seed') + (f" ({'; '.join(f'{k} for ' + ', '.join(names) for k, names in fewer.items())})"
+                             if fewer else '')
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
-    def part(key, i): return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
+    def part(key, i):
+        return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
     steps = '; '.join(f"{SCHEMES[s][0]} {_fmt_range([_steps_to(r, 0.99) for r in rs], 0)}" for s,rs in runs.items())
     return (f"{c0['cell'].upper()} (hidden {c0['n_hid']}), {c0['n_symbols']} symbols (chance {1/c0['n_symbols']:.3f}), "
             f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {seeds}, mean (min–max). Recall after T = {T} distracting steps with "
@@ -478,7 +487,8 @@ def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None
     # the cell's first task
     if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)
     if p is None:
-        p = DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs) else max(r['config']['p'] for r in runs)
+        p = (DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs)
+             else max(r['config']['p'] for r in runs))
     out = {}
     for r in runs:
         c = r['config']
@@ -490,7 +500,7 @@ def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None
 def memory_table(
     res:dict,             # Results (`load_results`)
     lags:tuple=(1, 10, 20, 40), # Lags to show
-) -> 'pd.DataFrame':      # One row per cell, scheme and p: mean recall (min–max over seeds) at each lag, off and with masks
+) -> 'pd.DataFrame':      # One row per cell, scheme and p: mean recall (min–max over seeds) per lag, off and with masks
     "Recall by lag, dropout off and with the training-time masks on: mean over seeds, with the range."
     import pandas as pd
     groups = {}
@@ -514,14 +524,17 @@ def _steps_to(r:dict, level:float) -> float:
     return next(((i+1)*every for i,v in enumerate(r['recall_track']) if v >= level), float('nan'))
 
 # %% ../nbs/09_memory.ipynb #f2788d7d
-SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4',
+SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1',
+                 'state_batch': 'C4',
                  'cell_per_step': 'C6', 'cell_locked': 'C9', 'candidate_per_step': 'C8', 'zoneout': 'C5',   # a cell has
                  # either c or the
                  'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',
                  'gru_everywhere_per_step': 'darkred', 'gru_everywhere_locked': 'navy'}                  # GRU's carry
-SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v',
+SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D',
+                  'state_batch': 'v',
                   'cell_per_step': 'P', 'cell_locked': 'p', 'candidate_per_step': 'X', 'zoneout': 'd',
-                  'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h', 'gru_everywhere_locked': '*'}
+                  'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h',
+                  'gru_everywhere_locked': '*'}
 
 def _band(ax, x, ys, scheme, label=None):
     """Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on
@@ -532,17 +545,18 @@ def _band(ax, x, ys, scheme, label=None):
     every = max(len(x) // 5, 1)
     # the reference and the scheme in question stay visible where lines coincide
     on_top = {'none': 5, 'state_step': 4}.get(scheme, 3)
-    return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-', label=label,
-                   marker=SCHEME_MARKERS.get(scheme), ms=6, markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
+    return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-',
+                   label=label, marker=SCHEME_MARKERS.get(scheme), ms=6,
+                   markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
 
 # %% ../nbs/09_memory.ipynb #d4b8f2a2
 def plot_memory(
     res:dict,                # Results (`load_results`)
     cell:str|None=None,      # Cell to show (default: the first in the results)
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
-    axs=None,                # Three axes (a new figure if None: two by two, the legend in the fourth place, readable at 800 px wide)
+    axs=None,                # Three axes (None: a new figure, two by two, the legend in the fourth place, readable at 800 px)
     schemes:tuple|None=None, # Schemes to draw (default: every scheme of the results), e.g. `('none',) + HEADLINE_V2`
-    n_hid:int|None=None,     # Hidden size, where the results hold more than one task of the cell (default: the cell's first)
+    n_hid:int|None=None,     # Hidden size, where the results hold several tasks of the cell (default: the cell's first)
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
     """The article's figure: recall against the lag with dropout off (headline), with the training-time masks on
     (mechanism), and the longest lag's recall during training."""
@@ -559,20 +573,23 @@ def plot_memory(
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
     # the axes that holds the legend (None: below the figure)
     key = None
-    if axs is None: _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained'); axs, key = list(grid.ravel()[:3]), grid[1, 1]
+    if axs is None:
+        _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained'); axs, key = list(grid.ravel()[:3]), grid[1, 1]
     lags = np.arange(1, T+1)
     lines = []
     for s in SCHEMES:
         if s not in runs: continue
         rs = runs[s]
-        lines.append(_band(axs[0], lags, [r['recall_curve'] for r in rs], s, SCHEMES[s][0] + (f', p={p:g}' if s != 'none' else '')))
+        lines.append(_band(axs[0], lags, [r['recall_curve'] for r in rs], s,
+                           SCHEMES[s][0] + (f', p={p:g}' if s != 'none' else '')))
         _band(axs[1], lags, [r['recall_masked_curve'] for r in rs], s)
         every = rs[0]['config']['track']
         tr = [r['recall_track'] for r in rs]
         if tr[0]: _band(axs[2], every * np.arange(1, len(tr[0])+1), tr, s)
     titles = ('Headline: recall with dropout off', 'Mechanism: recall with the training masks on',
               f'Learning: recall at T={T} during training')
-    for ax, title, xl in zip(axs, titles, ('lag T (steps since the symbol)', 'lag T (steps since the symbol)', 'training step')):
+    for ax, title, xl in zip(axs, titles,
+                             ('lag T (steps since the symbol)', 'lag T (steps since the symbol)', 'training step')):
         ax.axhline(chance, color='grey', lw=1, ls=':')
         ax.set(title=title, xlabel=xl, ylim=(0, 1.03))
         ax.grid(alpha=0.3)
@@ -596,7 +613,9 @@ def plot_memory_grid(
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     cells = list(dict.fromkeys(r['config']['cell'] for r in res['runs']))
     T = res['runs'][0]['config']['T']; lag = lag or T
-    if axs is None: _, axs = plt.subplots(2, len(cells), figsize=(12, 7), layout='constrained', sharex=True, sharey=True, squeeze=False)
+    if axs is None:
+        _, axs = plt.subplots(2, len(cells), figsize=(12, 7), layout='constrained', sharex=True, sharey=True,
+                              squeeze=False)
     handles = {}
     for j, cell in enumerate(cells):
         for i, key in enumerate(('recall_curve', 'recall_masked_curve')):
@@ -659,7 +678,7 @@ MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}
 def scheme_site(
     scheme:str, # A key of `SCHEMES`
     cell:str,   # 'rnn', 'gru' or 'lstm'
-) -> tuple:     # (what the mask sits on, how often it is drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; ('', '') for 'none'
+) -> tuple:     # (what the mask sits on, how often drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; 'none': ('', '')
     """Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet`
     builds for it."""
     net = MemoryNet(2, 2, 2, cell, scheme, 0.5)
@@ -670,7 +689,8 @@ def scheme_site(
 
 
 # %% ../nbs/09_memory.ipynb #f3a8b6d2
-def _task_name(c:dict) -> str: return f"{c['cell'].upper()} {c['n_hid']}" + (f", {c['n_slots']} slots" if c['n_slots'] > 1 else '')
+def _task_name(c:dict) -> str:
+    return f"{c['cell'].upper()} {c['n_hid']}" + (f", {c['n_slots']} slots" if c['n_slots'] > 1 else '')
 
 def memory_map(
     res:dict,            # v2 results at the protocol's budget (`run_v2('full')`, or `load_results`)
@@ -729,8 +749,8 @@ def _map_box(ax, x, y, r, paper:str):
 def plot_memory_map(
     res:dict,             # v2 results at the protocol's budget (`run_v2('full')`)
     p:float=0.25,         # The dropout probability of the map
-    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned' (default: `res['rerun']`)
-):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` ({(task, on, schedule): row})
+    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned' (`res['rerun']`)
+):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` {(task, on, schedule): row}
     """The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the
     effect label, with recall at the longest lag."""
     import matplotlib.pyplot as plt
@@ -739,7 +759,8 @@ def plot_memory_map(
     t = memory_map(res, p, rerun)
     if not len(t): raise ValueError(f"no runs at p={p} with their no-dropout runs in these results")
     tasks, cols = list(dict.fromkeys(t.task)), list(MASK_SCHEDULES.values())
-    rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES if s != 'none' and scheme_fits(s, cell)))
+    rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES
+                                        if s != 'none' and scheme_fits(s, cell)))
                for task, cell in zip(t.task, t.cell)}
     nc = min(len(tasks), 2); nr = -(-len(tasks) // nc)
     fig, axs = plt.subplots(nr, nc, figsize=(max(5.4 * nc, 7), 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
@@ -756,7 +777,8 @@ def plot_memory_map(
         ax.xaxis.tick_top(); ax.tick_params(length=0)
         # v1's link task has its own T
         T = next(r['config']['T'] for r in res['runs'] if _task_name(r['config']) == task)
-        ax.set_title(f"{task}, T = {T}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11, weight='bold')
+        ax.set_title(f"{task}, T = {T}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11,
+                     weight='bold')
         for s in ax.spines.values(): s.set_visible(False)
     for ax in axs.flat[len(tasks):]: ax.axis('off')
     names = {'none': 'no effect'}
