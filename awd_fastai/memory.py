@@ -197,7 +197,7 @@ def run_configs(
     command:str='',         # The command line, recorded with every run
     note:str='',            # Why these runs were made (e.g. 'exploration', 'final'), recorded with every run
     progress=None,          # Called with (i, n, result) after each run
-    fn=None,                # Trains one config, returns its result dict (default `train_run`); module-level: workers import it
+    fn=None,                # Trains a config, returns its result (default `train_run`); module-level, for the workers
     version:str|None=None,  # The protocol version, recorded with every run (`logged_runs` resumes by it)
 ) -> list:                  # One result dict per config, in order
     "Train every config (in `workers` processes), logging each result as it finishes."
@@ -312,7 +312,8 @@ def v2_configs(
     if preset == 'default': return head
     if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
     rest = [_v2(t, s, 0.25, seed) for t in ('lstm', 'gru', 'rnn') for s in SCHEMES
-            if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2) for seed in range(3)]
+            if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2)
+            for seed in range(3)]
     high = [_v2('lstm', s, 0.5, seed) for s in HEADLINE_V2 for seed in range(3)]
     link = [_v2('rnn_v1', s, 0.25, seed) for s in ('none',) + V1_LINK_SCHEMES for seed in range(3)]
     return head + rest + high + link
@@ -352,7 +353,8 @@ def run_v2(
                       version=V2_VERSION)
     done |= {key(c): r for c, r in zip(todo, new)}
     return _v2_results(preset, [done[key(c)] for c in configs], command=command,
-                       date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
+                       date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                       runtime_s=round(time.time() - t0, 1),
                        resumed=len(configs) - len(todo), workers=workers, threads_per_worker=1, machine=_machine())
 
 def _v2_results(preset:str, runs:list, **about) -> dict:
@@ -374,7 +376,8 @@ def logged_results(
            for r in map(json.loads, filter(str.strip, Path(log).read_text().splitlines()))}
     keys = [_key(c) for c in configs if _key(c) in done]
     return _v2_results(preset, [done[k] for k in keys], command=f'experiments/memory/v2/run.py --preset {preset}',
-                       commands=sorted({raw[k]['command'] for k in keys}), date=max((raw[k]['date'] for k in keys), default=''),
+                       commands=sorted({raw[k]['command'] for k in keys}),
+                       date=max((raw[k]['date'] for k in keys), default=''),
                        runtime_s=round(sum(done[k]['seconds'] for k in keys), 1), missing=len(configs) - len(keys))
 
 # %% ../nbs/09_memory.ipynb #a684aa64
@@ -415,7 +418,8 @@ def effect_label(
     tol = max(_range(runs, 'recall_curve'), _range(none, 'recall_curve'), 0.01)
     labels = []
     fall = _mean(runs, 'recall_masked_curve', 0) - _mean(runs, 'recall_masked_curve')
-    if fall > _mean(runs, 'recall_curve', 0) - _mean(runs, 'recall_curve') + max(_range(runs, 'recall_masked_curve'), tol):
+    if (fall > _mean(runs, 'recall_curve', 0) - _mean(runs, 'recall_curve')
+            + max(_range(runs, 'recall_masked_curve'), tol)):
         labels.append('erasure')
     if min(r['recall'] for r in runs) < level and rerun:
         labels.append('slower learning' if min(r['recall'] for r in rerun) >= level else 'not learned')
@@ -437,8 +441,9 @@ def v2_progress(
     def show(i, n, r):
         c, left = r['config'], n - i
         eta = (time.time() - t0) / i * left
-        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, {SCHEMES[c['scheme']][0]}, "
-              f"p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} (masks on {r['recall_masked']:.3f}), "
+        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, "
+              f"{SCHEMES[c['scheme']][0]}, p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} "
+              f"(masks on {r['recall_masked']:.3f}), "
               f"{r['seconds']:.0f} s", file=out or sys.stdout, flush=True)
     return show
 
@@ -474,8 +479,9 @@ def memory_summary(
         return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
     steps = '; '.join(f"{SCHEMES[s][0]} {_fmt_range([_steps_to(r, 0.99) for r in rs], 0)}" for s,rs in runs.items())
     return (f"{c0['cell'].upper()} (hidden {c0['n_hid']}), {c0['n_symbols']} symbols (chance {1/c0['n_symbols']:.3f}), "
-            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {seeds}, mean (min–max). Recall after T = {T} distracting steps with "
-            f"dropout off: {part('recall_curve', T-1)}. With the training-time masks on: {part('recall_masked_curve', T-1)}. "
+            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {seeds}, mean (min–max). Recall after T = {T} distracting "
+            f"steps with dropout off: {part('recall_curve', T-1)}. With the training-time masks on: "
+            f"{part('recall_masked_curve', T-1)}. "
             f"Training steps until the recall at T = {T} first reached 0.99: {steps}."
             + (f" Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s)." if command else ''))
 
@@ -554,7 +560,7 @@ def plot_memory(
     res:dict,                # Results (`load_results`)
     cell:str|None=None,      # Cell to show (default: the first in the results)
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
-    axs=None,                # Three axes (None: a new figure, two by two, the legend in the fourth place, readable at 800 px)
+    axs=None,                # Three axes (None: a new figure, 2x2, the legend in the 4th place, readable at 800 px)
     schemes:tuple|None=None, # Schemes to draw (default: every scheme of the results), e.g. `('none',) + HEADLINE_V2`
     n_hid:int|None=None,     # Hidden size, where the results hold several tasks of the cell (default: the cell's first)
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
@@ -574,7 +580,8 @@ def plot_memory(
     # the axes that holds the legend (None: below the figure)
     key = None
     if axs is None:
-        _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained'); axs, key = list(grid.ravel()[:3]), grid[1, 1]
+        _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained')
+        axs, key = list(grid.ravel()[:3]), grid[1, 1]
     lags = np.arange(1, T+1)
     lines = []
     for s in SCHEMES:
@@ -632,8 +639,8 @@ def plot_memory_grid(
                 m = np.array([np.mean(x) for x in v])
                 err = np.array([[m[k] - min(x), max(x) - m[k]] for k,x in enumerate(v)]).T
                 dodge = 0.006 * (list(SCHEMES).index(s) - len(SCHEMES) / 2)     # side by side where they coincide
-                handles[s] = ax.errorbar(np.array(ps) + dodge, m, yerr=err, color=SCHEME_COLORS[s], marker=SCHEME_MARKERS[s],
-                                         capsize=3, label=SCHEMES[s][0])
+                handles[s] = ax.errorbar(np.array(ps) + dodge, m, yerr=err, color=SCHEME_COLORS[s],
+                                         marker=SCHEME_MARKERS[s], capsize=3, label=SCHEMES[s][0])
             chance = next(1 / r['config']['n_symbols'] for r in res['runs'] if r['config']['cell'] == cell)
             ax.axhline(chance, color='grey', lw=1, ls=':')
             ax.set(ylim=(0, 1.03), title=f"{cell.upper()}: {'dropout off' if i == 0 else 'training masks on'}")
@@ -678,7 +685,7 @@ MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}
 def scheme_site(
     scheme:str, # A key of `SCHEMES`
     cell:str,   # 'rnn', 'gru' or 'lstm'
-) -> tuple:     # (what the mask sits on, how often drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; 'none': ('', '')
+) -> tuple: # (what the mask sits on, how often drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; 'none': ('', '')
     """Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet`
     builds for it."""
     net = MemoryNet(2, 2, 2, cell, scheme, 0.5)
@@ -716,8 +723,10 @@ def memory_map(
                          schedule=per, p=q, seeds=len(rs), recall=float(np.mean(vals('recall_curve'))),
                          masked=float(np.mean(vals('recall_masked_curve'))),
                          pending=pending,
-                         **{'dropout off': _fmt_range(vals('recall_curve')), 'masks on': _fmt_range(vals('recall_masked_curve')),
-                            'training scale': _fmt_range(vals('recall_gain_curve')) if vals('recall_gain_curve') else '',
+                         **{'dropout off': _fmt_range(vals('recall_curve')),
+                            'masks on': _fmt_range(vals('recall_masked_curve')),
+                            'training scale': (_fmt_range(vals('recall_gain_curve')) if vals('recall_gain_curve')
+                                               else ''),
                             'no dropout': _fmt_range(vals('recall_curve', none)),
                             'steps to 0.99': _fmt_range([_steps_to(r, 0.99) for r in rs], 0),
                             '3x rerun': _fmt_range(vals('recall_curve', more)) if more else ''},
@@ -749,8 +758,8 @@ def _map_box(ax, x, y, r, paper:str):
 def plot_memory_map(
     res:dict,             # v2 results at the protocol's budget (`run_v2('full')`)
     p:float=0.25,         # The dropout probability of the map
-    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned' (`res['rerun']`)
-):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` {(task, on, schedule): row}
+    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned'; `res['rerun']`
+):                        # `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` {(task, on, schedule): row}
     """The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the
     effect label, with recall at the longest lag."""
     import matplotlib.pyplot as plt
