@@ -14,12 +14,11 @@ from fastcore.basics import patch
 from fastai.torch_core import Module
 
 # %% auto #0
-__all__ = ['MASK_RNGS', 'SITE_KINDS', 'LockedDropout', 'check_rng', 'dropout_mask', 'check_p', 'SiteKind', 'DropoutSite',
-           'KeepsMask', 'RNNDropout', 'PerStepDropout', 'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout',
-           'PerStepWeightDropout', 'StateDropout', 'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout',
-           'PerStepCellDropout', 'LockedCellDropout', 'PerStepCandidateDropout', 'LockedCandidateDropout',
-           'PerStepGRUCarryDropout', 'LockedGRUCarryDropout', 'PerStepGRUEverywhereDropout',
-           'LockedGRUEverywhereDropout', 'ZoneoutMask', 'Zoneout']
+__all__ = ['SITE_KINDS', 'LockedDropout', 'dropout_mask', 'SiteKind', 'DropoutSite', 'KeepsMask', 'RNNDropout', 'PerStepDropout',
+           'EmbeddingDropout', 'PerStepEmbeddingDropout', 'WeightDropout', 'PerStepWeightDropout', 'StateDropout',
+           'PerStepStateDropout', 'LockedStateDropout', 'BatchStateDropout', 'PerStepCellDropout', 'LockedCellDropout',
+           'PerStepCandidateDropout', 'LockedCandidateDropout', 'PerStepGRUCarryDropout', 'LockedGRUCarryDropout',
+           'PerStepGRUEverywhereDropout', 'LockedGRUEverywhereDropout', 'Zoneout']
 
 # %% ../nbs/00_dropout.ipynb #a0237da6
 MASK_RNGS = ('fast', 'fastai')   # the random streams `dropout_mask` can draw from
@@ -27,34 +26,43 @@ MASK_RNGS = ('fast', 'fastai')   # the random streams `dropout_mask` can draw fr
 def check_rng(
     rng, # Value to check
 ) -> str:
-    "Return `rng` if it names a random stream of `dropout_mask` ('fast' or 'fastai'), else raise a `ValueError` naming it."
-    if not isinstance(rng, str) or rng not in MASK_RNGS: raise ValueError(f"`rng` must be one of {MASK_RNGS}; got {rng!r}")
+    """Return `rng` if it names a random stream of `dropout_mask` ('fast' or 'fastai'), else raise a `ValueError` naming
+    it."""
+    if not isinstance(rng, str) or rng not in MASK_RNGS:
+        raise ValueError(f"`rng` must be one of {MASK_RNGS}; got {rng!r}")
     return rng
 
 def _keep_from_bits(bits:Tensor, n:int, threshold:int) -> Tensor:
-    "The keep-mask of 'fast' with arithmetic instead of dtype views (`torch.compile`/`torch.export` cannot alias those): the same bits."
-    halves = torch.stack([bits, bits >> 32], -1).flatten()[:n]  # (n,) low then high 32 bits of each draw, as `.view(torch.int32)` (little-endian)
+    """The keep-mask of 'fast' with arithmetic instead of dtype views (`torch.compile`/`torch.export` cannot alias
+    those): the same bits."""
+    # (n,) low then high 32 bits of each draw, as `.view(torch.int32)` (little-endian)
+    halves = torch.stack([bits, bits >> 32], -1).flatten()[:n]
     return (halves & (2**31-1)) >= threshold                     # (n,) bool: True = kept
 
+# %% ../nbs/00_dropout.ipynb #c3a9e1f0
 def dropout_mask(
     x:Tensor,        # Source tensor: the mask gets its dtype and device
     sz:list,         # Size of the mask
     p:float,         # Dropout probability
-    rng:str='fast',  # Random stream: 'fast' (31 random bits per element against a threshold) or 'fastai' (fastai's `bernoulli_`)
+    rng:str='fast',  # Random stream: 'fast' (31 random bits per element) or 'fastai' (fastai's `bernoulli_`)
 ) -> Tensor:         # Multiplicative mask of size `sz`: 0 (dropped) or 1/(1-p) (kept)
-    """Return a dropout mask of the same type as `x`, size `sz`: each element independently 0 with probability `p`, else 1/(1-p).
-    'fast' gives every element 31 fresh random bits, an integer u uniform in [0, 2^31), and keeps it when u >= round(p·2^31):
-    the keep probability is 1-p to a resolution of 2^-31. 'fastai' draws `bernoulli_(1-p)` as fastai's `dropout_mask`
+    """Return a dropout mask of the same type as `x`, size `sz`: each element independently 0 with probability `p`,
+    else 1/(1-p). 'fast' gives every element 31 fresh random bits, an integer u uniform in [0, 2^31), and keeps it
+    when u >= round(p·2^31): the keep probability is 1-p to a resolution of 2^-31. 'fastai' draws `bernoulli_(1-p)`
+    as fastai's `dropout_mask`
     (bit-identical masks under the same seed; about 3x slower on the CPU)."""
     if rng == 'fastai': return x.new_empty(*sz).bernoulli_(1-p).div_(1-p)
     check_rng(rng)
     n, threshold = math.prod(sz), min(round(p*2**31), 2**31-1)
-    bits = torch.empty((n+1)//2, dtype=torch.int64, device=x.device).random_()   # (n/2,) uniform in [0, 2^63): two 32-bit draws each
+    # (n/2,) uniform in [0, 2^63): two 32-bit draws each
+    bits = torch.empty((n+1)//2, dtype=torch.int64, device=x.device).random_()
     if torch.compiler.is_compiling(): return _keep_from_bits(bits, n, threshold).to(x.dtype).view(tuple(sz)).div_(1-p)
-    u = bits.view(torch.int32)[:n].bitwise_and_(2**31-1)        # (n,) uniform in [0, 2^31), independent: 31 bits of each draw
+    # (n,) uniform in [0, 2^31), independent: 31 bits of each draw
+    u = bits.view(torch.int32)[:n].bitwise_and_(2**31-1)
     keep = u.ge_(threshold)                                      # 1 kept (probability 1-p), 0 dropped; still int32
     noise = keep.view(torch.float32).copy_(keep)                 # as float32 1. / 0., written over the same memory
-    return noise.view(tuple(sz)).to(x.dtype).div_(1-p)          # (sz) in x's dtype (no copy for float32), survivors 1/(1-p)
+    # (sz) in x's dtype (no copy for float32), survivors 1/(1-p)
+    return noise.view(tuple(sz)).to(x.dtype).div_(1-p)
 
 # %% ../nbs/00_dropout.ipynb #19a8390c
 def check_p(
@@ -136,11 +144,12 @@ SITE_KINDS = {   # one row per kind of mask; open: a new kind of layer adds its 
 
 @dataclass(frozen=True)
 class DropoutSite:
-    "What one dropout mask is, as data set by the code that builds the layer: recorded with the masks, read by every plot."
+    """What one dropout mask is, as data set by the code that builds the layer: recorded with the masks, read by every
+    plot."""
     kind:str                # A key of `SITE_KINDS`: what is dropped, how often, the mask's axes and how it is drawn
-    where:str='custom'      # Place in the model: 'embedding', 'input', 'weight', 'state', 'hidden', 'output'; 'custom' outside `AWD_LSTM`
+    where:str='custom'      # Place: 'embedding', 'input', 'weight', 'state', 'hidden', 'output' (`AWD_LSTM`); 'custom'
     layer:int|None=None     # RNN layer (0-based) of a per-layer site
-    gates:tuple=()          # Weight masks: names of the blocks of rows, in torch's order (LSTM i,f,g,o; GRU r,z,n; RNN h)
+    gates:tuple=()          # Weight masks: names of the row blocks, in torch's order (LSTM i,f,g,o; GRU r,z,n; RNN h)
     label:str=''            # A reader's label, e.g. 'W_hh, layer 2' or 'between layers 1 and 2'
     p:float=0.              # Dropout probability
     param:str|None=None     # Weight masks: the parameter dropped, e.g. 'weight_hh_l0_reverse'
@@ -157,8 +166,10 @@ class DropoutSite:
 
     @property
     def path_order(self) -> tuple:
-        "Sort key along the data path: embedding, input, per RNN layer its weights, its state, then what follows it, output; custom sites last"
-        if self.where in ('weight', 'state', 'hidden'): return (2, self.layer or 0, ('weight', 'state', 'hidden').index(self.where))
+        """Sort key along the data path: embedding, input, per RNN layer its weights, its state, then what follows it,
+        output; custom sites last"""
+        if self.where in ('weight', 'state', 'hidden'):
+            return (2, self.layer or 0, ('weight', 'state', 'hidden').index(self.where))
         return ({'embedding': 0, 'input': 1, 'output': 3}.get(self.where, 4), 0, 0)
 
     def to_dict(self) -> dict:
@@ -173,12 +184,14 @@ class DropoutSite:
 
 # %% ../nbs/00_dropout.ipynb #b7a3e591
 class KeepsMask:
-    "Mixin for dropout layers: `last_mask` is the bool keep-mask (True = kept) of the most recent training forward; `mask_sites()` says what it is."
+    """Mixin for dropout layers: `last_mask` is the bool keep-mask (True = kept) of the most recent training forward;
+    `mask_sites()` says what it is."""
     mask_count = 0           # number of masks drawn so far: tells a reader whether `last_mask` is new
     site_kind = None         # the kind of mask the class draws: a key of `SITE_KINDS`
     p_name = 'p'             # the attribute holding the dropout probability
     default_label = 'dropout'
-    rng = 'fast'             # random stream of the masks (see `dropout_mask`); the class default serves layers pickled before it existed
+    # random stream of the masks (see `dropout_mask`); the class default serves layers pickled before it existed
+    rng = 'fast'
 
     @property
     def _last_noise(self):
@@ -213,7 +226,8 @@ class KeepsMask:
         return DropoutSite(self.site_kind, p=float(getattr(self, self.p_name)), **{**place, **kwargs})
 
     def mask_sites(self) -> dict:
-        "`{key: DropoutSite}` for each mask the layer draws: key `None` for its one mask (`WeightDropout`: parameter names)"
+        """`{key: DropoutSite}` for each mask the layer draws: key `None` for its one mask (`WeightDropout`: parameter
+        names)"""
         return {None: self._site()}
 
     @property
@@ -244,7 +258,8 @@ LockedDropout = RNNDropout
 
 # %% ../nbs/00_dropout.ipynb #1217c7e0
 class PerStepDropout(RNNDropout):
-    "Per-step dropout: a fresh mask for every example, time step and feature (ordinary dropout; Zaremba et al. 2014 between layers)."
+    """Per-step dropout: a fresh mask for every example, time step and feature (ordinary dropout; Zaremba et al. 2014
+    between layers)."""
     site_kind, default_label = 'per_step', 'per-step dropout'
     def forward(self, x:Tensor) -> Tensor: # x: (bs, seq_len, *rest)
         if not self.training or self.p == 0.: return x
@@ -319,14 +334,16 @@ class _MaskedInto(torch.autograd.Function):
         return (g if mask is None else g * mask), None, None, None
 
 def _flatten_consecutive(ws:list):
-    "Put `ws` one after the other into one new buffer, each tensor becoming a view of it (cuDNN's layout, without padding)."
+    """Put `ws` one after the other into one new buffer, each tensor becoming a view of it (cuDNN's layout, without
+    padding)."""
     buf = torch.cat([w.detach().reshape(-1) for w in ws])          # (total,)
     with torch.no_grad():
         off = 0
         for w in ws: w.set_(buf[off:off+w.numel()].view_as(w)); off += w.numel()
 
 def _flatten_cudnn(module:nn.RNNBase, ws:list):
-    "Let cuDNN lay out `ws` (the module's weights, in `_flat_weights_names` order) in one buffer, each becoming a view of it."
+    """Let cuDNN lay out `ws` (the module's weights, in `_flat_weights_names` order) in one buffer, each becoming a view
+    of it."""
     import torch.backends.cudnn.rnn as rnn
     with torch.cuda.device_of(ws[0]), torch.no_grad():
         torch._cudnn_rnn_flatten_weight(ws, (4 if module.bias else 2) + (module.proj_size > 0), module.input_size,
@@ -345,12 +362,14 @@ def _fresh_flat(ws:list, like:list) -> list:
     buf = torch.cat(pieces)                                         # (total,): a fresh buffer, offset 0
     return [buf[l.storage_offset():l.storage_offset()+l.numel()].view_as(l) for l in like]
 
+# %% ../nbs/00_dropout.ipynb #b7d1e2a0
 class WeightDropout(KeepsMask, Module):
     "Wrap `module` and drop its weights `layer_names` (DropConnect): one mask per forward, reused at every time step."
     site_kind, p_name, default_label = 'weight', 'weight_p', 'DropConnect'
-    _flat = None          # the flat weight buffer's bookkeeping, built at the first forward on cuDNN (never saved or pickled)
+    _flat = None          # the flat weight buffer's bookkeeping, built at the first forward on cuDNN (never saved)
     _slot_use = None      # weak reference to the `_SlotUse` of the last forward that wrote the buffer's slots
-    _flat_cpu = False     # use the flat buffer on the CPU too (its own consecutive layout): lets the tests check it without a GPU
+    # use the flat buffer on the CPU too (its own consecutive layout): lets the tests check it without a GPU
+    _flat_cpu = False
     def __init__(self,
         module:nn.Module,        # Wrapped module, e.g. an `nn.LSTM`
         weight_p:float,          # Probability to drop each weight
@@ -366,7 +385,8 @@ class WeightDropout(KeepsMask, Module):
         missing = [n for n in self.layer_names if not isinstance(getattr(module, n, None), nn.Parameter)]
         if missing:   # checked before anything is changed: a refused module stays intact
             have = [n for n,_ in module.named_parameters(recurse=False)]
-            raise ValueError(f"`layer_names`: {type(module).__name__} has no weight named {missing[0]!r} (it has {have})")
+            raise ValueError(f"`layer_names`: {type(module).__name__} has no weight named {missing[0]!r} "
+                             f"(it has {have})")
         if state_dp is not None:
             _check_steppable(type(self).__name__, module, self.layer_names, all_hh=True)
             state_dp.check_cell(module)   # e.g. a cell-state mask on a GRU: refused
@@ -389,47 +409,9 @@ class WeightDropout(KeepsMask, Module):
                             ((n, getattr(self, f'{n}_raw')) for n in self.layer_names)}  # each (4·nh, nh)
         return self._last_noise
 
-    def _on_flat_buffer(self, x:Tensor) -> bool:
-        "Whether this forward hands the weights to cuDNN as views of one flat buffer (CUDA, cuDNN on, one dtype)."
-        m = self.module
-        if not isinstance(m, nn.RNNBase) or torch.compiler.is_compiling(): return False   # compiled: torch's own path
-        if not x.is_cuda: return self._flat_cpu
-        ws = [getattr(m, n) for n in m._flat_weights_names]
-        return (torch.backends.cudnn.enabled and torch._use_cudnn_rnn_flatten_weight()
-                and all(w.is_cuda and w.dtype == ws[0].dtype and torch.backends.cudnn.is_acceptable(w) for w in ws))
-
-    def _flat_slots(self) -> dict:
-        "`{name: slot}`: the dropped weights' places in one flat buffer that also holds the module's other weights (built if needed)."
-        m, raws = self.module, {n: getattr(self, f'{n}_raw') for n in self.layer_names}
-        fl = self._flat
-        if fl is not None:
-            ws = [fl['slots'].get(n, getattr(m, n)) for n in m._flat_weights_names]
-            if [w.data_ptr() for w in ws] == fl['ptrs'] and all(fl['slots'][n].dtype == raws[n].dtype for n in raws):
-                return fl['slots']                                   # still in place
-        slots = {n: torch.empty_like(w, memory_format=torch.contiguous_format) for n,w in raws.items()}
-        ws = [slots.get(n, getattr(m, n)) for n in m._flat_weights_names]
-        if ws[0].is_cuda: _flatten_cudnn(m, ws)
-        else: _flatten_consecutive(ws)
-        self._flat, self._slot_use = {'slots': slots, 'ptrs': [w.data_ptr() for w in ws]}, None
-        return slots
-
-    def _flat_dropped_weights(self, x:Tensor) -> dict:
-        "`_dropped_weights` for cuDNN: each dropped weight written into its slot of the flat buffer (or, while an earlier forward's graph still needs the slots, into a fresh buffer of the same layout)."
-        m, slots = self.module, self._flat_slots()
-        raws = {n: getattr(self, f'{n}_raw') for n in self.layer_names}
-        noise, cols = (self._weight_noise(1), self._state_columns(x)) if self.training else ({}, {})
-        masks = {n: noise[n] * cols[n] if n in noise and n in cols else noise.get(n, cols.get(n)) for n in raws}  # (out, in), (in,) or None
-        prev = self._slot_use() if self._slot_use is not None else None
-        if prev is None or not prev.busy:
-            use = _SlotUse()
-            if torch.is_grad_enabled(): self._slot_use = weakref.ref(use)   # held by the graph until its backward
-            return {n: _MaskedInto.apply(raws[n], masks[n], slots[n], use) for n in raws}
-        names = m._flat_weights_names                               # the slots are busy: a fresh buffer, same layout
-        ws = [(raws[n] if masks[n] is None else raws[n] * masks[n]) if n in raws else getattr(m, n) for n in names]
-        return dict(zip(names, _fresh_flat(ws, [slots.get(n, getattr(m, n)) for n in names])))   # every weight: a copy
-
     def _dropped_weights(self, x:Tensor) -> dict:
-        "The weights for this forward: masked in training (and with a per-batch state mask, whole columns), the raw parameters otherwise."
+        """The weights for this forward: masked in training (and with a per-batch state mask, whole columns), the raw
+        parameters otherwise."""
         raws = {name: getattr(self, f'{name}_raw') for name in self.layer_names}
         if not self.training: return {n: w.view_as(w) for n,w in raws.items()}
         noise = self._weight_noise(1)
@@ -453,8 +435,10 @@ class WeightDropout(KeepsMask, Module):
         return sd is not None and sd.steps(self.training)
 
     def mask_sites(self) -> dict:
-        "`{parameter name: DropoutSite}`: one weight mask per dropped parameter, with the gate blocks of an RNN's weights"
-        gates = _rnn_gates.get(getattr(self.module, 'mode', None), ())   # rows of an RNN weight: gate blocks in torch's order
+        """`{parameter name: DropoutSite}`: one weight mask per dropped parameter, with the gate blocks of an RNN's
+        weights"""
+        # rows of an RNN weight: gate blocks in torch's order
+        gates = _rnn_gates.get(getattr(self.module, 'mode', None), ())
         label = self._site().label
         def one(name):
             if name in self._implicit: return f'{label}, reverse direction'
@@ -476,10 +460,12 @@ class WeightDropout(KeepsMask, Module):
         try: return m(*args)
         finally:
             self._leave(ws)
-            m._init_flat_weights()                                  # nothing of this forward's graph stays in the module
+            # nothing of this forward's graph stays in the module
+            m._init_flat_weights()
 
     def _leave(self, ws:dict):
-        "After a forward: the module shows the weights it ran with, detached (training: the dropped ones, as fastai's); no graph kept."
+        """After a forward: the module shows the weights it ran with, detached (training: the dropped ones, as
+        fastai's); no graph kept."""
         if not self.training or torch.compiler.is_compiling(): return self._point_to_raw()
         for n in self.layer_names: setattr(self.module, n, ws[n].detach())
 
@@ -495,7 +481,8 @@ class WeightDropout(KeepsMask, Module):
         return res
 
     def __getstate__(self):
-        "Pickle and deepcopy without the flat buffer's bookkeeping (rebuilt at the next forward on cuDNN), the module on the raw weights."
+        """Pickle and deepcopy without the flat buffer's bookkeeping (rebuilt at the next forward on cuDNN), the module
+        on the raw weights."""
         self._point_to_raw()   # the last forward's dropped weights are not part of the model: not saved, not copied
         return {**super().__getstate__(), '_flat': None, '_slot_use': None}
 
@@ -509,6 +496,52 @@ class WeightDropout(KeepsMask, Module):
             if f'{prefix}module.{name}' in state_dict:
                 state_dict[f'{prefix}{name}_raw'] = state_dict.pop(f'{prefix}module.{name}')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+# %% ../nbs/00_dropout.ipynb #b7d1e2a1
+@patch
+def _on_flat_buffer(self:WeightDropout, x:Tensor) -> bool:
+    "Whether this forward hands the weights to cuDNN as views of one flat buffer (CUDA, cuDNN on, one dtype)."
+    m = self.module
+    if not isinstance(m, nn.RNNBase) or torch.compiler.is_compiling(): return False   # compiled: torch's own path
+    if not x.is_cuda: return self._flat_cpu
+    ws = [getattr(m, n) for n in m._flat_weights_names]
+    return (torch.backends.cudnn.enabled and torch._use_cudnn_rnn_flatten_weight()
+            and all(w.is_cuda and w.dtype == ws[0].dtype and torch.backends.cudnn.is_acceptable(w) for w in ws))
+
+@patch
+def _flat_slots(self:WeightDropout) -> dict:
+    """`{name: slot}`: the dropped weights' places in one flat buffer that also holds the module's other weights
+    (built if needed)."""
+    m, raws = self.module, {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+    fl = self._flat
+    if fl is not None:
+        ws = [fl['slots'].get(n, getattr(m, n)) for n in m._flat_weights_names]
+        if [w.data_ptr() for w in ws] == fl['ptrs'] and all(fl['slots'][n].dtype == raws[n].dtype for n in raws):
+            return fl['slots']                                   # still in place
+    slots = {n: torch.empty_like(w, memory_format=torch.contiguous_format) for n,w in raws.items()}
+    ws = [slots.get(n, getattr(m, n)) for n in m._flat_weights_names]
+    if ws[0].is_cuda: _flatten_cudnn(m, ws)
+    else: _flatten_consecutive(ws)
+    self._flat, self._slot_use = {'slots': slots, 'ptrs': [w.data_ptr() for w in ws]}, None
+    return slots
+
+@patch
+def _flat_dropped_weights(self:WeightDropout, x:Tensor) -> dict:
+    """`_dropped_weights` for cuDNN: each dropped weight written into its slot of the flat buffer (or, while an
+    earlier forward's graph still needs the slots, into a fresh buffer of the same layout)."""
+    m, slots = self.module, self._flat_slots()
+    raws = {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+    noise, cols = (self._weight_noise(1), self._state_columns(x)) if self.training else ({}, {})
+    # (out, in), (in,) or None
+    masks = {n: noise[n] * cols[n] if n in noise and n in cols else noise.get(n, cols.get(n)) for n in raws}
+    prev = self._slot_use() if self._slot_use is not None else None
+    if prev is None or not prev.busy:
+        use = _SlotUse()
+        if torch.is_grad_enabled(): self._slot_use = weakref.ref(use)   # held by the graph until its backward
+        return {n: _MaskedInto.apply(raws[n], masks[n], slots[n], use) for n in raws}
+    names = m._flat_weights_names                               # the slots are busy: a fresh buffer, same layout
+    ws = [(raws[n] if masks[n] is None else raws[n] * masks[n]) if n in raws else getattr(m, n) for n in names]
+    return dict(zip(names, _fresh_flat(ws, [slots.get(n, getattr(m, n)) for n in names])))   # every weight: a copy
 
 # %% ../nbs/00_dropout.ipynb #26282a71
 def _check_steppable(
@@ -528,7 +561,8 @@ def _check_steppable(
                          f"{hh if all_hh else 'among ' + str(hh)}; got {list(names)}")
 
 def _lstm_step(gi, hm, h, c, w_hh, b_hh, cand=None):
-    "One LSTM step: `gi` = W_ih x_t + b_ih (bs, 4·nh); `hm` the state entering W_hh; `c` the carried cell; `cand` a mask on g."
+    """One LSTM step: `gi` = W_ih x_t + b_ih (bs, 4·nh); `hm` the state entering W_hh; `c` the carried cell; `cand` a
+    mask on g."""
     i, f, g, o = (gi + F.linear(hm, w_hh, b_hh)).chunk(4, 1)     # each (bs, nh)
     g = torch.tanh(g) if cand is None else torch.tanh(g) * cand   # the candidate update (masked by a candidate dropout)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * g
@@ -558,8 +592,9 @@ def _step_through(self:WeightDropout,
     x:Tensor|PackedSequence, # Input (bs, seq_len, n_in), or a `PackedSequence` of sequences of different lengths
     hx=None,                 # Initial state, as the wrapped module takes it: `(h, c)` or `h`, each (n_dir, bs, nh)
     lens:Tensor|None=None,   # Length of each sequence of a padded `x` (bs,); None: all `seq_len`
-):                           # Output (bs, seq_len, n_dir·nh) or packed, and final state, as the wrapped module returns them
-    "Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, the state mask from `state_dp`, applied at its site."
+):                           # Output (bs, seq_len, n_dir·nh) or packed, and final state, as the wrapped module's
+    """Run the wrapped RNN step by step: W_hh masks from `_weight_noise`, the state mask from `state_dp`, applied at its
+    site."""
     if isinstance(x, PackedSequence):                               # padded, stepped, repacked in the same order
         padded, lens = pad_packed_sequence(x, batch_first=True)     # (bs, sl, n_in) in the sequences' order, (bs,)
         out, h = self._step_through(padded, hx, lens)
@@ -571,13 +606,16 @@ def _step_through(self:WeightDropout,
     if hx is None:
         z = x.new_zeros(len(sfxs), bs, nh)
         hx = (z, z) if m.mode == 'LSTM' else z
-    w_noise = self._weight_noise(sl) if self.training else {}       # {name: (G·nh, nh) or (sl, G·nh, nh)}; eval: raw W_hh
+    # {name: (G·nh, nh) or (sl, G·nh, nh)}; eval: raw W_hh
+    w_noise = self._weight_noise(sl) if self.training else {}
     sd = self.state_dp
-    s_noise = sd(x, bs, sl, len(sfxs)*nh) if sd is not None else None   # (bs|1, sl|1, n_dir·nh) (zoneout: a dict) or None; a call
+    # (bs|1, sl|1, n_dir·nh) (zoneout: a dict) or None; a call
+    s_noise = sd(x, bs, sl, len(sfxs)*nh) if sd is not None else None
     outs, hs, cs = [], [], []
     for d, sfx in enumerate(sfxs):
         h, c = (hx[0][d], hx[1][d]) if m.mode == 'LSTM' else (hx[d], None)  # each (bs, nh)
-        keep = None if s_noise is None else _map_masks(s_noise, lambda m: m[..., d*nh:(d+1)*nh])   # this direction's units
+        # this direction's units
+        keep = None if s_noise is None else _map_masks(s_noise, lambda m: m[..., d*nh:(d+1)*nh])
         o, h, c = self._direction(x, h, c, sfx, w_noise, keep, lens)
         outs.append(o); hs.append(h); cs.append(c)
     out = torch.cat(outs, -1)                                       # (bs, sl, n_dir·nh)
@@ -586,7 +624,8 @@ def _step_through(self:WeightDropout,
 
 @patch
 def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep, lens=None):
-    "Run one direction step by step; `w_noise[name]` is one W_hh mask or one per step, `keep` the state mask (or None); a sequence's state stands still past its length `lens`."
+    """Run one direction step by step; `w_noise[name]` is one W_hh mask or one per step, `keep` the state mask (or
+    None); a sequence's state stands still past its length `lens`."""
     m, sl = self.module, x.size(1)
     alive = None if lens is None else torch.arange(sl)[:, None] < lens[None]   # (sl, bs): step t within sequence b
     name = f'weight_hh_l0{sfx}'
@@ -636,8 +675,10 @@ class StateDropout(KeepsMask, Module):
     "Base of the recurrent-state dropouts: called by the RNN wrapper, draws the mask for h(t-1) where it enters W_hh."
     site_kind, default_label = None, 'dropout on h(t-1)'
     fused = False   # True: one mask per batch, folded into W_hh's columns (no loop over steps)
-    gain = False    # True: in eval, the site is multiplied by the kept scale 1/(1-p) instead of left alone (see `eval_gain`)
-    cells, state_name = tuple(_steps), 'h(t-1)'   # the `module.mode`s whose step has this site; what it masks, for labels
+    # True: in eval, the site is multiplied by the kept scale 1/(1-p) instead of left alone (see `eval_gain`)
+    gain = False
+    # the `module.mode`s whose step has this site; what it masks, for labels
+    cells, state_name = tuple(_steps), 'h(t-1)'
     def __init__(self,
         p:float=0.5,    # Dropout probability of each unit of h(t-1)
         rng:str='fast', # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
@@ -646,15 +687,16 @@ class StateDropout(KeepsMask, Module):
     def _shape(self, bs:int, sl:int, n:int) -> tuple: raise NotImplementedError
 
     def steps(self, training:bool) -> bool:
-        "Whether the RNN wrapper steps through time: a per-example or per-step mask in training, any mask with `gain` in eval."
+        """Whether the RNN wrapper steps through time: a per-example or per-step mask in training, any mask with `gain`
+        in eval."""
         return self.p > 0 and (not self.fused if training else self.gain)
 
     def check_cell(self, module:nn.RNNBase):
         "Refuse (`ValueError`) an RNN whose step has no place for this mask, e.g. a cell-state mask on a GRU."
         if module.mode not in self.cells:
             fits = sorted({'nn.' + {'RNN_TANH': 'RNN', 'RNN_RELU': 'RNN'}.get(c, c) for c in self.cells})
-            raise ValueError(f"`state_dp`: {type(self).__name__} masks {self.state_name} (kind {self.site_kind!r}), which "
-                             f"{type(module).__name__} does not have: it fits {', '.join(fits)}")
+            raise ValueError(f"`state_dp`: {type(self).__name__} masks {self.state_name} (kind {self.site_kind!r}), "
+                             f"which {type(module).__name__} does not have: it fits {', '.join(fits)}")
 
     def site_step(self, step, gi, h, c, w_hh, b_hh, keep):
         "One step of the cell function `step` with `keep` (bs|1, nh) on this site: here h(t-1) where it enters W_hh."
@@ -668,7 +710,8 @@ class StateDropout(KeepsMask, Module):
     ) -> Tensor|None: # Multiplicative mask `(bs|1, sl|1, n)`, or None in eval (without `gain`) or with p = 0
         "Draw the mask of the RNN's forward (kept in `last_mask`); the RNN wrapper calls this and applies the mask."
         if self.p == 0 or not (self.training or self.gain): return None
-        if not self.training: return x.new_full((1, 1, n), 1/(1-self.p))   # eval with `gain`: every unit kept, at the training scale
+        # eval with `gain`: every unit kept, at the training scale
+        if not self.training: return x.new_full((1, 1, n), 1/(1-self.p))
         self._last_noise = dropout_mask(x.data, self._shape(bs, sl, n), self.p, self.rng)
         return self._last_noise
 
@@ -678,12 +721,14 @@ class PerStepStateDropout(StateDropout):
     def _shape(self, bs, sl, n): return (bs, sl, n)
 
 class LockedStateDropout(StateDropout):
-    "Variational recurrent dropout (Gal & Ghahramani 2016): one mask on h(t-1) per example, the same at every step (steps through time)."
+    """Variational recurrent dropout (Gal & Ghahramani 2016): one mask on h(t-1) per example, the same at every step
+    (steps through time)."""
     site_kind, default_label = 'state_locked', 'locked dropout on h(t-1)'
     def _shape(self, bs, sl, n): return (bs, 1, n)
 
 class BatchStateDropout(StateDropout):
-    "One mask on h(t-1) for the whole batch and sequence: DropConnect of whole columns of W_hh (runs on the fused kernel)."
+    """One mask on h(t-1) for the whole batch and sequence: DropConnect of whole columns of W_hh (runs on the fused
+    kernel)."""
     site_kind, default_label, fused = 'state_batch', 'per-batch dropout on h(t-1)', True
     def _shape(self, bs, sl, n): return (1, 1, n)
 
@@ -741,27 +786,32 @@ class _Locked:
     def _shape(self, bs, sl, n): return (bs, 1, n)
 
 class _CellSite(StateDropout):
-    "The mask multiplies the LSTM's carried cell c(t-1) as it enters c_t = f*c(t-1) + i*g (output and final state unmasked)."
+    """The mask multiplies the LSTM's carried cell c(t-1) as it enters c_t = f*c(t-1) + i*g (output and final state
+    unmasked)."""
     cells, state_name = ('LSTM',), 'c(t-1)'
     def site_step(self, step, gi, h, c, w_hh, b_hh, keep): return step(gi, h, h, c * keep, w_hh, b_hh)
 
 class PerStepCellDropout(_PerStep, _CellSite):
-    "A fresh mask on the LSTM's cell state c(t-1) at every step and for every example (the compounding scheme Semeniuta et al. 2016 analyse); LSTM only."
+    """A fresh mask on the LSTM's cell state c(t-1) at every step and for every example (the compounding scheme
+    Semeniuta et al. 2016 analyse); LSTM only."""
     site_kind, default_label = 'cell_per_step', 'per-step dropout on c(t-1)'
 
 class LockedCellDropout(_Locked, _CellSite):
-    "RNNDrop (Moon et al. 2015): one mask on the LSTM's cell state c(t-1) per example, the same at every step; LSTM only."
+    """RNNDrop (Moon et al. 2015): one mask on the LSTM's cell state c(t-1) per example, the same at every step; LSTM
+    only."""
     site_kind, default_label = 'cell_locked', 'locked dropout on c(t-1)'
 
 
 # %% ../nbs/00_dropout.ipynb #e19c0a04
 class _CandidateSite(StateDropout):
-    "The mask multiplies the candidate update: the LSTM's g in c_t = f*c(t-1) + i*g, the GRU's n in h_t = (1-z)*n + z*h(t-1)."
+    """The mask multiplies the candidate update: the LSTM's g in c_t = f*c(t-1) + i*g, the GRU's n in h_t = (1-z)*n +
+    z*h(t-1)."""
     cells, state_name = ('LSTM', 'GRU'), 'candidate'
     def site_step(self, step, gi, h, c, w_hh, b_hh, keep): return step(gi, h, h, c, w_hh, b_hh, cand=keep)
 
 class PerStepCandidateDropout(_PerStep, _CandidateSite):
-    "Recurrent dropout without memory loss (Semeniuta et al. 2016): a fresh mask on the candidate update (LSTM g, GRU n) at every step."
+    """Recurrent dropout without memory loss (Semeniuta et al. 2016): a fresh mask on the candidate update (LSTM g, GRU
+    n) at every step."""
     site_kind, default_label = 'candidate_per_step', 'per-step dropout on the candidate'
 
 class LockedCandidateDropout(_Locked, _CandidateSite):
@@ -769,12 +819,14 @@ class LockedCandidateDropout(_Locked, _CandidateSite):
     site_kind, default_label = 'candidate_locked', 'locked dropout on the candidate'
 
 class _GRUCarrySite(StateDropout):
-    "The mask multiplies the GRU's h(t-1) in the interpolation h_t = (1-z)*n + z*h(t-1) only; the gates read it unmasked."
+    """The mask multiplies the GRU's h(t-1) in the interpolation h_t = (1-z)*n + z*h(t-1) only; the gates read it
+    unmasked."""
     cells, state_name = ('GRU',), 'h(t-1) in the carry'
     def site_step(self, step, gi, h, c, w_hh, b_hh, keep): return step(gi, h, h * keep, c, w_hh, b_hh)
 
 class PerStepGRUCarryDropout(_PerStep, _GRUCarrySite):
-    "A fresh mask on the GRU's carried state h(t-1) in z*h(t-1) at every step (the GRU's counterpart of a cell-state mask); GRU only."
+    """A fresh mask on the GRU's carried state h(t-1) in z*h(t-1) at every step (the GRU's counterpart of a cell-state
+    mask); GRU only."""
     site_kind, default_label = 'gru_carry_per_step', 'per-step dropout on the carried h(t-1)'
 
 class LockedGRUCarryDropout(_Locked, _GRUCarrySite):
@@ -789,7 +841,8 @@ class _GRUEverywhereSite(StateDropout):
         return step(gi, hm, hm, c, w_hh, b_hh)
 
 class PerStepGRUEverywhereDropout(_PerStep, _GRUEverywhereSite):
-    "A fresh mask on the GRU's h(t-1) at every step, into W_hh and in the carry alike (Moon's and Semeniuta's comparison); GRU only."
+    """A fresh mask on the GRU's h(t-1) at every step, into W_hh and in the carry alike (Moon's and Semeniuta's
+    comparison); GRU only."""
     site_kind, default_label = 'gru_everywhere_per_step', 'per-step dropout on h(t-1) everywhere'
 
 class LockedGRUEverywhereDropout(_Locked, _GRUEverywhereSite):
@@ -799,7 +852,8 @@ class LockedGRUEverywhereDropout(_Locked, _GRUEverywhereSite):
 
 # %% ../nbs/00_dropout.ipynb #e19c0a10
 class ZoneoutMask(KeepsMask, Module):
-    "The update mask u of one carried state in `Zoneout`: True = the unit takes its new value, False = it keeps its previous one."
+    """The update mask u of one carried state in `Zoneout`: True = the unit takes its new value, False = it keeps its
+    previous one."""
     site_kind = 'zoneout'
     def __init__(self,
         p:float=0.1,     # Probability that a unit keeps its previous value at a step
@@ -815,18 +869,21 @@ class ZoneoutMask(KeepsMask, Module):
         bs:int,    # Batch size
         sl:int,    # Sequence length
         n:int,     # Units of the state, all directions (n_dir·nh)
-    ) -> Tensor|None: # u (bs, sl, n) of 0/1 in training (kept in `last_mask`), (1, 1, n) of 1-p in eval, None with p = 0
+    ) -> Tensor|None: # u (bs, sl, n) of 0/1 in training (kept in `last_mask`), (1, 1, n) of 1-p in eval, None: p = 0
         "Draw the update mask of the RNN's forward (no 1/(1-p) scaling); in eval the expectation 1-p."
         if self.p == 0: return None
         if not self.training: return x.new_full((1, 1, n), 1 - self.p)
-        self._last_noise = dropout_mask(x.data, (bs, sl, n), self.p, self.rng).ne_(0)   # (bs, sl, n): 1 updated, 0 zoned out
+        # (bs, sl, n): 1 updated, 0 zoned out
+        self._last_noise = dropout_mask(x.data, (bs, sl, n), self.p, self.rng).ne_(0)
         return self._last_noise
 
+# %% ../nbs/00_dropout.ipynb #c3a9e1f1
 class Zoneout(Module):
-    "Zoneout (Krueger et al. 2016): each unit of h (and of the LSTM's c) keeps its previous value with probability p at each step."
+    """Zoneout (Krueger et al. 2016): each unit of h (and of the LSTM's c) keeps its previous value with probability p
+    at each step."""
     def __init__(self,
         p_h:float=0.1,        # Zoneout probability of each unit of h
-        p_c:float|None=None,  # Zoneout probability of each unit of the LSTM's cell c; None: c is not zoned out (GRU, RNN)
+        p_c:float|None=None,  # Zoneout probability of each unit of the LSTM's cell c; None: c not zoned out (GRU, RNN)
         rng:str='fast',       # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
     ):
         self.h = ZoneoutMask(p_h, 'h', rng)
@@ -846,15 +903,16 @@ class Zoneout(Module):
     def check_cell(self, module:nn.RNNBase):
         "Refuse (`ValueError`) zoning out a cell state on an RNN without one."
         if self.c is not None and module.mode != 'LSTM':
-            raise ValueError(f"`p_c`: zoneout on the cell state c needs an nn.LSTM; {type(module).__name__} has no c (use p_c=None)")
+            raise ValueError(f"`p_c`: zoneout on the cell state c needs an nn.LSTM; {type(module).__name__} has no c "
+                             "(use p_c=None)")
 
     def site_step(self, step, gi, h, c, w_hh, b_hh, keep):
-        "One step of `step`, then s_t = u*s~_t + (1-u)*s(t-1) for each zoned state (`keep`: {'h': (bs|1, nh), 'c': ...})."
+        """One step of `step`, then s_t = u*s~_t + (1-u)*s(t-1) for each zoned state (`keep`: {'h': (bs|1, nh), 'c':
+        ...})."""
         h_new, c_new = step(gi, h, h, c, w_hh, b_hh)               # h~_t = o*tanh(c~_t), from the candidate cell
         if 'c' in keep: c_new = keep['c'] * c_new + (1 - keep['c']) * c
         if 'h' in keep: h_new = keep['h'] * h_new + (1 - keep['h']) * h
         return h_new, c_new
-
 
 # %% ../nbs/00_dropout.ipynb #e19c0a1a
 from contextlib import contextmanager
@@ -864,7 +922,8 @@ from contextlib import contextmanager
 def eval_gain(
     model:nn.Module, # A model or layer holding state dropouts (`StateDropout` layers)
 ):                   # Yields the layers switched
-    "Inside the block, each `StateDropout` of `model` evaluates at the training scale: its site times 1/(1-p) in eval (`gain`)."
+    """Inside the block, each `StateDropout` of `model` evaluates at the training scale: its site times 1/(1-p) in eval
+    (`gain`)."""
     layers = [m for m in model.modules() if isinstance(m, StateDropout)]
     before = [m.__dict__.get('gain') for m in layers]
     for m in layers: m.gain = True

@@ -46,7 +46,8 @@ def _n_targets(learn) -> Tensor:
 class AvgTokenLoss(AvgLoss):
     "fastai's `AvgLoss`, each batch weighted by its number of targets (tokens), not rows: the mean loss per token."
     def accumulate(self, learn):
-        n = _n_targets(learn)       # distributed: `to_detach` averages over ranks, so the ratio is sum(loss)/sum(n) of all ranks
+        # distributed: `to_detach` averages over ranks, so the ratio is sum(loss)/sum(n) of all ranks
+        n = _n_targets(learn)
         self.total += learn.to_detach(learn.loss.mean()*n)
         self.count += learn.to_detach(n)
 
@@ -63,7 +64,8 @@ class AvgTokenMetric(AvgMetric):
 def token_metric(
     m, # A metric: a function, a `Metric` class or instance
 ) -> Metric:
-    "`m` averaged over tokens: functions, `AvgMetric`, `AvgLoss` and `Perplexity` are converted; other `Metric`s are kept."
+    """`m` averaged over tokens: functions, `AvgMetric`, `AvgLoss` and `Perplexity` are converted; other `Metric`s are
+    kept."""
     if isinstance(m, type): m = m()
     if isinstance(m, (AvgTokenLoss, AvgTokenMetric)): return m
     if isinstance(m, Perplexity): return TokenPerplexity()
@@ -93,7 +95,8 @@ class _DistributesItself:
         return add_distributed_trainer(self, sync_bn, **kwargs)
 
 class AWDLearner(_DistributesItself, LMLearner):
-    "fastai's `LMLearner` for AWD-LSTM language models: fixes that concern our learners live here, not on fastai's classes."
+    """fastai's `LMLearner` for AWD-LSTM language models: fixes that concern our learners live here, not on fastai's
+    classes."""
     def __init__(self, dls, model, *args, **kwargs):
         check_not_bidirectional_lm(model)
         super().__init__(dls, model, *args, **kwargs)
@@ -119,10 +122,12 @@ class AWDLearner(_DistributesItself, LMLearner):
     @mask_recorder.setter
     def mask_recorder(self, cb): self.__dict__['_mask_recorder'] = cb    # fastai's `add_cb`
 
+    # the deleter: fastai's `remove_cb`, e.g. at the end of `fit(cbs=...)`
     @mask_recorder.deleter
-    def mask_recorder(self):                                               # fastai's `remove_cb`, e.g. at the end of `fit(cbs=...)`
+    def mask_recorder(self):
         cb = self.__dict__.pop('_mask_recorder', None)
-        if cb is not None: self.__dict__['_last_mask_recorder'] = cb     # 0.1.0 kept it reachable: deprecated, one release
+        # 0.1.0 kept it reachable: deprecated, one release
+        if cb is not None: self.__dict__['_last_mask_recorder'] = cb
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -146,8 +151,8 @@ def awd_learner(
     _check_lm_dls(dls)
     model_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in awd_lstm_lm_config or (config and k in config)}
     if unknown := set(kwargs) - set(inspect.signature(Learner.__init__).parameters):
-        raise TypeError(f"`awd_learner`: unknown argument(s) {sorted(unknown)}; model options are {sorted(awd_lstm_lm_config)}, "
-                        f"the rest go to fastai's `Learner`")
+        raise TypeError(f"`awd_learner`: unknown argument(s) {sorted(unknown)}; "
+                        f"model options are {sorted(awd_lstm_lm_config)}, the rest go to fastai's `Learner`")
     model = awd_lm(len(_vocab(dls)), config=config, drop_mult=drop_mult, modes=modes, **model_kw)
     learn = AWDLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split, alpha=0., beta=0.,
                       metrics=[accuracy, Perplexity()] if metrics is None else metrics, **kwargs)
@@ -163,14 +168,17 @@ def _load_pretrained(learn, wgts_fname, vocab_fname):
 
 # %% ../nbs/02_learner.ipynb #d1ed00ee
 class LMGatherPreds(GatherPredsCallback):
-    "fastai's `GatherPredsCallback` for a language model: everything concatenated along time, `(bs, total_len, ...)`, a loss per token."
+    """fastai's `GatherPredsCallback` for a language model: everything concatenated along time, `(bs, total_len, ...)`,
+    a loss per token."""
     def __init__(self, **kwargs): super().__init__(**{**kwargs, 'concat_dim': 1})
     def after_batch(self):
         if not hasattr(self, 'pred'): return
         if self.with_preds: self.preds.append(self.learn.to_detach(self.pred))    # (bs, sl, vocab)
         if self.with_targs: self.targets.append(self.learn.to_detach(self.yb))    # (bs, sl)
-        if self.save_preds is not None: torch.save(self.preds[-1], self.save_preds/str(self.iter), pickle_protocol=self.pickle_protocol)
-        if self.save_targs is not None: torch.save(self.targets[-1][0], self.save_targs/str(self.iter), pickle_protocol=self.pickle_protocol)
+        if self.save_preds is not None:
+            torch.save(self.preds[-1], self.save_preds/str(self.iter), pickle_protocol=self.pickle_protocol)
+        if self.save_targs is not None:
+            torch.save(self.targets[-1][0], self.save_targs/str(self.iter), pickle_protocol=self.pickle_protocol)
         if self.with_loss: self.losses.append(self.learn.to_detach(self.loss.view(self.yb[0].shape)))   # (bs, sl)
 
     def after_validate(self):
@@ -199,14 +207,16 @@ def _check_preds_size(dl:LMDataLoader, n_vocab:int, itemsize:int, max_gb:float|N
     if max_gb is None:
         avail = _available_bytes()
         if avail is None: return
-        max_gb, why = avail/2e9, f"half the {avail/1e9:.1f} GB of memory available (the concatenation briefly holds two copies)"
+        max_gb, why = avail/2e9, (f"half the {avail/1e9:.1f} GB of memory available "
+                                  f"(the concatenation briefly holds two copies)")
     else: why = f"`max_gb={max_gb}`"
     if gb <= max_gb: return
     loss_mb = dl.bs * dl.bl * itemsize / 1e6
     raise MemoryError(
-        f"get_preds would return the probability of each of the {n_vocab:,} words at each of the {dl.bs*dl.bl:,} positions: "
-        f"a {shape} tensor of {gb:.1f} GB, more than {why}. For the loss or perplexity, use `validate()`, or "
-        f"`get_preds(with_preds=False, with_loss=True)` for the loss of each token ({loss_mb:.1f} MB; `-log p(target)`); "
+        f"get_preds would return the probability of each of the {n_vocab:,} words at each of the {dl.bs*dl.bl:,} "
+        f"positions: a {shape} tensor of {gb:.1f} GB, more than {why}. For the loss or perplexity, use `validate()`, "
+        f"or `get_preds(with_preds=False, with_loss=True)` for the loss of each token ({loss_mb:.1f} MB; "
+        f"`-log p(target)`); "
         f"or predict a shorter text (`dl=learn.dls.test_dl(texts)`); or pass `max_gb=` to allow more")
 
 @patch
@@ -224,7 +234,7 @@ def get_preds(self:AWDLearner,
     max_gb:float|None=None,    # Largest prediction tensor allowed, in GB; default: half the memory available
     mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
     **kwargs,                  # `with_preds`, `with_targs`, `save_preds`, `save_targs` (as fastai)
-) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,) (losses)
+) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,)...
     "fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check."
     if mc_samples is not None:
         return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
@@ -235,7 +245,8 @@ def get_preds(self:AWDLearner,
         return super(AWDLearner, self).get_preds(ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
             with_loss=with_loss, act=act, inner=inner, reorder=reorder, cbs=cbs, **kwargs)
     if reorder or dl.drop_last: dl = dl.new(shuffle=False, drop_last=False)   # the text in its order, every token
-    if kwargs.get('with_preds', True): _check_preds_size(dl, len(_vocab(self.dls)), one_param(self.model).dtype.itemsize, max_gb)
+    if kwargs.get('with_preds', True):
+        _check_preds_size(dl, len(_vocab(self.dls)), one_param(self.model).dtype.itemsize, max_gb)
     kwargs.pop('concat_dim', None)
     cb = LMGatherPreds(with_input=with_input, with_loss=with_loss, **kwargs)
     ctx_mgrs = self.validation_context(cbs=L(cbs)+[cb], inner=inner)
@@ -261,14 +272,16 @@ def sample_next(
     no_word:int|None=None,   # A word never drawn (e.g. the index of `xxunk`)
     min_p:float|None=None,   # Drop the words whose probability (at T=1) is below `min_p`, where some word reaches it
 ) -> Tensor:                 # (bs,) the index of the next word in each row
-    "Draw the next word of each row from `softmax(logits / temperature)`, computed in log space (any T > 0); argmax for T=0."
+    """Draw the next word of each row from `softmax(logits / temperature)`, computed in log space (any T > 0); argmax
+    for T=0."""
     _check_temperature(temperature)
     logits = logits.float()
     drop = torch.zeros_like(logits, dtype=torch.bool)                   # (bs, vocab)
     if no_word is not None: drop[:, no_word] = True
     if min_p is not None:
         low = (logits.softmax(-1) < min_p) | drop
-        some = ~low.all(-1, keepdim=True)                              # (bs, 1): rows with a word of probability >= min_p
+        # (bs, 1): rows with a word of probability >= min_p
+        some = ~low.all(-1, keepdim=True)
         if not some.all(): warnings.warn(f"There is no item with probability >= {min_p}, try a lower value.")
         drop |= low & some
     logits = logits.masked_fill(drop, -math.inf)
@@ -298,7 +311,8 @@ def predict(self:AWDLearner,
     decoder=decode_spec_tokens, # Turns special tokens back into text
     only_last_word:bool=False,  # Feed only the last word at each step (as fastai)
 ) -> str:                    # `text` and the `n_words` that come after
-    "fastai's `LMLearner.predict` (it re-reads the whole text for every word), sampling with `sample_next`: any temperature >= 0."
+    """fastai's `LMLearner.predict` (it re-reads the whole text for every word), sampling with `sample_next`: any
+    temperature >= 0."""
     _check_temperature(temperature)
     self.model.reset()
     idxs = idxs_all = self.dls.test_dl([text]).items[0].to(self.dls.device)
@@ -318,7 +332,8 @@ def _stack_states(states:list, order:Tensor):
 
 @patch
 def _read_prompts(self:AWDLearner, toks:list) -> Tensor:
-    "Run the model over each prompt of `toks` (same lengths together); leave the encoder's state batched; the last scores."
+    """Run the model over each prompt of `toks` (same lengths together); leave the encoder's state batched; the last
+    scores."""
     enc, groups = self.model[0], {}
     for i,t in enumerate(toks): groups.setdefault(len(t), []).append(i)
     scores, states = [], []
@@ -339,7 +354,8 @@ def generate(self:AWDLearner,
     min_p:float|None=None,   # Drop the words whose probability (at T=1) is below `min_p`
     decoder=decode_spec_tokens, # Turns special tokens back into text
 ) -> str|list:               # Each prompt with its continuation (a string for a string)
-    "Continue each prompt by `n_words` words, carrying the hidden state forward one word at a time, all prompts in one batch."
+    """Continue each prompt by `n_words` words, carrying the hidden state forward one word at a time, all prompts in one
+    batch."""
     _check_temperature(temperature)
     if isinstance(n_words, bool) or not isinstance(n_words, int) or n_words < 0:
         raise ValueError(f"`n_words` must be an integer >= 0; got {n_words!r}")
@@ -365,7 +381,8 @@ def generate(self:AWDLearner,
 
 # %% ../nbs/02_learner.ipynb #311b13d3
 class AWDSentenceEncoder(SentenceEncoder):
-    "fastai's `SentenceEncoder`, each text read in chunks from its own first token: its outputs do not depend on the rest of the batch."
+    """fastai's `SentenceEncoder`, each text read in chunks from its own first token: its outputs do not depend on the
+    rest of the batch."""
     def forward(self,
         input:Tensor, # Token ids (bs, sl), each text padded with `pad_idx` in front of it and/or behind it
     ) -> tuple:       # Outputs (bs, n·bptt, emb_sz) and their mask (bs, n·bptt), True where there is no text to pool
@@ -373,22 +390,28 @@ class AWDSentenceEncoder(SentenceEncoder):
         self.reset()
         pos = torch.arange(sl, device=input.device)
         real = input != self.pad_idx                                               # (bs, sl)
-        first = torch.where(real, pos, sl).min(1).values.clamp(max=sl-1)           # (bs,) a text's first token (no text: the last)
-        n_tok = torch.where(real, pos, -1).max(1).values.clamp(min=first) - first + 1   # (bs,) tokens from its first to its last
+        # (bs,) a text's first token (no text: the last)
+        first = torch.where(real, pos, sl).min(1).values.clamp(max=sl-1)
+        # (bs,) tokens from its first to its last
+        n_tok = torch.where(real, pos, -1).max(1).values.clamp(min=first) - first + 1
         n_chunks = (n_tok + self.bptt - 1) // self.bptt                            # (bs,)
         n = int(n_chunks.max())
-        start = (n - n_chunks) * self.bptt                                         # (bs,) whole chunks of padding in front
+        # (bs,) whole chunks of padding in front
+        start = (n - n_chunks) * self.bptt
         cols = torch.arange(n * self.bptt, device=input.device)
         inside = (cols >= start[:, None]) & (cols < (start + n_tok)[:, None])      # (bs, n·bptt)
         x = torch.where(inside, input.gather(1, (cols - start[:, None] + first[:, None]).clamp(0, sl-1)), self.pad_idx)
-        order = n_chunks.argsort(descending=True, stable=True)                     # the texts that start first run first
+        # the texts that start first run first
+        order = n_chunks.argsort(descending=True, stable=True)
         x, n_chunks, end = x[order], n_chunks[order], (start + n_tok)[order]
         outs, masks = [], []
         for k in range(n):
             i = k * self.bptt
             o = self.module(x[:int((n_chunks >= n - k).sum()), i:i+self.bptt])     # (real_bs, bptt, emb_sz)
-            far = end - i > self.max_len if self.max_len is not None else torch.zeros_like(end, dtype=torch.bool)   # (bs,)
-            if far.all(): continue                                                 # beyond `max_len` of every text's end
+            # (bs,)
+            far = end - i > self.max_len if self.max_len is not None else torch.zeros_like(end, dtype=torch.bool)
+            # beyond `max_len` of every text's end
+            if far.all(): continue
             outs.append(_pad_tensor(o, bs))
             masks.append((x[:, i:i+self.bptt] == self.pad_idx) | far[:, None])
         back = order.argsort()
@@ -396,7 +419,8 @@ class AWDSentenceEncoder(SentenceEncoder):
 
 # %% ../nbs/02_learner.ipynb #6a639755
 class AWDTextLearner(_DistributesItself, TextLearner):
-    "fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through `learn.distrib_ctx()`."
+    """fastai's `TextLearner` for classifiers with our `AWD_LSTM` encoder: it trains distributed through
+    `learn.distrib_ctx()`."""
     def show_results(self,
         ds_idx:int=1,       # The DataLoader to take a batch from (1: validation)
         dl=None,            # Or this DataLoader
@@ -405,15 +429,18 @@ class AWDTextLearner(_DistributesItself, TextLearner):
         trunc_at:int=150,   # Show at most this many words of each text
         **kwargs,
     ) -> pd.DataFrame:      # What is shown: one row per text, with its target and the prediction
-        "Show texts, targets and predictions of one batch as a table (fastai's raises `TypeError` for text classifiers, fastai#4092)."
+        """Show texts, targets and predictions of one batch as a table (fastai's raises `TypeError` for text
+        classifiers, fastai#4092)."""
         if dl is None: dl = self.dls[ds_idx].new(shuffle=shuffle)
         b = dl.one_batch()
         _, _, preds = self.get_preds(dl=[b], with_decoded=True)
         _, _, samples = dl.show_batch(b, max_n=max_n, show=False)
-        _, _, outs = dl.show_batch(type(b)(b[:dl.n_inp] + (tuple(preds) if is_listy(preds) else (preds,))), max_n=max_n, show=False)
+        _, _, outs = dl.show_batch(type(b)(b[:dl.n_inp] + (tuple(preds) if is_listy(preds) else (preds,))),
+                                   max_n=max_n, show=False)
         samples, outs = L((s[0].truncate(trunc_at), *s[1:]) for s in samples), outs.itemgot(slice(dl.n_inp, None))
         ctxs = get_empty_df(min(len(samples), max_n))
-        for col in [samples.itemgot(i) for i in range(len(samples[0]))] + [outs.itemgot(i) for i in range(len(outs[0]))]:
+        for col in ([samples.itemgot(i) for i in range(len(samples[0]))]
+                    + [outs.itemgot(i) for i in range(len(outs[0]))]):
             ctxs = [x.show(ctx=c, **kwargs) for x, c, _ in zip(col, ctxs, range(max_n))]
         df = pd.DataFrame(ctxs)
         display_df(df)
@@ -456,7 +483,8 @@ def awd_classifier_learner(
     if not n_out: raise ValueError("the number of classes could not be read from `dls` (`dls.c`): pass `n_out=`")
     model = get_text_classifier(AWD_LSTM, len(_vocab(dls)), n_out, seq_len=seq_len, config=config, drop_mult=drop_mult,
                                 lin_ftrs=lin_ftrs, ps=ps, max_len=max_len, y_range=y_range)
-    model[0] = AWDSentenceEncoder(seq_len, model[0].module, model[0].pad_idx, max_len)   # each text read from its own start
+    # each text read from its own start
+    model[0] = AWDSentenceEncoder(seq_len, model[0].module, model[0].pad_idx, max_len)
     return AWDTextLearner(dls, model, splitter=awd_lstm_clas_split, **kwargs)
 
 # %% ../nbs/02_learner.ipynb #b1d1e0a2

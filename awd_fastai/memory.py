@@ -19,11 +19,9 @@ from .dropout import StateDropout, KeepsMask, SITE_KINDS, eval_gain
 from .model import AWD_LSTM
 
 # %% auto #0
-__all__ = ['SCHEMES', 'PROTOCOL', 'MAIN_SCHEMES', 'P_GRID', 'SEEDS', 'DEFAULT_CELL', 'DEFAULT_P', 'PRESETS', 'PROTOCOL_V2',
-           'TASKS_V2', 'V2_VERSION', 'HEADLINE_V2', 'V1_LINK_SCHEMES', 'SCHEME_COLORS', 'SCHEME_MARKERS',
-           'EFFECT_COLORS', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs',
-           'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table',
-           'plot_memory', 'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
+__all__ = ['SCHEMES', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs', 'run_experiment',
+           'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table', 'plot_memory',
+           'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -34,7 +32,8 @@ def recall_batch(
     gen:torch.Generator|None=None, # Random generator (a seeded one gives the same batch again)
     n_slots:int=1,     # Symbols to hold at once, one per slot, shown at steps 0..n_slots-1
 ) -> tuple:            # Tokens (bs, n_slots+T) and the symbols to recall (bs, n_slots), as ids within each slot
-    "A batch of the recall task: one symbol per slot, then `T` random distractors; name every slot's symbol after each distractor."
+    """A batch of the recall task: one symbol per slot, then `T` random distractors; name every slot's symbol after each
+    distractor."""
     y = torch.randint(0, n_symbols, (bs, n_slots), generator=gen)                  # (bs, K)
     first = n_slots * n_symbols                                                    # the first distractor id
     noise = torch.randint(first, first+n_noise, (bs, T), generator=gen)            # (bs, T)
@@ -42,27 +41,37 @@ def recall_batch(
 
 
 # %% ../nbs/09_memory.ipynb #5292d7f0
-SCHEMES = {  # name -> (label, how p enters the model: AWD_LSTM options[, the paper that uses or analyses it, short]); v1's five, then v2's
+# name -> (label, how p enters the model: AWD_LSTM options[, the paper that uses or analyses it, short]); v1's five,
+# then v2's
+SCHEMES = {
     'none':         ('no dropout', lambda p: {}),   # carried-state sites (issue 20)
     'state_step':   ('per step on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'per_step'})),
     'state_locked': ('locked on h(t-1)', lambda p: dict(state_p=p, modes={'state': 'locked'}), 'Gal & Ghahramani 2016'),
     'weight':       ('DropConnect on W_hh', lambda p: dict(weight_p=p), 'Merity et al. 2017'),
-    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'per_step'}), 'Zaremba et al. 2014'),
+    'input_step':   ('per step on the input (between layers)', lambda p: dict(input_p=p, modes={'input': 'per_step'}),
+                     'Zaremba et al. 2014'),
     'state_batch':  ('per batch on h(t-1) (W_hh columns)', lambda p: dict(state_p=p, modes={'state': 'batch'})),
-    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'}), 'Semeniuta et al. 2016'),
-    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'}), 'Moon et al. 2015'),
-    'candidate_per_step': ('per step on the candidate', lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'}), 'Semeniuta et al. 2016'),
-    'gru_carry_per_step': ('per step on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
-    'gru_carry_locked':   ('locked on the carried h(t-1)', lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
+    'cell_per_step':   ('per step on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_per_step'}),
+                        'Semeniuta et al. 2016'),
+    'cell_locked':     ('locked on the cell c(t-1)', lambda p: dict(state_p=p, modes={'state': 'cell_locked'}),
+                        'Moon et al. 2015'),
+    'candidate_per_step': ('per step on the candidate',
+                           lambda p: dict(state_p=p, modes={'state': 'candidate_per_step'}), 'Semeniuta et al. 2016'),
+    'gru_carry_per_step': ('per step on the carried h(t-1)',
+                           lambda p: dict(state_p=p, modes={'state': 'gru_carry_per_step'})),
+    'gru_carry_locked':   ('locked on the carried h(t-1)',
+                           lambda p: dict(state_p=p, modes={'state': 'gru_carry_locked'})),
     'gru_everywhere_per_step': ('per step on h(t-1) everywhere',
                                 lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_per_step'})),
     'gru_everywhere_locked':   ('locked on h(t-1) everywhere',
                                 lambda p: dict(state_p=p, modes={'state': 'gru_everywhere_locked'})),
-    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'}), 'Krueger et al. 2017'),
+    'zoneout':      ('zoneout (a unit keeps its value)', lambda p: dict(state_p=p, modes={'state': 'zoneout'}),
+                     'Krueger et al. 2017'),
 }
 
 class MemoryNet(Module):
-    "A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of every slot's symbol after every step."
+    """A one-layer `AWD_LSTM` (one dropout scheme on, the rest off) and a linear readout of every slot's symbol after
+    every step."""
     def __init__(self,
         n_tokens:int,        # Vocabulary: symbols + distractors (a padding id is added, never used)
         n_symbols:int,       # Classes of the readout
@@ -73,19 +82,22 @@ class MemoryNet(Module):
         n_slots:int=1,       # Symbols held at once: one readout of `n_symbols` classes per slot
     ):
         if scheme not in SCHEMES: raise ValueError(f"`scheme` must be one of {tuple(SCHEMES)}; got {scheme!r}")
-        opts = dict(hidden_p=0., input_p=0., embed_p=0., weight_p=0.) | (SCHEMES[scheme][1](p) if scheme != 'none' else {})
+        opts = (dict(hidden_p=0., input_p=0., embed_p=0., weight_p=0.)
+                | (SCHEMES[scheme][1](p) if scheme != 'none' else {}))
         self.rnn = AWD_LSTM(n_tokens+1, n_hid, n_hid, 1, pad_token=n_tokens, rnn_type=rnn_type, **opts)
         self.head, self.n_slots = nn.Linear(n_hid, n_slots * n_symbols), n_slots
 
     def forward(self, x:Tensor) -> Tensor:  # x: (bs, K+T) token ids
         self.rnn.reset()                     # every sequence starts from a zero state
-        return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))   # (bs, K+T, K, n_symbols): a readout after every step
+        # (bs, K+T, K, n_symbols): a readout after every step
+        return self.head(self.rnn(x)).unflatten(-1, (self.n_slots, -1))
 
 def scheme_fits(
     scheme:str, # A key of `SCHEMES`
     cell:str,   # 'rnn', 'gru' or 'lstm'
 ) -> bool:      # Whether the cell has the scheme's site
-    "Whether `scheme` can be put in `cell`: the layer that builds the site refuses a cell without it (e.g. the cell c in a GRU)."
+    """Whether `scheme` can be put in `cell`: the layer that builds the site refuses a cell without it (e.g. the cell c
+    in a GRU)."""
     try: MemoryNet(2, 2, 2, cell, scheme, 0.5); return True
     except ValueError: return False
 
@@ -125,7 +137,8 @@ def recall(
     n:int=1,            # Mask draws to average over, with `masks`
     gain:bool=False,    # Dropout off, but each state dropout's site scaled by 1/(1-p) as in training (`eval_gain`)
 ) -> list:              # T fractions, one per lag 1..T
-    "Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), with the training-time masks (mean of `n` draws), or at the training scale (`gain`)."
+    """Recall after each step 1..T (fraction of the slots of `x` named): dropout off (eval mode), with the training-time
+    masks (mean of `n` draws), or at the training scale (`gain`)."""
     model.train(masks)
     K = model.n_slots
     with (eval_gain(model) if gain else contextlib.nullcontext()):
@@ -149,7 +162,8 @@ def train_run(
         x, y = recall_batch(c.bs, c.T, c.n_symbols, c.n_noise, gen, c.n_slots)   # (bs, K+T), (bs, K)
         out = model(x)                                                    # (bs, K+T, K, n_symbols)
         loss = (F.cross_entropy(out[:, -1].flatten(0, 1), y.flatten()) if c.readout == 'last' else
-                F.cross_entropy(out[:, c.n_slots:].flatten(0, 2), y[:, None].expand(-1, c.T, -1).flatten()))   # every lag 1..T
+                # every lag 1..T
+                F.cross_entropy(out[:, c.n_slots:].flatten(0, 2), y[:, None].expand(-1, c.T, -1).flatten()))
         opt.zero_grad(); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), c.clip)
         opt.step()
@@ -158,15 +172,18 @@ def train_run(
         if c.track and (step+1) % c.track == 0: track.append(recall(model, xt, yt)[-1])     # learning the longest lag
     x, y = _eval_set(c)
     curve, masked = recall(model, x, y), recall(model, x, y, masks=True, n=c.n_masked)
-    gained = {}                                                           # the scale check, where a state dropout has a gain
+    # the scale check, where a state dropout has a gain
+    gained = {}
     if any(isinstance(m, StateDropout) and m.p > 0 for m in model.modules()):
         g = recall(model, x, y, gain=True); gained = dict(recall_gain=g[-1], recall_gain_curve=g)
-    return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve, recall_masked_curve=masked,
+    return dict(config=asdict(c), recall=curve[-1], recall_masked=masked[-1], recall_curve=curve,
+                recall_masked_curve=masked,
                 **gained, recall_track=track, losses=losses, seconds=round(time.time() - t0, 2))
 
 # %% ../nbs/09_memory.ipynb #c62d5400
 def _worker_init(): torch.set_num_threads(1)   # one thread per process: 2 threads on 2 busy cores is ~10x slower
-# a spawned worker starts with `worker_init`: it lives outside the package, so its import does not import fastai (and warn) first
+# a spawned worker starts with `worker_init`: it lives outside the package, so its import does not import fastai
+# (and warn) first
 
 def _log_line(path:Path, record:dict):
     "Append one JSON line to `path` (one write of a whole line, flushed)."
@@ -180,14 +197,15 @@ def run_configs(
     command:str='',         # The command line, recorded with every run
     note:str='',            # Why these runs were made (e.g. 'exploration', 'final'), recorded with every run
     progress=None,          # Called with (i, n, result) after each run
-    fn=None,                # Trains one config and returns its result dict (default `train_run`); a module-level function, so that workers can import it
+    fn=None,                # Trains a config, returns its result (default `train_run`); module-level, for the workers
     version:str|None=None,  # The protocol version, recorded with every run (`logged_runs` resumes by it)
 ) -> list:                  # One result dict per config, in order
     "Train every config (in `workers` processes), logging each result as it finishes."
     fn, results = fn or train_run, [None]*len(configs)
     def done(i, r):
         results[i] = r
-        if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), command=command,
+        if log: _log_line(Path(log), dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                                          command=command,
                                           note=note, threads=1, workers=workers, **r,
                                           **({'protocol': version} if version else {})))
         if progress: progress(sum(x is not None for x in results), len(configs), r)
@@ -203,7 +221,8 @@ def run_configs(
     return results
 
 # %% ../nbs/09_memory.ipynb #c2e629a3
-PROTOCOL = dict(readout='every', T=40, steps=800, bs=64, lr=3e-3, n_hid=64, n_symbols=8, n_noise=8)  # fixed from no-dropout runs
+# fixed from no-dropout runs
+PROTOCOL = dict(readout='every', T=40, steps=800, bs=64, lr=3e-3, n_hid=64, n_symbols=8, n_noise=8)
 MAIN_SCHEMES = ('none', 'state_step', 'state_locked', 'weight', 'input_step')   # the five the question is about
 P_GRID = (0.1, 0.25, 0.5)   # fixed in advance, the same for every scheme
 SEEDS = (0, 1, 2)
@@ -214,6 +233,7 @@ PRESETS = {  # name -> (cells, schemes, ps, seeds, config overrides)
     'quick':   (('gru',), MAIN_SCHEMES, (DEFAULT_P,), (0,), dict(T=5, steps=20, n_eval=64, track=10)),   # a smoke test
 }
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a0
 def preset_configs(
     preset:str='default', # A key of `PRESETS`
 ) -> list:                # `MemoryConfig`s, no-dropout once per cell and seed
@@ -227,7 +247,8 @@ def preset_configs(
 _FORMAT, _VERSION = 'awd_fastai.memory', 1
 
 def _machine() -> str:
-    return f"{platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · torch {torch.__version__}"
+    return (f"{platform.machine()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
+            f"torch {torch.__version__}")
 
 def run_experiment(
     preset:str='default',  # 'default', 'full' or 'quick' (see `PRESETS`)
@@ -242,15 +263,18 @@ def run_experiment(
     return dict(format=_FORMAT, version=_VERSION, preset=preset, command=command,
                 date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
                 workers=workers, threads_per_worker=1, machine=_machine(),
-                protocol=dict(PROTOCOL, p_grid=list(P_GRID), seeds=list(SEEDS), schemes={k: v[0] for k,v in SCHEMES.items()},
+                protocol=dict(PROTOCOL, p_grid=list(P_GRID), seeds=list(SEEDS),
+                              schemes={k: v[0] for k,v in SCHEMES.items()},
                               log='experiments/memory/runs.jsonl'), runs=runs)
 
 # %% ../nbs/09_memory.ipynb #e33b647b
 def load_results(
-    source:str|Path='default', # 'default', 'full' (v1) or 'v2' (the results shipped with the package), or a results file
+    source:str|Path='default', # 'default', 'full' (v1) or 'v2' (the results shipped with the package), or a file
 ) -> dict:                     # Results as `run_experiment` returns them
-    "Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai memory`."
-    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full', 'v2')}, _FORMAT, 'memory results')
+    """Load memory-experiment results: the committed runs shipped inside the package, or a file written by `awd-fastai
+    memory`."""
+    return load_results_file(source, {k: f'memory_{k}.json' for k in ('default', 'full', 'v2')}, _FORMAT,
+                             'memory results')
 
 # %% ../nbs/09_memory.ipynb #c6eebcf5
 PROTOCOL_V2 = dict(readout='every', T=50, n_symbols=8, n_noise=8, bs=64, lr=3e-3, track=50)   # every v2 task
@@ -261,33 +285,38 @@ TASKS_V2 = {  # task -> MemoryConfig fields, chosen from the no-dropout pilots (
     'rnn_v1': dict(cell='rnn', n_hid=64, n_slots=1, steps=800, T=40, track=100),   # v1's setting: the link to v1
 }
 V2_VERSION = 'memory-v2'   # the protocol a logged run belongs to: a log holds one version, resumed, never mixed
-HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')   # the LSTM comparison: 5 seeds, and p = 0.5
+# the LSTM comparison: 5 seeds, and p = 0.5
+HEADLINE_V2 = ('state_step', 'cell_per_step', 'candidate_per_step', 'zoneout')
 V1_LINK_SCHEMES = ('state_step', 'state_locked', 'state_batch', 'weight', 'input_step', 'zoneout')
 
 def _key(c:MemoryConfig) -> str: return json.dumps(asdict(c), sort_keys=True)   # a run's identity in a log
 
 def _v2(task:str, scheme:str, p:float, seed:int, **over) -> MemoryConfig:
-    return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task] | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
+    return MemoryConfig(**(PROTOCOL_V2 | TASKS_V2[task]
+                           | dict(scheme=scheme, p=0. if scheme == 'none' else p, seed=seed) | over))
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a1
 def v2_configs(
     preset:str='default', # 'quick' (seconds), 'default' (the LSTM headline at p = 0.25), 'full' (the grid) or 'rerun'
     log:Path|None=None,   # 'rerun': the v2 log holding the grid's runs
 ) -> list:                # `MemoryConfig`s, in the order they run
-    "The runs of a v2 preset, as PROTOCOL-v2.md fixes them; 'rerun' = the 3x-budget rerun of the logged grid (`rerun_configs`)."
+    """The runs of a v2 preset, as PROTOCOL-v2.md fixes them; 'rerun' = the 3x-budget rerun of the logged grid
+    (`rerun_configs`)."""
     if preset == 'rerun':
         done = logged_runs(log, V2_VERSION)
         return rerun_configs(dict(runs=[done[_key(c)] for c in v2_configs('full') if _key(c) in done]))
     if preset == 'quick':
-        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10) for s in ('none', 'gru_carry_per_step', 'zoneout', 'state_step')]
+        return [_v2('gru', s, 0.25, 0, steps=20, T=5, n_eval=64, track=10)
+                for s in ('none', 'gru_carry_per_step', 'zoneout', 'state_step')]
     head = [_v2('lstm', s, 0.25, seed) for s in ('none',) + HEADLINE_V2 for seed in range(5)]
     if preset == 'default': return head
     if preset != 'full': raise ValueError(f"`preset` must be 'quick', 'default', 'full' or 'rerun'; got {preset!r}")
     rest = [_v2(t, s, 0.25, seed) for t in ('lstm', 'gru', 'rnn') for s in SCHEMES
-            if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2) for seed in range(3)]
+            if scheme_fits(s, TASKS_V2[t]['cell']) and not (t == 'lstm' and s in ('none',) + HEADLINE_V2)
+            for seed in range(3)]
     high = [_v2('lstm', s, 0.5, seed) for s in HEADLINE_V2 for seed in range(3)]
     link = [_v2('rnn_v1', s, 0.25, seed) for s in ('none',) + V1_LINK_SCHEMES for seed in range(3)]
     return head + rest + high + link
-
 
 # %% ../nbs/09_memory.ipynb #d849050b
 _LOG_KEYS = ('date', 'command', 'note', 'threads', 'workers', 'protocol')   # what `run_configs` adds to a result
@@ -320,10 +349,12 @@ def run_v2(
     configs, t0 = v2_configs(preset, log), time.time()
     done, key = logged_runs(log, V2_VERSION), _key
     todo = [c for c in configs if key(c) not in done]
-    new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress, version=V2_VERSION)
+    new = run_configs(todo, workers, log, command, f'memory experiment v2, preset {preset!r}', progress,
+                      version=V2_VERSION)
     done |= {key(c): r for c, r in zip(todo, new)}
     return _v2_results(preset, [done[key(c)] for c in configs], command=command,
-                       date=datetime.now(timezone.utc).isoformat(timespec='seconds'), runtime_s=round(time.time() - t0, 1),
+                       date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                       runtime_s=round(time.time() - t0, 1),
                        resumed=len(configs) - len(todo), workers=workers, threads_per_worker=1, machine=_machine())
 
 def _v2_results(preset:str, runs:list, **about) -> dict:
@@ -341,10 +372,12 @@ def logged_results(
     "A v2 preset's logged runs as results, without training: dated by the last run logged, runtime = the runs' seconds."
     if not Path(log).is_file(): raise FileNotFoundError(f"no v2 log at {log}")
     done, configs = logged_runs(log, V2_VERSION), v2_configs(preset, log)
-    raw = {json.dumps(r['config'], sort_keys=True): r for r in map(json.loads, filter(str.strip, Path(log).read_text().splitlines()))}
+    raw = {json.dumps(r['config'], sort_keys=True): r
+           for r in map(json.loads, filter(str.strip, Path(log).read_text().splitlines()))}
     keys = [_key(c) for c in configs if _key(c) in done]
     return _v2_results(preset, [done[k] for k in keys], command=f'experiments/memory/v2/run.py --preset {preset}',
-                       commands=sorted({raw[k]['command'] for k in keys}), date=max((raw[k]['date'] for k in keys), default=''),
+                       commands=sorted({raw[k]['command'] for k in keys}),
+                       date=max((raw[k]['date'] for k in keys), default=''),
                        runtime_s=round(sum(done[k]['seconds'] for k in keys), 1), missing=len(configs) - len(keys))
 
 # %% ../nbs/09_memory.ipynb #a684aa64
@@ -385,12 +418,14 @@ def effect_label(
     tol = max(_range(runs, 'recall_curve'), _range(none, 'recall_curve'), 0.01)
     labels = []
     fall = _mean(runs, 'recall_masked_curve', 0) - _mean(runs, 'recall_masked_curve')
-    if fall > _mean(runs, 'recall_curve', 0) - _mean(runs, 'recall_curve') + max(_range(runs, 'recall_masked_curve'), tol):
+    if (fall > _mean(runs, 'recall_curve', 0) - _mean(runs, 'recall_curve')
+            + max(_range(runs, 'recall_masked_curve'), tol)):
         labels.append('erasure')
     if min(r['recall'] for r in runs) < level and rerun:
         labels.append('slower learning' if min(r['recall'] for r in rerun) >= level else 'not learned')
     loss = _mean(none, 'recall_curve') - _mean(runs, 'recall_curve')
-    if loss > tol and all('recall_gain_curve' in r for r in runs) and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2:
+    if (loss > tol and all('recall_gain_curve' in r for r in runs)
+            and _mean(runs, 'recall_gain_curve') - _mean(runs, 'recall_curve') >= loss / 2):
         labels.append('scale mismatch')
     return ' + '.join(labels) or 'none'
 
@@ -400,13 +435,15 @@ def v2_progress(
     n_workers:int=2,   # Worker processes: runs finish in parallel
     out=None,          # Where to print (default: stdout)
 ):                     # A `progress(i, n, result)` callback for `run_v2`
-    "A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the pace so far."
+    """A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the
+    pace so far."""
     t0 = time.time()
     def show(i, n, r):
         c, left = r['config'], n - i
         eta = (time.time() - t0) / i * left
-        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, {SCHEMES[c['scheme']][0]}, "
-              f"p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} (masks on {r['recall_masked']:.3f}), "
+        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, "
+              f"{SCHEMES[c['scheme']][0]}, p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} "
+              f"(masks on {r['recall_masked']:.3f}), "
               f"{r['seconds']:.0f} s", file=out or sys.stdout, flush=True)
     return show
 
@@ -426,20 +463,25 @@ def memory_summary(
     cell:str|None=None, # Cell (default: the first in the results)
     p:float|None=None,  # Dropout probability (default: `DEFAULT_P` if run, else the largest)
     command:bool=True,  # End with the command and its date (False where the caption says where the results come from)
-    n_hid:int|None=None,# Hidden size, where the results hold more than one task of the cell (default: the cell's first)
+    n_hid:int|None=None,# Hidden size, where the results hold several tasks of the cell (default: the cell's first)
 ) -> str:               # One paragraph with the numbers, ready to quote
-    "The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how long learning took."
+    """The numbers of one cell and p in words: recall at the longest lag with dropout off and with the masks on, and how
+    long learning took."""
     runs = _select(res, cell, p, n_hid)
     c0 = next(iter(runs.values()))[0]['config']
     T, n = c0['T'], max(map(len, runs.values()))
-    fewer = {k: [SCHEMES[s][0] for s, rs in runs.items() if len(rs) == k] for k in sorted({len(rs) for rs in runs.values()} - {n})}
-    seeds = _n(n, 'seed') + (f" ({'; '.join(f'{k} for ' + ', '.join(names) for k, names in fewer.items())})" if fewer else '')
+    fewer = {k: [SCHEMES[s][0] for s, rs in runs.items() if len(rs) == k]
+             for k in sorted({len(rs) for rs in runs.values()} - {n})}
+    seeds = _n(n, 'seed') + (f" ({'; '.join(f'{k} for ' + ', '.join(names) for k, names in fewer.items())})"
+                             if fewer else '')
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
-    def part(key, i): return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
+    def part(key, i):
+        return '; '.join(f"{SCHEMES[s][0]} {_fmt_range([r[key][i] for r in rs])}" for s,rs in runs.items())
     steps = '; '.join(f"{SCHEMES[s][0]} {_fmt_range([_steps_to(r, 0.99) for r in rs], 0)}" for s,rs in runs.items())
     return (f"{c0['cell'].upper()} (hidden {c0['n_hid']}), {c0['n_symbols']} symbols (chance {1/c0['n_symbols']:.3f}), "
-            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {seeds}, mean (min–max). Recall after T = {T} distracting steps with "
-            f"dropout off: {part('recall_curve', T-1)}. With the training-time masks on: {part('recall_masked_curve', T-1)}. "
+            f"p = {p:g}, {_n(c0['steps'], 'Adam step')}, {seeds}, mean (min–max). Recall after T = {T} distracting "
+            f"steps with dropout off: {part('recall_curve', T-1)}. With the training-time masks on: "
+            f"{part('recall_masked_curve', T-1)}. "
             f"Training steps until the recall at T = {T} first reached 0.99: {steps}."
             + (f" Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s)." if command else ''))
 
@@ -448,19 +490,23 @@ def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None
     "{scheme: [runs of every seed]} of one task (cell and hidden size) at one p (no-dropout runs whatever p)."
     runs = res['runs']
     cell = cell or runs[0]['config']['cell']
-    if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)  # the cell's first task
-    if p is None: p = DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs) else max(r['config']['p'] for r in runs)
+    # the cell's first task
+    if n_hid is None: n_hid = next((r['config']['n_hid'] for r in runs if r['config']['cell'] == cell), None)
+    if p is None:
+        p = (DEFAULT_P if any(abs(r['config']['p'] - DEFAULT_P) < 1e-9 for r in runs)
+             else max(r['config']['p'] for r in runs))
     out = {}
     for r in runs:
         c = r['config']
-        if c['cell'] == cell and c['n_hid'] == n_hid and (c['scheme'] == 'none' or abs(c['p'] - p) < 1e-9): out.setdefault(c['scheme'], []).append(r)
+        if c['cell'] == cell and c['n_hid'] == n_hid and (c['scheme'] == 'none' or abs(c['p'] - p) < 1e-9):
+            out.setdefault(c['scheme'], []).append(r)
     if not out: raise ValueError(f"no runs of cell {cell!r} with {n_hid} hidden units at p={p} in these results")
     return out
 
 def memory_table(
     res:dict,             # Results (`load_results`)
     lags:tuple=(1, 10, 20, 40), # Lags to show
-) -> 'pd.DataFrame':      # One row per cell, scheme and p: mean recall (min–max over seeds) at each lag, off and with masks
+) -> 'pd.DataFrame':      # One row per cell, scheme and p: mean recall (min–max over seeds) per lag, off and with masks
     "Recall by lag, dropout off and with the training-time masks on: mean over seeds, with the range."
     import pandas as pd
     groups = {}
@@ -484,57 +530,73 @@ def _steps_to(r:dict, level:float) -> float:
     return next(((i+1)*every for i,v in enumerate(r['recall_track']) if v >= level), float('nan'))
 
 # %% ../nbs/09_memory.ipynb #f2788d7d
-SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1', 'state_batch': 'C4',
+SCHEME_COLORS = {'none': 'black', 'state_step': 'C3', 'state_locked': 'C0', 'weight': 'C2', 'input_step': 'C1',
+                 'state_batch': 'C4',
                  'cell_per_step': 'C6', 'cell_locked': 'C9', 'candidate_per_step': 'C8', 'zoneout': 'C5',   # a cell has
-                 'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',                                   # either c or the
+                 # either c or the
+                 'gru_carry_per_step': 'C6', 'gru_carry_locked': 'C9',
                  'gru_everywhere_per_step': 'darkred', 'gru_everywhere_locked': 'navy'}                  # GRU's carry
-SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D', 'state_batch': 'v',
+SCHEME_MARKERS = {'none': None, 'state_step': 'o', 'state_locked': 's', 'weight': '^', 'input_step': 'D',
+                  'state_batch': 'v',
                   'cell_per_step': 'P', 'cell_locked': 'p', 'candidate_per_step': 'X', 'zoneout': 'd',
-                  'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h', 'gru_everywhere_locked': '*'}
+                  'gru_carry_per_step': 'P', 'gru_carry_locked': 'p', 'gru_everywhere_per_step': 'h',
+                  'gru_everywhere_locked': '*'}
 
 def _band(ax, x, ys, scheme, label=None):
-    "Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on top of each other stay visible."
+    """Mean of `ys` (one row per seed) as a line, their min–max as a band; markers at staggered points, so that lines on
+    top of each other stay visible."""
     ys = np.asarray(ys, dtype=float)                                   # (n_seeds, len(x))
     c, k = SCHEME_COLORS.get(scheme, 'grey'), list(SCHEMES).index(scheme)
     ax.fill_between(x, ys.min(0), ys.max(0), color=c, alpha=0.15, lw=0)
     every = max(len(x) // 5, 1)
-    on_top = {'none': 5, 'state_step': 4}.get(scheme, 3)                 # the reference and the scheme in question stay visible where lines coincide
-    return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-', label=label,
-                   marker=SCHEME_MARKERS.get(scheme), ms=6, markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
+    # the reference and the scheme in question stay visible where lines coincide
+    on_top = {'none': 5, 'state_step': 4}.get(scheme, 3)
+    return ax.plot(x, ys.mean(0), color=c, lw=2 if scheme != 'none' else 2.5, ls='--' if scheme == 'none' else '-',
+                   label=label, marker=SCHEME_MARKERS.get(scheme), ms=6,
+                   markevery=(k * every // len(SCHEMES) % every, every), zorder=on_top)[0]
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a2
 def plot_memory(
     res:dict,                # Results (`load_results`)
     cell:str|None=None,      # Cell to show (default: the first in the results)
     p:float|None=None,       # Dropout probability to show (default: `DEFAULT_P` if run, else the largest)
-    axs=None,                # Three axes (a new figure if None: two by two, the legend in the fourth place, readable at 800 px wide)
+    axs=None,                # Three axes (None: a new figure, 2x2, the legend in the 4th place, readable at 800 px)
     schemes:tuple|None=None, # Schemes to draw (default: every scheme of the results), e.g. `('none',) + HEADLINE_V2`
-    n_hid:int|None=None,     # Hidden size, where the results hold more than one task of the cell (default: the cell's first)
+    n_hid:int|None=None,     # Hidden size, where the results hold several tasks of the cell (default: the cell's first)
 ):                           # The `Figure`; `fig.drawn`: `axs`, `runs` ({scheme: runs of every seed}), `cell`, `p`
-    "The article's figure: recall against the lag with dropout off (headline), with the training-time masks on (mechanism), and the longest lag's recall during training."
+    """The article's figure: recall against the lag with dropout off (headline), with the training-time masks on
+    (mechanism), and the longest lag's recall during training."""
     import matplotlib.pyplot as plt
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     runs = _select(res, cell, p, n_hid)
     if schemes is not None:
-        if unknown := set(schemes) - set(SCHEMES): raise ValueError(f"`schemes`: unknown {sorted(unknown)}; known: {list(SCHEMES)}")
+        if unknown := set(schemes) - set(SCHEMES):
+            raise ValueError(f"`schemes`: unknown {sorted(unknown)}; known: {list(SCHEMES)}")
         runs = {s: r for s, r in runs.items() if s in schemes}
         if not runs: raise ValueError(f"`schemes`: none of {list(schemes)} was run for this cell and p")
     c0 = next(iter(runs.values()))[0]['config']
     cell, T, chance = c0['cell'], c0['T'], 1 / c0['n_symbols']
     p = next((r[0]['config']['p'] for s,r in runs.items() if s != 'none'), p)
-    key = None                                                        # the axes that holds the legend (None: below the figure)
-    if axs is None: _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained'); axs, key = list(grid.ravel()[:3]), grid[1, 1]
+    # the axes that holds the legend (None: below the figure)
+    key = None
+    if axs is None:
+        _, grid = plt.subplots(2, 2, figsize=(9, 7), layout='constrained')
+        axs, key = list(grid.ravel()[:3]), grid[1, 1]
     lags = np.arange(1, T+1)
     lines = []
     for s in SCHEMES:
         if s not in runs: continue
         rs = runs[s]
-        lines.append(_band(axs[0], lags, [r['recall_curve'] for r in rs], s, SCHEMES[s][0] + (f', p={p:g}' if s != 'none' else '')))
+        lines.append(_band(axs[0], lags, [r['recall_curve'] for r in rs], s,
+                           SCHEMES[s][0] + (f', p={p:g}' if s != 'none' else '')))
         _band(axs[1], lags, [r['recall_masked_curve'] for r in rs], s)
         every = rs[0]['config']['track']
         tr = [r['recall_track'] for r in rs]
         if tr[0]: _band(axs[2], every * np.arange(1, len(tr[0])+1), tr, s)
-    titles = ('Headline: recall with dropout off', 'Mechanism: recall with the training masks on', f'Learning: recall at T={T} during training')
-    for ax, title, xl in zip(axs, titles, ('lag T (steps since the symbol)', 'lag T (steps since the symbol)', 'training step')):
+    titles = ('Headline: recall with dropout off', 'Mechanism: recall with the training masks on',
+              f'Learning: recall at T={T} during training')
+    for ax, title, xl in zip(axs, titles,
+                             ('lag T (steps since the symbol)', 'lag T (steps since the symbol)', 'training step')):
         ax.axhline(chance, color='grey', lw=1, ls=':')
         ax.set(title=title, xlabel=xl, ylim=(0, 1.03))
         ax.grid(alpha=0.3)
@@ -543,7 +605,8 @@ def plot_memory(
     n = len(next(iter(runs.values())))
     axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps.\n"
                            f"Lines: mean of {_n(n, 'seed')}; bands: min–max", fontsize=11)
-    if key is not None: key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
+    if key is not None:
+        key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
     else: axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
     return drawn(axs[0].figure, axs=axs, runs=runs, cell=cell, p=p, artists=lines)
 
@@ -557,7 +620,9 @@ def plot_memory_grid(
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     cells = list(dict.fromkeys(r['config']['cell'] for r in res['runs']))
     T = res['runs'][0]['config']['T']; lag = lag or T
-    if axs is None: _, axs = plt.subplots(2, len(cells), figsize=(12, 7), layout='constrained', sharex=True, sharey=True, squeeze=False)
+    if axs is None:
+        _, axs = plt.subplots(2, len(cells), figsize=(12, 7), layout='constrained', sharex=True, sharey=True,
+                              squeeze=False)
     handles = {}
     for j, cell in enumerate(cells):
         for i, key in enumerate(('recall_curve', 'recall_masked_curve')):
@@ -574,8 +639,8 @@ def plot_memory_grid(
                 m = np.array([np.mean(x) for x in v])
                 err = np.array([[m[k] - min(x), max(x) - m[k]] for k,x in enumerate(v)]).T
                 dodge = 0.006 * (list(SCHEMES).index(s) - len(SCHEMES) / 2)     # side by side where they coincide
-                handles[s] = ax.errorbar(np.array(ps) + dodge, m, yerr=err, color=SCHEME_COLORS[s], marker=SCHEME_MARKERS[s],
-                                         capsize=3, label=SCHEMES[s][0])
+                handles[s] = ax.errorbar(np.array(ps) + dodge, m, yerr=err, color=SCHEME_COLORS[s],
+                                         marker=SCHEME_MARKERS[s], capsize=3, label=SCHEMES[s][0])
             chance = next(1 / r['config']['n_symbols'] for r in res['runs'] if r['config']['cell'] == cell)
             ax.axhline(chance, color='grey', lw=1, ls=':')
             ax.set(ylim=(0, 1.03), title=f"{cell.upper()}: {'dropout off' if i == 0 else 'training masks on'}")
@@ -583,7 +648,8 @@ def plot_memory_grid(
             if i == 1: ax.set_xlabel('dropout probability p')
         axs[0][0].set_ylabel(f'recall at T={lag}'); axs[1][0].set_ylabel(f'recall at T={lag}')
     axs[0][0].figure.legend(handles=list(handles.values()), loc='outside lower center', ncol=3, frameon=False)
-    axs[0][0].figure.suptitle(f'Recall after {lag} distracting steps against p: mean of the seeds, bars min–max (schemes dodged sideways)', fontsize=11)
+    axs[0][0].figure.suptitle(f'Recall after {lag} distracting steps against p: mean of the seeds, bars min–max '
+                              '(schemes dodged sideways)', fontsize=11)
     return drawn(axs[0][0].figure, axs=axs, cells=cells, lag=lag, artists=handles)
 
 # %% ../nbs/09_memory.ipynb #a3782a54
@@ -591,7 +657,8 @@ def cell_contrast(
     res:dict,               # Results with several cells (`load_results('full')`)
     p:float=DEFAULT_P,      # Dropout probability compared
 ) -> dict:                  # cell -> range of the scheme means at the longest lag / the largest seed range
-    "How much the five schemes' recall at the longest lag (dropout off) differ in each cell, relative to the seeds' spread."
+    """How much the five schemes' recall at the longest lag (dropout off) differ in each cell, relative to the seeds'
+    spread."""
     out = {}
     for cell in dict.fromkeys(r['config']['cell'] for r in res['runs']):
         runs = {s: rs for s, rs in _select(res, cell, p).items() if s in MAIN_SCHEMES}
@@ -605,19 +672,22 @@ def default_cell(
     res:dict,            # Results with several cells (`load_results('full')`)
     p:float=DEFAULT_P,   # Dropout probability compared
 ) -> str:                # The cell the default run and the article's figure use
-    "The protocol's rule: the cell whose schemes differ most beyond their seed spread; if none differs beyond it, the plain RNN."
+    """The protocol's rule: the cell whose schemes differ most beyond their seed spread; if none differs beyond it, the
+    plain RNN."""
     contrast = cell_contrast(res, p)
     best = max(contrast, key=contrast.get)
     return best if contrast[best] > 1 else 'rnn'
 
 # %% ../nbs/09_memory.ipynb #b41c7e25
-MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}   # `SiteKind.per` in the article's words
+# `SiteKind.per` in the article's words
+MASK_SCHEDULES = {'step': 'per step', 'example': 'locked', 'call': 'per batch'}
 
 def scheme_site(
     scheme:str, # A key of `SCHEMES`
     cell:str,   # 'rnn', 'gru' or 'lstm'
-) -> tuple:     # (what the mask sits on, how often it is drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; ('', '') for 'none'
-    "Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet` builds for it."
+) -> tuple: # (what the mask sits on, how often drawn): `SiteKind.on`, `MASK_SCHEDULES[SiteKind.per]`; 'none': ('', '')
+    """Where `scheme`'s mask sits in `cell` and its schedule, read from the `DropoutSite` of the layer `MemoryNet`
+    builds for it."""
     net = MemoryNet(2, 2, 2, cell, scheme, 0.5)
     sites = [m.site for m in net.modules() if isinstance(m, KeepsMask) and m.site.p > 0]
     if not sites: return ('', '')
@@ -626,14 +696,16 @@ def scheme_site(
 
 
 # %% ../nbs/09_memory.ipynb #f3a8b6d2
-def _task_name(c:dict) -> str: return f"{c['cell'].upper()} {c['n_hid']}" + (f", {c['n_slots']} slots" if c['n_slots'] > 1 else '')
+def _task_name(c:dict) -> str:
+    return f"{c['cell'].upper()} {c['n_hid']}" + (f", {c['n_slots']} slots" if c['n_slots'] > 1 else '')
 
 def memory_map(
     res:dict,            # v2 results at the protocol's budget (`run_v2('full')`, or `load_results`)
     p:float=0.25,        # The dropout probability of the map
     rerun:dict|None=None,# The 3x-budget rerun's results (`run_v2('rerun')`; default: `res['rerun']`, as shipped)
 ) -> 'pd.DataFrame':     # One row per task and scheme: site, schedule, numbers (mean and min–max over seeds), label
-    "The site map as a table: for every task and scheme at `p`, where the mask sits, its schedule, recall at the longest lag and the effect label."
+    """The site map as a table: for every task and scheme at `p`, where the mask sits, its schedule, recall at the
+    longest lag and the effect label."""
     import pandas as pd
     rerun = rerun or res.get('rerun')
     groups, again = _groups(res['runs']), _groups(rerun['runs']) if rerun else {}
@@ -645,13 +717,16 @@ def memory_map(
         more = again.get((cell, n_hid, n_slots, T, scheme, q, 3 * steps), [])
         on, per = scheme_site(scheme, cell)
         vals = lambda key, runs=rs: [r[key][-1] for r in runs if key in r]
-        pending, effect = bool(min(vals('recall_curve')) < 0.99 and not more), effect_label(rs, none, more)   # missed 0.99, no rerun yet
+        # missed 0.99, no rerun yet
+        pending, effect = bool(min(vals('recall_curve')) < 0.99 and not more), effect_label(rs, none, more)
         rows.append(dict(task=_task_name(rs[0]['config']), cell=cell, scheme=scheme, label=SCHEMES[scheme][0], on=on,
                          schedule=per, p=q, seeds=len(rs), recall=float(np.mean(vals('recall_curve'))),
                          masked=float(np.mean(vals('recall_masked_curve'))),
                          pending=pending,
-                         **{'dropout off': _fmt_range(vals('recall_curve')), 'masks on': _fmt_range(vals('recall_masked_curve')),
-                            'training scale': _fmt_range(vals('recall_gain_curve')) if vals('recall_gain_curve') else '',
+                         **{'dropout off': _fmt_range(vals('recall_curve')),
+                            'masks on': _fmt_range(vals('recall_masked_curve')),
+                            'training scale': (_fmt_range(vals('recall_gain_curve')) if vals('recall_gain_curve')
+                                               else ''),
                             'no dropout': _fmt_range(vals('recall_curve', none)),
                             'steps to 0.99': _fmt_range([_steps_to(r, 0.99) for r in rs], 0),
                             '3x rerun': _fmt_range(vals('recall_curve', more)) if more else ''},
@@ -668,28 +743,33 @@ def _map_box(ax, x, y, r, paper:str):
     from matplotlib.patches import Rectangle
     effect = r.effect.split(' + ')[0]
     awd = paper == SCHEMES['weight'][2]                       # AWD-LSTM's choice: DropConnect on W_hh
-    ax.add_patch(Rectangle((x - .47, y - .45), .94, .9, fc=EFFECT_COLORS[effect], ec='black' if awd else 'none', lw=3 if awd else 0))
+    ax.add_patch(Rectangle((x - .47, y - .45), .94, .9, fc=EFFECT_COLORS[effect], ec='black' if awd else 'none',
+                           lw=3 if awd else 0))
     ink = 'white' if effect in ('erasure', 'not learned') else 'black'
     ax.text(x, y - .2, f"{r.recall:.2f}", ha='center', va='center', fontsize=12, color=ink, weight='bold')
     below = [f"masks on {r.masked:.2f}"] if r.masked < r.recall - .005 else []
     below += [f'{paper.split()[0]} {paper.split()[-1]}'] if paper else []   # 'Semeniuta 2016': the box is small
-    below += [textwrap.fill('+ ' + ' + '.join(r.effect.split(' + ')[1:]), 14)] if ' + ' in r.effect else []   # the colour shows the first label only; wrapped to the box
+    # the colour shows the first label only; wrapped to the box
+    below += [textwrap.fill('+ ' + ' + '.join(r.effect.split(' + ')[1:]), 14)] if ' + ' in r.effect else []
     if below: ax.text(x, y + .2, '\n'.join(below), ha='center', va='center', fontsize=8.5, color=ink, linespacing=1.1)
     return effect
 
+# %% ../nbs/09_memory.ipynb #d4b8f2a3
 def plot_memory_map(
     res:dict,             # v2 results at the protocol's budget (`run_v2('full')`)
     p:float=0.25,         # The dropout probability of the map
-    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned' (default: `res['rerun']`)
-):                        # The `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` ({(task, on, schedule): row})
-    "The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the effect label, with recall at the longest lag."
+    rerun:dict|None=None, # The 3x-budget rerun's results, for 'slower learning' / 'not learned'; `res['rerun']`
+):                        # `Figure`; `fig.drawn`: `axs`, `table` (`memory_map`), `boxes` {(task, on, schedule): row}
+    """The site map at a glance: one panel per task, a box per site (rows) and schedule (columns), coloured by the
+    effect label, with recall at the longest lag."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     from awd_fastai.plots import drawn
     t = memory_map(res, p, rerun)
     if not len(t): raise ValueError(f"no runs at p={p} with their no-dropout runs in these results")
     tasks, cols = list(dict.fromkeys(t.task)), list(MASK_SCHEDULES.values())
-    rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES if s != 'none' and scheme_fits(s, cell)))
+    rows_of = {task: list(dict.fromkeys(scheme_site(s, cell)[0] for s in SCHEMES
+                                        if s != 'none' and scheme_fits(s, cell)))
                for task, cell in zip(t.task, t.cell)}
     nc = min(len(tasks), 2); nr = -(-len(tasks) // nc)
     fig, axs = plt.subplots(nr, nc, figsize=(max(5.4 * nc, 7), 0.8 * max(map(len, rows_of.values())) * nr + 1.4),
@@ -699,12 +779,15 @@ def plot_memory_map(
         tt, rows = t[t.task == task], rows_of[task]
         for _, r in tt.iterrows():
             boxes[(task, r.on, r.schedule)] = r
-            seen.add(_map_box(ax, cols.index(r.schedule), rows.index(r.on), r, SCHEMES[r.scheme][2] if len(SCHEMES[r.scheme]) > 2 else ''))
+            seen.add(_map_box(ax, cols.index(r.schedule), rows.index(r.on), r,
+                              SCHEMES[r.scheme][2] if len(SCHEMES[r.scheme]) > 2 else ''))
         ax.set(xlim=(-.5, len(cols) - .5), ylim=(len(rows) - .5, -.5), xticks=range(len(cols)), yticks=range(len(rows)))
         ax.set_xticklabels(cols, fontsize=10); ax.set_yticklabels(rows, fontsize=10)
         ax.xaxis.tick_top(); ax.tick_params(length=0)
-        T = next(r['config']['T'] for r in res['runs'] if _task_name(r['config']) == task)   # v1's link task has its own T
-        ax.set_title(f"{task}, T = {T}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11, weight='bold')
+        # v1's link task has its own T
+        T = next(r['config']['T'] for r in res['runs'] if _task_name(r['config']) == task)
+        ax.set_title(f"{task}, T = {T}: no dropout {tt['no dropout'].iloc[0].split(' ')[0]}", fontsize=11,
+                     weight='bold')
         for s in ax.spines.values(): s.set_visible(False)
     for ax in axs.flat[len(tasks):]: ax.axis('off')
     names = {'none': 'no effect'}
@@ -714,7 +797,6 @@ def plot_memory_map(
     fig.suptitle(f"Recall at the longest lag T, dropout off (mean of the seeds), p = {p:g}\nrows: where the mask sits; "
                  f"columns: how often a new one is drawn", fontsize=11)
     return drawn(fig, axs=axs.flat[:len(tasks)], table=t, boxes=boxes)
-
 
 # %% ../nbs/09_memory.ipynb #cb561ed5
 def _ratio(a:list, b:list) -> float:
@@ -727,7 +809,8 @@ def memory_reading(
     p:float=0.25,         # The dropout probability read
     rerun:dict|None=None, # The 3x-budget rerun (default: `res['rerun']`)
 ) -> list:                # One paragraph per task
-    "What the site map shows, per task, from the numbers: recall lost beyond the seeds' spread, slower learning, AWD-LSTM's DropConnect."
+    """What the site map shows, per task, from the numbers: recall lost beyond the seeds' spread, slower learning,
+    AWD-LSTM's DropConnect."""
     t, out = memory_map(res, p, rerun), []
     runs_of = lambda task, scheme, q: [r for r in res['runs'] if _task_name(r['config']) == task
                                        and r['config']['scheme'] == scheme and abs(r['config']['p'] - q) < 1e-9]
@@ -749,7 +832,8 @@ def memory_reading(
         for _, r in tt[tt.recall >= np.mean(base) - tol].iterrows():
             st = [_steps_to(x, 0.99) for x in runs_of(task, r.scheme, p)]
             if np.nanmin(st) > np.nanmax(none_steps): slow.append(f"{r.label} {_ratio(st, none_steps):.1f}x")
-        if slow: s += "Reached 0.99 at T later than every no-dropout seed (steps, ratio of means): " + ', '.join(slow) + '. '
+        if slow:
+            s += "Reached 0.99 at T later than every no-dropout seed (steps, ratio of means): " + ', '.join(slow) + '. '
         if 'weight' in set(tt.scheme):
             w = tt[tt.scheme == 'weight'].iloc[0]
             s += f"AWD-LSTM's DropConnect on W_hh: {w['dropout off']} [{w.effect}]."

@@ -7,37 +7,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 import torch, torch.nn as nn
 from torch import Tensor
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, patch
 from fastai.torch_core import Module, one_param, to_detach
 from fastai.text.models.core import SequentialRNN, _model_meta
 import fastai.text.models.awdlstm as fa
 from .core import check_positive, respell
-from .dropout import *
+from .dropout import (check_p, check_rng, KeepsMask, RNNDropout, PerStepDropout, EmbeddingDropout,
+    PerStepEmbeddingDropout, WeightDropout, PerStepWeightDropout, PerStepStateDropout, LockedStateDropout,
+    BatchStateDropout, PerStepCellDropout, LockedCellDropout, PerStepCandidateDropout, LockedCandidateDropout,
+    PerStepGRUCarryDropout, LockedGRUCarryDropout, PerStepGRUEverywhereDropout, LockedGRUEverywhereDropout, Zoneout)
 
 # %% auto #0
 __all__ = ['DROPOUT_SITES', 'DROPOUT_MODES', 'STATE_KIND_MODES', 'SITE_MODES', 'awd_lstm_lm_config', 'dropout_modes',
-           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'bidirectional_rnns',
-           'check_not_bidirectional_lm', 'awd_lm']
+           'rnn_dropout', 'state_dropout', 'AWD_LSTM', 'LinearDecoder', 'awd_lm']
 
 # %% ../nbs/01_model.ipynb #5e4f7a2c
 DROPOUT_SITES = ('embedding', 'input', 'weight', 'state', 'hidden', 'output')
 DROPOUT_MODES = ('locked', 'per_step', 'off')
-STATE_KIND_MODES = ('cell_per_step', 'cell_locked', 'candidate_per_step', 'candidate_locked', 'gru_carry_per_step', 'gru_carry_locked',
-                    'gru_everywhere_per_step', 'gru_everywhere_locked', 'zoneout')   # the carried-state sites: the mode is the kind
+# the carried-state sites: the mode is the kind
+STATE_KIND_MODES = ('cell_per_step', 'cell_locked', 'candidate_per_step', 'candidate_locked', 'gru_carry_per_step',
+                    'gru_carry_locked', 'gru_everywhere_per_step', 'gru_everywhere_locked', 'zoneout')
 SITE_MODES = {site: DROPOUT_MODES for site in DROPOUT_SITES} | {'state': DROPOUT_MODES + ('batch',) + STATE_KIND_MODES}
 
 def dropout_modes(
     modes:dict|None=None, # Site -> mode, e.g. `{'hidden': 'per_step'}`; unnamed sites are 'locked'
 ) -> dict:                # A mode for every site in `DROPOUT_SITES`
-    "Check `modes` and complete it: every dropout site gets 'locked', 'per_step' or 'off' ('state' also 'batch' and `STATE_KIND_MODES`)."
+    """Check `modes` and complete it: every dropout site gets 'locked', 'per_step' or 'off' ('state' also 'batch' and
+    `STATE_KIND_MODES`)."""
     if modes is not None and not isinstance(modes, Mapping):
-        raise TypeError(f"`modes` must be a dict of site -> mode, e.g. {{'hidden': 'per_step'}} (sites {DROPOUT_SITES}); got {modes!r}")
+        raise TypeError(f"`modes` must be a dict of site -> mode, e.g. {{'hidden': 'per_step'}} "
+                        f"(sites {DROPOUT_SITES}); got {modes!r}")
     given = dict(modes or {})
     modes = {respell('site', s, '`modes`'): respell('mode', m, '`modes`') for s,m in given.items()}
     if len(modes) < len(given): raise ValueError(f"`modes` names a site twice, in an old and a new spelling: {given!r}")
     for site,mode in modes.items():
-        if site not in DROPOUT_SITES: raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
-        if mode not in SITE_MODES[site]: raise ValueError(f"`modes`: unknown mode {mode!r} for {site!r}; modes are {SITE_MODES[site]}")
+        if site not in DROPOUT_SITES:
+            raise ValueError(f"`modes`: unknown dropout site {site!r}; sites are {DROPOUT_SITES}")
+        if mode not in SITE_MODES[site]:
+            raise ValueError(f"`modes`: unknown mode {mode!r} for {site!r}; modes are {SITE_MODES[site]}")
     return {site: modes.get(site, 'locked') for site in DROPOUT_SITES}
 
 def rnn_dropout(
@@ -45,7 +52,8 @@ def rnn_dropout(
     mode:str='locked',   # 'locked', 'per_step' or 'off'
     rng:str='fast',      # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
 ) -> RNNDropout:
-    "The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (per step) or a no-op `RNNDropout(0)`."
+    """The activation dropout layer for `mode`: `RNNDropout` (locked), `PerStepDropout` (per step) or a no-op
+    `RNNDropout(0)`."""
     mode = respell('mode', mode, '`mode`')
     return (PerStepDropout if mode == 'per_step' else RNNDropout)(0. if mode == 'off' else p, rng=rng)
 
@@ -53,24 +61,27 @@ _state_classes = {'per_step': PerStepStateDropout, 'locked': LockedStateDropout,
                   'cell_per_step': PerStepCellDropout, 'cell_locked': LockedCellDropout,
                   'candidate_per_step': PerStepCandidateDropout, 'candidate_locked': LockedCandidateDropout,
                   'gru_carry_per_step': PerStepGRUCarryDropout, 'gru_carry_locked': LockedGRUCarryDropout,
-                  'gru_everywhere_per_step': PerStepGRUEverywhereDropout, 'gru_everywhere_locked': LockedGRUEverywhereDropout}
+                  'gru_everywhere_per_step': PerStepGRUEverywhereDropout,
+                  'gru_everywhere_locked': LockedGRUEverywhereDropout}
 _cell_modes = {'lstm': 'LSTM', 'gru': 'GRU', 'rnn': 'RNN_TANH'}   # `rnn_type` -> `nn.RNNBase.mode`
 
 def state_dropout(
     p:float,              # Dropout probability of each unit of the state site (zoneout: of h, and of the LSTM's c)
-    mode:str='locked',    # 'locked' (per example), 'per_step' (per step), 'batch' (per batch) on h(t-1) into W_hh; a kind of `STATE_KIND_MODES`; or 'off'
+    mode:str='locked',    # 'locked', 'per_step', 'batch' on h(t-1) into W_hh; a kind of `STATE_KIND_MODES`; or 'off'
     rng:str='fast',       # Random stream of the masks: 'fast' or 'fastai' (see `dropout_mask`)
     rnn_type:str='lstm',  # The cell it goes into: 'lstm', 'gru' or 'rnn' (a site the cell lacks is refused)
-) -> Module|None:         # A `StateDropout` (or `Zoneout`); None when there is nothing to drop: the RNN keeps the fused kernel
-    "The recurrent-state dropout for `mode`, or None for 'off' or `p == 0`; `ValueError` for a site the cell does not have."
+) -> Module|None:         # A `StateDropout` (or `Zoneout`); None: nothing to drop, the RNN keeps the fused kernel
+    """The recurrent-state dropout for `mode`, or None for 'off' or `p == 0`; `ValueError` for a site the cell does not
+    have."""
     mode = respell('mode', mode, '`mode`')
-    if mode not in SITE_MODES['state']: raise ValueError(f"`mode`: unknown mode {mode!r} for 'state'; modes are {SITE_MODES['state']}")
+    if mode not in SITE_MODES['state']:
+        raise ValueError(f"`mode`: unknown mode {mode!r} for 'state'; modes are {SITE_MODES['state']}")
     if mode == 'off' or check_p('state_p', p) == 0: return None
     if mode == 'zoneout': return Zoneout(p, p if rnn_type == 'lstm' else None, rng=rng)
     cls = _state_classes[mode]
     if _cell_modes.get(rnn_type) not in cls.cells:
-        raise ValueError(f"`modes`: the state mode {mode!r} masks {cls.state_name}, which rnn_type={rnn_type!r} does not have; it "
-                         f"fits rnn_type {[t for t,c in _cell_modes.items() if c in cls.cells]}")
+        raise ValueError(f"`modes`: the state mode {mode!r} masks {cls.state_name}, which rnn_type={rnn_type!r} "
+                         f"does not have; it fits rnn_type {[t for t,c in _cell_modes.items() if c in cls.cells]}")
     return cls(p, rng=rng)
 
 # %% ../nbs/01_model.ipynb #975c8351
@@ -94,24 +105,28 @@ class AWD_LSTM(Module):
         rnn_type:str='lstm',  # 'lstm', 'gru' or 'rnn'
         modes:dict|None=None, # Dropout mode per site, see `dropout_modes`
         rng:str='fast',       # Random stream of every mask: 'fast' or 'fastai' (fastai's, bit-identical under a seed)
-        state_p:float=0.,     # Dropout probability on the recurrent state of every layer (site 'state', where `modes['state']` says; 0: none)
+        state_p:float=0.,     # Dropout probability on the recurrent state of every layer (site 'state'; 0: none)
     ):
         for k in ('vocab_sz', 'emb_sz', 'n_hid', 'n_layers'): check_positive(k, locals()[k])
         for k in ('hidden_p', 'input_p', 'embed_p', 'weight_p', 'state_p'): check_p(k, locals()[k])
-        if rnn_type not in _rnn_classes: raise ValueError(f"`rnn_type` must be one of {tuple(_rnn_classes)}; got {rnn_type!r}")
+        if rnn_type not in _rnn_classes:
+            raise ValueError(f"`rnn_type` must be one of {tuple(_rnn_classes)}; got {rnn_type!r}")
         store_attr('emb_sz,n_hid,n_layers,pad_token,rnn_type')
         self.rng = check_rng(rng)
         self.modes = dropout_modes(modes)
         self.bs, self.n_dir = 1, (2 if bidir else 1)
         self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_token)
         emb_cls = PerStepEmbeddingDropout if self.modes['embedding'] == 'per_step' else EmbeddingDropout
-        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embedding'] == 'off' else embed_p, rng=rng).set_site('embedding', label='embedding')
-        self.rnns = nn.ModuleList([self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, state_p, l)
-                                   for l in range(n_layers)])
+        self.encoder_dp = emb_cls(self.encoder, 0. if self.modes['embedding'] == 'off' else embed_p, rng=rng).set_site(
+            'embedding', label='embedding')
+        self.rnns = nn.ModuleList([
+            self._one_rnn(emb_sz if l == 0 else n_hid, self._n_out(l), bidir, weight_p, state_p, l)
+            for l in range(n_layers)])
         self.encoder.weight.data.uniform_(-self.initrange, self.initrange)
         self.input_dp = rnn_dropout(input_p, self.modes['input'], rng).set_site('input', label='input')
-        self.hidden_dps = nn.ModuleList([rnn_dropout(hidden_p, self.modes['hidden'], rng).set_site('hidden', l, self._between(l))
-                                         for l in range(n_layers)])
+        self.hidden_dps = nn.ModuleList([
+            rnn_dropout(hidden_p, self.modes['hidden'], rng).set_site('hidden', l, self._between(l))
+            for l in range(n_layers)])
         self.reset()
 
     def forward(self,
@@ -146,46 +161,55 @@ class AWD_LSTM(Module):
         return f'between layers {l+1} and {l+2}' if l < self.n_layers-1 else 'after the last layer (unused)'
 
 
-    def _one_hidden(self, l):
-        "Zero hidden state of layer `l`: `(h, c)` for an LSTM, `h` otherwise, each (n_dir, bs, n_out)."
-        h = one_param(self).new_zeros(self.n_dir, self.bs, self._n_out(l))
-        return (h, h.clone()) if self.rnn_type == 'lstm' else h
-
-    def _change_one_hidden(self, l, bs):
-        "Pad with zeros or trim the hidden state of layer `l` to batch size `bs`."
-        def resize(h):  # (n_dir, self.bs, nh) -> (n_dir, bs, nh)
-            if self.bs < bs: return torch.cat([h, h.new_zeros(self.n_dir, bs-self.bs, h.size(2))], dim=1)
-            return h[:, :bs].contiguous()
-        h = self.hidden[l]
-        return tuple(map(resize, h)) if isinstance(h, tuple) else resize(h)
-
-    def _change_hidden(self, bs):
-        self.hidden = [self._change_one_hidden(l, bs) for l in range(self.n_layers)]
-        self.bs = bs
-
-    def reset(self):
-        "Reset the hidden states to zero."
-        [r.reset() for r in self.rnns if hasattr(r, 'reset')]
-        self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
-
     def _apply(self, fn, *args, **kwargs):
-        "`.to()`, `.double()`, `.cuda()`...: the carried hidden state is converted with the parameters (fastai's stays behind)."
+        """`.to()`, `.double()`, `.cuda()`...: the carried hidden state is converted with the parameters (fastai's stays
+        behind)."""
         res = super()._apply(fn, *args, **kwargs)
         self.hidden = [tuple(map(fn, h)) if isinstance(h, tuple) else fn(h) for h in getattr(self, 'hidden', [])]
         return res
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        "Refuse a checkpoint whose shapes differ from ours before anything is copied (PyTorch copies what matches, then raises)."
+        """Refuse a checkpoint whose shapes differ from ours before anything is copied (PyTorch copies what matches,
+        then raises)."""
         ours = self.state_dict()
         bad = {k: (tuple(state_dict[prefix+k].shape), tuple(v.shape)) for k,v in ours.items()
                if prefix+k in state_dict and state_dict[prefix+k].shape != v.shape}
         if 'encoder.weight' in bad:
             (n_ckpt, e_ckpt), (n, e) = bad['encoder.weight']
-            raise ValueError(f"the checkpoint was trained with a vocabulary of {n_ckpt} words (embeddings of size {e_ckpt}); "
-                             f"this model has {n} ({e}): build the learner from DataLoaders with the checkpoint's vocabulary, "
-                             f"or load the weights with `awd_learner(..., pretrained_fnames=(weights, vocab))`, which matches vocabularies")
+            raise ValueError(
+                f"the checkpoint was trained with a vocabulary of {n_ckpt} words (embeddings of size {e_ckpt}); "
+                f"this model has {n} ({e}): build the learner from DataLoaders with the checkpoint's vocabulary, "
+                f"or load the weights with `awd_learner(..., pretrained_fnames=(weights, vocab))`, "
+                f"which matches vocabularies")
         if bad: raise ValueError(f"the checkpoint's shapes differ from this model's (checkpoint, model): {bad}")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+# %% ../nbs/01_model.ipynb #c3a9e1f4
+@patch
+def _one_hidden(self:AWD_LSTM, l):
+    "Zero hidden state of layer `l`: `(h, c)` for an LSTM, `h` otherwise, each (n_dir, bs, n_out)."
+    h = one_param(self).new_zeros(self.n_dir, self.bs, self._n_out(l))
+    return (h, h.clone()) if self.rnn_type == 'lstm' else h
+
+@patch
+def _change_one_hidden(self:AWD_LSTM, l, bs):
+    "Pad with zeros or trim the hidden state of layer `l` to batch size `bs`."
+    def resize(h):  # (n_dir, self.bs, nh) -> (n_dir, bs, nh)
+        if self.bs < bs: return torch.cat([h, h.new_zeros(self.n_dir, bs-self.bs, h.size(2))], dim=1)
+        return h[:, :bs].contiguous()
+    h = self.hidden[l]
+    return tuple(map(resize, h)) if isinstance(h, tuple) else resize(h)
+
+@patch
+def _change_hidden(self:AWD_LSTM, bs):
+    self.hidden = [self._change_one_hidden(l, bs) for l in range(self.n_layers)]
+    self.bs = bs
+
+@patch
+def reset(self:AWD_LSTM):
+    "Reset the hidden states to zero."
+    [r.reset() for r in self.rnns if hasattr(r, 'reset')]
+    self.hidden = [self._one_hidden(l) for l in range(self.n_layers)]
 
 # %% ../nbs/01_model.ipynb #5b05b835
 class LinearDecoder(Module):
@@ -211,25 +235,30 @@ class LinearDecoder(Module):
         return self.decoder(dp_inp), input, dp_inp  # (bs, sl, n_out), raw, dropped
 
 # %% ../nbs/01_model.ipynb #a57054c6
-awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast', state_p=0.)   # ours: + cell type, mask stream, recurrent-state dropout (off)
+# ours: + cell type, mask stream, recurrent-state dropout (off)
+awd_lstm_lm_config = dict(fa.awd_lstm_lm_config, rnn_type='lstm', rng='fast', state_p=0.)
 
+# %% ../nbs/01_model.ipynb #c3a9e1f2
 def bidirectional_rnns(model:nn.Module) -> list:
     "Names of the bidirectional RNN layers in `model` (an `nn.RNNBase` with `bidirectional=True`)."
     return [n for n,m in model.named_modules() if isinstance(m, nn.RNNBase) and m.bidirectional]
 
-_BIDIR_LM = ("a language model cannot be bidirectional: the reverse direction reads the text from its end, so the output "
-             "that predicts token t+1 has already read token t+1, and the loss and perplexity measure copying, not prediction. "
-             "Use `bidir=False` for the language model (for ULMFiT in both directions, train a second, backwards language model); "
-             "bidirectional encoders are fine in a classifier, e.g. `text_classifier_learner(dls, AWD_LSTM, config=dict(..., bidir=True))`")
+_BIDIR_LM = ("a language model cannot be bidirectional: the reverse direction reads the text from its end, so the "
+             "output that predicts token t+1 has already read token t+1, and the loss and perplexity measure copying, "
+             "not prediction. Use `bidir=False` for the language model (for ULMFiT in both directions, train a second, "
+             "backwards language model); bidirectional encoders are fine in a classifier, e.g. "
+             "`text_classifier_learner(dls, AWD_LSTM, config=dict(..., bidir=True))`")
 
 def check_not_bidirectional_lm(
     model:nn.Module, # A language model
 ) -> nn.Module:      # `model`, unchanged
-    "Refuse a language model with bidirectional RNN layers (`ValueError`): each prediction would see the token it predicts."
+    """Refuse a language model with bidirectional RNN layers (`ValueError`): each prediction would see the token it
+    predicts."""
     names = bidirectional_rnns(model)
     if names: raise ValueError(f"{_BIDIR_LM} (bidirectional layers: {names})")
     return model
 
+# %% ../nbs/01_model.ipynb #c3a9e1f3
 def awd_lm(
     vocab_sz:int,          # Vocabulary size
     config:dict=None,      # Model configuration; defaults to `awd_lstm_lm_config`
@@ -247,7 +276,8 @@ def awd_lm(
         raise ValueError(f"`drop_mult` must be a number >= 0; got {drop_mult!r}")
     config = {k: check_p(k, v) if k.endswith('_p') else v for k,v in config.items()}
     if too_big := {k: v*drop_mult for k,v in config.items() if k.endswith('_p') and not v*drop_mult < 1}:
-        raise ValueError(f"`drop_mult={drop_mult}` makes a dropout probability 1 or more: {too_big}; each `*_p` times `drop_mult` must be < 1")
+        raise ValueError(f"`drop_mult={drop_mult}` makes a dropout probability 1 or more: {too_big}; "
+                         f"each `*_p` times `drop_mult` must be < 1")
     config = {k: v*drop_mult if k.endswith('_p') else v for k,v in config.items()}
     tie_weights, output_p, out_bias = (config.pop(k) for k in ('tie_weights', 'output_p', 'out_bias'))
     modes = dropout_modes(modes)
