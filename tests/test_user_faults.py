@@ -181,7 +181,9 @@ def test_ctrl_c_in_a_real_process(text, tmp_path):
     out = tmp_path/'run'
     p = subprocess.Popen([sys.executable, '-u', '-c', 'import sys; from awd_fastai.cli import main; sys.exit(main())', 'train',
                           '--data', str(text), '--out', str(out), *TINY[:2], '--epochs', '50', *TINY[2:]],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'},
+                         # a shell's background job (`cmd &`, nohup) ignores SIGINT, and so would the child: restore it
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in p.stdout:
             if line.startswith('Training'): break
