@@ -389,6 +389,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'awd_fastai.memory.MemoryNet.__init__': ('memory.html#memorynet.__init__', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory.MemoryNet.forward': ('memory.html#memorynet.forward', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._band': ('memory.html#_band', 'awd_fastai/memory.py'),
+                                   'awd_fastai.memory._duration': ('memory.html#_duration', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._eval_set': ('memory.html#_eval_set', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._fmt_range': ('memory.html#_fmt_range', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._groups': ('memory.html#_groups', 'awd_fastai/memory.py'),

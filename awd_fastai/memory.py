@@ -431,17 +431,23 @@ def effect_label(
 
 
 # %% ../nbs/09_memory.ipynb #00755ae9
+def _duration(s:float) -> str:
+    "'about 40 s' under two minutes, else 'about 7 min'."
+    return f"about {s:.0f} s" if s < 120 else f"about {s/60:.0f} min"
+
 def v2_progress(
     n_workers:int=2,   # Worker processes: runs finish in parallel
     out=None,          # Where to print (default: stdout)
 ):                     # A `progress(i, n, result)` callback for `run_v2`
-    """A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...', the time left from the
-    pace so far."""
-    t0 = time.time()
+    """A progress callback: '[i/n, k left, about M min left] cell scheme p seed: recall ...'. The time left is the
+    runs' mean time so far × the runs left / the workers that share them (the wall time since the start would count
+    the first run alone, while the other workers' runs were still going: about `n_workers` times too much)."""
+    done = []
     def show(i, n, r):
         c, left = r['config'], n - i
-        eta = (time.time() - t0) / i * left
-        print(f"[{i}/{n}, {left} left, about {eta/60:.0f} min left] {c['cell']} {c['n_hid']} units, "
+        done.append(r['seconds'])
+        eta = sum(done) / len(done) * left / max(1, min(n_workers, left))
+        print(f"[{i}/{n}, {left} left, {_duration(eta)} left] {c['cell']} {c['n_hid']} units, "
               f"{SCHEMES[c['scheme']][0]}, p={c['p']:g}, seed {c['seed']}: recall at T={c['T']} {r['recall']:.3f} "
               f"(masks on {r['recall_masked']:.3f}), "
               f"{r['seconds']:.0f} s", file=out or sys.stdout, flush=True)
