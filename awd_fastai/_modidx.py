@@ -400,6 +400,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'awd_fastai.memory._mean': ('memory.html#_mean', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._range': ('memory.html#_range', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._ratio': ('memory.html#_ratio', 'awd_fastai/memory.py'),
+                                   'awd_fastai.memory._resumed': ('memory.html#_resumed', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._save_png': ('memory.html#_save_png', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._select': ('memory.html#_select', 'awd_fastai/memory.py'),
                                    'awd_fastai.memory._steps_to': ('memory.html#_steps_to', 'awd_fastai/memory.py'),

@@ -489,7 +489,13 @@ def memory_summary(
             f"steps with dropout off: {part('recall_curve', T-1)}. With the training-time masks on: "
             f"{part('recall_masked_curve', T-1)}. "
             f"Training steps until the recall at T = {T} first reached 0.99: {steps}."
-            + (f" Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s)." if command else ''))
+            + (f" Command: `{res['command']}` ({res['date'][:10]}, {res['runtime_s']:.0f} s{_resumed(res)})." if command
+               else ''))
+
+def _resumed(res:dict) -> str:
+    "'; 12 of 12 runs read from the log' when the command resumed runs (its time is only the new runs'), else ''."
+    k = res.get('resumed', 0)
+    return f"; {k} of {_n(len(res['runs']), 'run')} read from the log" if k else ''
 
 # %% ../nbs/09_memory.ipynb #ea7cb2af
 def _select(res:dict, cell:str|None=None, p:float|None=None, n_hid:int|None=None) -> dict:
@@ -897,6 +903,6 @@ def memory_command(
     for name, sub in tasks.items():
         _save_png(plot_memory(sub), out/('memory.png' if len(tasks) == 1 else f'memory_{name}.png'))
         print(memory_summary(sub))
-    print(f"Wrote {out/'memory.json'} and the figures in {res['runtime_s']:.0f}s")
+    print(f"Wrote {out/'memory.json'} and the figures in {res['runtime_s']:.0f} s{_resumed(res)}")
     return 0
 
