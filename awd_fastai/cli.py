@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, sys
 from pathlib import Path
 from . import __version__
-from .core import DEMO_P, check_positive
+from .core import DEMO_P, check_positive, old_name
 
 # %% auto #0
 __all__ = ['DEMO_THREADS', 'main']
@@ -219,20 +219,7 @@ def main(
     return code
 
 # %% ../nbs/05_cli.ipynb #8394c4c9
-_RENAMED = {'_staged_report': 'staged_report', '_cannot_draw': 'cannot_draw'}   # private names of 0.2.0's cli.py
-_MOVED = ('NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'TUTORIAL',
-          'train_recorded', 'Caption', 'Figures', 'write_figures', 'record_state_dropout', 'write_report')
-
-def __getattr__(name:str):
-    "A name of `awd_fastai.report` read from here, as before 0.3.0 (public ones with a `FutureWarning`)."
-    import importlib
-    if not name.startswith('__'):
-        report = importlib.import_module('awd_fastai.report')
-        if name in _MOVED:
-            from awd_fastai.core import warn_deprecated
-            warn_deprecated(f'`awd_fastai.cli.{name}`', f'`awd_fastai.report.{name}`', since='0.3.0', removed='0.4.0')
-        if hasattr(report, _RENAMED.get(name, name)): return getattr(report, _RENAMED.get(name, name))
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name:str): return old_name(__name__, name)   # the report's names before 0.3.0 (`compat`)
 
 # %% ../nbs/05_cli.ipynb #134e4e85
 if __name__ == '__main__': sys.exit(main())   # `python -m awd_fastai.cli`

@@ -53,6 +53,22 @@ OLD_NAMES.update({   # (module, old name) -> (what to use instead, the object, t
         ('`AWDDistributedTrainer` (it trains classifiers too)', _attr('distributed', 'AWDDistributedTrainer'), '0.2.0'),
 })
 
+# %% ../nbs/12_compat.ipynb #ff6af534
+# what 0.2.0's cli.py defined and `awd_fastai.report` holds since 0.3.0
+_OLD_CLI = ('ARTICLE', 'Caption', 'FIGURE_FORMATS', 'Figures', 'NAIVE_MODES', 'REPORT_SECTIONS', 'REPORT_SITES',
+            'RUN_LABELS', 'TUTORIAL', '_PATH_OPTIONS', '_REPORT_FILES', '_STATE_FILES', '_STATE_LABELS',
+            '_absent_notes', '_between_layer_figures', '_bptt_figures', '_cannot_draw', '_closing_figures',
+            '_code', '_colormaps', '_consecutive', '_crops_text', '_diagram_caption', '_dropconnect_figures',
+            '_dropout_figures', '_embedding_figures', '_epoch_lines', '_figure_view', '_first', '_holds',
+            '_matter_figures', '_memory_figures', '_min_font_pt', '_motivation_figures', '_move_into',
+            '_panels_text', '_recurrent_figures', '_repeated_drop', '_rerun_memory', '_save', '_scheme',
+            '_shown_command', '_staged_report', '_state_figures', '_template', '_together_figures', '_twice_text',
+            '_writable_dir', 'record_state_dropout', 'train_recorded', 'write_figures', 'write_report')
+_CLI_RENAMED = {'_staged_report': 'staged_report', '_cannot_draw': 'cannot_draw'}   # made public in report
+_new = lambda n: _CLI_RENAMED.get(n, n)
+OLD_NAMES.update({('awd_fastai.cli', n): (f'`awd_fastai.report.{_new(n)}`', _attr('report', _new(n)), '0.3.0')
+                  for n in _OLD_CLI})
+
 # %% ../nbs/12_compat.ipynb #da194c55
 _OLD_RECORD_API = ('names', 'iters', 'epochs', 'info', 'tokens', 'tokens_at', 'skipped', 'drop_rates', 'recorded_iters',
                    'nbytes', 'stored_bytes', 'vocab', 'stride', 'thinned', 'rank', 'world_size', 'save', 'show',
