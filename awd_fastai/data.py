@@ -96,6 +96,11 @@ def _dataloaders_args() -> set:
     return {n for f in fs for n,p in inspect.signature(f).parameters.items()
             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and n not in ('self', 'source', 'dataset')}
 
+# The most memory `lm_dls` spends by default keeping numericalized documents between epochs (8 bytes a token): 256 MiB,
+# 32 M tokens. Below it every document is numericalized once (about 30 % of an epoch saved on the demo's model,
+# `benchmarks/lm_cache.py`); above it, fastai's LRU cache of 2 documents.
+_LM_CACHE_BYTES = 2**28
+
 def lm_dls(
     source:str|Path|list|None=None, # None: the embedded corpus; a path: see `read_texts`; or a list of texts
     bs:int=32,             # Batch size
@@ -111,6 +116,9 @@ def lm_dls(
     # Use this vocabulary (e.g. another `dls.vocab`) as is; `min_freq`/`max_vocab` then do nothing
     text_vocab:list|None=None,
     tok_tfm=None,          # Tokenizer (fastai's `tok_tfm`); default: fastai's spaCy-based English tokenizer
+    # Numericalized documents each loader keeps between epochs (fastai's `cache`, default 2: every other document is
+    # numericalized again each epoch); None: all of them while they take at most 256 MiB, else 2
+    cache:int|None=None,
     # Other arguments of fastai's `DataLoaders` (e.g. `device`, `shuffle`, `path`); others: `TypeError`
     **kwargs,
 ) -> DataLoaders:
@@ -119,8 +127,8 @@ def lm_dls(
     unknown = sorted(set(kwargs) - _dataloaders_args())
     if unknown: raise TypeError(f"lm_dls() got unexpected keyword argument(s) {unknown}: it takes its own and those of "
                                 "fastai's language-model `DataLoaders` (e.g. `device`, `shuffle`, `path`)")
-    for k,v in (('bs', bs), ('seq_len', seq_len), ('min_freq', min_freq), ('max_vocab', max_vocab)):
-        check_positive(k, v)
+    for k,v in (('bs', bs), ('seq_len', seq_len), ('min_freq', min_freq), ('max_vocab', max_vocab), ('cache', cache)):
+        if v is not None: check_positive(k, v)
     if not 0 < valid_pct < 1: raise ValueError(f"`valid_pct` must be in (0, 1); got {valid_pct!r}")
     if source is None: texts = corpus_texts()
     elif isinstance(source, (str, Path)): texts = read_texts(source)
@@ -140,10 +148,11 @@ def lm_dls(
             n_tok = [sum(len(x[0]) for x in ds) for ds in (dsets.train, dsets.valid)]   # tokens of each set
             # checked before fastai's
             if min(n_tok) - 1 < max(bs, kwargs.get('val_bs') or bs): raise ValueError(too_little)
+            if cache is None: cache = max(map(len, (dsets.train, dsets.valid))) if 8*sum(n_tok) <= _LM_CACHE_BYTES else 2
             # one-pass check prints
             dls = dsets.dataloaders(after_item=block.item_tfms, after_batch=block.batch_tfms,
                                     **{**block.dls_kwargs, 'bs': bs, 'seq_len': seq_len, 'num_workers': num_workers,
-                                       **kwargs})
+                                       'cache': cache, **kwargs})
     except IndexError: raise ValueError(too_little) from None   # fastai's one-pass check found no batch
     if len(dls.train) == 0 or len(dls.valid) == 0: raise ValueError(too_little)
     for msg in odd_text(dls, min_freq): warnings.warn(msg, OddTextWarning, stacklevel=2)
