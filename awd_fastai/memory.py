@@ -579,6 +579,7 @@ def plot_memory(
     """The article's figure: recall against the lag with dropout off (headline), with the training-time masks on
     (mechanism), and the longest lag's recall during training."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     from awd_fastai.plots import drawn   # the plots' return rule (imported here: the experiment's workers never draw)
     runs = _select(res, cell, p, n_hid)
     if schemes is not None:
@@ -613,10 +614,16 @@ def plot_memory(
         ax.set(title=title, xlabel=xl, ylim=(0, 1.03))
         ax.grid(alpha=0.3)
     axs[0].set_ylabel('recall (fraction named correctly)'); axs[2].set_ylabel(f'recall at T={T}')
-    axs[0].text(T, chance + 0.02, 'chance', ha='right', va='bottom', color='grey', fontsize=9)
+    for ax in axs[:2]: ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole steps
+    # under the line at the left: where recall is highest, and below chance, where no curve stays
+    axs[0].annotate('chance', (0.01, chance), xycoords=('axes fraction', 'data'), xytext=(2, -2),
+                    textcoords='offset points', ha='left', va='top', color='grey', fontsize=9)
     n = len(next(iter(runs.values())))
+    smoke = (f"\nA smoke run (--quick): {c0['steps']} training steps, too few to learn the task"
+             if res.get('preset') == 'quick' else '')
     axs[0].figure.suptitle(f"{cell.upper()}, hidden {c0['n_hid']}: recall of a symbol after T distracting steps.\n"
-                           f"Lines: mean of {_n(n, 'seed')}; bands: min–max", fontsize=11)
+                           + (f"Lines: mean of {_n(n, 'seed')}; bands: min–max" if n > 1 else 'Lines: one seed')
+                           + smoke, fontsize=11)
     if key is not None:
         key.set_axis_off(); key.legend(handles=lines, loc='center', frameon=False, fontsize=10, title='dropout scheme')
     else: axs[0].figure.legend(handles=lines, loc='outside lower center', ncol=3, frameon=False)
