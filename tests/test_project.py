@@ -39,3 +39,16 @@ def test_package_metadata():
     import awd_fastai
     from importlib.metadata import version
     assert version('awd_fastai') == awd_fastai.__version__
+
+def test_wheel_builds_without_setuptools_dropping_a_folder(tmp_path):
+    """`pip install .` must not greet a user with setuptools' "Package would be ignored" warnings: the shipped folders
+    (data/, templates/, assets/) are listed as packages, and the wheel holds every file they ship."""
+    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(ROOT), '--no-deps', '--no-build-isolation', '-q',
+                        '-w', str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'would be ignored' not in r.stdout + r.stderr, r.stderr[-2000:]
+    import zipfile
+    names = set(zipfile.ZipFile(next(tmp_path.glob('*.whl'))).namelist())
+    shipped = {p.relative_to(ROOT).as_posix() for d in ('data', 'templates', 'assets')
+               for p in (ROOT/'awd_fastai'/d).iterdir() if p.is_file()}
+    assert shipped and shipped <= names, sorted(shipped - names)
