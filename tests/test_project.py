@@ -52,3 +52,14 @@ def test_wheel_builds_without_setuptools_dropping_a_folder(tmp_path):
     shipped = {p.relative_to(ROOT).as_posix() for d in ('data', 'templates', 'assets')
                for p in (ROOT/'awd_fastai'/d).iterdir() if p.is_file()}
     assert shipped and shipped <= names, sorted(shipped - names)
+
+def test_readme_lists_only_options_the_demo_takes():
+    "Every `--option` the README lists as the demo's is one `awd-fastai demo` accepts (it listed `--version`, which is the command's)."
+    from awd_fastai.cli import _parser
+    text = (ROOT/'README.md').read_text()
+    listed = text.split('Options (`awd-fastai demo --help`):', 1)[1].split('The output folder', 1)[0]
+    listed = re.sub(r'`awd-fastai [^`]*`', '', listed)                  # a whole other command quoted in passing
+    opts = set(re.findall(r'`(--[a-z][a-z-]*)', listed))
+    demo = next(a for a in _parser()._subparsers._group_actions[0].choices.items() if a[0] == 'demo')[1]
+    known = {o for a in demo._actions for o in a.option_strings}
+    assert len(opts) > 5 and opts <= known, sorted(opts - known)
