@@ -46,7 +46,8 @@ def _paragraphs(text:str) -> list[str]:
 def read_texts(
     path:str|Path, # A UTF-8 text file, or a folder searched recursively for `*.txt`
 ) -> list[str]:    # Documents (paragraphs)
-    "Read a text file or a folder of `.txt` files into a list of documents."
+    """Read a text file or a folder of `.txt` files into a list of documents, one per paragraph: each file is split at
+    blank lines, or at each line break when it has none (a single line is one document)."""
     path = Path(path).expanduser()
     if not path.exists(): raise FileNotFoundError(f"no such file or folder: {path}")
     files = sorted(f for f in path.rglob('*.txt') if f.is_file()) if path.is_dir() else [path]
@@ -101,6 +102,30 @@ def _dataloaders_args() -> set:
 # `benchmarks/lm_cache.py`); above it, fastai's LRU cache of 2 documents.
 _LM_CACHE_BYTES = 2**28
 
+def _looks_like_text(s:str) -> bool:
+    """Whether the string `s`, which names no file, reads as text: a line break, or three words or more with no `/`
+    and no file suffix (`notes for today.txt` is a file name)."""
+    return '\n' in s or (len(s.split()) >= 3 and not re.search(r'[/\\]|\.\w{1,5}$', s))
+
+def _as_path(
+    source:str|Path, # A path to read with `read_texts`
+) -> Path:
+    """`source` as a path; a string that names nothing and reads as text gets a `FileNotFoundError` saying that texts
+    go in a list."""
+    p = Path(source).expanduser()
+    try: exists = p.exists()
+    except OSError: exists = False                          # e.g. a name too long for the file system
+    if not exists and isinstance(source, str) and _looks_like_text(source):
+        short = source if len(source) <= 40 else source[:40] + '...'
+        raise FileNotFoundError(f"no such file or folder: {short!r}; this reads as text, not a path: pass texts in a "
+                                "list, `lm_dls([text, ...])` (one document per string, at least 2)")
+    return p
+
+# A document, as the errors of `lm_dls` explain it
+_DOCUMENT = ("a document is one string of a list of texts, or one paragraph of a file (a file is split at blank lines, "
+             "or at each line break when it has no blank line); split a single long paragraph into several, e.g. "
+             "one sentence per line, or pass its parts as a list")
+
 def lm_dls(
     source:str|Path|list|None=None, # None: the embedded corpus; a path: see `read_texts`; or a list of texts
     bs:int=32,             # Batch size
@@ -131,10 +156,10 @@ def lm_dls(
         if v is not None: check_positive(k, v)
     if not 0 < valid_pct < 1: raise ValueError(f"`valid_pct` must be in (0, 1); got {valid_pct!r}")
     if source is None: texts = corpus_texts()
-    elif isinstance(source, (str, Path)): texts = read_texts(source)
+    elif isinstance(source, (str, Path)): texts = read_texts(_as_path(source))
     else: texts = [t for t in source if isinstance(t, str) and t.strip()]
     if len(texts) < 2: raise ValueError("need at least 2 documents to split into training and validation; got "
-                                        f"{len(texts)}")
+                                        f"{len(texts)}: {_DOCUMENT}")
     if int(valid_pct * len(texts)) < 1:
         raise ValueError(f"{len(texts)} documents leave none for validation at `valid_pct`={valid_pct}: use more text "
                          "or a larger `valid_pct`")

@@ -242,7 +242,9 @@ class KeepsMask:
 
 # %% ../nbs/00_dropout.ipynb #3f8fc065
 class RNNDropout(KeepsMask, Module):
-    "Locked (variational) dropout: one mask per example and feature, the same at every time step."
+    """Locked (variational) dropout (Gal & Ghahramani 2016, arXiv 1512.05287; AWD-LSTM's, Merity et al. 2017):
+    x (bs, seq_len, *rest) -> the same shape, one mask (bs, 1, *rest) for all steps, kept units times 1/(1-p); eval: x
+    as is. `ValueError`: `p` not in [0, 1)."""
     site_kind, default_label = 'locked', 'locked dropout'
     def __init__(self,
         p:float=0.5,    # Dropout probability
@@ -250,6 +252,7 @@ class RNNDropout(KeepsMask, Module):
     ): self.p,self.rng = check_p('p', p),check_rng(rng)
 
     def forward(self, x:Tensor) -> Tensor: # x: (bs, seq_len, *rest)
+        "`x` (bs, seq_len, *rest) times a mask (bs, 1, *rest) of 0 and 1/(1-p) in training; `x` itself in eval."
         if not self.training or self.p == 0.: return x
         self._last_noise = dropout_mask(x.data, (x.size(0), 1, *x.shape[2:]), self.p, self.rng)  # (bs, 1, *rest)
         return x * self._last_noise
@@ -258,17 +261,21 @@ LockedDropout = RNNDropout
 
 # %% ../nbs/00_dropout.ipynb #1217c7e0
 class PerStepDropout(RNNDropout):
-    """Per-step dropout: a fresh mask for every example, time step and feature (ordinary dropout; Zaremba et al. 2014
-    between layers)."""
+    """Per-step dropout, ordinary dropout between layers (Zaremba et al. 2014, arXiv 1409.2329), for contrast:
+    x (bs, seq_len, *rest) -> the same shape, a fresh mask (bs, seq_len, *rest) of 0 and 1/(1-p); eval: x as is.
+    `ValueError`: `p` not in [0, 1)."""
     site_kind, default_label = 'per_step', 'per-step dropout'
     def forward(self, x:Tensor) -> Tensor: # x: (bs, seq_len, *rest)
+        "`x` (bs, seq_len, *rest) times a mask of its shape, 0 and 1/(1-p), in training; `x` itself in eval."
         if not self.training or self.p == 0.: return x
         self._last_noise = dropout_mask(x.data, x.shape, self.p, self.rng)  # (bs, seq_len, *rest)
         return x * self._last_noise
 
 # %% ../nbs/00_dropout.ipynb #7ced5b14
 class EmbeddingDropout(KeepsMask, Module):
-    "Apply dropout with probability `embed_p` to whole rows (words) of the embedding layer `emb`."
+    """Embedding dropout (Gal & Ghahramani 2016, arXiv 1512.05287; Merity et al. 2017): ids (bs, seq_len) -> vectors
+    (bs, seq_len, emb_sz); whole rows (words) of `emb` dropped with probability `embed_p`, one mask (vocab, 1) per
+    forward, kept rows times 1/(1-embed_p); eval: `emb`'s. `ValueError`: `embed_p` not in [0, 1)."""
     site_kind, p_name, default_label = 'embedding', 'embed_p', 'embedding dropout'
     def __init__(self,
         emb:nn.Embedding, # Wrapped embedding layer
@@ -287,6 +294,7 @@ class EmbeddingDropout(KeepsMask, Module):
         words:Tensor,      # Token ids, (bs, seq_len)
         scale:float=None,  # Optional factor applied to the embeddings (never in place)
     ) -> Tensor:           # Embeddings, (bs, seq_len, emb_sz)
+        "The embeddings (bs, seq_len, emb_sz) of `words` (bs, seq_len), whole words dropped in training."
         w = self._weight()
         if scale: w = w * scale
         e = self.emb
@@ -294,9 +302,12 @@ class EmbeddingDropout(KeepsMask, Module):
 
 # %% ../nbs/00_dropout.ipynb #67f07229
 class PerStepEmbeddingDropout(EmbeddingDropout):
-    "Naive embedding dropout: ordinary dropout on the looked-up vectors, a fresh mask per element."
+    """Naive embedding dropout, for contrast with `EmbeddingDropout` (Gal & Ghahramani 2016, arXiv 1512.05287): ids
+    (bs, seq_len) -> vectors (bs, seq_len, emb_sz), each element dropped (mask of that shape), kept ones times
+    1/(1-embed_p); eval: `emb`'s. `ValueError`: `embed_p` not in [0, 1)."""
     site_kind, default_label = 'embedding_per_step', 'per-element embedding dropout'
     def forward(self, words:Tensor, scale:float=None) -> Tensor:
+        "The embeddings (bs, seq_len, emb_sz) of `words` (bs, seq_len), each element dropped in training."
         e = self.emb
         w = e.weight * scale if scale else e.weight
         out = F.embedding(words, w, e.padding_idx, e.max_norm, e.norm_type, e.scale_grad_by_freq, e.sparse)
@@ -364,7 +375,10 @@ def _fresh_flat(ws:list, like:list) -> list:
 
 # %% ../nbs/00_dropout.ipynb #b7d1e2a0
 class WeightDropout(KeepsMask, Module):
-    "Wrap `module` and drop its weights `layer_names` (DropConnect): one mask per forward, reused at every time step."
+    """DropConnect (Wan et al. 2013, ICML) on `module`'s weights `layer_names`, AWD-LSTM's weight drop (Merity et al.
+    2017, arXiv 1708.02182): input and output those of `module` (an LSTM: (bs, seq_len, n_in) -> (bs, seq_len, nh),
+    state); one mask per forward, W_hh's (4·nh, nh), reused at every step, kept weights times 1/(1-weight_p); eval:
+    the raw weights. `ValueError`: `weight_p` not in [0, 1), a weight `module` lacks."""
     site_kind, p_name, default_label = 'weight', 'weight_p', 'DropConnect'
     _flat = None          # the flat weight buffer's bookkeeping, built at the first forward on cuDNN (never saved)
     _slot_use = None      # weak reference to the `_SlotUse` of the last forward that wrote the buffer's slots
@@ -446,6 +460,7 @@ class WeightDropout(KeepsMask, Module):
         return {name: self._site(gates=gates, param=name, label=one(name)) for name in self.layer_names}
 
     def forward(self, *args):
+        "`module(*args)`, its weights dropped in training (an LSTM: (bs, seq_len, n_in) -> (bs, seq_len, nh), state)."
         if self._stepping(): return self._step_through(*args)
         m = self.module
         if not self._on_flat_buffer(args[0]):
@@ -648,7 +663,9 @@ def _direction(self:WeightDropout, x, h, c, sfx, w_noise, keep, lens=None):
 
 # %% ../nbs/00_dropout.ipynb #6453af01
 class PerStepWeightDropout(WeightDropout):
-    "Naive DropConnect: a fresh mask on W_hh at every time step (a Python loop over steps; for contrast only)."
+    """Naive DropConnect (Wan et al. 2013, ICML), for contrast with `WeightDropout`: a fresh mask on W_hh at every
+    step, (seq_len, 4·nh, nh), kept weights times 1/(1-weight_p), in a Python loop over steps. (bs, seq_len, n_in)
+    -> (bs, seq_len, nh) and state, as the wrapped single-layer, batch-first LSTM/GRU/RNN. `ValueError`: others."""
     site_kind, default_label = 'weight_per_step', 'per-step DropConnect'
     def __init__(self,
         module:nn.Module,  # Single-layer, batch-first nn.LSTM / nn.GRU / nn.RNN
@@ -716,7 +733,9 @@ class StateDropout(KeepsMask, Module):
         return self._last_noise
 
 class PerStepStateDropout(StateDropout):
-    "Naive recurrent dropout: a fresh mask on h(t-1) for every example and time step (steps through time)."
+    """Naive recurrent dropout, for contrast with `LockedStateDropout` (Gal & Ghahramani 2016, arXiv 1512.05287): a
+    fresh mask (bs, seq_len, n) on h(t-1) where it enters W_hh, 0 and 1/(1-p); called by `WeightDropout(state_dp=...)`
+    with (x, bs, seq_len, n), which then steps through time. `ValueError`: `p` not in [0, 1)."""
     site_kind, default_label = 'state_per_step', 'per-step dropout on h(t-1)'
     def _shape(self, bs, sl, n): return (bs, sl, n)
 

@@ -235,7 +235,9 @@ def get_preds(self:AWDLearner,
     mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs, every mask sampled (`mc_preds`)
     **kwargs,                  # `with_preds`, `with_targs`, `save_preds`, `save_targs` (as fastai)
 ) -> tuple:                    # (inputs,) preds (bs, total_len, vocab), (std,) targets (bs, total_len), (decoded,)...
-    "fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check."
+    """fastai's `get_preds`; for a language-model loader, predictions along the text, a loss per token, and a size check.
+    `mc_samples=N` returns `(inputs,) mean, std, targets, (decoded,)`: the mean and standard deviation of the
+    probabilities over N Monte Carlo dropout runs, each `(bs, total_len, vocab)` (`mc_preds`; no `with_loss`)."""
     if mc_samples is not None:
         return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, with_input=with_input, with_decoded=with_decoded,
                         with_loss=with_loss, act=act, inner=inner, reorder=reorder, cbs=cbs, max_gb=max_gb, **kwargs)
@@ -454,7 +456,8 @@ def get_preds(self:AWDTextLearner,
     mc_samples:int|None=None,  # Monte Carlo dropout: mean and std of this many runs (`mc_preds`)
     **kwargs,                  # As fastai's `get_preds`
 ) -> tuple:                    # As fastai's; with `mc_samples`: (inputs,) mean, std, targets, (decoded,)
-    "fastai's `get_preds`; with `mc_samples=N`, the mean and standard deviation of N Monte Carlo dropout runs."
+    """fastai's `get_preds`; `mc_samples=N` returns `(inputs,) mean, std, targets, (decoded,)`: the mean and standard
+    deviation of the class probabilities over N Monte Carlo dropout runs, each `(n_items, n_classes)` (`mc_preds`)."""
     if mc_samples is None: return super(AWDTextLearner, self).get_preds(ds_idx, dl, **kwargs)
     return mc_preds(self, mc_samples, ds_idx=ds_idx, dl=dl, **kwargs)
 
@@ -506,7 +509,7 @@ def bidir_ensemble(
     bwd:Learner,          # The task's classifier fine-tuned from a backwards one, on DataLoaders with `backwards=True`
     texts:list|None=None, # Texts to classify; None: the `ds_idx` dataset of both learners
     ds_idx:int=1,         # Dataset when `texts` is None (0: train, 1: valid): the same items, same order, in both
-    **kwargs,             # Passed to both `get_preds` (e.g. `mc_samples`: then the means are averaged)
+    **kwargs,             # Passed to both `get_preds` (`mc_samples` with `awd_classifier_learner`s: means averaged)
 ) -> tuple:               # probabilities (n_items, n_classes), the average of both; targets (n_items,) or None
     "Bidirectional ULMFiT (Howard & Ruder 2018, §3.3): the mean class probabilities of a forward and a backwards model."
     for name, l, want in (('fwd', fwd, 'forward'), ('bwd', bwd, 'backwards')):

@@ -78,6 +78,22 @@ def _check_n_samples(n):
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"`n_samples` must be an integer >= 2 (a mean and a standard deviation); got {n!r}")
 
+def _check_has_batches(dl):
+    "Refuse (`ValueError`) a loader with no batch: the sizes, and a `bs` that gives one."
+    try:
+        if len(dl): return
+    except TypeError: return                                   # a loader without a length: fastai's behaviour
+    n, bs, lens = len(getattr(dl, 'dataset', ())), getattr(dl, 'bs', None), getattr(dl, 'lens', None)
+    if lens is not None:                                       # a language model's: rows of `bs` cut from the tokens
+        n_tok = sum(lens)
+        what = f"{n} texts of {n_tok} tokens in all for a batch size of {bs} (a language model needs bs+1 tokens)"
+        fix = f"use a smaller bs, e.g. `test_dl(texts, bs={n_tok-1})`" if n_tok > 1 else "predict a longer text"
+    else:
+        what = f"{n} item{'s'[:n!=1]} for a batch size of {bs}"
+        if getattr(dl, 'drop_last', False): what += " with `drop_last=True`"
+        fix = f"use a smaller bs, e.g. `test_dl(items, bs={n})`" if n else "predict at least one item"
+    raise ValueError(f"the loader has no batch: {what}; {fix}")
+
 def mc_preds(
     learn,                    # A fastai `Learner` whose model has dropout layers (ours, or fastai's with `AWD_LSTM`)
     n_samples:int=20,         # Forward passes over the data, each with fresh masks (at least 2)
@@ -91,12 +107,14 @@ def mc_preds(
     """Monte Carlo dropout predictions (Gal & Ghahramani 2016, arXiv 1506.02142): mean and standard deviation
     (unbiased) over `n_samples` runs of `learn.get_preds` with every dropout mask sampled (`mc_dropout`). A
     `MaskRecorder` records nothing (these are validation batches); afterwards the model is in eval mode, as after
-    `get_preds`, its state reset. `ValueError`: `n_samples` < 2, `with_loss`, a shuffled `dl` with `reorder=False`."""
+    `get_preds`, its state reset. `ValueError`: `n_samples` < 2, `with_loss`, a shuffled `dl` with `reorder=False`, a
+    loader with no batch."""
     _check_n_samples(n_samples)
     if kwargs.get('with_loss'):
         raise ValueError("`with_loss` is not available with Monte Carlo samples: compute the loss of the mean "
                          "prediction, e.g. `-mean.gather(-1, targs[..., None]).log()`")
     if not kwargs.get('with_preds', True): raise ValueError("`with_preds=False`: Monte Carlo dropout needs predictions")
+    _check_has_batches(learn.dls[ds_idx] if dl is None else dl)
     if not kwargs.get('reorder', True) and getattr(learn.dls[ds_idx] if dl is None else dl, 'shuffle', False):
         raise ValueError("the loader shuffles and `reorder=False`: each run would see the items in another order; "
                          "pass `reorder=True` or an unshuffled `dl`")

@@ -88,7 +88,10 @@ def state_dropout(
 _rnn_classes = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
 
 class AWD_LSTM(Module):
-    "AWD-LSTM encoder (Merity et al., 2017): embedding, stacked RNNs and their dropouts; fastai-compatible."
+    """AWD-LSTM encoder (Merity et al. 2017, arXiv 1708.02182), fastai-compatible: ids (bs, seq_len) -> the last layer's
+    output (bs, seq_len, emb_sz), the state kept between calls (`reset()`). Drops embedding rows (`embed_p`), its output
+    (`input_p`), W_hh (`weight_p`, DropConnect), between layers (`hidden_p`), each kept unit times 1/(1-p), none in
+    eval. `ValueError`: a p not in [0, 1), a size not a positive integer, an unknown `rnn_type` or mode."""
     initrange=0.1
 
     def __init__(self,
@@ -133,6 +136,7 @@ class AWD_LSTM(Module):
         inp:Tensor,              # Token ids (bs, seq_len), or embeddings (bs, seq_len, emb_sz)
         from_embeds:bool=False,  # `inp` holds embeddings, not token ids
     ) -> Tensor:                 # Output of the last layer (bs, seq_len, emb_sz)
+        "The last layer's output (bs, seq_len, emb_sz) for `inp` (bs, seq_len); the state carries on to the next call."
         bs,sl = inp.shape[:2] if from_embeds else inp.shape
         if bs != self.bs: self._change_hidden(bs)
         output = self.input_dp(inp if from_embeds else self.encoder_dp(inp))  # (bs, sl, emb_sz)

@@ -157,6 +157,23 @@ def test_get_preds_too_large_is_refused_before_running(dls):
     with pytest.raises(MemoryError, match=r"tensor of [0-9.]+ GB, more than `max_gb=1e-05`.*with_preds=False, with_loss=True"):
         learn.get_preds(max_gb=1e-5)
 
+def test_mc_preds_on_a_loader_with_no_batch(dls):
+    "Monte Carlo dropout on a loader with no batch (two short prompts at bs=8) is refused with the sizes and a `bs` that "
+    "fits, through `mc_preds` and `get_preds(mc_samples=...)`; plain `get_preds` keeps fastai's `(None, None)`."
+    from awd_fastai.mc import mc_preds
+    learn = awd_learner(dls, **SMALL)
+    texts = ['The assert statement', 'a class']
+    short = learn.dls.test_dl(texts)
+    n_tok = sum(short.lens)
+    why = (rf"the loader has no batch: 2 texts of {n_tok} tokens in all for a batch size of 8 .*"
+           rf"use a smaller bs, e.g. `test_dl\(texts, bs={n_tok-1}\)`")
+    with learn.no_bar():
+        assert learn.get_preds(dl=short) == (None, None)
+        with pytest.raises(ValueError, match=why): learn.get_preds(dl=short, mc_samples=3)
+        with pytest.raises(ValueError, match=why): mc_preds(learn, 3, dl=short)
+        mean, std, targs = learn.get_preds(dl=learn.dls.test_dl(texts, bs=n_tok-1), mc_samples=2)   # the bs it gives
+    assert mean.shape[:2] == targs.shape == (n_tok-1, 1)
+
 @pytest.mark.parametrize('t', [-1, -0.5, float('nan'), float('inf'), '1', None, True])
 def test_temperature_not_a_number_at_least_0(dls, t):
     learn = awd_learner(dls, **SMALL)

@@ -2,7 +2,7 @@
 import warnings
 import pandas as pd, pytest, torch
 from fastai.text.all import TextDataLoaders
-from awd_fastai.data import lm_dls, corpus_texts, odd_text, OddTextWarning
+from awd_fastai.data import lm_dls, corpus_texts, odd_text, OddTextWarning, read_texts
 
 def _tokens(ds): return [x[0] for x in ds]
 
@@ -78,3 +78,24 @@ def test_batch_too_large_says_so_and_prints_nothing(capsys):
     with pytest.raises(ValueError, match='too little text for batches of 100000'): lm_dls(bs=100000)   # the whole corpus
     assert capsys.readouterr().out == ''
     with pytest.raises(ValueError, match='too little text'): lm_dls(corpus_texts(20), bs=8, seq_len=20, val_bs=100000)
+
+def test_one_document_error_says_what_a_document_is_and_what_to_do(tmp_path):
+    "A file of one long paragraph on one line is one document: the error says how a file is split, and to split it."
+    f = tmp_path/'one_paragraph.txt'; f.write_text(' '.join(['A sentence of the only paragraph.']*50))
+    assert len(read_texts(f)) == 1
+    for source in (f, read_texts(f)):                 # the path, or its documents as `awd-fastai train` passes them
+        with pytest.raises(ValueError, match=r"got 1: a document is one string of a list of texts, or one paragraph of "
+                           r"a file \(a file is split at blank lines, or at each line break when it has no blank line\); "
+                           r"split a single long paragraph into several"):
+            lm_dls(source)
+    assert 'blank lines' in read_texts.__doc__ and 'line break' in read_texts.__doc__
+
+@pytest.mark.parametrize('text', ['just one string here', 'two lines\nof text', 'word ' * 100])
+def test_text_where_a_path_goes_says_texts_go_in_a_list(text):
+    with pytest.raises(FileNotFoundError, match=r"reads as text, not a path: pass texts in a list, `lm_dls\(\[text, \.\.\.\]\)`"):
+        lm_dls(text)
+
+@pytest.mark.parametrize('name', ['missing.txt', 'notes for today.txt', 'data/some missing folder'])
+def test_a_missing_path_is_still_a_missing_path(name):
+    with pytest.raises(FileNotFoundError, match='no such file or folder') as e: lm_dls(name)
+    assert 'reads as text' not in str(e.value)

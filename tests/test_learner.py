@@ -122,3 +122,57 @@ def test_bidirectional_encoder_in_a_classifier():
                                     pretrained=False, seq_len=8)
     assert learn.model[0].module.rnns[0].module.bidirectional
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+
+# ## Monte Carlo dropout: which learners take `mc_samples`
+
+def _nb_text(name, kind):
+    "The joined sources of the `kind` cells ('markdown' or 'code') of notebook `nbs/name`."
+    import json
+    from pathlib import Path
+    cells = json.loads((Path(__file__).parents[1]/'nbs'/name).read_text())['cells']
+    return '\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == kind)
+
+def test_mc_samples_is_ours_and_mc_preds_is_for_any_learner():
+    "fastai's own classifier learner has no `get_preds(mc_samples=...)` (we do not patch fastai): `mc_preds(learn, N)` "
+    "samples it; the docs say which learners take `mc_samples`, and the ULMFiT notebook uses `mc_preds` on its classifier."
+    import random, pandas as pd
+    from awd_fastai.learner import awd_classifier_learner
+    from awd_fastai.mc import mc_preds
+    random.seed(0)
+    w = "good bad the a movie film plot great awful is was very".split()
+    df = pd.DataFrame([(' '.join(random.choice(w) for _ in range(12)), random.choice('pn')) for _ in range(32)],
+                      columns=['text', 'label'])
+    dls = TextDataLoaders.from_df(df, text_col='text', label_col='label', valid_pct=0.25, bs=8, seed=1)
+    theirs = text_classifier_learner(dls, AWD_LSTM, config=dict(awd_lstm_clas_config, emb_sz=16, n_hid=24, n_layers=2),
+                                     pretrained=False, seq_len=8)
+    ours = awd_classifier_learner(dls, emb_sz=16, n_hid=24, n_layers=2, seq_len=8)
+    with theirs.no_bar(), ours.no_bar():
+        with pytest.raises(TypeError, match='mc_samples'): theirs.get_preds(mc_samples=2)
+        for mean, std, _ in (mc_preds(theirs, 2), ours.get_preds(mc_samples=2)): assert mean.shape == (8, 2) == std.shape
+    mc = _nb_text('02a_mc_dropout.ipynb', 'markdown')
+    assert ("The learners of `awd_learner` and `awd_classifier_learner` (`AWDLearner`, `AWDTextLearner`) take "
+            "`get_preds(..., mc_samples=N)`") in mc
+    assert "Any other fastai `Learner`, e.g. one from fastai's `text_classifier_learner`" in mc and "`mc_preds(learn, N)`" in mc
+    assert 'mc_preds(clas, 10)' in _nb_text('08_ulmfit.ipynb', 'code')        # `clas`: fastai's `text_classifier_learner`
+
+# ## help(): what the public classes' docstrings say
+
+def test_public_docstrings_name_their_paper_shapes_scaling_and_errors():
+    "`help()` does not show nbdev's docments: each dropout layer's and `AWD_LSTM`'s docstring gives its source paper, the "
+    "input -> output shapes, the 1/(1-p) scaling and the `ValueError`; `get_preds` says what `mc_samples` returns."
+    import inspect
+    from awd_fastai.dropout import (RNNDropout, PerStepDropout, EmbeddingDropout, PerStepEmbeddingDropout,
+                                    WeightDropout, PerStepWeightDropout, PerStepStateDropout)
+    from awd_fastai.learner import AWDLearner, AWDTextLearner
+    papers = {RNNDropout: 'Gal & Ghahramani 2016', PerStepDropout: 'Zaremba et al. 2014',
+              EmbeddingDropout: 'Gal & Ghahramani 2016', PerStepEmbeddingDropout: 'Gal & Ghahramani 2016',
+              WeightDropout: 'Wan et al. 2013', PerStepWeightDropout: 'Wan et al. 2013',
+              PerStepStateDropout: 'Gal & Ghahramani 2016', AWD_LSTM: 'Merity et al. 2017'}
+    for cls, paper in papers.items():
+        doc = " ".join(inspect.getdoc(cls).split())
+        assert paper in doc, (cls.__name__, doc)
+        assert '(bs, seq_len' in doc and '1/(1-' in doc and 'ValueError' in doc, (cls.__name__, doc)
+        if cls is not PerStepStateDropout: assert '->' in doc, (cls.__name__, doc)     # input -> output
+        assert 'Define the computation' not in inspect.getdoc(cls.forward), cls.__name__   # not torch's generic text
+    for cls in (AWDLearner, AWDTextLearner):
+        assert 'mc_samples=N` returns `(inputs,) mean, std, targets, (decoded,)`' in cls.get_preds.__doc__
