@@ -730,7 +730,8 @@ def plot_word_neighbours(
     n_null:int=20,     # Shuffled embeddings for the chance level
     seed:int=0,        # Seed of the shuffles and random pairs
     # The figure; `fig.drawn`: `words`, `neighbours` ({word: [(word, cosine)]}), `score` (mean neighbour cosine), `null`
-    # (the same per shuffle), `random_pairs`, `structured`
+    # (the same per shuffle), `random_pairs` (their cosines), `pairs` (their word ids, two different words each),
+    # `structured`
 ):
     """Nearest content words (cosine, centred embedding) of the most frequent content words, with the same statistic on
     shuffled embeddings as the chance level."""
@@ -745,13 +746,17 @@ def plot_word_neighbours(
     val, idx = _top_cos(w, rows, k)
     g = torch.Generator().manual_seed(seed)
     ok = cand.nonzero()[:, 0]
+    if len(ok) < 2: raise ValueError("the vocabulary needs at least 2 content words to pair; got "
+                                      f"{[str(vocab[i]) for i in ok]}")
     def shuffled():
         s = w.clone()
         # each dimension shuffled across words
         for j in range(w.shape[1]): s[ok, j] = w[ok[torch.randperm(len(ok), generator=g)], j]
         return s
     null = np.array([float(_top_cos(shuffled(), rows, k)[0].mean()) for _ in range(n_null)])
-    a, b = ok[torch.randint(len(ok), (2000,), generator=g)], ok[torch.randint(len(ok), (2000,), generator=g)]
+    # random pairs of two different words: the second a nonzero offset from the first (uniform over the others)
+    i = torch.randint(len(ok), (2000,), generator=g)
+    a, b = ok[i], ok[(i + torch.randint(1, len(ok), (2000,), generator=g)) % len(ok)]
     pairs = torch.nn.functional.cosine_similarity(w[a], w[b]).numpy()
     score, structured = float(val.mean()), float(val.mean()) > null.max()
     words = [str(vocab[r]) for r in rows]
@@ -773,7 +778,8 @@ def plot_word_neighbours(
     h.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)   # off the data
     h.set_title('structure beyond chance' if structured else 'no structure beyond chance in this small model',
                 fontsize=10)
-    return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs, structured=structured)
+    return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs,
+                 pairs=(a.numpy(), b.numpy()), structured=structured)
 
 # %% ../nbs/04_plots.ipynb #97841fc9
 def time_step_frames(
