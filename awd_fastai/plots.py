@@ -75,6 +75,13 @@ def _record(rec, arg:str='rec') -> MaskRecord:
     raise TypeError(f"`{arg}` must be a `MaskRecord` (`learn.mask_recorder.record`, or `MaskRecord.load(path)`); got "
                     f"{type(rec).__name__}")
 
+def _word_label(
+    w,   # A vocabulary entry
+) -> str:
+    "A word as a tick label: in quotes when it has no letter or digit (`','`, `'.'`, `'_'`), which alone are hard to read."
+    w = str(w)
+    return w if any(ch.isalnum() for ch in w) else f"'{w}'"
+
 def _ax(ax, figsize=(5, 4)):
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     return ax
@@ -175,7 +182,8 @@ def plot_embedding_mask(
     mask_legend(ax)
     words = [str(vocab[t]) for t in ids] if vocab is not None else None
     labels = words or [str(t) for t in ids]
-    ax.set_yticks(range(len(ids)), [w if i < len(first) else f'{w} (#{t})' for i, (w, t) in enumerate(zip(labels, ids))],
+    ax.set_yticks(range(len(ids)), [_word_label(w) + ('' if i < len(first) else f' (#{t})')
+                                   for i, (w, t) in enumerate(zip(labels, ids))],
                   fontsize=9)
     return drawn(ax.figure, ids=ids, keep=m.numpy(), words=words, artist=im)
 
@@ -299,6 +307,22 @@ def plot_embedding_batches(
     return drawn(fig, p=p, batches=batches)
 
 # %% ../nbs/04_plots.ipynb #a4adfdb2
+def _mark_gates(
+    ax,                    # Axes of a weight picture whose rows are `len(gates)` equal blocks
+    n_rows:int,            # Rows of the picture
+    gates:tuple,           # Names of the blocks (`site.gates`), e.g. ('i', 'f', 'g', 'o')
+    on_values:bool=False,  # Values drawn (a colormap): black dashes on a white band; else a red line on the mask
+):
+    "The gate blocks of a weight picture: a line between blocks and each block's name at its middle (y tick)."
+    g = len(gates)
+    if not g or n_rows % g: return
+    nh = n_rows // g
+    for k in range(1, g):
+        if on_values:   # visible on every colour of the map
+            ax.axhline(k*nh - 0.5, color='white', lw=3.5); ax.axhline(k*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
+        else: ax.axhline(k*nh - 0.5, color='tab:red', lw=1.5)
+    ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
+
 def plot_weight_mask(
     mask,              # Weight keep-mask (rows, cols), e.g. W_hh (gates·n_hid, n_hid)
     ax=None,           # Axes to draw on (a new figure if None)
@@ -314,10 +338,7 @@ def plot_weight_mask(
     ax = _ax(ax, (4, 8))
     im = _imshow_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)',
                       'gate block (row)' if g else 'output (row)')
-    if g:
-        nh = m.shape[0] // g
-        for k in range(1, g): ax.axhline(k*nh - 0.5, color='tab:red', lw=1)
-        ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
+    _mark_gates(ax, m.shape[0], tuple(gates))
     return drawn(ax.figure, image=m.numpy(), gates=tuple(gates), artist=im)
 
 # %% ../nbs/04_plots.ipynb #1d327b29
@@ -385,10 +406,7 @@ def plot_weight_batches(
                        interpolation='nearest')
         ax.set_title(f'training batch {it}' + (f', p={p:.2g}' if len(set(ps)) > 1 else ''), fontsize=10)
         ax.set_xlabel('h(t-1) unit (column)')
-        nh = c.shape[0] // g
-        for j in range(1, g):   # gate separators: black dashes on a white band, visible on every colour of the map
-            ax.axhline(j*nh - 0.5, color='white', lw=3.5); ax.axhline(j*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
-        if site.gates: ax.set_yticks([j*nh + nh/2 - 0.5 for j in range(g)], list(site.gates))
+        _mark_gates(ax, c.shape[0], site.gates, on_values=True)
     axs[0, 0].set_ylabel('gate block (row)' if site.gates else 'output (row)')
     fig.colorbar(im, ax=axs[0, -1], fraction=0.08, label='weight used (dropped: dark)')
     title = (replace(site, p=ps[0]).title if len(set(ps)) == 1 else
@@ -517,11 +535,13 @@ def plot_all_masks(self:MaskRecord,
                               f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}"
                               + _crop_note(tuple(img.shape), full[n], site), xl, yl)
         ax.tick_params(labelsize=9); ax.title.set_fontsize(10)
+        if SiteKind.of(site).view == 'weight': _mark_gates(ax, img.shape[0], site.gates)   # as in `plot_weight_mask`
         if img.shape[1] == 1:                                            # one column (words): every row named
             ax.set_xticks([])
             if self.vocab is not None and yl == 'word':
                 named[n] = [str(self.vocab[r]) for r in range(img.shape[0])]
-                ax.set_yticks(range(img.shape[0]), named[n], fontsize=9); ax.set_ylabel(f'word (first {img.shape[0]})')
+                ax.set_yticks(range(img.shape[0]), [_word_label(w) for w in named[n]], fontsize=9)
+                ax.set_ylabel(f'word (first {img.shape[0]})')
     fig.legend(handles=_mask_handles(), loc='outside lower right', fontsize=9, frameon=False, ncol=2)
     fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls} ' +
                  ("(the batch's only forward pass)" if n_calls == 1 else 'forward passes of the batch') +

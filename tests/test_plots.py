@@ -201,7 +201,8 @@ def test_all_masks_names_every_word_row_and_says_what_it_crops(recs):
     fig = rec.plot_all_masks(crop=10); d = fig.drawn
     for n, words in d['labels'].items():
         ax = d['artists'][n].axes
-        assert [t.get_text() for t in ax.get_yticklabels()] == words == [str(w) for w in rec.vocab[:len(words)]]
+        assert words == [str(w) for w in rec.vocab[:len(words)]]
+        assert [t.get_text() for t in ax.get_yticklabels()] == [plots._word_label(w) for w in words]   # punctuation quoted
         assert len(words) == d['images'][n].shape[0]
     w = '0.rnns.0.weight_hh_l0'
     assert d['images'][w].shape == (40, 10) and d['full'][w] == (128, 32)
@@ -285,4 +286,18 @@ def test_a_recording_where_a_mask_is_expected_says_what_to_pass(recs):
                     with pytest.raises(TypeError, match=f'`{arg}` must be'): fn(bad)
         for fn in (lambda r: plots.plot_bptt(r, '0.input_dp'), lambda r: plots.plot_embedding_batches(r, '0.encoder_dp')):
             with pytest.raises(TypeError, match=r'`rec` must be a `MaskRecord`'): fn(rec.mask('0.input_dp'))
+    plt.close('all')
+
+def test_all_masks_weight_panels_mark_the_gate_blocks_as_dropconnect_does(recs):
+    "Each W_hh panel of `plot_all_masks`: a line between gate blocks and the gates' names, as `plot_weight_mask` draws them."
+    rec = recs[0]
+    fig = rec.plot_all_masks()
+    for name in ('0.rnns.0.weight_hh_l0', '0.rnns.1.weight_hh_l0'):
+        ax, gates = fig.drawn['artists'][name].axes, rec.sites[name].gates
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(gates) == ['i', 'f', 'g', 'o']
+        rows = fig.drawn['images'][name].shape[0]
+        ref = plot_weight_mask(fig.drawn['images'][name], gates=gates).drawn['artist'].axes
+        assert [l.get_ydata()[0] for l in ax.get_lines()] == [l.get_ydata()[0] for l in ref.get_lines()] == [k*rows//4 - 0.5 for k in (1, 2, 3)]
+    ax = plot_weight_mask(torch.ones(9, 3, dtype=torch.bool), gates=('r', 'z', 'n')).drawn['artist'].axes   # a GRU's blocks
+    assert [t.get_text() for t in ax.get_yticklabels()] == ['r', 'z', 'n']
     plt.close('all')
