@@ -845,7 +845,8 @@ def plot_word_neighbours(
         y = 1 - (i + 0.5) / len(nbrs)
         t.text(0, y, wd, fontsize=9.5, weight='bold', va='center')
         t.text(0.19, y, ',  '.join(f'{n} {c:.2f}' for n, c in ns), fontsize=9, va='center')
-    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest content words (cosine, centred)',
+    # two lines: one would run into the histogram's title
+    t.set_title(f'The {len(words)} most frequent content words\nand their {k} nearest content words (cosine, centred)',
                 fontsize=10, loc='left')
     h.hist(pairs, bins=40, color='0.7', label='random word pairs')
     h.axvline(score, color='C3', lw=2, label=f'neighbours: mean {score:.2f}')
