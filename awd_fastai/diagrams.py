@@ -256,6 +256,9 @@ def _marker(ax, x, y, n, awd):
     ax.text(x, y, str(n), ha='center', va='center', fontsize=10, weight='bold' if awd else 'normal', color=_INK,
             zorder=7)
 
+# the protocol's 'none': no erasure, no scale mismatch, 0.99 reached within the budget (sooner or later than without)
+_EFFECT_NAMES = {'none': 'no effect: 0.99 within the budget'}
+
 def plot_cell_sites(
     cell:str='lstm',        # The recurrent cell drawn: 'lstm' or 'gru' (`CELL_SITE_PLACES`)
     effects:dict|None=None, # `SiteKind.on` -> {schedule: effect label} (`site_effects`): colours the key's schedules
@@ -314,7 +317,7 @@ def plot_cell_sites(
     key.text(0.0, y - 0.02, note, fontsize=9, va='top', color=_INK)
     if effects is not None:
         seen = list(dict.fromkeys(e.split(' + ')[0] for e in chips.values()))
-        handles = [Patch(color=colors[e], label={'none': 'no effect'}.get(e, e)) for e in seen]
+        handles = [Patch(color=colors[e], label=_EFFECT_NAMES.get(e, e)) for e in seen]
         handles.append(Patch(facecolor='white', edgecolor=_FAINT, label='not in the experiment'))
         key.legend(handles=handles, loc='upper left', bbox_to_anchor=(0, y - 0.06), frameon=False, fontsize=9,
                    title='memory experiment, recall at the longest lag', title_fontsize=9, alignment='left')

@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from PIL import Image
 from .core import atomic_write, warn_deprecated, load_results_file, _n, check_positive, old_name
 from .dropout import SITE_KINDS, DropoutSite, SiteKind
-from .recorder import MaskRecord, _site_from_v1
+from .recorder import MaskRecord, MaskSnapshot, _site_from_v1
 
 # %% auto #0
 __all__ = ['show_mask', 'plot_naive_vs_locked', 'plot_embedding_mask', 'plot_dropped_words', 'plot_embedding_batches',
@@ -51,6 +51,37 @@ def mask_legend(
     return ax.legend(handles=_mask_handles(), **{'loc': 'upper left', 'bbox_to_anchor': (1.02, 1), 'fontsize': 9,
                                          'frameon': False, 'borderaxespad': 0, **kwargs})
 
+def _tensor(
+    x,          # What the caller passed
+    arg:str,    # The argument's name, for the message
+    want:str,   # What it must be, e.g. 'a 2-d keep-mask (rows, cols)'
+):              # `x` as a tensor
+    """`x` as a tensor, or a `TypeError` that names the argument, what it must be and what was passed; a recording or a
+    snapshot passed for a mask says which call gives one (and is never indexed: no warning about a call not written)."""
+    if isinstance(x, (MaskRecord, MaskSnapshot)):
+        what = 'a `MaskRecord`' if isinstance(x, MaskRecord) else 'a `MaskSnapshot` (`rec.at(iteration)`)'
+        raise TypeError(f"`{arg}` must be {want}; got {what}: pass one of its masks, `.mask(name)` with a recorded site "
+                        f"name ({', '.join(map(repr, x.names if isinstance(x, MaskRecord) else x.masks))}), or draw "
+                        "a recording with `rec.show()`")
+    if isinstance(x, torch.Tensor): return x
+    msg = f"`{arg}` must be {want} (a tensor, array or nested list); got {type(x).__name__}"
+    if x is None or isinstance(x, (str, bytes, Mapping)): raise TypeError(msg)
+    try: return torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as e: raise TypeError(msg) from None
+
+def _record(rec, arg:str='rec') -> MaskRecord:
+    "`rec` if it is a `MaskRecord`, else a `TypeError` saying what to pass."
+    if isinstance(rec, MaskRecord): return rec
+    raise TypeError(f"`{arg}` must be a `MaskRecord` (`learn.mask_recorder.record`, or `MaskRecord.load(path)`); got "
+                    f"{type(rec).__name__}")
+
+def _word_label(
+    w,   # A vocabulary entry
+) -> str:
+    "A word as a tick label: in quotes when it has no letter or digit (`','`, `'.'`, `'_'`), which alone are hard to read."
+    w = str(w)
+    return w if any(ch.isalnum() for ch in w) else f"'{w}'"
+
 def _ax(ax, figsize=(5, 4)):
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     return ax
@@ -83,7 +114,7 @@ def show_mask(
     legend:bool=True,     # Add the kept/dropped legend
 ):                        # The figure; `fig.drawn`: `image` (the 2-d mask drawn, uint8), `artist` (the `AxesImage`)
     "Draw a 2-d keep-mask: kept light, dropped dark."
-    m = torch.as_tensor(mask)
+    m = _tensor(mask, 'mask', 'a 2-d keep-mask (rows, cols)')
     if m.dim() != 2: raise ValueError(f"`mask` must be 2-d (rows, cols); got shape {tuple(m.shape)}")
     ax = _ax(ax)
     im = _imshow_mask(m, ax, title, xlabel, ylabel)
@@ -101,7 +132,8 @@ def plot_naive_vs_locked(
     # The figure; `fig.drawn`: `per_step` (n, seq_len), `locked` (n, seq_len) as drawn, `locked_mask` (n,), `artists`
 ):
     "Side by side, for one example: per-step (salt and pepper) vs locked (stripes) dropout, units × time steps."
-    naive, locked = torch.as_tensor(naive), torch.as_tensor(locked)
+    naive = _tensor(naive, 'naive', 'a per-step mask (bs, seq_len, n)')
+    locked = _tensor(locked, 'locked', 'a locked mask (bs, 1, n)')
     if naive.dim() != 3 or locked.dim() != 3 or locked.shape[1] != 1:
         raise ValueError("need a per-step mask (bs, seq_len, n) and a locked mask (bs, 1, n); got "
                          f"{tuple(naive.shape)} and {tuple(locked.shape)}")
@@ -117,22 +149,43 @@ def plot_naive_vs_locked(
                  artists=ims)
 
 # %% ../nbs/04_plots.ipynb #19730f95
+def _embedding_rows(keep, n_words:int, n_dropped:int, tokens=None) -> tuple:
+    """The vocabulary rows an embedding-mask picture shows: the first words, then up to `n_dropped` dropped words not
+    among them (those of `tokens` first, in order of appearance), so a dropped word shows whenever there is one."""
+    first = list(range(min(n_words, len(keep))))
+    seen = [] if tokens is None else list(dict.fromkeys(_tensor(tokens, 'tokens', 'token ids').reshape(-1).tolist()))
+    dropped = list(dict.fromkeys([t for t in seen if not keep[t]] + (~keep).nonzero()[:, 0].tolist()))
+    extra = [t for t in dropped if t >= n_words][:min(n_dropped, n_words - 1)] if n_words > 1 else []
+    return first[:len(first) - len(extra)], extra
+
 def plot_embedding_mask(
     mask,                 # Embedding keep-mask (vocab, 1)
     vocab:list=None,      # Vocabulary, to label the rows
-    n_words:int=40,       # Show the first `n_words` words
+    n_words:int=16,       # Rows shown: the first words of the vocabulary, then dropped words further down
     emb_sz:int=32,        # Columns to draw (the mask is the same along the embedding)
     ax=None,              # Axes to draw on (a new figure if None)
-):                        # The figure; `fig.drawn`: `keep` (n_words,) bool, `words`, `artist`
-    "The vocabulary × embedding matrix with whole rows (words) dropped."
-    m = torch.as_tensor(mask).reshape(-1)[:n_words]                 # (n_words,)
-    ax = _ax(ax, (5, 7))
-    im = _imshow_mask(m[:, None].expand(-1, emb_sz), ax, 'Embedding dropout: whole words (rows) dropped',
-                      'embedding dimension', 'word')
+    tokens=None,          # Token ids of the batch: its dropped words are the ones shown below the first words
+    n_dropped:int=4,      # At most this many dropped words from further down the vocabulary (below a line)
+):                        # The figure; `fig.drawn`: `ids` (the vocabulary row of each row drawn), `keep`, `words`, `artist`
+    """The vocabulary × embedding matrix with whole rows (words) dropped: the first words, and below a line up to
+    `n_dropped` dropped words from further down (the batch's, with `tokens`), so a dropped word shows if there is one."""
+    keep = _tensor(mask, 'mask', 'an embedding keep-mask (vocab, 1)').reshape(-1).bool()
+    check_positive('n_words', n_words)
+    first, extra = _embedding_rows(keep, n_words, n_dropped, tokens)
+    ids = first + extra
+    m = keep[ids]                                                         # (rows,)
+    ax = _ax(ax, (4.5, 5))
+    im = _imshow_mask(m[:, None].expand(-1, emb_sz), ax, 'Embedding dropout:\nwhole words (rows) dropped',
+                      'embedding dimension', f'word (the first {len(first)}' + (', then dropped words further down)'
+                                                                                 if extra else ')'))
+    if extra: ax.axhline(len(first) - 0.5, color='tab:red', lw=2)      # the rows below are not the next words
     mask_legend(ax)
-    words = [str(w) for w in vocab[:len(m)]] if vocab is not None else None
-    if words: ax.set_yticks(range(len(m)), words, fontsize=9)
-    return drawn(ax.figure, keep=m.numpy(), words=words, artist=im)
+    words = [str(vocab[t]) for t in ids] if vocab is not None else None
+    labels = words or [str(t) for t in ids]
+    ax.set_yticks(range(len(ids)), [_word_label(w) + ('' if i < len(first) else f' (#{t})')
+                                   for i, (w, t) in enumerate(zip(labels, ids))],
+                  fontsize=9)
+    return drawn(ax.figure, ids=ids, keep=m.numpy(), words=words, artist=im)
 
 # %% ../nbs/04_plots.ipynb #c4de06b3
 def plot_dropped_words(
@@ -150,9 +203,9 @@ def plot_dropped_words(
     ax = _ax(ax, (10, 4))
     # monospace: 0.6 em per character
     if width is None: width = max(10, int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (0.62 * 9)) - 2)
-    toks = torch.as_tensor(np.asarray(tokens))
+    toks = _tensor(tokens, 'tokens', 'token ids (seq_len,) or (bs, seq_len)')
     seqs = [toks] if toks.dim() == 1 else list(toks[example:example+n_examples])
-    keep = torch.as_tensor(mask).reshape(-1)
+    keep = _tensor(mask, 'mask', 'an embedding keep-mask (vocab, 1)').reshape(-1)
     words, lines = [], []
     for seq in seqs:
         if lines: lines.append([])                      # a blank line between sequences
@@ -195,7 +248,7 @@ def dropped_twice(
 ) -> int|None:            # The first such example, or None
     """The first example whose first `max_tokens` tokens hold some dropped word at least twice: the one to show that a
     dropped word is zero wherever it occurs."""
-    ids, keep = torch.as_tensor(np.asarray(ids)), torch.as_tensor(keep).reshape(-1)
+    ids, keep = _tensor(ids, 'ids', 'token ids (bs, seq_len)'), _tensor(keep, 'keep', 'a keep-mask (vocab, 1)').reshape(-1)
     for e in range(ids.shape[0]):
         t = ids[e, :max_tokens]
         if (torch.bincount(t[~keep[t]], minlength=1) >= 2).any(): return e
@@ -215,6 +268,7 @@ def plot_embedding_batches(
 ):
     """Embedding dropout in two recorded batches: each batch's text (dropped words dark) above its words' vectors as
     used, survivors × 1/(1-p) with the batch's own p, dropped rows zero."""
+    rec = _record(rec)
     fig, axs = plt.subplots(2, len(iterations), figsize=(11, 6.4), gridspec_kw=dict(height_ratios=[0.6, 2.2]),
                             squeeze=False, layout='constrained')
     batches = []
@@ -224,7 +278,7 @@ def plot_embedding_batches(
         if ids is None: raise ValueError(f"iteration {snap.iteration} holds no token ids for {name!r}")
         p = snap.ps[name][0]
         ex, seq, rows = _batch_rows(torch.as_tensor(ids), keep, n_rows, max_tokens)
-        w = torch.ones(len(keep), n_dims) if weight is None else torch.as_tensor(weight).detach().float()[:, :n_dims]
+        w = torch.ones(len(keep), n_dims) if weight is None else _tensor(weight, 'weight', 'an embedding matrix (vocab, emb_sz)').detach().float()[:, :n_dims]
         scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
         batches.append(dict(iteration=snap.iteration, p=p, example=ex,
                             ids=rows, words=[str(rec.vocab[t]) for t in rows],
@@ -253,6 +307,22 @@ def plot_embedding_batches(
     return drawn(fig, p=p, batches=batches)
 
 # %% ../nbs/04_plots.ipynb #a4adfdb2
+def _mark_gates(
+    ax,                    # Axes of a weight picture whose rows are `len(gates)` equal blocks
+    n_rows:int,            # Rows of the picture
+    gates:tuple,           # Names of the blocks (`site.gates`), e.g. ('i', 'f', 'g', 'o')
+    on_values:bool=False,  # Values drawn (a colormap): black dashes on a white band; else a red line on the mask
+):
+    "The gate blocks of a weight picture: a line between blocks and each block's name at its middle (y tick)."
+    g = len(gates)
+    if not g or n_rows % g: return
+    nh = n_rows // g
+    for k in range(1, g):
+        if on_values:   # visible on every colour of the map
+            ax.axhline(k*nh - 0.5, color='white', lw=3.5); ax.axhline(k*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
+        else: ax.axhline(k*nh - 0.5, color='tab:red', lw=1.5)
+    ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
+
 def plot_weight_mask(
     mask,              # Weight keep-mask (rows, cols), e.g. W_hh (gates·n_hid, n_hid)
     ax=None,           # Axes to draw on (a new figure if None)
@@ -260,7 +330,7 @@ def plot_weight_mask(
     gates:tuple=(),    # Names of the blocks of rows, from the site (`site.gates`); () draws one block
 ):                     # The figure; `fig.drawn`: `image` (rows, cols), `gates`, `artist`
     "The weight mask as a heatmap, its rows split into the labelled gate blocks `gates`."
-    m = torch.as_tensor(mask)
+    m = _tensor(mask, 'mask', 'a 2-d weight mask (rows, cols)')
     if m.dim() != 2: raise ValueError(f"`mask` must be a 2-d weight mask; got shape {tuple(m.shape)}")
     g = len(gates)
     if g and m.shape[0] % g: raise ValueError(f"{m.shape[0]} rows cannot be split into the {g} gate blocks "
@@ -268,10 +338,7 @@ def plot_weight_mask(
     ax = _ax(ax, (4, 8))
     im = _imshow_mask(m, ax, title, 'h(t-1) unit (column)' if g else 'input (column)',
                       'gate block (row)' if g else 'output (row)')
-    if g:
-        nh = m.shape[0] // g
-        for k in range(1, g): ax.axhline(k*nh - 0.5, color='tab:red', lw=1)
-        ax.set_yticks([k*nh + nh/2 - 0.5 for k in range(g)], list(gates))
+    _mark_gates(ax, m.shape[0], tuple(gates))
     return drawn(ax.figure, image=m.numpy(), gates=tuple(gates), artist=im)
 
 # %% ../nbs/04_plots.ipynb #1d327b29
@@ -289,9 +356,9 @@ def plot_dropconnect_vs_state(
 ):
     """DropConnect's scattered weights beside a mask on h(t-1), which removes whole columns of W_hh (W_hh diag(m)): from
     a recorded per-batch mask, or constructed from row 0 of `mask` (and titled so)."""
-    m = torch.as_tensor(mask)
+    m = _tensor(mask, 'mask', 'a W_hh keep-mask (gates·n_hid, n_hid)')
     constructed = state is None
-    cols = m[0] if constructed else torch.as_tensor(state).reshape(-1)   # (n_hid,): the mask on h(t-1)
+    cols = m[0] if constructed else _tensor(state, 'state', 'a per-batch keep-mask on h(t-1)').reshape(-1)   # (n_hid,): the mask on h(t-1)
     if cols.shape[0] != m.shape[1]:
         raise ValueError(f"`state` has {cols.shape[0]} units; W_hh has {m.shape[1]} columns")
     n = 2 if used is None else 3
@@ -302,7 +369,7 @@ def plot_dropconnect_vs_state(
     b = plot_weight_mask(state_img, axs[1],
                          'constructed (row 0 of this mask):\na mask on h(t-1), whole columns' if constructed else
                          'a recorded per-batch mask on h(t-1):\nwhole columns', gates=gates).drawn['artist']
-    arts, u = [a, b], None if used is None else torch.as_tensor(used) != 0
+    arts, u = [a, b], None if used is None else _tensor(used, 'used', 'the matrix the recurrence used') != 0
     if u is not None: arts.append(plot_weight_mask(u, axs[2],
                                                    'the matrix the recurrence used:\nzero where either dropped',
                                                    gates=gates).drawn['artist'])
@@ -325,7 +392,8 @@ def plot_weight_batches(
     1/(1-p); a new mask each batch."""
     g, ps = len(site.gates) or 1, [site.p] * len(weights) if ps is None else list(ps)
     if len(ps) != len(weights): raise ValueError(f"`ps` has {len(ps)} p's for {len(weights)} matrices: one per batch")
-    crops = [torch.as_tensor(w).detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop]
+    weights = [_tensor(w, 'weights', 'a list of masked matrices (gates·n_hid, n_hid)') for w in weights]
+    crops = [w.detach().float().reshape(g, -1, w.shape[1])[:, :crop, :crop]
              .reshape(-1, min(crop, w.shape[1])) for w in weights]
     keeps = [c != 0 for c in crops]
     # ends of the scale stay lighter than the dropped colour
@@ -338,10 +406,7 @@ def plot_weight_batches(
                        interpolation='nearest')
         ax.set_title(f'training batch {it}' + (f', p={p:.2g}' if len(set(ps)) > 1 else ''), fontsize=10)
         ax.set_xlabel('h(t-1) unit (column)')
-        nh = c.shape[0] // g
-        for j in range(1, g):   # gate separators: black dashes on a white band, visible on every colour of the map
-            ax.axhline(j*nh - 0.5, color='white', lw=3.5); ax.axhline(j*nh - 0.5, color='black', lw=1.5, ls=(0, (4, 2)))
-        if site.gates: ax.set_yticks([j*nh + nh/2 - 0.5 for j in range(g)], list(site.gates))
+        _mark_gates(ax, c.shape[0], site.gates, on_values=True)
     axs[0, 0].set_ylabel('gate block (row)' if site.gates else 'output (row)')
     fig.colorbar(im, ax=axs[0, -1], fraction=0.08, label='weight used (dropped: dark)')
     title = (replace(site, p=ps[0]).title if len(set(ps)) == 1 else
@@ -394,7 +459,7 @@ def mask_image(
     crop:int=None,      # Crop weight masks to `crop` units per gate block, others to `crop` rows
 ):                      # 2-d bool image (rows, cols) and axis labels (x, y)
     "The 2-d picture of a mask, the view its kind's row names (`SiteKind.view`): what `plot_all_masks` shows for it."
-    m = torch.as_tensor(mask)
+    m = _tensor(mask, 'mask', 'one recorded mask of the site')
     if isinstance(site, str):
         warn_deprecated("`mask_image(mask, layer_class_name)`",
                         "`mask_image(mask, site)` with the mask's `DropoutSite` (`rec.sites[name]`)")
@@ -470,11 +535,13 @@ def plot_all_masks(self:MaskRecord,
                               f"{site.label or site.kind}\np={snap.ps[n][c]:.2f}"
                               + _crop_note(tuple(img.shape), full[n], site), xl, yl)
         ax.tick_params(labelsize=9); ax.title.set_fontsize(10)
+        if SiteKind.of(site).view == 'weight': _mark_gates(ax, img.shape[0], site.gates)   # as in `plot_weight_mask`
         if img.shape[1] == 1:                                            # one column (words): every row named
             ax.set_xticks([])
             if self.vocab is not None and yl == 'word':
                 named[n] = [str(self.vocab[r]) for r in range(img.shape[0])]
-                ax.set_yticks(range(img.shape[0]), named[n], fontsize=9); ax.set_ylabel(f'word (first {img.shape[0]})')
+                ax.set_yticks(range(img.shape[0]), [_word_label(w) for w in named[n]], fontsize=9)
+                ax.set_ylabel(f'word (first {img.shape[0]})')
     fig.legend(handles=_mask_handles(), loc='outside lower right', fontsize=9, frameon=False, ncol=2)
     fig.suptitle(f'Every dropout mask of training iteration {snap.iteration}, call {c+1} of {n_calls} ' +
                  ("(the batch's only forward pass)" if n_calls == 1 else 'forward passes of the batch') +
@@ -492,8 +559,17 @@ def _spread(n_snapshots:int, n:int) -> np.ndarray:
     return np.unique(np.linspace(0, n_snapshots-1, min(n, n_snapshots)).round().astype(int))
 
 @patch
+def default_name(self:MaskRecord) -> str:
+    """The site a one-site figure shows when none is named (`plot_mask_grid()`): the first site between layers along the
+    data path (its masks change every batch and fill a panel), else the first locked one on the input, else the first."""
+    if not self.names: raise ValueError("the record holds no mask: no dropout site drew one while the recorder ran")
+    order = sorted(self.names, key=lambda n: self.sites[n].path_order)
+    return next((n for n in order if self.sites[n].where == 'hidden'), None) or next(
+        (n for n in order if self.sites[n].where == 'input' and self.sites[n].kind == 'locked'), order[0])
+
+@patch
 def plot_mask_grid(self:MaskRecord,
-    name:str,        # A recorded site
+    name:str=None,   # A recorded site; None: `rec.default_name()` (the first between layers), named in the title
     n:int=8,         # Number of iterations shown, evenly spaced over the run
     call:int=0,      # Forward call shown in each iteration
     example:int=0,   # Example shown for per-step masks
@@ -507,6 +583,7 @@ def plot_mask_grid(self:MaskRecord,
     """Masks of site `name` in successive recorded iterations, evenly spaced over the run or the `iterations` given
     (only those are decoded); titled with the p of the masks drawn."""
     if iterations is None: check_positive('n', n)
+    if name is None: name = self.default_name()
     site, its = self.site(name), self.iterations_of(name)
     its = [its[i] for i in _spread(len(its), n)] if iterations is None else [self.at(i).iteration for i in iterations]
     if axs is None:   # more than 4 panels: two rows, so the figure fits a page at a readable size
@@ -627,8 +704,8 @@ def plot_embedding_matrix(
     ax=None,          # Axes to draw on (a new figure if None)
 ):                    # The figure; `fig.drawn`: `values` (n_words, emb_sz) as drawn, `words`, `artist`
     "The first rows (word vectors) of an embedding matrix, optionally with rows dropped."
-    w = torch.as_tensor(weight).detach().float()[:n_words]
-    if mask is not None: w = w * torch.as_tensor(mask).reshape(-1, 1)[:n_words]
+    w = _tensor(weight, 'weight', 'an embedding matrix (vocab, emb_sz)').detach().float()[:n_words]
+    if mask is not None: w = w * _tensor(mask, 'mask', 'an embedding keep-mask (vocab, 1)').reshape(-1, 1)[:n_words]
     ax = _ax(ax, (6, 6))
     lim = float(w.abs().max()) or 1.
     im = ax.imshow(w.numpy(), cmap='RdBu_r', vmin=-lim, vmax=lim, aspect='auto', interpolation='nearest')
@@ -648,7 +725,7 @@ def plot_feature_map_dropout(
     axs=None,      # 2 × `channels` axes (a new figure if None)
 ):                 # The figure; `fig.drawn`: `masks` (the masks drawn, one per channel), `artists`
     "Channels of a feature map, its dropout mask (kept light, dropped dark) and the result."
-    fmap, mask = torch.as_tensor(fmap), torch.as_tensor(mask)
+    fmap, mask = _tensor(fmap, 'fmap', 'a feature map (channels, height, width)'), _tensor(mask, 'mask', 'a keep-mask')
     if axs is None: _, axs = plt.subplots(3, channels, figsize=(2.6*channels, 7.5), squeeze=False)
     ims = []
     for c in range(channels):
@@ -672,7 +749,7 @@ def plot_cnn_dropout(
         yy, xx = torch.meshgrid(torch.linspace(0, 1, 10), torch.linspace(0, 1, 10), indexing='ij')
         # (4, 10, 10), values in about [0.05, 0.95]
         x = torch.stack([0.35 + 0.3*torch.sin(6*xx + k) * torch.cos(4*yy - k) + 0.3*yy for k in range(4)])
-    x = torch.as_tensor(x).float()
+    x = _tensor(x, 'x', 'a feature map (channels, height, width)').float()
     if x.dim() != 3:
         raise ValueError(f"`x` must be a feature map (channels, height, width); got shape {tuple(x.shape)}")
     with torch.random.fork_rng(devices=[]):
@@ -730,11 +807,12 @@ def plot_word_neighbours(
     n_null:int=20,     # Shuffled embeddings for the chance level
     seed:int=0,        # Seed of the shuffles and random pairs
     # The figure; `fig.drawn`: `words`, `neighbours` ({word: [(word, cosine)]}), `score` (mean neighbour cosine), `null`
-    # (the same per shuffle), `random_pairs`, `structured`
+    # (the same per shuffle), `random_pairs` (their cosines), `pairs` (their word ids, two different words each),
+    # `structured`
 ):
     """Nearest content words (cosine, centred embedding) of the most frequent content words, with the same statistic on
     shuffled embeddings as the chance level."""
-    w = torch.as_tensor(weight).detach().float()
+    w = _tensor(weight, 'weight', 'an embedding matrix (vocab, emb_sz)').detach().float()
     rows = torch.tensor(content_words(vocab, n_words))
     if not len(rows): raise ValueError("the vocabulary has no content word (alphabetic, 3+ letters, not a stop word)")
     # neighbours: content words too (no stop word, punctuation or special token)
@@ -745,13 +823,17 @@ def plot_word_neighbours(
     val, idx = _top_cos(w, rows, k)
     g = torch.Generator().manual_seed(seed)
     ok = cand.nonzero()[:, 0]
+    if len(ok) < 2: raise ValueError("the vocabulary needs at least 2 content words to pair; got "
+                                      f"{[str(vocab[i]) for i in ok]}")
     def shuffled():
         s = w.clone()
         # each dimension shuffled across words
         for j in range(w.shape[1]): s[ok, j] = w[ok[torch.randperm(len(ok), generator=g)], j]
         return s
     null = np.array([float(_top_cos(shuffled(), rows, k)[0].mean()) for _ in range(n_null)])
-    a, b = ok[torch.randint(len(ok), (2000,), generator=g)], ok[torch.randint(len(ok), (2000,), generator=g)]
+    # random pairs of two different words: the second a nonzero offset from the first (uniform over the others)
+    i = torch.randint(len(ok), (2000,), generator=g)
+    a, b = ok[i], ok[(i + torch.randint(1, len(ok), (2000,), generator=g)) % len(ok)]
     pairs = torch.nn.functional.cosine_similarity(w[a], w[b]).numpy()
     score, structured = float(val.mean()), float(val.mean()) > null.max()
     words = [str(vocab[r]) for r in rows]
@@ -763,7 +845,8 @@ def plot_word_neighbours(
         y = 1 - (i + 0.5) / len(nbrs)
         t.text(0, y, wd, fontsize=9.5, weight='bold', va='center')
         t.text(0.19, y, ',  '.join(f'{n} {c:.2f}' for n, c in ns), fontsize=9, va='center')
-    t.set_title(f'The {len(words)} most frequent content words and their {k} nearest content words (cosine, centred)',
+    # two lines: one would run into the histogram's title
+    t.set_title(f'The {len(words)} most frequent content words\nand their {k} nearest content words (cosine, centred)',
                 fontsize=10, loc='left')
     h.hist(pairs, bins=40, color='0.7', label='random word pairs')
     h.axvline(score, color='C3', lw=2, label=f'neighbours: mean {score:.2f}')
@@ -773,7 +856,8 @@ def plot_word_neighbours(
     h.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False, borderaxespad=0)   # off the data
     h.set_title('structure beyond chance' if structured else 'no structure beyond chance in this small model',
                 fontsize=10)
-    return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs, structured=structured)
+    return drawn(fig, words=words, neighbours=nbrs, score=score, null=null, random_pairs=pairs,
+                 pairs=(a.numpy(), b.numpy()), structured=structured)
 
 # %% ../nbs/04_plots.ipynb #97841fc9
 def time_step_frames(
@@ -784,7 +868,7 @@ def time_step_frames(
 ) -> list:             # One `(per_step image, locked image)` per time step, each (n_examples, n_units)
     """The two masks at each time step: the per-step mask's own slice for that step, the locked mask (the one used at
     every step)."""
-    a, b = torch.as_tensor(per_step), torch.as_tensor(locked)
+    a, b = _tensor(per_step, 'per_step', 'a per-step mask (bs, seq_len, n)'), _tensor(locked, 'locked', 'a locked mask (bs, 1, n)')
     if a.dim() != 3 or b.dim() != 3 or b.shape[1] != 1: raise ValueError("need (bs, seq_len, n) and (bs, 1, n); got "
                                                                          f"{tuple(a.shape)} and {tuple(b.shape)}")
     return [(a[:n_examples, t, :n_units], b[:n_examples, 0, :n_units]) for t in range(a.shape[1])]
@@ -838,7 +922,7 @@ def plot_bptt(
 ):
     """The masks of one text row over `n` consecutive batches of one epoch: the hidden state carries across batch
     boundaries, the mask changes at each."""
-    its = rec.iterations_of(name)
+    its = _record(rec).iterations_of(name)
     # fastai resets the state at each epoch
     same_epoch = lambda r: len({rec.at(i).epoch for i in r}) == 1
     chosen = next((its[i:i+n] for i in range(len(its) - n, -1, -1)                 # consecutive, latest first

@@ -201,7 +201,8 @@ def test_all_masks_names_every_word_row_and_says_what_it_crops(recs):
     fig = rec.plot_all_masks(crop=10); d = fig.drawn
     for n, words in d['labels'].items():
         ax = d['artists'][n].axes
-        assert [t.get_text() for t in ax.get_yticklabels()] == words == [str(w) for w in rec.vocab[:len(words)]]
+        assert words == [str(w) for w in rec.vocab[:len(words)]]
+        assert [t.get_text() for t in ax.get_yticklabels()] == [plots._word_label(w) for w in words]   # punctuation quoted
         assert len(words) == d['images'][n].shape[0]
     w = '0.rnns.0.weight_hh_l0'
     assert d['images'][w].shape == (40, 10) and d['full'][w] == (128, 32)
@@ -245,4 +246,58 @@ def test_all_masks_panels_fit_the_page_in_rows(recs):
     assert len(rec.names) > 4 and fig.get_figwidth() <= 10
     assert len({round(ax.get_position().y0, 2) for ax in fig.axes if ax.get_images()}) == 2
     assert d['n_calls'] > 1 or "the batch's only forward pass" in fig.get_suptitle()   # 'call 1 of 1' said plainly
+    plt.close('all')
+
+def test_mask_grid_without_a_name_draws_the_default_site_and_says_which(recs):
+    "`rec.plot_mask_grid()` needs no site name, like `rec.show()`: the first site between layers, named in the title."
+    rec = recs[0]
+    assert rec.default_name() == '0.hidden_dps.0'
+    d, named = rec.plot_mask_grid(n=3).drawn, rec.plot_mask_grid('0.hidden_dps.0', n=3).drawn
+    for a, b in zip(d['images'], named['images']): np.testing.assert_array_equal(a, b)
+    assert d['artists'][0].axes.figure.get_suptitle().startswith(rec.sites['0.hidden_dps.0'].label)
+    plt.close('all')
+
+def test_a_recording_where_a_mask_is_expected_says_what_to_pass(recs):
+    "`show_mask(rec)`: a TypeError naming `rec.mask(name)` and the sites, and no warning about `rec[name]`, never written."
+    import warnings
+    rec = recs[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                                   # a warning would fail the test
+        with pytest.raises(TypeError, match=r"`mask` must be a 2-d keep-mask.*got a `MaskRecord`.*\.mask\(name\).*'0\.input_dp'"):
+            plots.show_mask(rec)
+        with pytest.raises(TypeError, match=r"got a `MaskSnapshot`.*\.mask\(name\)"): plots.show_mask(rec.at(-1))
+        w = rec.mask('0.rnns.0.weight_hh_l0')
+        wrong = {   # every public plot of a tensor: the wrong type names the argument and what it must be
+            'mask': [lambda x: plots.show_mask(x), lambda x: plots.plot_weight_mask(x), lambda x: plots.plot_embedding_mask(x),
+                     lambda x: plots.plot_dropconnect_vs_state(x), lambda x: plots.plot_embedding_matrix(torch.ones(4, 2), mask=x),
+                     lambda x: plots.mask_image(x, rec.sites['0.input_dp']),
+                     lambda x: plots.plot_dropped_words([1, 2], x, ['a', 'b', 'c'])],
+            'naive': [lambda x: plots.plot_naive_vs_locked(x, rec.mask('0.input_dp'))],
+            'locked': [lambda x: plots.plot_naive_vs_locked(torch.ones(2, 3, 4, dtype=torch.bool), x)],
+            'state': [lambda x: plots.plot_dropconnect_vs_state(w, state=x)],
+            'weight': [lambda x: plots.plot_embedding_matrix(x), lambda x: plots.plot_word_neighbours(x, ['a', 'cat'])],
+            'x': [lambda x: plots.plot_cnn_dropout(x)],
+            'tokens': [lambda x: plots.plot_dropped_words(x, torch.ones(3, 1, dtype=torch.bool), ['a', 'b', 'c'])],
+            'per_step': [lambda x: plots.save_time_step_gif(x, torch.ones(2, 1, 4), 'never.gif')],
+            'weights': [lambda x: plots.plot_weight_batches([x], rec.sites['0.rnns.0.weight_hh_l0'], [0])]}
+        for arg, fns in wrong.items():
+            for fn in fns:
+                for bad in (rec, 'a string', {'a': 1}):
+                    with pytest.raises(TypeError, match=f'`{arg}` must be'): fn(bad)
+        for fn in (lambda r: plots.plot_bptt(r, '0.input_dp'), lambda r: plots.plot_embedding_batches(r, '0.encoder_dp')):
+            with pytest.raises(TypeError, match=r'`rec` must be a `MaskRecord`'): fn(rec.mask('0.input_dp'))
+    plt.close('all')
+
+def test_all_masks_weight_panels_mark_the_gate_blocks_as_dropconnect_does(recs):
+    "Each W_hh panel of `plot_all_masks`: a line between gate blocks and the gates' names, as `plot_weight_mask` draws them."
+    rec = recs[0]
+    fig = rec.plot_all_masks()
+    for name in ('0.rnns.0.weight_hh_l0', '0.rnns.1.weight_hh_l0'):
+        ax, gates = fig.drawn['artists'][name].axes, rec.sites[name].gates
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(gates) == ['i', 'f', 'g', 'o']
+        rows = fig.drawn['images'][name].shape[0]
+        ref = plot_weight_mask(fig.drawn['images'][name], gates=gates).drawn['artist'].axes
+        assert [l.get_ydata()[0] for l in ax.get_lines()] == [l.get_ydata()[0] for l in ref.get_lines()] == [k*rows//4 - 0.5 for k in (1, 2, 3)]
+    ax = plot_weight_mask(torch.ones(9, 3, dtype=torch.bool), gates=('r', 'z', 'n')).drawn['artist'].axes   # a GRU's blocks
+    assert [t.get_text() for t in ax.get_yticklabels()] == ['r', 'z', 'n']
     plt.close('all')
