@@ -8,6 +8,11 @@ __version__ = "0.3.0"
 # three layers fastai's `awdlstm` names; every other layer is in `awd_fastai.dropout`, the figures in `awd_fastai.plots`
 # (also as the record's methods: `rec.show()`, `rec.plot_mask_grid()`); each module's `__all__` is its public API.
 # `import awd_fastai` imports matplotlib because fastai does (`fastai.imports` imports pyplot), not because of plots.
+# `python -m awd_fastai` imports this package (and so fastai) before it runs __main__.py: the command's warnings start here
+# then, and only then (`awd_fastai_cli.package_import`; an import from Python changes nothing)
+try: from awd_fastai_cli import package_import as _package_import
+except ImportError: pass
+else: _package_import()
 from . import core, dropout, model, data, learner, mc, recorder, plots
 from .core import DEMO_P
 from .dropout import RNNDropout, EmbeddingDropout, WeightDropout

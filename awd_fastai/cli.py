@@ -4,13 +4,13 @@
 
 # %% ../nbs/05_cli.ipynb #86540680
 from __future__ import annotations
-import argparse, sys
+import argparse, math, sys
 from pathlib import Path
 from . import __version__
 from .core import DEMO_P, check_positive, old_name
 
 # %% auto #0
-__all__ = ['DEMO_THREADS', 'main']
+__all__ = ['DEMO_THREADS', 'MEMORY_TIMES', 'main']
 
 # %% ../nbs/05_cli.ipynb #3680b4c6
 DEMO_THREADS = 1   # torch threads of `demo`/`train`: 2 are 0.8x the time on 2 quiet cores, 1.9x-6x with other work
@@ -45,6 +45,10 @@ _P_OPTIONS = {'embed_p': 'embedding dropout (whole words)', 'input_p': 'locked d
               'hidden_p': 'locked dropout between layers', 'weight_p': 'DropConnect on W_hh',
               'output_p': 'locked dropout on the last layer\'s output'}   # `DEMO_P` key -> what the option sets
 
+MEMORY_TIMES = {'quick': 'about 15 s', 'default': 'about 30 min on 2 cores',
+                'full': 'about 2 hours on 2 cores'}   # each memory preset's time, as every help text says it (measured)
+_FORCE = 'replace a report already in the output folder, or write into a folder of other files'   # `check_out`
+
 def _figure_args(sp):
     "The figure options of the commands that draw: `--format`, `--dpi`."
     sp.add_argument('--format', choices=('png', 'svg', 'pdf'), default=None,
@@ -54,7 +58,7 @@ def _figure_args(sp):
 def _run_args(sp, out:Path|None, out_help:str):
     "What a training run writes and how it is trained: `--out`, `--force`, the data, model and schedule options."
     sp.add_argument('--out', type=Path, default=out, help=f'output folder (default: {out_help})')
-    sp.add_argument('--force', action='store_true', help='replace a report already in the output folder')
+    sp.add_argument('--force', action='store_true', help=_FORCE)
     sp.add_argument('--epochs', type=_positive_int, default=4, help='training epochs (default: %(default)s)')
     sp.add_argument('--bs', type=_positive_int, default=32, help='batch size (default: %(default)s)')
     sp.add_argument('--seq-len', type=_positive_int, default=35, help='sequence length, BPTT (default: %(default)s)')
@@ -73,9 +77,10 @@ def _run_args(sp, out:Path|None, out_help:str):
 def _report_args(sp):
     "What a training run adds to its report: `--memory`, `--no-contrast`, `--every`, `--seed`, `--threads`, figures."
     sp.add_argument('--memory', nargs='?', const='default', choices=('quick', 'default', 'full'), default=None,
-                    help='also run the memory experiment v2 (its default preset, the LSTM headline: about 30 min on 2 '
-                         'cores; quick: a smoke run of seconds; full: the grid, about 2 hours) into OUT/memory and '
-                         'show its results in "Does it matter?" instead of the committed ones')
+                    help=f"also run the memory experiment v2 (its default preset, the LSTM headline: "
+                         f"{MEMORY_TIMES['default']}; quick: a smoke run, {MEMORY_TIMES['quick']}; full: the grid, "
+                         f"{MEMORY_TIMES['full']}) into OUT/memory and show its results in \"Does it matter?\" instead "
+                         "of the committed ones")
     sp.add_argument('--no-contrast', action='store_true', help='skip the second run (per-step dropouts between layers)')
     sp.add_argument('--every', type=_positive_int, default=1, help='record every N-th batch (default: %(default)s)')
     sp.add_argument('--seed', type=int, default=42, help='random seed (default: %(default)s)')
@@ -109,6 +114,7 @@ def _add_drawing(sub):
                                                            '.html)')
     ex.add_argument('--max-mb', type=_positive_float, default=8., help='size bound of the page in MiB; iterations are '
                     'thinned and masks cropped to fit, and the page says so (default: %(default)s)')
+    ex.add_argument('--force', action='store_true', help='replace the file at --out if it exists')
     pl = sub.add_parser('plot', help='redraw every figure from a saved recording',
                         description='Redraw every figure and index.html from a recording saved by '
                                     'demo/train/MaskRecorder.save.')
@@ -117,8 +123,7 @@ def _add_drawing(sub):
     pl.add_argument('--out', type=Path, default=None, help='output folder (default: STEM_report beside the recording, '
                                                            'e.g. awd_demo/masks_report); the recordings are copied '
                                                            'there, so the report links only its own files')
-    pl.add_argument('--force', action='store_true', help='replace a report already in the output folder, or write into '
-                                                         'a folder of other files')
+    pl.add_argument('--force', action='store_true', help=_FORCE)
     _figure_args(pl)
 
 # %% ../nbs/05_cli.ipynb #56f37858
@@ -129,18 +134,22 @@ def _add_memory(sub):
                                     'dropout scheme (none; per step, locked or per batch on h(t-1) into W_hh; '
                                     'DropConnect on W_hh; per step on the input; per step or locked on the carried '
                                     'state; zoneout), resuming from the log; write memory.json and the figures. '
-                                    'Default: the LSTM headline at p = 0.25, 25 runs, about 30 min on 2 cores.')
+                                    f"Default: the LSTM headline at p = 0.25, 25 runs, {MEMORY_TIMES['default']}.")
     me.add_argument('--out', type=Path, default=Path('awd_memory'), help='output folder (default: %(default)s)')
     size = me.add_mutually_exclusive_group()
-    size.add_argument('--quick', action='store_true', help='a smoke run of about a minute (too small to judge by)')
-    size.add_argument('--full', action='store_true', help='the grid: every cell, site and scheme (130 runs, about 2 '
-                                                          'hours on 2 cores)')
+    size.add_argument('--quick', action='store_true', help=f"a smoke run, {MEMORY_TIMES['quick']} (too small to judge "
+                                                           "by)")
+    size.add_argument('--full', action='store_true', help="the grid: every cell, site and scheme (130 runs, "
+                                                          f"{MEMORY_TIMES['full']})")
     size.add_argument('--rerun', action='store_true', help="the protocol's 3x-budget rerun of what missed 0.99 in "
                                                            "--full's runs (same --log)")
     me.add_argument('--workers', type=_positive_int, default=2, help='worker processes, one torch thread each '
                                                                      '(default: %(default)s)')
     me.add_argument('--log', type=Path, default=None, help='protocol log: logged runs are skipped, new ones appended '
                                                            '(default: OUT/runs.jsonl)')
+    me.add_argument('--force', action='store_true', help='write into an output folder that holds other files than '
+                    "the command's own (memory.json, memory*.png, the log); a rerun into its own folder resumes without "
+                    'it')
 
 def _parser() -> argparse.ArgumentParser:
     "The `awd-fastai` command line: one subcommand per job."
@@ -185,15 +194,21 @@ def _plot(args) -> tuple:
     return 0, redraw_report(args.recording, args.out, force=args.force, **_figure_kw(args))
 
 def _explore(args) -> tuple:
-    "`awd-fastai explore`: the explorer page of one or more recordings (`explore_recordings`)."
+    """`awd-fastai explore`: the explorer page of one or more recordings (`explore_recordings`); a page bound too small
+    is said in the command's own option, `--max-mb`, with the size that fits."""
+    from awd_fastai.explorer import PageSizeError
     from awd_fastai.report import explore_recordings
-    return 0, explore_recordings(args.recording, args.out, args.max_mb)
+    try: return 0, explore_recordings(args.recording, args.out, args.max_mb, force=args.force)
+    except PageSizeError as e:
+        fits = math.ceil(e.need / 2**20 * 100) / 100                  # MiB, rounded up to what --max-mb takes
+        raise ValueError(f"--max-mb {args.max_mb:g} is too small for one recorded iteration of each recording, even "
+                         f"with the masks cropped: pass --max-mb {fits:g} or more") from None
 
 def _memory(args) -> tuple:
     "`awd-fastai memory`: the memory experiment (`memory_command`); the file to open is its first figure."
     from awd_fastai.memory import memory_command
     preset = next((k for k in ('quick', 'full', 'rerun') if getattr(args, k)), 'default')
-    code = memory_command(args.out, preset, args.workers, args.argv, args.log)
+    code = memory_command(args.out, preset, args.workers, args.argv, args.log, force=args.force)
     return code, next(iter(sorted(args.out.glob('memory*.png'))), args.out/'memory.json')
 
 _COMMANDS = dict(demo=_demo, train=_train, plot=_plot, explore=_explore, memory=_memory)   # subcommand -> its function
@@ -222,4 +237,6 @@ def main(
 def __getattr__(name:str): return old_name(__name__, name)   # the report's names before 0.3.0 (`compat`)
 
 # %% ../nbs/05_cli.ipynb #134e4e85
-if __name__ == '__main__': sys.exit(main())   # `python -m awd_fastai.cli`
+if __name__ == '__main__':   # `python -m awd_fastai.cli`: the `awd-fastai` command (`awd_fastai_cli.main`)
+    from awd_fastai_cli import main as command
+    sys.exit(command())

@@ -15,7 +15,7 @@ from .recorder import MaskRecord, crop_mask, pack_mask
 from .plots import KEPT_COLOR, DROPPED_COLOR
 
 # %% auto #0
-__all__ = ['explorer_html', 'write_explorer']
+__all__ = ['PageSizeError', 'explorer_html', 'write_explorer']
 
 # %% ../nbs/10_explorer.ipynb #79d33a7b
 # cells that hold no element: the end of the last row of a wrapped vocabulary, words outside a crop
@@ -158,6 +158,19 @@ def _plan(records:dict, max_bytes:int, crop:int|None, fixed:int) -> tuple:
     return max(plans, key=lambda ck: min(shown(ck[1]), _MIN_SHOWN))
 
 # %% ../nbs/10_explorer.ipynb #7c0d89b8
+class PageSizeError(ValueError):
+    """`max_bytes` below the smallest page `explorer_html` can write: `need` bytes, one recorded iteration of each
+    recording at the smallest crop (what a command translates into its own option, e.g. `--max-mb`)."""
+    def __init__(self, msg:str, need:int): super().__init__(msg); self.need = need
+
+def _too_small(records:dict, max_bytes:int, crop:int|None, fixed:int) -> PageSizeError:
+    "The error for a `max_bytes` too small for one recorded iteration of each recording, with the bytes it would need."
+    c = crop if crop is not None else _CROPS[-1]                           # None: the page's smallest crop was tried
+    need = math.ceil(fixed + sum(_iteration_cost(r, r.iterations[0], c) for r in records.values()))   # an upper bound
+    return PageSizeError(f"`max_bytes`={max_bytes} is too small for one recorded iteration of each recording, masks "
+                         f"cropped to {c} entries per axis: that page takes up to {need} bytes (without any mask "
+                         f"{fixed}): raise it" + (", or pass a smaller `crop`" if crop is not None else ''), need)
+
 def explorer_html(
     records:dict|MaskRecord,    # `{label: MaskRecord}` (the page offers a choice when several), or one record
     title:str='Dropout masks',  # Page title
@@ -179,14 +192,12 @@ def explorer_html(
         if not len(r): raise ValueError(f"recording {lab!r} holds no recorded iteration: there is nothing to show")
     fixed = len(_page(title, [_record_json(r, str(lab), [], None) for lab, r in records.items()]).encode())
     c, k = _plan(records, max_bytes, crop, fixed)
-    too_small = (f"`max_bytes`={max_bytes} is too small for one recorded iteration of each recording (the page without "
-                 f"any mask takes {fixed} bytes): raise it, or pass a smaller `crop`")
-    if k is None: raise ValueError(too_small)
+    if k is None: raise _too_small(records, max_bytes, crop, fixed)
     n = max(len(r) for r in records.values())
     while True:   # `_iteration_cost` is an upper bound, so this runs once; the loop is a guard
         page = _page(title, [_record_json(r, str(lab), r.iterations[::k], c, k) for lab, r in records.items()])
         if len(page.encode()) <= max_bytes: return page
-        if k >= n: raise ValueError(too_small)
+        if k >= n: raise _too_small(records, max_bytes, crop, fixed)
         k += 1
 
 # %% ../nbs/10_explorer.ipynb #71d32fbd

@@ -19,9 +19,9 @@ from .dropout import StateDropout, KeepsMask, SITE_KINDS, eval_gain
 from .model import AWD_LSTM
 
 # %% auto #0
-__all__ = ['SCHEMES', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs', 'run_experiment',
-           'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table', 'plot_memory',
-           'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
+__all__ = ['SCHEMES', 'MEMORY_FILES', 'MemoryNet', 'scheme_fits', 'MemoryConfig', 'recall', 'train_run', 'preset_configs',
+           'run_experiment', 'load_results', 'v2_configs', 'logged_runs', 'run_v2', 'memory_summary', 'memory_table',
+           'plot_memory', 'plot_memory_grid', 'memory_map', 'plot_memory_map', 'memory_reading', 'memory_command']
 
 # %% ../nbs/09_memory.ipynb #2789a0e2
 def recall_batch(
@@ -889,16 +889,24 @@ def _task_results(res:dict) -> dict:
         c = r['config']; out.setdefault(f"{c['cell']}{c['n_hid']}", []).append(r)
     return {k: res | dict(runs=rs) for k, rs in out.items()}
 
+MEMORY_FILES = ('memory.json', 'memory*.png', 'runs.jsonl')   # what `memory_command` writes into its folder
+
 def memory_command(
     out:Path,             # Output folder: memory.json, memory.png (one memory_TASK.png per task when there are several)
     preset:str='default', # A v2 preset: 'quick' (seconds), 'default' (the LSTM headline), 'full' (the grid) or 'rerun'
     workers:int=2,        # Worker processes, one torch thread each
     argv:list|None=None,  # The command's arguments, recorded with the results (`portable_command`: no paths)
     log:Path|None=None,   # Protocol log: runs in it are skipped (resume), new runs appended (default: `out/runs.jsonl`)
+    force:bool=False,     # Write into `out` even if it holds files that are not this command's (`MEMORY_FILES`, the log)
 ) -> int:                 # Exit code
-    "`awd-fastai memory`: run (or resume) a preset of the memory experiment v2, save the results and draw the figures."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    log = Path(log or out/'runs.jsonl')
+    """`awd-fastai memory`: run (or resume) a preset of the memory experiment v2, save the results and draw the figures.
+    `ValueError` if `out` holds other files than its own, unless `force` (`report.check_out`): rerunning into its own
+    folder resumes from the log."""
+    from awd_fastai.report import check_out
+    out, log = Path(out), Path(log or Path(out)/'runs.jsonl')
+    own = MEMORY_FILES + ((log.name,) if log.parent.resolve() == out.resolve() else ())
+    check_out(out, force, own=own, what="the memory experiment's own")
+    out.mkdir(parents=True, exist_ok=True)
     done = logged_runs(log, V2_VERSION)                      # ValueError, naming the log, if it holds another protocol
     configs = v2_configs(preset, log)
     left = sum(_key(c) not in done for c in configs)

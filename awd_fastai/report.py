@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_report.ipynb #b4423f8f
 from __future__ import annotations
-import contextlib, json, os, secrets, shutil, sys, tempfile, time
+import contextlib, fnmatch, json, os, secrets, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
@@ -23,13 +23,21 @@ from .article import Article, load_article, render_markdown
 # %% auto #0
 __all__ = ['NAIVE_MODES', 'RUN_LABELS', 'FIGURE_FORMATS', 'REPORT_SITES', 'ARTICLE', 'REPORT_SECTIONS', 'STATE_WEIGHTS',
            'TUTORIAL', 'train_recorded', 'Caption', 'Figures', 'record_state_dropout', 'save_state', 'load_state',
-           'write_figures', 'write_report', 'staged_report', 'demo_report', 'cannot_draw', 'redraw_report',
+           'write_figures', 'write_report', 'check_out', 'staged_report', 'demo_report', 'cannot_draw', 'redraw_report',
            'explore_recordings']
 
 # %% ../nbs/05_report.ipynb #a6f60f1a
 NAIVE_MODES = {'input': 'per_step', 'hidden': 'per_step', 'output': 'per_step'}   # per-step masks between layers (Zaremba et
                                                                          # al.); the rest as in AWD-LSTM
-RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts", 'per_step': 'per-step between layers'}   # as figures name the runs
+RUN_LABELS = {'locked': "AWD-LSTM's locked dropouts",
+              'per_step': 'per-step dropouts between layers'}   # as figures name the runs (`_run_labels`)
+
+def _run_labels(keys, recs:dict) -> dict:
+    """Run key ('locked', 'per_step') -> how the report names that run: by its modes (`RUN_LABELS`), or 'no dropout
+    (every p = 0)' when its recording (`recs[key]`) holds no mask, as no dropout layer drew one."""
+    bare = [k for k in keys if recs.get(k) is not None and not len(recs[k])]
+    return {k: ('no dropout (every p = 0)' + (f", {k.replace('_', '-')} modes" if len(bare) > 1 else '')
+                if k in bare else RUN_LABELS.get(k, k)) for k in keys}
 
 def _epoch_lines(learn):
     "A fastai `logger` printing fastprogress's table without the bars: the column names, then a flushed line per epoch."
@@ -395,7 +403,7 @@ def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
                                sites=(naive.site(naive_inp, -1), rec.site(inp, -1)))
     add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s recipe) are salt "
         "and pepper; AWD-LSTM's locked masks are stripes.",
-        f"The {rec.sites[inp].label} site, one example, units × time steps, from the two demo runs. Left: per-step "
+        f"The {rec.sites[inp].label} site, one example, units × time steps, from the two runs of this report. Left: per-step "
         f"dropout at the same site (a new mask at every step: Zaremba et al.'s recipe; it does not touch the recurrent "
         f"connection). Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
 
@@ -557,27 +565,30 @@ def _memory_figures(add, memory:dict|None=None):
     fig = plot_memory(sub, p=p, schemes=tuple(head) if len(head) > 1 else None)
     runs, T = fig.drawn['runs'], sub['runs'][0]['config']['T']
     rec = '; '.join(f"{SCHEMES[s][0]} {np.mean([r['recall_curve'][T-1] for r in rs]):.2f}" for s, rs in runs.items())
+    drawn = {**sub, 'runs': [r for rs in runs.values() for r in rs]}   # the caption's numbers: the lines drawn only
     add('memory', fig, 'memory', f"Recall after T = {T} steps, dropout off: {rec}.",
-        about + memory_summary(sub, p=p, command=bool(memory)))
+        about + memory_summary(drawn, p=p, command=bool(memory)))
 
 # %% ../nbs/05_report.ipynb #dbbf49ac
-def _learning_curves(history:dict):
-    "The learning curves of the runs of `history` ({'locked': [...], 'per_step': [...]}): a figure."
+def _learning_curves(history:dict, labels:dict):
+    "The learning curves of the runs of `history` ({'locked': [...], 'per_step': [...]}), named by `labels`: a figure."
     fig, ax = plt.subplots(figsize=(9, 4), layout='constrained')
-    for (label, h), c in zip(history.items(), ('C0', 'C3')):
+    for (key, h), c in zip(history.items(), ('C0', 'C3')):
         ep = [r['epoch']+1 for r in h]
-        name = RUN_LABELS.get(label, label)
-        ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', marker='s', label=f'{name}: training')
-        ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{name}: validation')
+        ax.plot(ep, [r['train_loss'] for r in h], color=c, ls='--', marker='s', label=f'{labels[key]}: training')
+        ax.plot(ep, [r['valid_loss'] for r in h], color=c, marker='o', label=f'{labels[key]}: validation')
     ax.set_xticks(ep); ax.set_xlabel('epoch'); ax.set_ylabel('cross-entropy loss')
-    ax.set_title('Learning curves of the two demo runs', fontsize=11)
+    ax.set_title(f"Learning curve{'s' if len(history) > 1 else ''} of {_the_runs(len(history))}", fontsize=11)
     ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1), frameon=False)
-    fig.drawn = dict(history=history, markers=[l.get_marker() for l in ax.get_lines()])
+    fig.drawn = dict(history=history, labels=labels, title=ax.get_title(),
+                     markers=[l.get_marker() for l in ax.get_lines()])
     return fig
 
-def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None):
+def _the_runs(n:int) -> str: return {1: 'the run', 2: 'the two runs'}.get(n, f'the {n} runs')
+
+def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=None, recs:dict|None=None):
     """Does it matter? The memory experiment's results (`memory`, or the committed ones), the language-model ablation
-    (committed) and the two runs' learning curves."""
+    (committed) and the learning curves of the runs of `history`, named from their recordings (`recs`, by run key)."""
     _memory_figures(add, memory)
     lm = lm_results()                        # the committed language-model ablation (experiments/lm): never rerun here
     fig = plot_lm_curves(lm); sentences = lm_reading(lm)
@@ -591,14 +602,19 @@ def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=No
         f"against AWD-LSTM and the papers. " + ' '.join(t for t in sentences if not t.startswith('Against AWD-LSTM')),
         table=lm_table(lm))
     if not history: return
+    labels, on = _run_labels(history, recs or {}), f' on {source}' if source else ''
     last = {k: h[-1] for k, h in history.items()}
-    add('learning_curve', _learning_curves(history), 'language-model',
-        "Training and validation loss per epoch of the two demo runs.",
-        f"AWD-LSTM's locked dropouts against per-step dropouts at the same sites between layers (Zaremba et al.'s "
-        f"recipe), same model, data{f' on {source}' if source else ''}, seed and schedule. Final validation loss: " +
-        '; '.join(f"{RUN_LABELS.get(k, k)} {v['valid_loss']:.3f}" for k, v in last.items()) +
+    compared = (f"{labels['locked']} against {labels['per_step']} at the same sites between layers (Zaremba et al.'s "
+                f"recipe), same model, data{on}, seed and schedule" if set(history) == {'locked', 'per_step'} else
+                f"{_n(len(history), 'run')}{on}: " + ', '.join(labels.values()) +
+                ('; no per-step contrast run' if len(history) == 1 else ''))
+    add('learning_curve', _learning_curves(history, labels), 'language-model',
+        f"Training and validation loss per epoch of {_the_runs(len(history))}{on}.",
+        f"{compared[0].upper()}{compared[1:]}. Final validation loss: " +
+        '; '.join(f"{labels[k]} {v['valid_loss']:.3f}" for k, v in last.items()) +
         ". One small run of a few epochs: a difference here is not a measurement of the schemes (see the ablation "
         "above).")
+
 
 # %% ../nbs/05_report.ipynb #98043286
 def _absent_notes(rec:MaskRecord, naive:MaskRecord|None) -> dict:
@@ -671,7 +687,8 @@ def write_figures(
                           # no mask: a note
                           ('together', lambda: _together_figures(add, rec, hid) if len(rec) else None),
                           ('bptt', lambda: _bptt_figures(add, rec, hid) if hid else None),
-                          ('memory', lambda: _matter_figures(add, history, source, memory)),
+                          ('memory', lambda: _matter_figures(add, history, source, memory,
+                                                                dict(locked=rec, per_step=naive))),
                           ('closing', lambda: _closing_figures(add, memory))):
         say(f"Drawing the figures of '{REPORT_SECTIONS[section][0]}'")
         draw()
@@ -749,6 +766,38 @@ def write_report(
 # %% ../nbs/05_report.ipynb #796882fb
 _REPORT_FILES = ('index.html', 'masks.npz', 'history.json')   # a folder holding one of these holds a report
 
+def _listed(names:list) -> str: return ', '.join(names[:3]) + (', ...' if len(names) > 3 else '')
+
+def check_out(
+    out:Path,             # Where the command writes: a folder, or with `file` one file
+    force:bool=False,     # The command's --force: replace, or write into a folder of other files
+    own:tuple=(),         # Glob patterns of the files a rerun reads and adds to (`memory`'s log): those may be there
+    what:str='its own',   # With `own`: whose files those are, for the message
+    file:bool=False,      # `out` is the one file the command writes (`explore`)
+):
+    """The one rule of every command that writes (`demo`, `train`, `plot`, `explore`, `memory`): nothing at `out` that it
+    did not write is replaced or mixed into, and no report it wrote is replaced, unless `force`. Checked before anything
+    is written; `ValueError` naming `out`, what it holds, --force and --out."""
+    out = Path(out)
+    if file:
+        if out.is_dir(): raise IsADirectoryError(f"{out} is a folder: --out names the file to write")
+        if out.exists() and not force:
+            raise ValueError(f"{out} already exists: pass --force to replace it, or choose another --out")
+        return
+    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"output folder {out} is a file")
+    if force or not out.is_dir(): return
+    held = sorted(p.name for p in out.iterdir())
+    report = [f for f in _REPORT_FILES if f in held]
+    if report and not own:
+        raise ValueError(f"{out} already holds a report ({', '.join(report)}): pass --force to replace it, or choose "
+                         "another --out")
+    other = [f for f in held if not any(fnmatch.fnmatch(f, g) for g in own)]
+    if not other: return
+    if own: raise ValueError(f"{out} holds files that are not {what} ({_listed(other)}): pass --force to write into it "
+                             "anyway, or choose another --out")
+    raise ValueError(f"{out} is not empty and holds no report ({_listed(other)}): pass --force to write the report "
+                     "into it, or choose another --out")
+
 def _writable_dir(out:Path, shown:Path|None=None) -> Path:
     "Create `out` if needed and check that a file can be written in it; errors name `shown` (default `out`)."
     try:
@@ -770,17 +819,13 @@ def _move_into(tmp:Path, out:Path, old:list):
 @contextlib.contextmanager
 def staged_report(
     out:Path,          # The report's folder
-    force:bool=False,  # Replace a report already in `out`
+    force:bool=False,  # Replace a report in `out`, or write into a folder of other files
     clear:bool=True,   # With `force`: remove the files of the replaced report this one does not write
 ):
     """A new hidden folder beside `out` to write a report in, moved into place at the end; on any error or Ctrl-C
-    removed, with the folders made for it. `ValueError` if `out` holds a report and not `force`; `NotADirectoryError`
-    if `out` is a file."""
-    held = [f for f in _REPORT_FILES if (out/f).exists()]
-    if held and not force:
-        raise ValueError(f"{out} already holds a report ({', '.join(held)}): pass --force to replace it, or choose "
-                         "another --out")
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"output folder {out} is a file")
+    removed, with the folders made for it. `ValueError` if `out` holds a report or other files and not `force`
+    (`check_out`); `NotADirectoryError` if `out` is a file."""
+    check_out(out, force)
     made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]   # folders this run creates, deepest first
     tmp = None
     try:
@@ -807,14 +852,13 @@ def _rerun_memory(preset:str, folder:Path) -> dict:
     memory_command(folder, preset, workers=2, argv=argv)
     return load_results(folder/'memory.json')
 
-def _summary(source:str, epochs:int, rec:MaskRecord, history:dict) -> str:
-    "The report's first lines: what its runs were and their final validation perplexity."
-    ppl = lambda h: h[-1].get('perplexity', float('nan'))
-    s = (f"The figures of this report come from a small AWD-LSTM trained on {source}: {_n(epochs, 'epoch')}, "
-         f"{_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation perplexity: "
-         f"{ppl(history['locked']):.1f} with AWD-LSTM's dropouts")
-    return s + ('.' if 'per_step' not in history else f", {ppl(history['per_step']):.1f} with per-step dropouts between "
-                                                   "layers.")
+def _summary(source:str, epochs:int, rec:MaskRecord, history:dict, naive:MaskRecord|None=None) -> str:
+    "The report's first lines: how many runs, on what, and each run's final validation perplexity, named from its recording."
+    labels = _run_labels(history, dict(locked=rec, per_step=naive))
+    ppl = ', '.join(f"{h[-1].get('perplexity', float('nan')):.1f} with {labels[k]}" for k, h in history.items())
+    return (f"The figures of this report come from {_n(len(history), 'run')} of a small AWD-LSTM trained on {source}: "
+            f"{_n(epochs, 'epoch')}, {_n(len(rec), 'recorded batch', 'recorded batches')}. Final validation "
+            f"perplexity: {ppl}.")
 
 def _write_explorer(out:Path, shown:Path, runs:dict, source:str, log):
     "The explorer page of the report's runs (those that recorded a mask), or a line saying there is none."
@@ -828,7 +872,9 @@ def _write_explorer(out:Path, shown:Path, runs:dict, source:str, log):
 # %% ../nbs/05_report.ipynb #6a37d2a0
 def _train_runs(out:Path, dls, source:str, epochs:int, contrast:bool, progress:bool, log, **kw) -> tuple:
     "Train the report's runs into `out` (`masks.npz`, `masks_naive.npz`, `history.json`): (rec, naive, history, runs)."
-    log(f"Training AWD-LSTM dropouts ('locked') on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per "
+    what = ("AWD-LSTM's dropouts ('locked')" if any({**DEMO_P, **(kw.get('ps') or {})}.values()) else
+            'without dropout (every p = 0)')
+    log(f"Training {what} on {source}: vocab {len(dls.vocab)}, {len(dls.train)} batches per "
         f"epoch, {_n(epochs, 'epoch')}, {'two runs' if contrast else 'one run'}, {torch.get_num_threads()} torch "
         "thread(s)")
     rec, h_locked = train_recorded(dls, None, epochs, progress=progress, **kw)
@@ -851,11 +897,11 @@ def _state_runs(out:Path, runs:dict, log) -> dict:
 
 # %% ../nbs/05_report.ipynb #ed46fb00
 def demo_report(
-    out:Path,                # The report's folder (refused if it holds a report, unless `force`)
+    out:Path,                # The report's folder (refused if it holds anything, unless `force`: `check_out`)
     texts:list|None=None,    # Texts to train on (`read_texts`); None: the embedded corpus (`corpus_texts`)
     source:str|None=None,    # What the texts are, for the captions ('the embedded corpus ...' with `texts` None)
     *,
-    force:bool=False,        # Replace a report already in `out`
+    force:bool=False,        # Replace a report in `out`, or write into a folder of other files
     epochs:int=4,            # Training epochs of each run
     bs:int=32,               # Batch size
     seq_len:int=35,          # Sequence length (BPTT)
@@ -877,7 +923,7 @@ def demo_report(
     log=_print,              # Called with each progress line
 ) -> Path:                   # `out/index.html`
     """Train and record the demo's runs, record the h(t-1) runs, draw every figure and write the explorer page and the
-    report into `out`, staged (`staged_report`): `awd-fastai demo` and `train`. `ValueError` if `out` holds a report."""
+    report into `out`, staged (`staged_report`): `awd-fastai demo` and `train`. `ValueError` if `out` holds files, unless `force`."""
     t0, out = time.time(), Path(out)
     progress = sys.stdout.isatty() if progress is None else progress
     if texts is None: texts, source = corpus_texts(), source or 'the embedded corpus (Python help topics)'
@@ -891,9 +937,10 @@ def demo_report(
                                                     n_layers=n_layers, ps=ps)
             state = _state_runs(tmp, runs, log)
             res = _rerun_memory(memory, tmp/'memory') if memory else None
-            caps = write_figures(rec, tmp, naive, history, memory=res, state=state, fmt=fmt, dpi=dpi, log=log)
+            caps = write_figures(rec, tmp, naive, history, memory=res, state=state, fmt=fmt, dpi=dpi, log=log,
+                                 source=source)
             _write_explorer(tmp, out, runs, source, log)
-            write_report(tmp, caps, _summary(source, epochs, rec, history))
+            write_report(tmp, caps, _summary(source, epochs, rec, history, naive))
     finally: torch.set_num_threads(saved)
     log(f"Wrote {len(caps)} figures and {out/'index.html'}; the whole run took {time.time()-t0:.0f}s")
     return out/'index.html'
@@ -927,13 +974,6 @@ def _beside(recording:Path) -> tuple:
         history = {respell('mode', k, '`history.json`'): h for k, h in history.items()}
     return naive, (naive_path if naive is not None else None), history
 
-def _check_out(out:Path, force:bool):
-    "`ValueError` if `out` is a folder with files and no report (e.g. a folder of the user's), unless `force`."
-    if force or not out.is_dir() or any((out/f).exists() for f in _REPORT_FILES): return
-    held = sorted(p.name for p in out.iterdir())
-    if held: raise ValueError(f"{out} is not empty and holds no report "
-                              f"({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}): pass --force to write the "
-                              "report into it, or choose another --out")
 
 # %% ../nbs/05_report.ipynb #c2a16774
 def _state_for(folder:Path, log) -> dict:
@@ -960,7 +1000,7 @@ def redraw_report(
     rec = MaskRecord.load(recording)
     out = Path(out) if out is not None else recording.parent/f'{recording.stem}_report'
     naive, naive_path, history = _beside(recording)
-    _check_out(out, force)
+    check_out(out, force)                                    # before anything is drawn
     elsewhere = out.resolve() != recording.parent.resolve()   # never replaces a report silently, the demo's included:
     with staged_report(out, force, clear=elsewhere) as tmp:   # the recordings read above stay where they are
         state = _state_for(recording.parent, log)
@@ -982,9 +1022,12 @@ def explore_recordings(
     out:Path|None=None,       # The HTML file; None: the first recording with `.html`
     max_mb:float=8.,          # Size bound of the page in MiB (iterations thinned, masks cropped to fit)
     log=_print,               # Called with the line that says what was written
+    force:bool=False,         # Replace an existing file at `out` (refused otherwise: `check_out`)
 ) -> Path:                    # The page written
-    "Write the explorer page of one or more recordings (`write_explorer`): `awd-fastai explore`."
+    """Write the explorer page of one or more recordings (`write_explorer`): `awd-fastai explore`. `ValueError` if `out`
+    exists, unless `force`."""
     paths = [Path(p) for p in paths]
+    check_out(out if out is not None else paths[0].with_suffix('.html'), force, file=True)
     labels = [p.name if [q.name for q in paths].count(p.name) == 1 else str(p) for p in paths]   # unique labels
     recs = {lab: MaskRecord.load(p) for lab, p in zip(labels, paths)}
     out, t0 = Path(out) if out is not None else paths[0].with_suffix('.html'), time.time()

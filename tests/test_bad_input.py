@@ -502,6 +502,24 @@ def test_memory_experiment_bad_input(tmp_path):
     with pytest.raises(ValueError, match="`preset` must be one of"): preset_configs('huge')
     with pytest.raises(ValueError, match="`scheme` must be one of"): MemoryNet(16, 8, 12, 'gru', 'dropout', 0.2)
 
+def test_memory_command_never_writes_into_a_folder_of_other_files(tmp_path):
+    "`memory_command` into a folder holding files it did not write (here a report's): refused before anything is written, "
+    "naming the folder, its files and --force; its own files (a rerun) are not in the way."
+    from awd_fastai.memory import memory_command
+    out = tmp_path/'report'; out.mkdir()
+    (out/'index.html').write_text('a report'); (out/'memory.png').write_bytes(b'the committed figure')
+    with pytest.raises(ValueError, match=r"report holds files that are not the memory experiment's own \(index.html\): pass --force"):
+        memory_command(out, 'quick', workers=1, argv=['memory', '--quick'])
+    assert sorted(p.name for p in out.iterdir()) == ['index.html', 'memory.png'] and (out/'memory.png').read_bytes() == b'the committed figure'
+
+def test_explorer_bound_too_small_says_what_fits(recording):
+    "A page bound below one iteration of each recording: a `PageSizeError` (a `ValueError`) with the bytes that fit, which fit."
+    from awd_fastai.explorer import explorer_html, PageSizeError
+    recording = MaskRecord.load(recording)
+    with pytest.raises(PageSizeError, match=r'`max_bytes`=1000 is too small') as e: explorer_html(recording, max_bytes=1000)
+    assert isinstance(e.value, ValueError) and 'crop' not in str(e.value).split('raise it')[-1]
+    assert len(explorer_html(recording, max_bytes=e.value.need).encode()) <= e.value.need
+
 def test_plots_of_an_empty_recording_say_why(dls):
     "A recording with every p = 0 holds no mask: each plot says so by name (not an IndexError or matplotlib's `rows` error)."
     import warnings

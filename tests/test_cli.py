@@ -107,6 +107,51 @@ def test_plot_refuses_a_folder_of_other_files(tmp_path):
     assert r.returncode == 2 and 'is not empty and holds no report (thesis.tex)' in r.stderr and '--force' in r.stderr
     assert [p.name for p in (tmp_path/'mine').iterdir()] == ['thesis.tex'] and len(list(tmp_path.iterdir())) == 2
 
+def _tree(p:Path) -> dict: return {str(f.relative_to(p)): f.read_bytes() for f in sorted(p.rglob('*')) if f.is_file()}
+
+@pytest.mark.parametrize('command', [['demo'], ['train', '--data', '{text}'], ['memory', '--quick']])
+def test_no_command_writes_into_a_folder_of_other_files(command, tmp_path):
+    "Items 2 and 17 of the newcomer's report: `demo`, `train` and `memory` into a folder of the user's files (with a "
+    "figure of a report's name, for `memory`): exit 2 with one line naming the folder and --force, nothing written; "
+    "`memory` into its own folder still resumes (tests/test_memory.py)."
+    (tmp_path/'text.txt').write_text('some words of the user ' * 50)
+    mine = tmp_path/'mine'; mine.mkdir(); (mine/'notes.md').write_text('a file of the user'); (mine/'memory.png').write_bytes(b'x')
+    before = _tree(tmp_path)
+    r = cli(*[a.format(text=tmp_path/'text.txt') for a in command], '--out', str(mine))
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(err) == 1 and err[0].startswith(f'awd-fastai: error: {mine} '), r.stderr
+    assert '(memory.png, notes.md)' in err[0] or '(notes.md)' in err[0], err
+    assert 'pass --force' in err[0] and 'choose another --out' in err[0]
+    assert _tree(tmp_path) == before
+
+def test_explore_never_replaces_a_file_without_force(tmp_path):
+    "`explore --out FILE` with FILE existing (a script of the user's, or a page it wrote before): exit 2, the file untouched, "
+    "until --force; a page bound too small is said in the command's own option, --max-mb, with what fits."
+    rec = tmp_path/'old.npz'; shutil.copy(Path(__file__).parent/'data'/'masks_v0.2.0.npz', rec)
+    script = tmp_path/'api.py'; script.write_text('print("my script")\n')
+    r = cli('explore', str(rec), '--out', str(script))
+    assert r.returncode == 2 and r.stderr == f'awd-fastai: error: {script} already exists: pass --force to replace it, or choose another --out\n'
+    assert script.read_text() == 'print("my script")\n' and sorted(p.name for p in tmp_path.iterdir()) == ['api.py', 'old.npz']
+    r = cli('explore', str(rec), '--out', str(script), '--force')
+    assert r.returncode == 0 and script.read_text().lstrip().lower().startswith('<!doctype html'), r.stderr[-2000:]
+    r = cli('explore', str(rec), '--out', str(tmp_path/'small.html'), '--max-mb', '0.01')
+    m = re.fullmatch(r'awd-fastai: error: --max-mb 0\.01 is too small for one recorded iteration of each recording, even '
+                     r'with the masks cropped: pass --max-mb ([\d.]+) or more\n', r.stderr)
+    assert r.returncode == 2 and m and 'max_bytes' not in r.stderr and 'crop`' not in r.stderr, r.stderr
+    r = cli('explore', str(rec), '--out', str(tmp_path/'small.html'), '--max-mb', m.group(1))
+    assert r.returncode == 0 and (tmp_path/'small.html').stat().st_size <= float(m.group(1)) * 2**20, r.stderr[-2000:]
+
+def test_help_texts_give_one_time_for_each_memory_preset():
+    "Item 9: every help text that names a memory preset's time gives the same one (`MEMORY_TIMES`, measured)."
+    from awd_fastai.cli import _parser, MEMORY_TIMES
+    sub = _parser()._subparsers._group_actions[0].choices
+    texts = {c: ' '.join(sub[c].format_help().split()) for c in ('demo', 'train', 'memory')}
+    for c, t in texts.items():
+        assert f"quick: a smoke run, {MEMORY_TIMES['quick']}" in t or f"--quick a smoke run, {MEMORY_TIMES['quick']}" in t, (c, t)
+        assert 'about a minute' not in t and 'of seconds' not in t
+        assert t.count(MEMORY_TIMES['default']) >= 1 and t.count(MEMORY_TIMES['full']) >= 1, (c, t)
+    assert MEMORY_TIMES['quick'] == 'about 15 s'
+
 def test_the_report_names_still_import_from_cli():
     "The report's names moved to `awd_fastai.report` in 0.3.0; `awd_fastai.cli` still gives them, with a FutureWarning."
     import awd_fastai.report as R
@@ -209,7 +254,9 @@ def test_odd_text_is_warned_about(tmp_path):
     r = cli('train', '--data', str(tmp_path/'short.txt'), '--out', str(tmp_path/'run'), *TINY[:6], '--bs', '24',
             '--seq-len', '20', '--no-contrast')
     assert r.returncode == 0, r.stderr[-3000:]
-    assert 'OddTextWarning: an epoch is one batch' in r.stderr
+    said = [l for l in r.stderr.splitlines() if 'an epoch is one batch' in l]
+    assert said and said[0].startswith('awd-fastai: warning: ') and said[0].endswith('(OddTextWarning)'), r.stderr
+    assert 'warnings.warn(' not in r.stderr and '.py:' not in r.stderr     # one line: no file:line, no source line
 
 def test_plot_elsewhere_keeps_the_report_self_contained(text, tmp_path):
     "`plot --out OTHER` copies the recordings beside the figures: every link of the new report is a file in its folder."

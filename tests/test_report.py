@@ -382,6 +382,23 @@ def test_texts_make_no_unmeasured_claims(report):
     assert 'Left, per step' in cap and 'Right, locked' in cap                  # the two panels' schemes, not the same label twice
     assert 'left per step' in report[1]['masks.gif'] and 'right locked' in report[1]['masks.gif']
 
+def test_the_memory_caption_quotes_only_the_lines_drawn(report):
+    "Item 4 of the newcomer's report: the LSTM headline's caption gives recall and steps for the schemes the figure draws "
+    "(`fig.drawn['runs']`) and no other, with those schemes' seed counts."
+    from awd_fastai.memory import SCHEMES
+    c = report[1]['memory.png']; drawn = c.drawn['runs']
+    for s, (name, *_) in SCHEMES.items():
+        assert bool(re.search(r'(?:: |; )' + re.escape(name) + r' \d', c)) == (s in drawn), (s, str(c))
+    seeds = {len(rs) for rs in drawn.values()}
+    assert len(seeds) > 1 or (re.search(rf'\b{seeds.pop()} seeds, mean', c) and ' for ' not in c.split(' seeds')[1][:6])
+
+def test_the_learning_curve_names_its_runs(report):
+    "Title, legend and caption of the two runs: how many, and each by its dropouts."
+    c = report[1]['learning_curve.png']
+    assert c.drawn['title'] == 'Learning curves of the two runs'
+    assert c.drawn['labels'] == {'locked': "AWD-LSTM's locked dropouts", 'per_step': 'per-step dropouts between layers'}
+    assert "demo" not in c and c.startswith("AWD-LSTM's locked dropouts against per-step dropouts between layers")
+
 def test_every_line_of_the_learning_curve_has_markers(report):
     "With one epoch each line is a single point: only a marker shows it."
     d = report[1]['learning_curve.png'].drawn

@@ -127,6 +127,22 @@ def test_no_dropout_train_is_a_report(no_dropout_run):
     assert len(MaskRecord.load(out/'masks.npz')) == 0                  # this run recorded nothing; the explorer shows
     assert 'h(t-1) per step' in (out/'explorer.html').read_text()      # only the small model's h(t-1) runs
 
+def test_no_dropout_report_says_so(no_dropout_run):
+    "The labels are the facts of the run: one run (--no-contrast), no dropout (every p = 0), on the user's text; nothing "
+    "calls it AWD-LSTM's dropouts, two runs or the demo (the header, the learning curve's title, legend and caption, the log)."
+    import html
+    from PIL import Image
+    out, (code, stdout, stderr, _) = no_dropout_run
+    page = html.unescape((out/'index.html').read_text())
+    assert code == 0, stderr
+    assert re.search(r'come from 1 run of a small AWD-LSTM trained on \S*notes\.txt: 1 epoch, 0 recorded batches\. '
+                     r'Final validation perplexity: [\d.]+ with no dropout \(every p = 0\)\.', page), page[:3000]
+    start = page.index('learning_curve.png')
+    curve = page[start:page.index('</figure>', start)]         # its reading and caption
+    assert 'loss per epoch of the run on' in curve and '1 run on' in curve and 'no dropout (every p = 0)' in curve
+    assert not re.search(r"two|demo|AWD-LSTM's|locked", curve), curve
+    assert 'Training without dropout (every p = 0) on' in stdout and "AWD-LSTM's dropouts" not in stdout
+
 def test_no_dropout_plot_is_a_report(no_dropout_run, tmp_path):
     "`plot` on the empty recording of a no-dropout run: a report too, no IndexError."
     out, _ = no_dropout_run
@@ -171,7 +187,7 @@ def test_failure_after_training_leaves_nothing(text, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     (tmp_path/'mine').mkdir(); (tmp_path/'mine'/'keep.txt').write_text('a file of the user')
     monkeypatch.setattr(R, 'write_figures', lambda *a, **k: (_ for _ in ()).throw(OSError('disk full')))
-    code, _, stderr, _ = run_main(['train', '--data', text, '--out', tmp_path/'mine', *TINY])
+    code, _, stderr, _ = run_main(['train', '--data', text, '--out', tmp_path/'mine', *TINY, '--force'])   # into it
     assert code == 2 and 'disk full' in stderr
     assert [p.name for p in (tmp_path/'mine').iterdir()] == ['keep.txt'] and len(list(tmp_path.iterdir())) == 1
 
@@ -223,11 +239,31 @@ def test_cli_in_a_log_prints_lines_not_bars(no_dropout_run):
 def test_python_m_runs_the_command(module):
     "`python -m awd_fastai ...` and `python -m awd_fastai.cli ...` are the `awd-fastai` command (its output, its exit codes)."
     from awd_fastai import __version__
-    r = subprocess.run([sys.executable, '-m', module, '--version'], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    r = subprocess.run([sys.executable, '-m', module, '--version'], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0 and r.stdout.strip() == f'awd-fastai {__version__}', r.stderr[-2000:]
+    assert r.stderr == ''                                        # as `awd-fastai`: fastai's torch.jit warning left out
     if module == 'awd_fastai':                                   # its exit codes (one more start of Python: ~10 s)
-        r = subprocess.run([sys.executable, '-m', module, 'plot', 'missing.npz'], capture_output=True, text=True, timeout=120)
-        assert r.returncode == 2 and 'awd-fastai: error' in r.stderr
+        r = subprocess.run([sys.executable, '-m', module, 'plot', 'missing.npz'], capture_output=True, text=True, timeout=120,
+                           env=env)
+        assert r.returncode == 2 and r.stderr == 'awd-fastai: error: no recording at missing.npz\n', r.stderr
+
+def test_the_commands_own_warnings_are_one_line(capsys):
+    "The command shows a warning of awd_fastai's as one line, `awd-fastai: warning: MESSAGE (CATEGORY)`, not Python's "
+    "file:line and source line; any other warning goes on unchanged; the torch.jit one stays left out. No filter changes."
+    import awd_fastai, awd_fastai_cli
+    from awd_fastai.recorder import NoDropoutWarning
+    passed, filters = [], list(warnings.filters)
+    show = awd_fastai_cli._command_warnings(lambda *a, **k: passed.append(a[0]))
+    here = Path(awd_fastai.__file__).parent
+    show(NoDropoutWarning('MaskRecorder: every dropout layer it records has p = 0'), NoDropoutWarning, str(here/'recorder.py'), 795)
+    show(UserWarning('There is no item with probability >= 0.9'), UserWarning, str(here/'learner.py'), 285)
+    show(UserWarning('a user warning'), UserWarning, '/elsewhere/mine.py', 3)
+    show(FutureWarning('`torch.jit.script` is deprecated. Please switch'), FutureWarning, '/torch/jit/_script.py', 1491)
+    assert capsys.readouterr().err.splitlines() == [
+        'awd-fastai: warning: MaskRecorder: every dropout layer it records has p = 0 (NoDropoutWarning)',
+        'awd-fastai: warning: There is no item with probability >= 0.9 (UserWarning)']
+    assert [str(m) for m in passed] == ['a user warning'] and warnings.filters == filters
 
 # ## 5. `PackedSequence` in training
 
