@@ -675,7 +675,7 @@ def write_figures(
     dpi = check_positive('dpi', dpi)
     out, figs, say = Path(out), Figures(), log or (lambda line: None)
     add = _adder(out, fmt, dpi, figs)
-    hid = _first(rec, where='hidden') or _first(rec, where='input', kind='locked') or next(iter(rec.names), None)
+    hid = rec.default_name() if rec.names else None   # the one-site figures' site: the first between layers
     if state is None: say("Recording the h(t-1) runs of a small model (per step, locked, per batch)")
     state = state or record_state_dropout()
     for section, draw in (('motivation', lambda: _motivation_figures(add)), ('dropout', lambda: _dropout_figures(add)),
