@@ -99,8 +99,9 @@ def _add_training(sub):
     _run_args(demo, Path('awd_demo'), 'awd_demo'); _report_args(demo)
     tr = sub.add_parser('train', help='the same on your text file or folder of .txt files',
                         description='Train on your own UTF-8 text (a file, or a folder searched for .txt files).')
-    tr.add_argument('--data', type=Path, required=True, help='a UTF-8 text file or a folder of .txt files')
-    _run_args(tr, None, 'awd_train/NAME, NAME from --data; an existing report is never replaced without --force')
+    tr.add_argument('--data', type=Path, required=True, help='a UTF-8 text file or a folder of .txt files; '
+                    'one document per paragraph (split at blank lines, or at line breaks where there are none)')
+    _run_args(tr, None, 'awd_train/NAME, NAME from --data; a folder holding a report or other files needs --force')
     _report_args(tr)
 
 def _add_drawing(sub):

@@ -152,6 +152,13 @@ def test_help_texts_give_one_time_for_each_memory_preset():
         assert t.count(MEMORY_TIMES['default']) >= 1 and t.count(MEMORY_TIMES['full']) >= 1, (c, t)
     assert MEMORY_TIMES['quick'] == 'about 15 s'
 
+def test_train_help_says_how_a_file_becomes_documents_and_the_out_rule():
+    "`train --help` says what a document is (the error for one document says so too) and the one rule of --out."
+    from awd_fastai.cli import _parser
+    t = ' '.join(_parser()._subparsers._group_actions[0].choices['train'].format_help().split())
+    assert 'one document per paragraph (split at blank lines, or at line breaks where there are none)' in t
+    assert 'a folder holding a report or other files needs --force' in t and 'never replaced' not in t
+
 def test_the_report_names_still_import_from_cli():
     "The report's names moved to `awd_fastai.report` in 0.3.0; `awd_fastai.cli` still gives them, with a FutureWarning."
     import awd_fastai.report as R
