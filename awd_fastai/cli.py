@@ -149,8 +149,8 @@ def _add_memory(sub):
     me.add_argument('--log', type=Path, default=None, help='protocol log: logged runs are skipped, new ones appended '
                                                            '(default: OUT/runs.jsonl)')
     me.add_argument('--force', action='store_true', help='write into an output folder that holds other files than '
-                    "the command's own (memory.json, memory*.png, the log); a rerun into its own folder resumes without "
-                    'it')
+                    "the command's own (memory.json, memory*.png, the log); a rerun into its own folder resumes "
+                    'without it')
 
 def _parser() -> argparse.ArgumentParser:
     "The `awd-fastai` command line: one subcommand per job."

@@ -897,7 +897,7 @@ def memory_command(
     workers:int=2,        # Worker processes, one torch thread each
     argv:list|None=None,  # The command's arguments, recorded with the results (`portable_command`: no paths)
     log:Path|None=None,   # Protocol log: runs in it are skipped (resume), new runs appended (default: `out/runs.jsonl`)
-    force:bool=False,     # Write into `out` even if it holds files that are not this command's (`MEMORY_FILES`, the log)
+    force:bool=False,     # Write into `out` though it holds files not this command's (`MEMORY_FILES`, the log)
 ) -> int:                 # Exit code
     """`awd-fastai memory`: run (or resume) a preset of the memory experiment v2, save the results and draw the figures.
     `ValueError` if `out` holds other files than its own, unless `force` (`report.check_out`): rerunning into its own

@@ -78,7 +78,8 @@ def _record(rec, arg:str='rec') -> MaskRecord:
 def _word_label(
     w,   # A vocabulary entry
 ) -> str:
-    "A word as a tick label: in quotes when it has no letter or digit (`','`, `'.'`, `'_'`), which alone are hard to read."
+    """A word as a tick label: in quotes when it has no letter or digit (`','`, `'.'`, `'_'`), which alone are hard to
+    read."""
     w = str(w)
     return w if any(ch.isalnum() for ch in w) else f"'{w}'"
 
@@ -166,7 +167,8 @@ def plot_embedding_mask(
     ax=None,              # Axes to draw on (a new figure if None)
     tokens=None,          # Token ids of the batch: its dropped words are the ones shown below the first words
     n_dropped:int=4,      # At most this many dropped words from further down the vocabulary (below a line)
-):                        # The figure; `fig.drawn`: `ids` (the vocabulary row of each row drawn), `keep`, `words`, `artist`
+    # The figure; `fig.drawn`: `ids` (the vocabulary row of each row drawn), `keep`, `words`, `artist`
+):
     """The vocabulary × embedding matrix with whole rows (words) dropped: the first words, and below a line up to
     `n_dropped` dropped words from further down (the batch's, with `tokens`), so a dropped word shows if there is one."""
     keep = _tensor(mask, 'mask', 'an embedding keep-mask (vocab, 1)').reshape(-1).bool()
@@ -248,7 +250,8 @@ def dropped_twice(
 ) -> int|None:            # The first such example, or None
     """The first example whose first `max_tokens` tokens hold some dropped word at least twice: the one to show that a
     dropped word is zero wherever it occurs."""
-    ids, keep = _tensor(ids, 'ids', 'token ids (bs, seq_len)'), _tensor(keep, 'keep', 'a keep-mask (vocab, 1)').reshape(-1)
+    ids = _tensor(ids, 'ids', 'token ids (bs, seq_len)')
+    keep = _tensor(keep, 'keep', 'a keep-mask (vocab, 1)').reshape(-1)
     for e in range(ids.shape[0]):
         t = ids[e, :max_tokens]
         if (torch.bincount(t[~keep[t]], minlength=1) >= 2).any(): return e
@@ -278,7 +281,8 @@ def plot_embedding_batches(
         if ids is None: raise ValueError(f"iteration {snap.iteration} holds no token ids for {name!r}")
         p = snap.ps[name][0]
         ex, seq, rows = _batch_rows(torch.as_tensor(ids), keep, n_rows, max_tokens)
-        w = torch.ones(len(keep), n_dims) if weight is None else _tensor(weight, 'weight', 'an embedding matrix (vocab, emb_sz)').detach().float()[:, :n_dims]
+        w = (torch.ones(len(keep), n_dims) if weight is None else
+             _tensor(weight, 'weight', 'an embedding matrix (vocab, emb_sz)').detach().float()[:, :n_dims])
         scale = keep[rows].float() / (1 - p)                               # (rows,) 0 or 1/(1-p)
         batches.append(dict(iteration=snap.iteration, p=p, example=ex,
                             ids=rows, words=[str(rec.vocab[t]) for t in rows],
@@ -358,7 +362,8 @@ def plot_dropconnect_vs_state(
     a recorded per-batch mask, or constructed from row 0 of `mask` (and titled so)."""
     m = _tensor(mask, 'mask', 'a W_hh keep-mask (gates·n_hid, n_hid)')
     constructed = state is None
-    cols = m[0] if constructed else _tensor(state, 'state', 'a per-batch keep-mask on h(t-1)').reshape(-1)   # (n_hid,): the mask on h(t-1)
+    # (n_hid,): the mask on h(t-1)
+    cols = m[0] if constructed else _tensor(state, 'state', 'a per-batch keep-mask on h(t-1)').reshape(-1)
     if cols.shape[0] != m.shape[1]:
         raise ValueError(f"`state` has {cols.shape[0]} units; W_hh has {m.shape[1]} columns")
     n = 2 if used is None else 3
@@ -471,7 +476,8 @@ def _crop_note(shown:tuple, full:tuple, site:DropoutSite) -> str:
     if shown == full: return ''
     g = len(site.gates) if site.gates and full[0] % len(site.gates) == 0 else 0
     # rows × columns of each gate block
-    if g: return f"\nfirst {shown[0]//g}×{shown[1]} per gate\nof {full[0]//g}×{full[1]}"   # two lines: a panel is narrow
+    # two lines: a panel is narrow
+    if g: return f"\nfirst {shown[0]//g}×{shown[1]} per gate\nof {full[0]//g}×{full[1]}"
     return f"\nfirst {shown[0]} of {full[0]} rows" + (f', {shown[1]} of {full[1]} columns' if shown[1] != full[1]
                                                       else '')
 
@@ -868,7 +874,8 @@ def time_step_frames(
 ) -> list:             # One `(per_step image, locked image)` per time step, each (n_examples, n_units)
     """The two masks at each time step: the per-step mask's own slice for that step, the locked mask (the one used at
     every step)."""
-    a, b = _tensor(per_step, 'per_step', 'a per-step mask (bs, seq_len, n)'), _tensor(locked, 'locked', 'a locked mask (bs, 1, n)')
+    a = _tensor(per_step, 'per_step', 'a per-step mask (bs, seq_len, n)')
+    b = _tensor(locked, 'locked', 'a locked mask (bs, 1, n)')
     if a.dim() != 3 or b.dim() != 3 or b.shape[1] != 1: raise ValueError("need (bs, seq_len, n) and (bs, 1, n); got "
                                                                          f"{tuple(a.shape)} and {tuple(b.shape)}")
     return [(a[:n_examples, t, :n_units], b[:n_examples, 0, :n_units]) for t in range(a.shape[1])]

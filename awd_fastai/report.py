@@ -403,9 +403,10 @@ def _between_layer_figures(add, rec:MaskRecord, naive:MaskRecord|None):
                                sites=(naive.site(naive_inp, -1), rec.site(inp, -1)))
     add('naive_vs_locked', fig, 'between-layers', "Between layers: per-step masks (Zaremba et al.'s recipe) are salt "
         "and pepper; AWD-LSTM's locked masks are stripes.",
-        f"The {rec.sites[inp].label} site, one example, units × time steps, from the two runs of this report. Left: per-step "
-        f"dropout at the same site (a new mask at every step: Zaremba et al.'s recipe; it does not touch the recurrent "
-        f"connection). Right: locked dropout, one mask for the whole sequence (kept light, dropped dark).")
+        f"The {rec.sites[inp].label} site, one example, units × time steps, from the two runs of this report. "
+        f"Left: per-step dropout at the same site (a new mask at every step: Zaremba et al.'s recipe; it does not "
+        f"touch the recurrent connection). Right: locked dropout, one mask for the whole sequence (kept light, "
+        f"dropped dark).")
 
 # %% ../nbs/05_report.ipynb #63e1c3c4
 def _dropconnect_figures(add, rec:MaskRecord, state:dict):
@@ -853,7 +854,8 @@ def _rerun_memory(preset:str, folder:Path) -> dict:
     return load_results(folder/'memory.json')
 
 def _summary(source:str, epochs:int, rec:MaskRecord, history:dict, naive:MaskRecord|None=None) -> str:
-    "The report's first lines: how many runs, on what, and each run's final validation perplexity, named from its recording."
+    """The report's first lines: how many runs, on what, and each run's final validation perplexity, named from its
+    recording."""
     labels = _run_labels(history, dict(locked=rec, per_step=naive))
     ppl = ', '.join(f"{h[-1].get('perplexity', float('nan')):.1f} with {labels[k]}" for k, h in history.items())
     return (f"The figures of this report come from {_n(len(history), 'run')} of a small AWD-LSTM trained on {source}: "
@@ -923,7 +925,8 @@ def demo_report(
     log=_print,              # Called with each progress line
 ) -> Path:                   # `out/index.html`
     """Train and record the demo's runs, record the h(t-1) runs, draw every figure and write the explorer page and the
-    report into `out`, staged (`staged_report`): `awd-fastai demo` and `train`. `ValueError` if `out` holds files, unless `force`."""
+    report into `out`, staged (`staged_report`): `awd-fastai demo` and `train`. `ValueError` if `out` holds files,
+    unless `force`."""
     t0, out = time.time(), Path(out)
     progress = sys.stdout.isatty() if progress is None else progress
     if texts is None: texts, source = corpus_texts(), source or 'the embedded corpus (Python help topics)'
@@ -970,7 +973,8 @@ def _beside(recording:Path) -> tuple:
     folder, naive_path = recording.parent, recording.parent/'masks_naive.npz'
     naive = MaskRecord.load(naive_path) if naive_path.is_file() and recording.name != 'masks_naive.npz' else None
     history = json.loads((folder/'history.json').read_text()) if (folder/'history.json').is_file() else None
-    if history is not None:   # a report of 0.2.0 keyed the contrast run by the mode's old name: the new one, with a warning
+    # a report of 0.2.0 keyed the contrast run by the mode's old name: the new one, with a warning
+    if history is not None:
         history = {respell('mode', k, '`history.json`'): h for k, h in history.items()}
     return naive, (naive_path if naive is not None else None), history
 
