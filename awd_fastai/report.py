@@ -605,8 +605,8 @@ def _matter_figures(add, history:dict|None, source:str|None, memory:dict|None=No
     if not history: return
     labels, on = _run_labels(history, recs or {}), f' on {source}' if source else ''
     last = {k: h[-1] for k, h in history.items()}
-    compared = (f"{labels['locked']} against {labels['per_step']} at the same sites between layers (Zaremba et al.'s "
-                f"recipe), same model, data{on}, seed and schedule" if set(history) == {'locked', 'per_step'} else
+    compared = (f"{labels['locked']} against {labels['per_step']} at the same sites (Zaremba et al.'s recipe), same "
+                f"model, seed and schedule, the same data{on}" if set(history) == {'locked', 'per_step'} else
                 f"{_n(len(history), 'run')}{on}: " + ', '.join(labels.values()) +
                 ('; no per-step contrast run' if len(history) == 1 else ''))
     add('learning_curve', _learning_curves(history, labels), 'language-model',
